@@ -1,0 +1,97 @@
+"""Every user-facing error of the engine, and the exit code each maps to.
+
+Only the command layer (tasks) turns these into process exits; the engine raises them.
+A message names the file, the bad value and the fix, in one paragraph.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "ConflictError",
+    "GraphError",
+    "LockError",
+    "ManifestError",
+    "PreflightError",
+    "PublishError",
+    "ReleaseError",
+    "ToolError",
+    "ToolMissingError",
+    "VersionError",
+]
+
+
+class ReleaseError(Exception):
+    """Root of every error the engine reports to a person."""
+
+    exit_code = 1
+
+
+class ManifestError(ReleaseError):
+    """release.toml is missing, malformed or names something that does not exist."""
+
+    exit_code = 2
+
+
+class VersionError(ReleaseError):
+    """A version string is invalid, not increasing, or version sites disagree."""
+
+    exit_code = 3
+
+
+class GraphError(ReleaseError):
+    """The package dependency graph is broken (a cycle, an unknown package)."""
+
+    exit_code = 4
+
+
+class ToolError(ReleaseError):
+    """An external command failed; carries its argv, exit code and stderr tail."""
+
+    exit_code = 5
+
+    def __init__(
+        self, argv: Sequence[str], returncode: int | None, stderr_tail: str, hint: str = ""
+    ) -> None:
+        self.argv = list(argv)
+        self.returncode = returncode
+        self.stderr_tail = stderr_tail
+        self.hint = hint
+        how = "timed out" if returncode is None else f"exited with status {returncode}"
+        message = f"Command `{' '.join(self.argv)}` {how}."
+        if stderr_tail.strip():
+            message += f"\nLast lines of its output:\n{stderr_tail.rstrip()}"
+        if hint:
+            message += f"\n{hint}"
+        super().__init__(message)
+
+
+class ToolMissingError(ReleaseError):
+    """A required external tool is not installed."""
+
+    exit_code = 6
+
+
+class PublishError(ReleaseError):
+    """A destination refused an artifact or could not be reached."""
+
+    exit_code = 7
+
+
+class ConflictError(PublishError):
+    """The destination already holds different content under the same name."""
+
+    exit_code = 8
+
+
+class PreflightError(ReleaseError):
+    """A release cannot start: dirty tree, wrong branch, unreachable target..."""
+
+    exit_code = 9
+
+
+class LockError(ReleaseError):
+    """Another release holds the lock."""
+
+    exit_code = 10

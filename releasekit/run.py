@@ -1,0 +1,156 @@
+"""The one place that starts processes.
+
+Commands are argument lists, never shell strings. Secrets travel only in ``env`` and are
+redacted from every line this module prints or puts into an error. In dry-run mode the
+commands are recorded instead of executed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from releasekit.errors import ToolError, ToolMissingError
+
+__all__ = [
+    "REDACTED",
+    "Result",
+    "Runner",
+    "redact",
+    "register_secret",
+    "require_tool",
+    "run",
+    "runner",
+    "secrets_from_env",
+]
+
+REDACTED = "***"
+_SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|TOKEN|SECRET|API_KEY|CREDENTIAL)", re.IGNORECASE)
+_secrets: set[str] = set()
+_TAIL_LINES = 30
+
+
+def register_secret(value: str | None) -> None:
+    """Redact ``value`` from every line printed from now on (values under 4 chars are ignored)."""
+    if value and len(value) >= 4:
+        _secrets.add(value)
+
+
+def secrets_from_env(environ: Mapping[str, str] | None = None) -> None:
+    """Register the value of every environment variable whose name looks secret."""
+    for name, value in (os.environ if environ is None else environ).items():
+        if _SECRET_NAME.search(name):
+            register_secret(value)
+
+
+def redact(text: str, extra: Iterable[str] = ()) -> str:
+    """Return ``text`` with every registered secret (and ``extra``) replaced by ``***``."""
+    for secret in sorted({*_secrets, *(e for e in extra if e and len(e) >= 4)}, key=len)[::-1]:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a finished (or dry-run) command produced."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    dry_run: bool = False
+
+
+@dataclass
+class Runner:
+    """Runs commands; swap ``runner`` in tests or set ``dry_run`` to record instead of running."""
+
+    dry_run: bool = False
+    echo: bool = True
+    recorded: list[tuple[str, ...]] = field(default_factory=list)
+
+    def __call__(
+        self,
+        argv: Sequence[str | Path],
+        *,
+        cwd: str | Path | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = 900,
+        check: bool = True,
+        input: str | None = None,
+        capture: bool = True,
+        mutates: bool = True,
+        quiet: bool = False,
+        hint: str = "",
+    ) -> Result:
+        args = tuple(str(a) for a in argv)
+        if not args:
+            raise ValueError("empty argv")
+        secrets_from_env(env or {})
+        shown = redact(" ".join(args))
+        echo = self.echo and not quiet
+        if self.dry_run and mutates:
+            self.recorded.append(args)
+            if echo:
+                print(f"[dry-run] $ {shown}", file=sys.stderr)
+            return Result(args, 0, "", "", dry_run=True)
+        if echo:
+            print(f"$ {shown}", file=sys.stderr)
+        full_env = {**os.environ, **env} if env is not None else None
+        try:
+            proc = subprocess.run(
+                args,
+                cwd=cwd,
+                env=full_env,
+                timeout=timeout,
+                input=input,
+                text=True,
+                capture_output=capture,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise ToolMissingError(
+                f"`{args[0]}` is not installed or not on PATH (needed for `{shown}`). "
+                "Run `scripts/setup.sh` as root, or `invoke doctor` for how to install it."
+            ) from None
+        except subprocess.TimeoutExpired as exc:
+            tail = _tail(_text(exc.stderr) or _text(exc.stdout))
+            raise ToolError([redact(a) for a in args], None, redact(tail), hint) from None
+        stdout = proc.stdout or ""
+        stderr = proc.stderr or ""
+        if check and proc.returncode != 0:
+            tail = _tail(stderr if stderr.strip() else stdout)
+            raise ToolError([redact(a) for a in args], proc.returncode, redact(tail), hint)
+        return Result(args, proc.returncode, stdout, stderr)
+
+
+def _text(data: bytes | str | None) -> str:
+    if data is None:
+        return ""
+    return data.decode(errors="replace") if isinstance(data, bytes) else data
+
+
+def _tail(text: str, lines: int = _TAIL_LINES) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+runner = Runner()
+
+
+def run(argv: Sequence[str | Path], **kwargs: object) -> Result:
+    """Run ``argv`` with the module's current runner (see ``Runner.__call__``)."""
+    return runner(argv, **kwargs)  # type: ignore[arg-type]
+
+
+def require_tool(name: str, hint: str) -> str:
+    """Return the path of tool ``name`` or raise ToolMissingError with the install hint."""
+    path = shutil.which(name)
+    if path is None:
+        raise ToolMissingError(f"`{name}` is not installed or not on PATH. {hint}")
+    return path
