@@ -28,6 +28,7 @@ __all__ = [
     "run",
     "runner",
     "secrets_from_env",
+    "spawn",
 ]
 
 REDACTED = "***"
@@ -149,8 +150,41 @@ def run(argv: Sequence[str | Path], **kwargs: object) -> Result:
 
 
 def require_tool(name: str, hint: str) -> str:
-    """Return the path of tool ``name`` or raise ToolMissingError with the install hint."""
-    path = shutil.which(name)
+    """The path of tool ``name`` (beside this interpreter, or on PATH); ToolMissingError else."""
+    beside = Path(sys.executable).parent / name
+    path = str(beside) if beside.is_file() else shutil.which(name)
     if path is None:
         raise ToolMissingError(f"`{name}` is not installed or not on PATH. {hint}")
     return path
+
+
+def spawn(
+    argv: Sequence[str | Path],
+    *,
+    log: Path,
+    cwd: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start a long-running server in its own session, its output appended to ``log``."""
+    args = [str(a) for a in argv]
+    secrets_from_env(env or {})
+    if runner.echo:
+        print(f"$ {redact(' '.join(args))} &", file=sys.stderr)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    full_env = {**os.environ, **env} if env is not None else None
+    with log.open("ab") as handle:
+        try:
+            return subprocess.Popen(
+                args,
+                cwd=cwd,
+                env=full_env,
+                stdin=subprocess.DEVNULL,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except FileNotFoundError:
+            raise ToolMissingError(
+                f"`{args[0]}` is not installed or not on PATH. Run `scripts/setup.sh` as root, "
+                "or `invoke doctor` for how to install it."
+            ) from None

@@ -1,0 +1,50 @@
+"""Shared fixtures: real local servers (registry, package index) and tool requirements.
+
+A test that needs an external tool fails when the tool is missing: it never skips, so a
+machine without the tool cannot pass by accident. `scripts/setup.sh` installs them all.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from releasekit import sandbox
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def require(tool: str) -> str:
+    """The path of ``tool``; fails the test (never skips) when it is not installed."""
+    beside = Path(sys.executable).parent / tool
+    path = str(beside) if beside.is_file() else shutil.which(tool)
+    if path is None:
+        pytest.fail(f"`{tool}` is not installed; run `scripts/setup.sh` as root to install it.")
+    return path
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sandbox.Service]:
+    """A real docker-registry on 127.0.0.1, stopped at the end of the session."""
+    require("docker-registry")
+    service = sandbox.start_registry(tmp_path_factory.mktemp("registry"))
+    yield service
+    sandbox.stop(service)
+
+
+@pytest.fixture(scope="session")
+def pypi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sandbox.Service]:
+    """A real pypiserver on 127.0.0.1 (user `ci`, password `pypi-test-password`)."""
+    require("pypi-server")
+    service = sandbox.start_pypi(tmp_path_factory.mktemp("pypi"), "ci", "pypi-test-password")
+    yield service
+    sandbox.stop(service)
