@@ -223,7 +223,8 @@ def bump_version(old: str, part: str | None, to: str | None, pre_token: str = "r
             "Example: `invoke version.bump --part minor`."
         )
     if part == "prerelease":
-        return str(base.bump_prerelease(pre_token))
+        start = base if base.prerelease else base.bump_patch()
+        return str(start.bump_prerelease(pre_token))
     if part == "release":
         if not base.prerelease:
             raise VersionError(

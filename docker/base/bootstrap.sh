@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Build local base images with debootstrap, for machines that cannot pull from a registry.
+#
+#   docker/base/bootstrap.sh            # builds what is missing
+#   FORCE=1 docker/base/bootstrap.sh    # rebuilds both
+#
+# Makes two images from Debian bookworm (minbase), imported with `docker import`:
+#   releasekit-base/python:3.11-bookworm   python3 + venv, the PYTHON_BASE of the Dockerfiles
+#   releasekit-base/nginx:bookworm         nginx, the NGINX_BASE of the Dockerfiles
+# Real users keep the defaults (python:3.11-slim-bookworm, nginx:1.27-bookworm).
+set -euo pipefail
+
+MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+SUITE="${DEBIAN_SUITE:-bookworm}"
+PYTHON_IMAGE="${PYTHON_BASE_LOCAL:-releasekit-base/python:3.11-bookworm}"
+NGINX_IMAGE="${NGINX_BASE_LOCAL:-releasekit-base/nginx:bookworm}"
+WORK="${BOOTSTRAP_WORKDIR:-/var/cache/releasekit/rootfs}"
+
+say() { printf '[base-images] %s\n' "$*"; }
+die() { printf '[base-images] error: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "debootstrap needs root; run this script as root (sudo $0)."
+command -v debootstrap >/dev/null || die "debootstrap is missing; run 'apt-get install debootstrap'."
+docker info >/dev/null 2>&1 || die "the Docker engine does not answer (DOCKER_HOST=${DOCKER_HOST:-unix:///var/run/docker.sock}); start dockerd first."
+
+build() {
+  local image="$1" include="$2" ; shift 2
+  if [ -z "${FORCE:-}" ] && docker image inspect "$image" >/dev/null 2>&1; then
+    say "$image present"
+    return
+  fi
+  local root="$WORK/${image//[\/:]/_}"
+  rm -rf "$root"
+  mkdir -p "$root"
+  say "debootstrap $SUITE ($include) -> $image (about a minute)"
+  debootstrap --variant=minbase --include="$include" "$SUITE" "$root" "$MIRROR" >"$root.log" 2>&1 \
+    || { tail -20 "$root.log" >&2; die "debootstrap failed for $image; full log in $root.log"; }
+  chroot "$root" apt-get clean
+  rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin "$root"/usr/share/doc/* \
+         "$root"/usr/share/man/* "$root"/usr/share/locale/* "$root"/var/log/*
+  "$@" "$root"
+  tar -C "$root" --numeric-owner -c . | docker import \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change 'ENV LANG=C.UTF-8' \
+    --change 'CMD ["bash"]' \
+    - "$image" >/dev/null
+  rm -rf "$root" "$root.log"
+  say "$image built ($(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}'))"
+}
+
+python_extras() {
+  ln -sf python3 "$1/usr/bin/python"
+}
+
+nginx_extras() {
+  # The official nginx image logs to stdout/stderr; do the same.
+  mkdir -p "$1/var/log/nginx"
+  ln -sf /dev/stdout "$1/var/log/nginx/access.log" 2>/dev/null || true
+  ln -sf /dev/stderr "$1/var/log/nginx/error.log" 2>/dev/null || true
+}
+
+build "$PYTHON_IMAGE" "python3,python3-venv,ca-certificates" python_extras
+build "$NGINX_IMAGE" "nginx-light,ca-certificates,curl" nginx_extras

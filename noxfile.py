@@ -1,0 +1,63 @@
+"""nox sessions: every check of the monorepo, as CI runs them (`nox -l` lists them)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import nox
+
+nox.needs_version = ">=2024.10.9"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+ROOT = Path(__file__).parent
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+GROUPS: dict[str, list[str]] = PYPROJECT["dependency-groups"]
+PYTHON = "3.11"
+PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").is_file())
+# Editable installs of the payload packages, dependencies first.
+PACKAGE_ORDER = ["sandbox", "agent-runtime", "cli", "control-panel", "marketing-site"]
+
+
+def _install_toolkit(session: nox.Session, *groups: str) -> None:
+    deps = [d for g in groups for d in GROUPS[g]]
+    session.install("-e", ".", *deps)
+
+
+def _install_packages(session: nox.Session) -> None:
+    args = []
+    for name in PACKAGE_ORDER:
+        args += ["-e", f"packages/{name}"]
+    session.install(*args)
+
+
+def _pytest(session: nox.Session, *paths: str) -> None:
+    session.run("pytest", *paths, *session.posargs, env={"PYTHONDONTWRITEBYTECODE": "1"})
+
+
+@nox.session(python=PYTHON, tags=["check"])
+def lint(session: nox.Session) -> None:
+    """Ruff lint and format check over the toolkit, the packages and the tests."""
+    session.install(*GROUPS["lint"])
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON, tags=["check"])
+def typecheck(session: nox.Session) -> None:
+    """mypy: strict on the engine, plain on every package."""
+    _install_toolkit(session, "typecheck")
+    session.run("mypy")
+    for name in PACKAGES:
+        session.run("mypy", "--ignore-missing-imports", f"packages/{name}/src")
+
+
+@nox.session(python=PYTHON, tags=["check"])
+def tests(session: nox.Session) -> None:
+    """Unit tests of the engine and every package's own tests."""
+    _install_toolkit(session, "test")
+    _install_packages(session)
+    _pytest(session, "tests/unit", *(f"packages/{name}/tests" for name in PACKAGES))

@@ -1,0 +1,102 @@
+#!/usr/bin/env bash
+# Install everything the toolkit drives, idempotently, on Debian (bookworm) as root.
+#
+#   scripts/setup.sh          # install and start what is missing; prints each step
+#
+# What it does, in order:
+#   1. apt packages: git, docker.io (engine), docker-registry, docker-compose, debootstrap,
+#      chromium (browser checks), curl, ca-certificates
+#   2. starts dockerd if the engine does not answer
+#   3. helm (pinned, built with `go install`, cached under ~/.cache/releasekit)
+#   4. checks terraform (the machine image carries it)
+#   5. the Python environment .venv (uv) with the toolkit and its tools
+#   6. local base images (debootstrap) when the public ones cannot be pulled
+set -euo pipefail
+
+HELM_VERSION="v3.16.4"
+ACTIONLINT_VERSION="v1.7.4"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="${RELEASEKIT_CACHE:-$HOME/.cache/releasekit}"
+VENV="$ROOT/.venv"
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
+
+manual_help="On other systems install by hand: git, Docker Engine with compose, Distribution's \
+registry (docker-registry), debootstrap (only where base images cannot be pulled), helm $HELM_VERSION, \
+terraform >= 1.5, Python >= 3.11; then 'python3 -m venv .venv && .venv/bin/pip install -e .'."
+
+if [ ! -r /etc/debian_version ] || ! command -v apt-get >/dev/null; then
+  die "this script supports Debian (bookworm) only. $manual_help"
+fi
+if [ "$(id -u)" != 0 ]; then
+  die "run it as root (sudo scripts/setup.sh): it installs apt packages and starts dockerd. $manual_help"
+fi
+
+# 1. apt packages --------------------------------------------------------------------------
+APT_PACKAGES=(git ca-certificates curl docker.io docker-registry docker-compose debootstrap
+              chromium chromium-driver)
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  say "apt-get install ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  say "apt packages present"
+fi
+# The distribution's registry service would take port 5000; the toolkit runs its own.
+if command -v systemctl >/dev/null && systemctl is-active -q docker-registry 2>/dev/null; then
+  systemctl disable --now docker-registry >/dev/null 2>&1 || true
+fi
+
+# 2. Docker engine ---------------------------------------------------------------------------
+if ! docker info >/dev/null 2>&1; then
+  say "starting dockerd (log: /var/log/dockerd.log)"
+  if command -v systemctl >/dev/null && systemctl start docker 2>/dev/null; then :; else
+    nohup dockerd >/var/log/dockerd.log 2>&1 &
+  fi
+  for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+  docker info >/dev/null 2>&1 || die "dockerd did not start; see /var/log/dockerd.log"
+fi
+say "docker engine $(docker version --format '{{.Server.Version}}')"
+
+# 3. helm and actionlint (Go tools, pinned, cached) ----------------------------------------
+go_tool() {  # name module version
+  local name="$1" module="$2" version="$3" bin="$CACHE/bin/$1-$3"
+  if [ ! -x "$bin" ]; then
+    command -v go >/dev/null || die "$name $version is built with Go, which is missing; install Go >= 1.22."
+    say "go install $module@$version (cached in $CACHE/bin)"
+    mkdir -p "$CACHE/bin"
+    local tmp; tmp="$(mktemp -d)"
+    GOBIN="$tmp" CGO_ENABLED=0 go install -ldflags "${4:-}" "$module@$version"
+    mv "$tmp/$name" "$bin"; rm -rf "$tmp"
+  fi
+  ln -sf "$bin" "/usr/local/bin/$name"
+  say "$name $version"
+}
+go_tool helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" \
+  "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION" \
+  "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION"
+
+# 4. terraform ---------------------------------------------------------------------------------
+command -v terraform >/dev/null || die "terraform is missing: install terraform >= 1.5 into \
+/usr/local/bin from HashiCorp's releases (recent releases cannot be built with go install)."
+say "$(terraform version 2>/dev/null | head -1)"
+
+# 5. Python environment ----------------------------------------------------------------------
+if [ ! -x "$VENV/bin/python" ]; then
+  say "creating $VENV"
+  python3 -m venv "$VENV"
+fi
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check uv
+say "installing the toolkit and its tools into .venv"
+"$VENV/bin/uv" pip install -q --python "$VENV/bin/python" -e "$ROOT" --group "$ROOT/pyproject.toml:test"
+
+# 6. base images -------------------------------------------------------------------------------
+"$ROOT/docker/base/bootstrap.sh"
+
+say "done: run '.venv/bin/invoke doctor' to see every tool"

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from releasekit import manifest
+from releasekit.errors import ManifestError
+
+
+def test_repository_manifest_loads(repo_root: Path) -> None:
+    m = manifest.load(repo_root)
+    assert [p.name for p in m.packages] == [
+        "sandbox",
+        "agent-runtime",
+        "cli",
+        "control-panel",
+        "marketing-site",
+    ]
+    assert m.policy == "lockstep"
+
+
+def test_demo_manifest_loads(make_repo) -> None:
+    m = manifest.load(make_repo())
+    assert m.package("app").images == ("app",)
+    assert m.sites[0].kind == "chart"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "match"),
+    [
+        ('policy = "lockstep"', 'policy = "sometimes"', r"release\.policy.*'sometimes'.*lockstep"),
+        ('policy = "lockstep"', 'policy = "lockstep"\ncolour = 1', r"`colour` is not a known key"),
+        ('artifacts = ["wheel"]', 'artifacts = ["egg"]', r"packages\[2\]\.artifacts.*'egg'"),
+        ('path = "packages/site"', 'path = "packages/nope"', r"packages\[3\]\.path.*pyproject"),
+        ('name = "tool"', 'name = "Tool_1"', r"packages\[2\]\.name.*lowercase"),
+        ('name = "tool"', 'name = "core"', r"unique"),
+        ('kind = "chart"', 'kind = "xml"', r"sites\[0\]\.kind.*'xml'"),
+        ('images = ["app"]', "images = []", r"images.*exactly when artifacts has 'image'"),
+        ("[release]", "[release", r"not valid TOML"),
+    ],
+)
+def test_bad_manifest_names_file_key_and_value(make_repo, old: str, new: str, match: str) -> None:
+    root = make_repo()
+    path = root / "release.toml"
+    path.write_text(path.read_text().replace(old, new, 1))
+    with pytest.raises(ManifestError, match=match) as info:
+        manifest.load(root)
+    assert str(path) in str(info.value)
+
+
+def test_missing_manifest(tmp_path: Path) -> None:
+    with pytest.raises(ManifestError, match=r"release\.toml does not exist"):
+        manifest.load(tmp_path)
+
+
+def test_regex_site_needs_version_group(make_repo) -> None:
+    root = make_repo()
+    path = root / "release.toml"
+    path.write_text(
+        path.read_text()
+        + '\n[[sites]]\npackage = "app"\nfile = "x"\nkind = "regex"\npattern = "v(\\\\d+)"\n'
+    )
+    with pytest.raises(ManifestError, match=r"named group \(\?P<version>"):
+        manifest.load(root)
+
+
+def test_unknown_package_lists_known(make_repo) -> None:
+    m = manifest.load(make_repo())
+    with pytest.raises(ManifestError, match=r"Unknown package `nope`.*core, app, tool, site"):
+        m.package("nope")
