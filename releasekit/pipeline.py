@@ -1,0 +1,179 @@
+"""The release machinery: ordered steps, a state file for resume, a lock, and the report.
+
+Each finished step is recorded in the state file with its outputs before the next starts,
+so a release killed at any point resumes where it stopped (`--resume`). The lock file
+holds the pid, host and start time of the release that owns it; a second release fails
+at once naming them. A lock whose process is gone (same host) is taken over.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from releasekit.errors import LockError, ReleaseError
+from releasekit.run import redact
+
+__all__ = ["FAULT_ENV", "Lock", "State", "Step", "execute", "lock", "write_json"]
+
+FAULT_ENV = "RELEASEKIT_FAULT"
+"""Fault injection for resume tests: `kill-after:STEP` kills the release right after STEP."""
+
+StepFn = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the plan: a name, what it does in words, and the function that does it."""
+
+    name: str
+    summary: str
+    run: StepFn
+    always: bool = False
+    """Run even when the state file says the step finished (read-only checks)."""
+
+
+@dataclass
+class State:
+    """What a release has done so far; saved after every step."""
+
+    path: Path
+    version: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> State | None:
+        if not path.exists():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            raise ReleaseError(
+                f"The release state file {path} is not valid JSON. Inspect it; remove it only "
+                "if no release is half done."
+            ) from None
+        return cls(path=path, version=str(data.get("version", "")), data=data)
+
+    @property
+    def steps(self) -> dict[str, dict[str, Any]]:
+        return self.data.setdefault("steps", {})  # type: ignore[no-any-return]
+
+    def done(self, step: str) -> bool:
+        return self.steps.get(step, {}).get("status") == "done"
+
+    @property
+    def complete(self) -> bool:
+        return bool(self.data.get("complete"))
+
+    def record(self, step: str, outputs: dict[str, Any], started: float) -> None:
+        self.steps[step] = {
+            "status": "done",
+            "seconds": round(time.monotonic() - started, 3),
+            "finished_at": _now(),
+            "outputs": outputs,
+        }
+        self.save()
+
+    def save(self) -> None:
+        self.data["version"] = self.version
+        write_json(self.path, self.data)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write ``data`` as JSON atomically (temp file then rename), with secrets redacted."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(redact(json.dumps(data, indent=2, sort_keys=True)) + "\n")
+    Path(tmp).replace(path)
+
+
+@dataclass(frozen=True)
+class Lock:
+    """Who holds the release lock."""
+
+    pid: int
+    host: str
+    started_at: str
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def lock(path: Path) -> Iterator[Lock]:
+    """Hold the release lock at ``path`` for the duration of the block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    me = Lock(os.getpid(), socket.gethostname(), _now())
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                holder = Lock(**json.loads(path.read_text(encoding="utf-8")))
+            except (json.JSONDecodeError, TypeError, FileNotFoundError):
+                holder = None
+            if holder is not None and (holder.host != me.host or _alive(holder.pid)):
+                raise LockError(
+                    f"Another release is running: pid {holder.pid} on {holder.host}, started "
+                    f"{holder.started_at} (lock file {path}). Wait for it to finish; if that "
+                    f"process is gone, remove {path}."
+                ) from None
+            path.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(me.__dict__, handle)
+        break
+    else:
+        raise LockError(f"Could not take the release lock {path}; remove it and run again.")
+    try:
+        yield me
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def execute(
+    steps: list[Step],
+    state: State,
+    context: dict[str, Any],
+    on_start: Callable[[Step, bool], None],
+    on_end: Callable[[Step, dict[str, Any], float], None],
+) -> None:
+    """Run ``steps`` in order, skipping those the state records as done; save after each."""
+    fault = os.environ.get(FAULT_ENV, "")
+    for step in steps:
+        if state.done(step.name) and not step.always:
+            context.update(state.steps[step.name].get("outputs", {}))
+            on_start(step, True)
+            on_end(step, state.steps[step.name].get("outputs", {}), 0.0)
+            continue
+        on_start(step, False)
+        started = time.monotonic()
+        outputs = step.run(context) or {}
+        context.update(outputs)
+        if not step.always:
+            state.record(step.name, outputs, started)
+        on_end(step, outputs, time.monotonic() - started)
+        if fault == f"kill-after:{step.name}":
+            os.kill(os.getpid(), signal.SIGKILL)

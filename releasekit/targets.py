@@ -1,0 +1,139 @@
+"""Where artifacts go: package index, image registry, chart registry and git remote.
+
+The embedded `sandbox` target needs no configuration: it is the local registry, package
+index and bare git remote that `invoke sandbox.up` starts. Real targets are tables under
+``[targets.NAME]`` in release.toml; their credentials come from environment variables
+whose names the table gives, never from the file itself.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from releasekit.errors import ManifestError, PreflightError
+from releasekit.manifest import Manifest
+from releasekit.run import register_secret
+
+__all__ = ["SANDBOX", "Target", "resolve"]
+
+SANDBOX = "sandbox"
+_KEYS = {
+    "pypi_url": "package index upload URL (twine --repository-url)",
+    "pypi_index": "the index's simple API, e.g. https://pypi.org/simple",
+    "pypi_username_env": "variable holding the index user (default TWINE_USERNAME)",
+    "pypi_password_env": "variable holding the index password/token (default TWINE_PASSWORD)",
+    "registry": "image registry and namespace, e.g. ghcr.io/ironcage",
+    "registry_username_env": "variable holding the registry user",
+    "registry_password_env": "variable holding the registry password/token",
+    "chart_registry": "OCI chart registry, e.g. oci://ghcr.io/ironcage/charts",
+    "git_remote": "git remote name or URL the release tag is pushed to",
+    "plain_http": "true for a registry without TLS (loopback registries only)",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """A resolved destination for every kind of artifact."""
+
+    name: str
+    kind: Literal["sandbox", "remote"]
+    pypi_url: str
+    pypi_index: str
+    registry: str
+    chart_registry: str
+    git_remote: str
+    plain_http: bool = False
+    pypi_username: str = ""
+    pypi_password: str = field(default="", repr=False)
+    registry_username: str = ""
+    registry_password: str = field(default="", repr=False)
+
+    @property
+    def registry_host(self) -> str:
+        """The registry's host[:port], without the namespace."""
+        return self.registry.split("/", 1)[0]
+
+    def describe(self) -> dict[str, str]:
+        """Destinations without any credential, for plans and reports."""
+        return {
+            "target": self.name,
+            "python": self.pypi_url,
+            "images": self.registry,
+            "charts": self.chart_registry,
+            "git": self.git_remote,
+        }
+
+
+def _env(name: str, variable: str, manifest: Manifest, key: str) -> str:
+    value = os.environ.get(variable, "")
+    if not value:
+        raise PreflightError(
+            f"Target `{name}` in {manifest.path} reads `{key}` from the environment variable "
+            f"{variable}, which is not set. Export {variable} (in CI: from a secret) and run again."
+        )
+    register_secret(value)
+    return value
+
+
+def resolve(manifest: Manifest, name: str, sandbox_state: Any | None = None) -> Target:
+    """The target ``name``: `sandbox` (from the running sandbox) or a [targets.NAME] table."""
+    if name == SANDBOX:
+        if sandbox_state is None:
+            raise PreflightError("The sandbox is not running: run `invoke sandbox.up` first.")
+        register_secret(sandbox_state.pypi_password)
+        return Target(
+            name=SANDBOX,
+            kind="sandbox",
+            pypi_url=sandbox_state.pypi_url,
+            pypi_index=f"{sandbox_state.pypi_url}/simple",
+            registry=f"{sandbox_state.registry_host}/ironcage",
+            chart_registry=f"oci://{sandbox_state.registry_host}/charts",
+            git_remote=str(sandbox_state.git_remote),
+            plain_http=True,
+            pypi_username=sandbox_state.pypi_user,
+            pypi_password=sandbox_state.pypi_password,
+        )
+    table = manifest.targets.get(name)
+    if table is None:
+        known = ", ".join([SANDBOX, *sorted(manifest.targets)])
+        raise ManifestError(
+            f"Unknown target `{name}`: {manifest.path} knows {known}. Pass one of those to "
+            f"--target, or add a [targets.{name}] table."
+        )
+    for key in table:
+        if key not in _KEYS:
+            raise ManifestError(
+                f"{manifest.path}: `targets.{name}.{key}` is not a known key; allowed: "
+                f"{', '.join(sorted(_KEYS))}."
+            )
+    for key in ("pypi_url", "registry", "chart_registry", "git_remote"):
+        if not isinstance(table.get(key), str) or not table[key]:
+            raise ManifestError(
+                f"{manifest.path}: `targets.{name}.{key}` is missing; set it to the {_KEYS[key]}."
+            )
+    user_env = str(table.get("pypi_username_env", "TWINE_USERNAME"))
+    password_env = str(table.get("pypi_password_env", "TWINE_PASSWORD"))
+    reg_user_env = table.get("registry_username_env")
+    reg_password_env = table.get("registry_password_env")
+    return Target(
+        name=name,
+        kind="remote",
+        pypi_url=table["pypi_url"],
+        pypi_index=str(table.get("pypi_index", table["pypi_url"].rstrip("/") + "/simple")),
+        registry=table["registry"],
+        chart_registry=table["chart_registry"],
+        git_remote=table["git_remote"],
+        plain_http=bool(table.get("plain_http", False)),
+        pypi_username=_env(name, user_env, manifest, "pypi_username_env"),
+        pypi_password=_env(name, password_env, manifest, "pypi_password_env"),
+        registry_username=(
+            _env(name, str(reg_user_env), manifest, "registry_username_env") if reg_user_env else ""
+        ),
+        registry_password=(
+            _env(name, str(reg_password_env), manifest, "registry_password_env")
+            if reg_password_env
+            else ""
+        ),
+    )
