@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tomllib
 from pathlib import Path
 
@@ -61,3 +60,12 @@ def tests(session: nox.Session) -> None:
     _install_toolkit(session, "test")
     _install_packages(session)
     _pytest(session, "tests/unit", *(f"packages/{name}/tests" for name in PACKAGES))
+
+
+@nox.session(python=PYTHON, tags=["tools"])
+def workflows(session: nox.Session) -> None:
+    """actionlint and zizmor --offline over .github/workflows."""
+    _install_toolkit(session, "test", "workflows")
+    session.run("actionlint", external=True)
+    session.run("zizmor", "--offline", "--no-progress", ".github/workflows")
+    _pytest(session, "tests/integration/workflows")

@@ -34,7 +34,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 # 1. apt packages --------------------------------------------------------------------------
-APT_PACKAGES=(git ca-certificates curl docker.io docker-registry docker-compose debootstrap
+APT_PACKAGES=(git ca-certificates curl python3-venv docker.io docker-registry docker-compose debootstrap
               chromium chromium-driver)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -1,0 +1,215 @@
+"""The GitHub workflows hold no logic and name only what exists.
+
+Every `run:` step calls scripts/setup.sh, a nox session or an invoke task; every action is
+pinned by commit; secrets reach steps only through `env:`; each nox session, invoke task
+and invoke flag a workflow names exists; actionlint and zizmor find nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import REPO, require
+
+pytestmark = pytest.mark.integration
+
+WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
+PROGRAMS = ("scripts/setup.sh", ".venv/bin/nox", ".venv/bin/invoke")
+SHELL_SYNTAX = re.compile(r"[;&|<>`\n]|\$\(")
+PINNED_USES = re.compile(r"^\s*(?:-\s+)?uses:\s+[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+VARIABLE = re.compile(r"^\$\{?(\w+)\}?$")
+MATRIX = re.compile(r"^\$\{\{\s*matrix\.(\w+)\s*\}\}$")
+# Permissions each job may hold; every other job reads the repository and nothing more.
+PERMISSIONS = {
+    ("release.yml", "release"): {"contents": "write"},
+    ("deploy.yml", "deploy"): {"contents": "read", "id-token": "write"},
+}
+READ_ONLY = {"contents": "read"}
+
+
+@dataclass(frozen=True)
+class RunStep:
+    """One `run:` step, with what it needs to resolve `$VARIABLE` arguments."""
+
+    workflow: str
+    job: str
+    index: int
+    command: str
+    env: dict[str, str] = field(default_factory=dict)
+    matrix: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def id(self) -> str:
+        return f"{self.workflow}:{self.job}:{self.index}"
+
+    def argv(self) -> list[str]:
+        return shlex.split(self.command)
+
+    def values(self, token: str) -> list[str]:
+        """What an argument stands for: itself, or each value of the matrix key behind it."""
+        variable = VARIABLE.match(token)
+        if variable is None:
+            return [token]
+        matrix = MATRIX.match(self.env.get(variable.group(1), ""))
+        return [str(v) for v in self.matrix[matrix.group(1)]] if matrix else [token]
+
+
+def _load(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text())
+    assert isinstance(data, dict), f"{path} is not a YAML mapping"
+    return data
+
+
+def _steps() -> Iterator[RunStep]:
+    for path in WORKFLOWS:
+        for job_name, job in _load(path)["jobs"].items():
+            matrix = job.get("strategy", {}).get("matrix", {})
+            for index, step in enumerate(job.get("steps", [])):
+                if "run" in step:
+                    env = {**job.get("env", {}), **step.get("env", {})}
+                    yield RunStep(path.name, job_name, index, step["run"], env, matrix)
+
+
+RUN_STEPS = list(_steps())
+
+
+def _sessions(step: RunStep) -> list[str]:
+    argv = step.argv()
+    if argv[0] != ".venv/bin/nox":
+        return []
+    names: list[str] = []
+    selecting = False
+    for token in argv[1:]:
+        if token.startswith("-"):
+            selecting = token in ("-s", "--session", "--sessions")
+        elif selecting:
+            names += step.values(token)
+    return names
+
+
+def _task_call(step: RunStep) -> tuple[str, list[str]] | None:
+    """(task, its --flags) of an invoke step; one task per step."""
+    argv = step.argv()
+    if argv[0] != ".venv/bin/invoke":
+        return None
+    flags = [t.split("=", 1)[0] for t in argv[2:] if t.startswith("--")]
+    return argv[1], flags
+
+
+def _invoke(*args: str) -> str:
+    result = subprocess.run(
+        [require("invoke"), *args], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, f"invoke {' '.join(args)} failed:\n{result.stderr}"
+    return result.stdout
+
+
+def _flatten(collection: dict[str, Any], prefix: str = "") -> Iterator[str]:
+    for entry in collection["tasks"]:
+        yield prefix + entry["name"]
+    for sub in collection["collections"]:
+        if sub["default"]:
+            yield prefix + sub["name"]
+        yield from _flatten(sub, f"{prefix}{sub['name']}.")
+
+
+@cache
+def _tasks() -> frozenset[str]:
+    return frozenset(_flatten(json.loads(_invoke("--list", "--list-format", "json"))))
+
+
+@cache
+def _task_help(task: str) -> str:
+    return _invoke("--help", task)
+
+
+def test_workflows_exist() -> None:
+    assert [p.name for p in WORKFLOWS] == ["ci.yml", "deploy.yml", "release.yml"]
+
+
+@pytest.mark.parametrize("step", RUN_STEPS, ids=lambda s: s.id)
+def test_run_steps_only_call_setup_nox_or_invoke(step: RunStep) -> None:
+    assert not SHELL_SYNTAX.search(step.command.strip()), f"shell logic in {step.id}"
+    assert "${{" not in step.command, f"expression expanded into the shell in {step.id}"
+    argv = step.argv()
+    assert argv[0] in PROGRAMS, f"{step.id} runs {argv[0]}; allowed: {', '.join(PROGRAMS)}"
+    if argv[0] == "scripts/setup.sh":
+        assert argv == ["scripts/setup.sh"]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_actions_are_pinned_by_commit(path: Path) -> None:
+    lines = [line for line in path.read_text().splitlines() if re.match(r"^\s*(-\s+)?uses:", line)]
+    assert lines, f"{path.name} uses no action"
+    unpinned = [line.strip() for line in lines if not PINNED_USES.match(line)]
+    assert unpinned == [], "pin each action by its 40-hex commit with a `# vX.Y.Z` comment"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_least_privilege(path: Path) -> None:
+    data = _load(path)
+    assert data["permissions"] == {}, f"{path.name}: grant permissions per job, none at the top"
+    for name, job in data["jobs"].items():
+        assert job["permissions"] == PERMISSIONS.get((path.name, name), READ_ONLY), name
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("actions/checkout@"):
+                assert step["with"]["persist-credentials"] is False, name
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_secrets_reach_steps_only_through_env(path: Path) -> None:
+    data = _load(path)
+    for name, job in data["jobs"].items():
+        outside = {k: v for k, v in job.items() if k != "steps"}
+        assert "secrets." not in json.dumps(outside), f"{path.name}:{name} outside step env"
+        for step in job["steps"]:
+            rest = {k: v for k, v in step.items() if k != "env"}
+            assert "secrets." not in json.dumps(rest), f"{path.name}:{name} outside step env"
+
+
+def test_named_sessions_exist() -> None:
+    nox = subprocess.run(
+        [require("nox"), "-l", "--json"], cwd=REPO, capture_output=True, text=True, check=True
+    )
+    sessions = {s["name"] for s in json.loads(nox.stdout)}
+    named = {name for step in RUN_STEPS for name in _sessions(step)}
+    assert named, "no workflow runs a nox session"
+    missing = sorted(named - sessions)
+    assert missing == [], f"sessions the workflows run but nox does not know: {missing}"
+
+
+def test_named_tasks_and_flags_exist() -> None:
+    calls = [call for step in RUN_STEPS if (call := _task_call(step)) is not None]
+    assert calls, "no workflow runs an invoke task"
+    missing = sorted({task for task, _ in calls} - _tasks())
+    assert missing == [], f"tasks the workflows call but invoke does not know: {missing}"
+    unknown = sorted(
+        f"{task} {flag}"
+        for task, flags in calls
+        for flag in flags
+        if not re.search(rf"^  (?:-\w[^,]*, )?{re.escape(flag)}(?:[=\s]|$)", _task_help(task), re.M)
+    )
+    assert unknown == [], f"flags the tasks do not take: {unknown}"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["actionlint"], ["zizmor", "--offline", "--no-progress", ".github/workflows"]],
+    ids=["actionlint", "zizmor"],
+)
+def test_linters_find_nothing(argv: list[str]) -> None:
+    result = subprocess.run(
+        [require(argv[0]), *argv[1:]], cwd=REPO, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
