@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from ironcage_agent_runtime.__main__ import build_parser, main
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PORT", raising=False)
+    monkeypatch.delenv("WORKERS", raising=False)
+    args = build_parser().parse_args([])
+    assert (args.host, args.port, args.workers) == ("0.0.0.0", 8080, 2)
+
+
+def test_port_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "9123")
+    assert build_parser().parse_args([]).port == 9123
+    assert build_parser().parse_args(["--port", "7000"]).port == 7000
+
+
+def test_bad_env_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORT", "http")
+    with pytest.raises(SystemExit, match="PORT must be an integer"):
+        build_parser()
+
+
+@pytest.mark.parametrize("argv", [["--port", "70000"], ["--workers", "0"]])
+def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(argv) == 2
+    assert "error" in capsys.readouterr().err
+
+
+def test_serves_and_stops_on_sigterm() -> None:
+    env = {**os.environ, "PORT": "0"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ironcage_agent_runtime", "--host", "127.0.0.1", "--workers", "1"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        listening = json.loads(proc.stdout.readline())
+        assert listening["msg"] == "listening"
+        port = listening["port"]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as response:
+            assert json.loads(response.read())["status"] == "ok"
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0
+    messages = [json.loads(line)["msg"] for line in out.splitlines()]
+    assert messages[-2:] == ["shutting down", "stopped"]
+    assert "request" in messages
