@@ -63,6 +63,28 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, tags=["tools"])
+def package(session: nox.Session) -> None:
+    """Build every sdist, wheel, the binary and the site; twine check; smoke tests."""
+    _install_toolkit(session, "test")
+    _pytest(session, "tests/integration/python")
+
+
+@nox.session(python=PYTHON, tags=["tools"])
+def docker(session: nox.Session) -> None:
+    """hadolint every Dockerfile, then build, smoke and push the images to a local registry."""
+    _install_toolkit(session, "test", "docker")
+    session.run("hadolint", *sorted(str(p) for p in (ROOT / "docker").glob("*.Dockerfile")))
+    _pytest(session, "tests/integration/docker")
+
+
+@nox.session(python=PYTHON, tags=["tools"])
+def pilot(session: nox.Session) -> None:
+    """The sandbox's servers and the pilot deployment (docker compose), for real."""
+    _install_toolkit(session, "test")
+    _pytest(session, "tests/integration/pilot")
+
+
+@nox.session(python=PYTHON, tags=["tools"])
 def workflows(session: nox.Session) -> None:
     """actionlint and zizmor --offline over .github/workflows."""
     _install_toolkit(session, "test", "workflows")

@@ -9,15 +9,17 @@ resumed release publishes each artifact exactly once.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from releasekit import changelog, git, pipeline, targets, version
 from releasekit.errors import PreflightError, ReleaseError, VersionError
+from releasekit.run import secrets_from_env
 from releasekit.workspace import Workspace
 
-__all__ = ["Options", "plan", "state_path"]
+__all__ = ["Options", "next_version", "run", "state_path"]
 
 RELEASE_DIR = Path("build") / "release"
 REQUIRED_TOOLS = ("git", "docker", "helm")
@@ -102,19 +104,79 @@ def tools_present() -> None:
         )
 
 
-def ensure(condition: bool, message: str) -> None:
-    """Raise ReleaseError(message) unless ``condition``."""
-    if not condition:
-        raise ReleaseError(message)
-
-
-def plan(ws: Workspace, opts: Options) -> list[pipeline.Step]:
-    """The ordered steps of a release; filled in by ``releasekit.release_steps``."""
+def run(
+    ws: Workspace,
+    opts: Options,
+    *,
+    confirm: Callable[[str], bool] | None,
+    on_start: Callable[[pipeline.Step, bool], None],
+    on_end: Callable[[pipeline.Step, dict[str, Any], float], None],
+    say: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """Run (or resume, or describe) a release; returns the final context's summary."""
     from releasekit import release_steps
 
-    return release_steps.steps(ws, opts)
+    secrets_from_env()
+    path = state_path(ws.root)
+    existing = pipeline.State.load(path)
+    ctx: dict[str, Any] = {"ws": ws, "opts": opts, "root": ws.root}
+    if opts.dry_run:
+        if opts.resume and existing is not None:
+            ctx.update(_outputs(existing))
+            ctx["resume_state"] = existing
+        release_steps.preflight_readonly(ctx)
+        if "version" not in ctx:
+            ctx.update(release_steps.choose_version(ctx))
+        lines = release_steps.describe(ctx)
+        for line in lines:
+            say(line)
+        say("dry run: nothing was changed")
+        return {"version": ctx["version"], "plan": lines}
+    with pipeline.lock(lock_path(ws.root)):
+        if opts.resume:
+            if existing is None:
+                raise ReleaseError(
+                    f"Nothing to resume: {path} does not exist. Start a release with "
+                    "`invoke release`."
+                )
+            if existing.complete:
+                say(f"release {existing.version} is already complete: nothing to do")
+                return {"version": existing.version, "report": existing.data.get("report")}
+            state = existing
+        else:
+            if existing is not None and not existing.complete:
+                raise ReleaseError(
+                    f"An unfinished release of {existing.version or 'a new version'} is recorded "
+                    f"in {path}. Finish it with `invoke release --resume`; remove the file only "
+                    "if you are sure nothing of it was published."
+                )
+            state = pipeline.State(path)
+        ctx["resume_state"] = state if opts.resume else None
+        ctx["state_steps"] = state.steps
+        steps = release_steps.steps(ws, opts)
+        chooser = next(s for s in steps if s.name == "version")
+
+        def choose(context: dict[str, Any]) -> dict[str, Any]:
+            outputs = chooser.run(context)
+            state.version = outputs["version"]
+            if confirm is not None:
+                context.update(outputs)
+                for line in release_steps.describe(context):
+                    say(line)
+                if not confirm(f"Release {outputs['version']}?"):
+                    raise ReleaseError("Release cancelled: nothing was changed.")
+            return outputs
+
+        steps[steps.index(chooser)] = pipeline.Step(chooser.name, chooser.summary, choose)
+        pipeline.execute(steps, state, ctx, on_start, on_end)
+        state.data["complete"] = True
+        state.data["report"] = ctx.get("report")
+        state.save()
+    return {"version": ctx["version"], "report": ctx.get("report")}
 
 
-def context_for(ws: Workspace, opts: Options) -> dict[str, Any]:
-    """The shared context every step reads and extends."""
-    return {"ws": ws, "opts": opts, "root": ws.root}
+def _outputs(state: pipeline.State) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for step in state.steps.values():
+        merged.update(step.get("outputs", {}))
+    return merged

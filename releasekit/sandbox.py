@@ -1,7 +1,10 @@
-"""The embedded default target: a local OCI registry and a local package index.
+"""The embedded default target: local OCI registry, package index, git remote and pilot.
 
-Both run as real servers bound to 127.0.0.1, keep their data under a folder of the
-caller's choice, and are stopped by pid. The release pipeline and the tests share them.
+``up(root)`` starts them under ``ROOT/.sandbox/`` (git-ignored): Debian's docker-registry and
+pypiserver bound to 127.0.0.1, a bare git remote, and the folder of the pilot deployment
+(``releasekit.pilot``). ``state.json`` records each server's pid and URL, so ``up`` keeps
+what still runs, restarts what died on its old port and data, and ``down`` stops it all.
+The release pipeline and the tests share the server starters below.
 """
 
 from __future__ import annotations
@@ -9,27 +12,47 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
+import shutil
 import signal
 import socket
 import time
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from passlib.apache import HtpasswdFile
 
-from releasekit.errors import PublishError
-from releasekit.run import register_secret, require_tool, spawn
+from releasekit import manifest, pilot
+from releasekit.errors import ManifestError, PreflightError, PublishError
+from releasekit.run import register_secret, require_tool, run, spawn
 
 __all__ = [
+    "PYPI_USER",
+    "SANDBOX_DIR",
+    "Credentials",
+    "SandboxState",
     "Service",
+    "ServiceStatus",
+    "credentials",
+    "down",
     "free_port",
+    "running",
     "start_pypi",
     "start_registry",
+    "status",
     "stop",
+    "up",
     "wait_http",
 ]
+
+SANDBOX_DIR = ".sandbox"
+PYPI_USER = "releasekit"
+REGISTRY_PORT = 5555
+PYPI_PORT = 5556
+_PROBES = {"registry": "/v2/", "pypi": "/simple/"}
 
 
 @dataclass(frozen=True)
@@ -47,8 +70,71 @@ class Service:
         """``host:port`` of the server (as docker and helm name a registry)."""
         return self.url.split("://", 1)[1].rstrip("/")
 
+    @property
+    def port(self) -> int:
+        return int(self.host.rsplit(":", 1)[1])
+
     def to_json(self) -> dict[str, object]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The package index's upload user and password."""
+
+    user: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """One row of ``invoke sandbox.status``."""
+
+    name: str
+    url: str
+    pid: int | None
+    alive: bool
+
+
+@dataclass(frozen=True)
+class SandboxState:
+    """The sandbox as recorded in ``.sandbox/state.json``, with each part's liveness."""
+
+    home: Path
+    registry: Service
+    pypi: Service
+    pypi_user: str
+    pypi_password: str = field(repr=False)
+    git_remote: Path
+    pilot: Path
+    services: tuple[ServiceStatus, ...]
+
+    @property
+    def registry_host(self) -> str:
+        return self.registry.host
+
+    @property
+    def pypi_url(self) -> str:
+        return self.pypi.url
+
+    @property
+    def alive(self) -> bool:
+        """True when every part of the sandbox answers."""
+        return all(s.alive for s in self.services)
+
+    def to_json(self) -> dict[str, object]:
+        """Everything but the password (which lives in ``credentials_file``)."""
+        return {
+            "home": str(self.home),
+            "registry_host": self.registry_host,
+            "pypi_url": self.pypi_url,
+            "pypi_user": self.pypi_user,
+            "credentials_file": str(_credentials_path(self.home)),
+            "git_remote": str(self.git_remote),
+            "pilot": str(self.pilot),
+            "alive": self.alive,
+            "services": [asdict(s) for s in self.services],
+        }
 
 
 def free_port() -> int:
@@ -58,21 +144,39 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _port_free(port: int) -> bool:
+    """True when a server could listen on ``port`` (as servers do, with SO_REUSEADDR)."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def wait_http(url: str, timeout: float = 30.0, log: Path | None = None) -> None:
     """Wait until ``url`` answers any HTTP status; PublishError with the log tail otherwise."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2):
-                return
-        except urllib.error.HTTPError:
+        if _answers(url):
             return
-        except (urllib.error.URLError, OSError):
-            time.sleep(0.1)
+        time.sleep(0.1)
     tail = ""
     if log is not None and log.exists():
         tail = "\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
     raise PublishError(f"{url} did not answer within {timeout:.0f} s.{tail}")
+
+
+def _answers(url: str, timeout: float = 2.0) -> bool:
+    """True when ``url`` answers with any HTTP status."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (urllib.error.URLError, OSError):
+        return False
 
 
 def start_registry(data: Path, port: int | None = None) -> Service:
@@ -146,7 +250,162 @@ def stop(service: Service, timeout: float = 10.0) -> None:
         os.killpg(service.pid, signal.SIGKILL)
 
 
-def save(services: list[Service], path: Path) -> None:
-    """Record running services in ``path`` (JSON), for status and stop."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps([s.to_json() for s in services], indent=2), encoding="utf-8")
+# --- the sandbox as a whole -------------------------------------------------------------
+
+
+def _credentials_path(home: Path) -> Path:
+    return home / "pypi" / "credentials"
+
+
+def credentials(root: Path) -> Credentials:
+    """The index's upload credentials, generated once into .sandbox/pypi/credentials (0600)."""
+    path = _credentials_path(root / SANDBOX_DIR)
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"user": PYPI_USER, "password": secrets.token_urlsafe(24)}
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    register_secret(data["password"])
+    return Credentials(str(data["user"]), str(data["password"]))
+
+
+def _owns(service: Service) -> bool:
+    """True while ``service.pid`` is alive and is still the server over ``service.data``."""
+    try:
+        os.kill(service.pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    proc = Path("/proc") / str(service.pid)
+    if not proc.is_dir():
+        return True
+    with contextlib.suppress(OSError):
+        if proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+        return service.data in proc.joinpath("cmdline").read_bytes().decode(errors="replace")
+    return False
+
+
+def _alive(service: Service) -> bool:
+    return _owns(service) and _answers(service.url + _PROBES[service.name])
+
+
+def _state_path(home: Path) -> Path:
+    return home / "state.json"
+
+
+def _recorded(home: Path) -> dict[str, Service]:
+    path = _state_path(home)
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {name: Service(**fields) for name, fields in data.get("services", {}).items()}
+
+
+def _record(home: Path, services: dict[str, Service]) -> None:
+    data = {"services": {name: s.to_json() for name, s in services.items()}}
+    path = _state_path(home)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _ensure(old: Service | None, start: Callable[[int | None], Service], preferred: int) -> Service:
+    """``old`` when it still runs; otherwise a fresh server on the old (or preferred) port."""
+    if old is not None:
+        if _alive(old):
+            return old
+        if _owns(old):
+            stop(old)
+    for port in (old.port if old else None, preferred):
+        if port is not None and _port_free(port):
+            return start(port)
+    return start(None)
+
+
+def _branch(root: Path) -> str:
+    """The release branch of release.toml (``main`` when there is none to read)."""
+    with contextlib.suppress(ManifestError):
+        return manifest.load(root).branch
+    return "main"
+
+
+def up(root: Path) -> SandboxState:
+    """Start (or keep) every part of the sandbox under ``root/.sandbox``; idempotent."""
+    home = root / SANDBOX_DIR
+    home.mkdir(parents=True, exist_ok=True)
+    creds = credentials(root)
+    services = _recorded(home)
+    services["registry"] = _ensure(
+        services.get("registry"),
+        lambda port: start_registry(home / "registry", port),
+        REGISTRY_PORT,
+    )
+    _record(home, services)
+    services["pypi"] = _ensure(
+        services.get("pypi"),
+        lambda port: start_pypi(home / "pypi", creds.user, creds.password, port),
+        PYPI_PORT,
+    )
+    _record(home, services)
+    remote = home / "remote.git"
+    if not (remote / "HEAD").is_file():
+        run(["git", "init", "--bare", f"--initial-branch={_branch(root)}", str(remote)])
+    pilot.pilot_dir(root).mkdir(parents=True, exist_ok=True)
+    return status(root)
+
+
+def status(root: Path) -> SandboxState:
+    """The recorded sandbox and which of its parts answer right now."""
+    home = root / SANDBOX_DIR
+    services = _recorded(home)
+    missing = [name for name in _PROBES if name not in services]
+    if missing:
+        raise PreflightError(
+            f"The sandbox in {home} has no {' or '.join(missing)} recorded in "
+            f"{_state_path(home)}: run `invoke sandbox.up` to start it."
+        )
+    creds = credentials(root)
+    remote = home / "remote.git"
+    rows = [
+        ServiceStatus(s.name, s.url, s.pid, _alive(s))
+        for s in (services["registry"], services["pypi"])
+    ]
+    rows.append(ServiceStatus("git-remote", str(remote), None, (remote / "HEAD").is_file()))
+    probe = pilot.probe(root)
+    if probe is not None:
+        rows.append(ServiceStatus("pilot", probe[0], None, probe[1]))
+    return SandboxState(
+        home=home,
+        registry=services["registry"],
+        pypi=services["pypi"],
+        pypi_user=creds.user,
+        pypi_password=creds.password,
+        git_remote=remote,
+        pilot=pilot.pilot_dir(root),
+        services=tuple(rows),
+    )
+
+
+def running(root: Path) -> SandboxState:
+    """The sandbox when its servers and git remote answer; PreflightError naming what is down."""
+    state = status(root)
+    down = [s.name for s in state.services if not s.alive and s.name != "pilot"]
+    if down:
+        raise PreflightError(
+            f"The sandbox in {state.home} is not running ({', '.join(down)} down): run "
+            "`invoke sandbox.up` first."
+        )
+    return state
+
+
+def down(root: Path, purge: bool = False) -> None:
+    """Stop every server and the pilot; with ``purge`` also delete all data under .sandbox."""
+    home = root / SANDBOX_DIR
+    for service in _recorded(home).values():
+        if _owns(service):
+            stop(service)
+    pilot.teardown(root, purge=purge)
+    if purge and home.exists():
+        shutil.rmtree(home)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from invoke.collection import Collection
 
-from releasekit.commands import repo, version
+from releasekit.commands import build, deploy, docker, helm, release, repo, sandbox, tf, version
 
 __all__ = ["namespace"]
 
@@ -16,4 +16,13 @@ def namespace() -> Collection:
     ns.add_task(repo.graph)
     ns.add_task(repo.doctor)
     ns.add_collection(version.ns)
+    ns.add_collection(build.ns)
+    ns.add_collection(sandbox.ns)
+    ns.add_task(deploy.deploy)
+    ns.add_task(deploy.health)
+    ns.add_task(deploy.rollback)
+    ns.add_collection(helm.ns)
+    ns.add_collection(tf.ns)
+    ns.add_collection(docker.ns)
+    ns.add_collection(release.ns)
     return ns

@@ -1,0 +1,48 @@
+# ironcage agent runtime: the worker service that runs Python task steps in the sandbox.
+#
+# Build context: the repository root. `invoke build.images` first puts the wheels of
+# ironcage-agent-runtime and ironcage-sandbox into build/wheelhouse/agent-runtime/, so the
+# build installs from that folder only and never reaches an index:
+#
+#   docker build -f docker/agent-runtime.Dockerfile --build-arg VERSION=0.1.0 .
+#
+# Valid for the classic builder (no BuildKit features). PYTHON_BASE defaults to the public
+# image; `invoke build.images` passes a local one when the public one cannot be pulled.
+ARG PYTHON_BASE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_BASE} AS builder
+ARG VERSION=0.1.0
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+RUN python3 -m venv /opt/venv
+COPY build/wheelhouse/agent-runtime/ /wheels/
+RUN /opt/venv/bin/pip install --no-index --find-links /wheels "ironcage-agent-runtime==${VERSION}" \
+ && /opt/venv/bin/pip uninstall --yes pip setuptools
+
+FROM ${PYTHON_BASE}
+RUN groupadd --system --gid 10001 ironcage \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
+      --shell /usr/sbin/nologin ironcage
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PORT=8080
+COPY --from=builder /opt/venv /opt/venv
+
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
+ARG SOURCE=https://github.com/ironcage/ironcage
+ARG LICENSES=Apache-2.0
+ARG TITLE=ironcage/agent-runtime
+ARG DESCRIPTION="Ironcage agent runtime: runs Python task steps in the sandbox under a time budget."
+LABEL org.opencontainers.image.title="${TITLE}" \
+      org.opencontainers.image.description="${DESCRIPTION}" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="${LICENSES}"
+
+USER 10001:10001
+WORKDIR /tmp
+EXPOSE 8080
+HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8080'), timeout=2)"]
+CMD ["ironcage-agent-runtime"]

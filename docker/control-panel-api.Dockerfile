@@ -1,0 +1,51 @@
+# ironcage control panel API: the JSON API over SQLite that manages agents.
+#
+# Build context: the repository root; `invoke build.images` first puts the
+# ironcage-control-panel wheel into build/wheelhouse/control-panel-api/ (no index is
+# reached during the build). Run it with the bearer token in the environment, never baked
+# in, and the database on the /data volume:
+#
+#   docker run -e CONTROL_PANEL_TOKEN=... -v cp-data:/data -p 8000:8000 ironcage/control-panel-api
+#
+# Valid for the classic builder (no BuildKit features).
+ARG PYTHON_BASE=python:3.11-slim-bookworm
+
+FROM ${PYTHON_BASE} AS builder
+ARG VERSION=0.1.0
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
+RUN python3 -m venv /opt/venv
+COPY build/wheelhouse/control-panel-api/ /wheels/
+RUN /opt/venv/bin/pip install --no-index --find-links /wheels "ironcage-control-panel==${VERSION}" \
+ && /opt/venv/bin/pip uninstall --yes pip setuptools
+
+FROM ${PYTHON_BASE}
+RUN groupadd --system --gid 10001 ironcage \
+ && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
+      --shell /usr/sbin/nologin ironcage \
+ && install -d -o 10001 -g 10001 -m 0750 /data
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PORT=8000 \
+    CONTROL_PANEL_DB=/data/control-panel.db
+VOLUME ["/data"]
+COPY --from=builder /opt/venv /opt/venv
+
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG CREATED=1970-01-01T00:00:00Z
+ARG SOURCE=https://github.com/ironcage/ironcage
+ARG LICENSES=Apache-2.0
+ARG TITLE=ironcage/control-panel-api
+ARG DESCRIPTION="Ironcage control panel API: manages agents, backed by SQLite."
+LABEL org.opencontainers.image.title="${TITLE}" \
+      org.opencontainers.image.description="${DESCRIPTION}" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.licenses="${LICENSES}"
+
+USER 10001:10001
+WORKDIR /data
+EXPOSE 8000
+HEALTHCHECK --interval=5s --timeout=3s --start-period=10s --retries=3 \
+  CMD ["python3", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/health' % os.environ.get('PORT', '8000'), timeout=2)"]
+CMD ["ironcage-control-panel"]

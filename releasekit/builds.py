@@ -1,0 +1,90 @@
+"""Build every artifact of the monorepo into ``dist/<version>/``, skipping what is up to date.
+
+The order is fixed: Python distributions (the wheels the images install from), the
+standalone binary, the site tarballs, then the container images; ``SHA256SUMS`` is
+rewritten last, over whatever ``dist/<version>/`` holds.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from releasekit import artifacts, binary, checksums, python_dist, site
+from releasekit.artifacts import Outcome, Progress
+from releasekit.workspace import Workspace
+
+__all__ = ["KINDS", "Built", "Kind", "build"]
+
+Kind = Literal["python", "binary", "site", "images"]
+KINDS: tuple[Kind, ...] = ("python", "binary", "site", "images")
+
+
+@dataclass(frozen=True)
+class Built:
+    """The result of a build: the version folder, every artifact, and SHA256SUMS."""
+
+    version: str
+    outcomes: tuple[Outcome, ...]
+    checksums: Outcome
+
+
+def _images(
+    ws: Workspace,
+    version: str,
+    packages: Sequence[str] | None,
+    force: bool,
+    progress: Progress | None,
+) -> list[Outcome]:
+    """Container images, through ``releasekit.images.build_images`` (one list of Outcome)."""
+    try:
+        images = importlib.import_module("releasekit.images")
+    except ModuleNotFoundError as exc:
+        if exc.name != "releasekit.images":
+            raise
+        if progress is not None:
+            progress("images skipped: releasekit.images is not installed")
+        return []
+    build_images = getattr(images, "build_images", None)
+    if build_images is None:
+        if progress is not None:
+            progress("images skipped: releasekit.images has no build_images()")
+        return []
+    results = build_images(ws, version, packages=packages, force=force, progress=progress)
+    return [
+        r if isinstance(r, Outcome) else Outcome(str(r.key), r.status, tuple(r.outputs))
+        for r in results
+    ]
+
+
+def build(
+    ws: Workspace,
+    kinds: Sequence[Kind] = KINDS,
+    *,
+    packages: Sequence[str] | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> Built:
+    """Build the artifacts of ``kinds`` (Python ones of ``packages`` only, when given)."""
+    version = artifacts.dist_version(ws, packages)
+    outcomes: list[Outcome] = []
+    if "python" in kinds:
+        outcomes += python_dist.build_all(
+            ws, version, packages=packages, force=force, progress=progress
+        )
+    if "binary" in kinds:
+        outcomes += binary.build_all(ws, version, force=force, progress=progress)
+    if "site" in kinds:
+        outcomes += site.build_all(ws, version, force=force, progress=progress)
+    if "images" in kinds:
+        outcomes += _images(ws, version, packages, force, progress)
+    folder = artifacts.dist_dir(ws, version)
+    folder.mkdir(parents=True, exist_ok=True)
+    previous = folder / checksums.FILENAME
+    before = previous.read_bytes() if previous.is_file() else None
+    path = checksums.write(folder)
+    status: artifacts.Status = "up to date" if path.read_bytes() == before else "built"
+    sums = Outcome(checksums.FILENAME, status, (path,))
+    return Built(version=version, outcomes=tuple(outcomes), checksums=sums)

@@ -1,0 +1,150 @@
+"""Tasks of the `build` namespace: Python distributions, the binary, the site, everything."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.tasks import task
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from releasekit import artifacts, builds
+from releasekit.commands._common import console, emit_json, load_workspace, reported
+from releasekit.images import build_images
+
+__all__ = ["ns"]
+
+_progress_console = Console(stderr=True, highlight=False)
+_FORCE = "Rebuild even when the build cache says the artifact is up to date."
+_LOG_WIDTH = 132
+_JSON = "Print the artifacts (path, size, sha256, status) as JSON instead of a table."
+
+
+def _say(message: str) -> None:
+    _progress_console.print(f"[bold]>[/] {message}")
+
+
+def _size(size: object) -> str:
+    if not isinstance(size, int):
+        return "-"
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.1f} kB"
+
+
+def _report(built: builds.Built, json: bool) -> None:
+    ws_root = load_workspace().root
+    rows = artifacts.outcome_rows(ws_root, [*built.outcomes, built.checksums])
+    if json:
+        emit_json({"version": built.version, "artifacts": rows})
+        return
+    table = Table(title=f"Artifacts {built.version} (dist/{built.version}/)")
+    for column in ("artifact", "status", "path", "size", "sha256"):
+        table.add_column(
+            column,
+            justify="right" if column == "size" else "left",
+            no_wrap=column != "path",
+            overflow="fold",
+        )
+    for row in rows:
+        status = str(row["status"])
+        colour = "green" if status == "built" else "cyan"
+        digest = str(row["sha256"] or "-")[:12]
+        path = str(row["path"]).removeprefix(f"dist/{built.version}/")
+        table.add_row(
+            str(row["artifact"]), f"[{colour}]{status}[/]", path, _size(row["size"]), digest
+        )
+    out = console if console.is_terminal else Console(width=_LOG_WIDTH, highlight=False)
+    out.print(table)
+
+
+def _run(kinds: Sequence[builds.Kind], package: str | None, force: bool, json: bool) -> None:
+    with reported():
+        ws = load_workspace()
+        built = builds.build(
+            ws, kinds, packages=[package] if package else None, force=force, progress=_say
+        )
+        _report(built, json)
+
+
+@task(
+    help={
+        "package": "Build only this package and the internal packages it needs, e.g. cli.",
+        "force": _FORCE,
+        "json": _JSON,
+    }
+)
+def python(c: Context, package: str | None = None, force: bool = False, json: bool = False) -> None:
+    """Build every sdist and wheel, twine check, smoke-test in a venv, write SBOMs."""
+    _run(["python"], package, force, json)
+
+
+@task(help={"force": _FORCE, "json": _JSON})
+def binary(c: Context, force: bool = False, json: bool = False) -> None:
+    """Build the standalone `ironcage` binary (PyInstaller one-file) and smoke-test it."""
+    _run(["binary"], None, force, json)
+
+
+@task(help={"force": _FORCE, "json": _JSON})
+def site(c: Context, force: bool = False, json: bool = False) -> None:
+    """Build the reproducible marketing site tarball."""
+    _run(["site"], None, force, json)
+
+
+@task(name="all", default=True, help={"force": _FORCE, "json": _JSON})
+def all_(c: Context, force: bool = False, json: bool = False) -> None:
+    """Build everything: Python dists, binary, site, images, SHA256SUMS."""
+    _run(builds.KINDS, None, force, json)
+
+
+@task(
+    help={
+        "package": "Build only the images of this package, e.g. control-panel.",
+        "force": _FORCE,
+        "json": "Print the images (tags, size, id, status) as JSON instead of a table.",
+    }
+)
+def images(c: Context, package: str | None = None, force: bool = False, json: bool = False) -> None:
+    """Build the container images (multi-stage, from a host wheelhouse), tag them, SBOM them."""
+    with reported():
+        ws = load_workspace()
+        packages = [package] if package else None
+        version = artifacts.dist_version(ws, packages)
+        results = build_images(
+            ws, version, packages=packages, force=force, progress=lambda m: _say(escape(m))
+        )
+        rows = [
+            {
+                "image": r.name,
+                "tags": [t.rpartition(":")[2] for t in r.tags],
+                "repository": r.tags[0].rpartition(":")[0],
+                "size": r.size,
+                "id": r.image_id,
+                "status": r.status,
+                "sbom": str(r.sbom.relative_to(ws.root)),
+            }
+            for r in results
+        ]
+        if json:
+            emit_json({"version": version, "images": rows})
+            return
+        table = Table(title=f"Images {version}")
+        for column in ("image", "tags", "size MB", "id", "status"):
+            table.add_column(
+                column, justify="right" if column == "size MB" else "left", no_wrap=column != "tags"
+            )
+        for r in results:
+            colour = "green" if r.status == "built" else "cyan"
+            table.add_row(
+                r.tags[0].rpartition(":")[0],
+                ", ".join(t.rpartition(":")[2] for t in r.tags),
+                f"{r.size / 1e6:.1f}",
+                r.image_id.removeprefix("sha256:")[:12],
+                f"[{colour}]{r.status}[/]",
+            )
+        out = console if console.is_terminal else Console(width=_LOG_WIDTH, highlight=False)
+        out.print(table)
+
+
+ns = Collection("build", python, binary, site, all_, images)

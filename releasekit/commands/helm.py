@@ -1,0 +1,206 @@
+"""Tasks of the `helm` namespace: lint, render, package, push, deploy and roll back the charts."""
+
+from __future__ import annotations
+
+import shlex
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+from rich.table import Table
+
+from releasekit import charts, sandbox
+from releasekit.commands._common import console, emit_json, find_root, reported
+from releasekit.run import redact
+
+__all__ = ["ns"]
+
+_ENV = f"Environment: {', '.join(charts.ENVIRONMENTS)}."
+_CHART = "Only this chart (default: every chart under helm/)."
+_NAMESPACE = "Kubernetes namespace (default ironcage-ENV)."
+
+
+def _envs(env: str | None) -> tuple[str, ...]:
+    return (charts.check_env(env),) if env else charts.ENVIRONMENTS
+
+
+@task(help={"env": f"Only this environment (default: all). {_ENV}", "chart": _CHART})
+def lint(c: Context, env: str | None = None, chart: str | None = None) -> None:
+    """helm lint --strict every chart with each environment's values."""
+    with reported():
+        count = charts.lint(find_root(), _envs(env), chart)
+        console.print(f"[green]ok[/] {count} chart/environment pairs lint clean (--strict)")
+
+
+@task(
+    help={
+        "env": f"Only this environment (default: all). {_ENV}",
+        "chart": _CHART,
+        "out": "Folder the rendered manifests are written to, as <chart>-<env>.yaml.",
+    }
+)
+def template(
+    c: Context, env: str | None = None, chart: str | None = None, out: str = "build/rendered"
+) -> None:
+    """Render every chart for every environment and validate each manifest's schema."""
+    with reported():
+        root = find_root()
+        folder = root / out
+        folder.mkdir(parents=True, exist_ok=True)
+        table = Table(title=f"Rendered manifests (Kubernetes {charts.KUBERNETES_VERSION} schemas)")
+        for column in ("chart", "env", "manifests", "invalid"):
+            table.add_column(column)
+        invalid: list[charts.Invalid] = []
+        for ch in charts.find_charts(root, chart):
+            for e in _envs(env):
+                rendered = charts.render(root, e, ch)
+                (folder / f"{ch.name}-{e}.yaml").write_text(rendered.text, encoding="utf-8")
+                bad = charts.validate(rendered)
+                invalid += bad
+                table.add_row(ch.name, e, str(len(rendered.manifests)), str(len(bad)))
+        console.print(table)
+        for item in invalid:
+            console.print(f"[red]invalid[/] {item}")
+        if invalid:
+            raise Exit(f"error: {len(invalid)} manifests break the Kubernetes schema.", code=1)
+        console.print(f"[green]ok[/] every manifest is valid; written to {folder}")
+
+
+@task(
+    help={
+        "version": "Chart version and appVersion (default: the version Chart.yaml holds).",
+        "chart": _CHART,
+    }
+)
+def package(c: Context, version: str | None = None, chart: str | None = None) -> None:
+    """Package the charts into dist/<version>/charts/."""
+    with reported():
+        for archive in charts.package(find_root(), version, chart):
+            console.print(f"[green]packaged[/] {archive}")
+
+
+@task(
+    help={
+        "registry": "Registry HOST[:PORT] (charts go to oci://HOST/charts) or an oci:// URL "
+        "(default: the running sandbox's registry).",
+        "version": "Version of the archives in dist/<version>/charts/ (default: Chart.yaml's).",
+        "chart": _CHART,
+    }
+)
+def push(
+    c: Context, registry: str | None = None, version: str | None = None, chart: str | None = None
+) -> None:
+    """Push the packaged charts to an OCI registry; identical ones are skipped."""
+    with reported():
+        root = find_root()
+        where = registry or sandbox.status(root).registry_host
+        for ch in charts.find_charts(root, chart):
+            v = version or ch.version
+            archive = root / "dist" / v / "charts" / f"{ch.name}-{v}.tgz"
+            if not archive.is_file():
+                raise Exit(f"error: {archive} does not exist: run `invoke helm.package` first.", 1)
+            pushed = charts.push(archive, where)
+            console.print(f"{pushed.ref}: {pushed.action}")
+
+
+@task(
+    help={
+        "env": f"Environment to deploy. {_ENV}",
+        "dry_run": "Print the exact helm commands and render them (--dry-run=client); "
+        "without a cluster the render is done offline by helm template.",
+        "version": "Release version whose charts and dist/<version>/images.json are deployed "
+        "(default: the version Chart.yaml holds).",
+        "registry": "Install the charts from this OCI registry (HOST or oci:// URL) instead of "
+        "the helm/ folders.",
+        "image_registry": "Registry host the images are pulled from (default: the one "
+        "images.json records).",
+        "namespace": _NAMESPACE,
+        "chart": _CHART,
+    }
+)
+def deploy(
+    c: Context,
+    env: str,
+    dry_run: bool = False,
+    version: str | None = None,
+    registry: str | None = None,
+    image_registry: str | None = None,
+    namespace: str | None = None,
+    chart: str | None = None,
+) -> None:
+    """helm upgrade --install --atomic every chart into ENV, images pinned by digest."""
+    with reported():
+        root = find_root()
+        argvs = charts.deploy_argvs(
+            root, env, version, registry, image_registry, namespace, dry_run, chart
+        )
+        for argv in argvs:
+            console.print(redact(shlex.join(argv)), markup=False, soft_wrap=True)
+        for done in charts.deploy(argvs, root):
+            if dry_run:
+                if done.note:
+                    console.print(f"[yellow]{done.release}[/]: {done.note}")
+                print(redact(done.output))
+            else:
+                console.print(f"[green]deployed[/] {done.release}")
+        if dry_run:
+            console.print("[green]dry run[/]: nothing deployed")
+
+
+@task(
+    help={
+        "env": f"Environment to roll back. {_ENV}",
+        "revision": "Roll back to this revision (default: the previous one).",
+        "namespace": _NAMESPACE,
+        "chart": _CHART,
+    }
+)
+def rollback(
+    c: Context,
+    env: str,
+    revision: int | None = None,
+    namespace: str | None = None,
+    chart: str | None = None,
+) -> None:
+    """helm rollback the releases of ENV and wait for them."""
+    with reported():
+        for result in charts.rollback(find_root(), env, revision, namespace, chart):
+            console.print(f"[green]rolled back[/] {result.argv[2]}")
+
+
+@task(
+    help={
+        "env": f"Environment to show. {_ENV}",
+        "namespace": _NAMESPACE,
+        "chart": _CHART,
+        "json": "Print the revisions as JSON.",
+    }
+)
+def history(
+    c: Context,
+    env: str,
+    namespace: str | None = None,
+    chart: str | None = None,
+    json: bool = False,
+) -> None:
+    """Show the revisions of each release in ENV (helm history)."""
+    with reported():
+        found = charts.history(find_root(), env, namespace, chart)
+        if json:
+            emit_json(found)
+            return
+        for release, revisions in found.items():
+            table = Table(title=f"{release} ({env})")
+            for column in ("revision", "updated", "status", "chart", "app version", "description"):
+                table.add_column(column)
+            for rev in revisions:
+                table.add_row(
+                    *(str(rev.get(k, "")) for k in ("revision", "updated", "status", "chart")),
+                    str(rev.get("app_version", "")),
+                    str(rev.get("description", "")),
+                )
+            console.print(table)
+
+
+ns = Collection("helm", lint, template, package, push, deploy, rollback, history)

@@ -1,0 +1,84 @@
+"""`invoke release`: the whole release, end to end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.tasks import task
+from rich.table import Table
+
+from releasekit import pipeline, release
+from releasekit.commands._common import console, load_workspace, reported
+
+__all__ = ["ns"]
+
+
+@task(
+    name="run",
+    default=True,
+    help={
+        "part": "Bump this part: major, minor, patch, prerelease or release "
+        "(default: from conventional commits).",
+        "to": "Release this exact version instead (must be higher than the last release).",
+        "pre_token": "Pre-release label for --part prerelease (default rc).",
+        "dry_run": "Print the plan (artifacts, tags, destinations, commands); change nothing.",
+        "yes": "Do not ask for confirmation before acting.",
+        "resume": "Continue the unfinished release recorded in build/release/state.json.",
+        "env": "Deploy to this environment after publishing (default pilot; `none` to skip).",
+        "target": "Where artifacts go: `sandbox` (default, started when needed) or a "
+        "[targets.NAME] of release.toml.",
+    },
+)
+def release_task(
+    c: Context,
+    part: str | None = None,
+    to: str | None = None,
+    pre_token: str = "rc",
+    dry_run: bool = False,
+    yes: bool = False,
+    resume: bool = False,
+    env: str = "pilot",
+    target: str = "sandbox",
+) -> None:
+    """Release everything: version, build, verify, publish, tag, deploy, health, report."""
+    with reported():
+        ws = load_workspace()
+        opts = release.Options(
+            part=part,
+            to=to,
+            pre_token=pre_token,
+            dry_run=dry_run,
+            resume=resume,
+            env=env,
+            target=target,
+        )
+        timings: list[tuple[str, str, float]] = []
+
+        def on_start(step: pipeline.Step, skipped: bool) -> None:
+            mark = "[dim]done before, skipped[/]" if skipped else "..."
+            console.print(f"[bold]{step.name}[/]: {step.summary} {mark}")
+
+        def on_end(step: pipeline.Step, outputs: dict[str, Any], seconds: float) -> None:
+            timings.append((step.name, str(outputs.get("summary", "")), seconds))
+
+        result = release.run(
+            ws, opts, confirm=None if yes else _confirm, on_start=on_start, on_end=on_end
+        )
+        table = Table(title=f"Release {result.get('version', '')}")
+        for column in ("step", "result", "seconds"):
+            table.add_column(column)
+        for name, summary, seconds in timings:
+            table.add_row(name, summary, f"{seconds:.1f}")
+        console.print(table)
+        if result.get("report"):
+            console.print(f"report: {result['report']}")
+
+
+def _confirm(question: str) -> bool:
+    answer = console.input(f"{question} [y/N] ")
+    return answer.strip().lower() in {"y", "yes"}
+
+
+ns = Collection("release", release_task)

@@ -1,0 +1,62 @@
+"""Tasks of the `sandbox` namespace: the embedded local target under .sandbox/."""
+
+from __future__ import annotations
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.tasks import task
+from rich.table import Table
+
+from releasekit import sandbox
+from releasekit.commands._common import console, emit_json, find_root, reported
+from releasekit.errors import PreflightError
+
+__all__ = ["ns"]
+
+
+def _show(state: sandbox.SandboxState, json: bool) -> None:
+    if json:
+        emit_json(state.to_json())
+        return
+    table = Table(title=f"Sandbox ({state.home})")
+    for column in ("service", "url", "pid", "alive"):
+        table.add_column(column)
+    for row in state.services:
+        alive = "[green]yes[/]" if row.alive else "[red]no[/]"
+        table.add_row(row.name, row.url, str(row.pid) if row.pid else "-", alive)
+    console.print(table)
+    console.print(f"index user {state.pypi_user}; password in .sandbox/pypi/credentials")
+
+
+@task(default=True, help={"json": "Print the sandbox's services and locations as JSON."})
+def up(c: Context, json: bool = False) -> None:
+    """Start the local registry, package index and git remote (keeps what already runs)."""
+    with reported():
+        _show(sandbox.up(find_root()), json)
+
+
+@task(help={"purge": "Also delete every registry, index, git and pilot data under .sandbox/."})
+def down(c: Context, purge: bool = False) -> None:
+    """Stop the sandbox's servers and the pilot deployment; keep their data unless --purge."""
+    with reported():
+        root = find_root()
+        sandbox.down(root, purge=purge)
+        console.print(
+            f"sandbox stopped{' and purged' if purge else ''} ({root / sandbox.SANDBOX_DIR})"
+        )
+
+
+@task(help={"json": "Print the sandbox's services and locations as JSON."})
+def status(c: Context, json: bool = False) -> None:
+    """Show each sandbox service (url, pid, alive); exit non-zero if any is down."""
+    with reported():
+        state = sandbox.status(find_root())
+        _show(state, json)
+        down = [s.name for s in state.services if not s.alive]
+        if down:
+            raise PreflightError(
+                f"Not running: {', '.join(down)}. Run `invoke sandbox.up` to start them."
+            )
+
+
+ns = Collection("sandbox", up, down, status)

@@ -1,0 +1,381 @@
+"""The steps of `invoke release`, in order, each recording what it produced.
+
+Every step reads the shared context (``ws``, ``opts``, ``root``, ``target`` and what
+earlier steps returned) and returns the outputs the state file keeps. Steps that publish
+ask the destination first, so repeating one after a crash publishes nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from releasekit import (
+    builds,
+    changelog,
+    charts,
+    checksums,
+    git,
+    infra,
+    pilot,
+    python_upload,
+    sandbox,
+    targets,
+    version,
+)
+from releasekit.buildcache import file_sha256
+from releasekit.errors import PreflightError, ReleaseError
+from releasekit.images import push_images
+from releasekit.pipeline import Step, write_json
+from releasekit.release import Options, check_tag, dist_dir, next_version, tools_present
+from releasekit.run import run
+from releasekit.workspace import Workspace
+
+__all__ = ["describe", "steps"]
+
+_SANDBOX_USER_ENV = "RELEASEKIT_SANDBOX_PYPI_USER"
+_SANDBOX_PASSWORD_ENV = "RELEASEKIT_SANDBOX_PYPI_PASSWORD"
+
+
+def _ws(ctx: dict[str, Any]) -> Workspace:
+    return ctx["ws"]  # type: ignore[no-any-return]
+
+
+def _opts(ctx: dict[str, Any]) -> Options:
+    return ctx["opts"]  # type: ignore[no-any-return]
+
+
+def _target(ctx: dict[str, Any]) -> targets.Target:
+    return ctx["target"]  # type: ignore[no-any-return]
+
+
+def _environment(ctx: dict[str, Any]) -> dict[str, Any]:
+    """The deploy environment of release.toml named by --env (empty for `none`)."""
+    ws, name = _ws(ctx), _opts(ctx).env
+    if name == "none":
+        return {}
+    table = ws.manifest.environments.get(name)
+    if table is None:
+        known = ", ".join([*sorted(ws.manifest.environments), "none"])
+        raise PreflightError(
+            f"Unknown environment `{name}`: {ws.manifest.path} defines {known}. Pass one of "
+            f"those to --env, or add an [environments.{name}] table."
+        )
+    return table
+
+
+def _restore_interrupted_prepare(ctx: dict[str, Any]) -> None:
+    """On resume, undo a `prepare` killed half-way: only its own files may be dirty."""
+    ws, state = _ws(ctx), ctx.get("resume_state")
+    if state is None or state.done("prepare"):
+        return
+    own = {str(f.site.file.relative_to(ws.root)) for f in version.read(ws)}
+    own.add(ws.manifest.changelog)
+    dirty = git.dirty_files(ws.root)
+    if dirty and set(dirty) <= own:
+        run(["git", "-C", str(ws.root), "checkout", "--", *dirty])
+
+
+def _check(ctx: dict[str, Any], readonly: bool) -> dict[str, Any]:
+    ws, opts = _ws(ctx), _opts(ctx)
+    if not readonly:
+        _restore_interrupted_prepare(ctx)
+    git.ensure_clean(ws.root)
+    git.ensure_branch(ws.root, ws.manifest.branch, ws.manifest.path)
+    tools_present()
+    _environment(ctx)
+    versions = version.check(ws)
+    state = None
+    if opts.target == targets.SANDBOX:
+        state = sandbox.status(ws.root) if readonly else sandbox.up(ws.root)
+        if not readonly:
+            os.environ[_SANDBOX_USER_ENV] = state.pypi_user
+            os.environ[_SANDBOX_PASSWORD_ENV] = state.pypi_password
+    ctx["target"] = targets.resolve(ws.manifest, opts.target, state)
+    return {"current": next(iter(versions.values()))}
+
+
+def preflight(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Clean tree, branch, tools, target reachable, versions consistent, environment known."""
+    outputs = _check(ctx, readonly=False)
+    if "current" in ctx:
+        outputs.pop("current")
+    return outputs
+
+
+def preflight_readonly(ctx: dict[str, Any]) -> None:
+    """The preflight checks of a dry run: nothing started, nothing written."""
+    outputs = _check(ctx, readonly=True)
+    ctx.setdefault("current", outputs["current"])
+
+
+def choose_version(ctx: dict[str, Any]) -> dict[str, Any]:
+    """The next version from the flags or the conventional commits since the last tag."""
+    ws, opts = _ws(ctx), _opts(ctx)
+    new, last, how = next_version(ws, opts, ctx["current"])
+    remote = _target(ctx).git_remote
+    check_tag(ws.root, f"v{new}", remote)
+    notes = changelog.render(ws, new, changelog.collect(ws.root, last))
+    return {"version": new, "since": last, "how": how, "notes": notes, "summary": f"{new} ({how})"}
+
+
+def prepare(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Write the version to every site, prepend the notes to the changelog, commit."""
+    ws, new = _ws(ctx), ctx["version"]
+    message = f"chore(release): v{new}"
+    subject = run(
+        ["git", "-C", str(ws.root), "log", "-1", "--format=%s"], mutates=False, quiet=True
+    ).stdout.strip()
+    if subject == message:
+        commit = git.head(ws.root)
+        return {"commit": commit, "files": [], "summary": f"already committed {commit[:7]}"}
+    bumps = version.plan_bump(ws, to=new)
+    written = version.apply(ws, bumps)
+    notes_file = ws.root / ws.manifest.changelog
+    old = notes_file.read_text(encoding="utf-8") if notes_file.exists() else "# Changelog\n"
+    head, _, rest = old.partition("\n")
+    notes_file.write_text(f"{head}\n\n{ctx['notes'].rstrip()}\n{rest}", encoding="utf-8")
+    paths = [str(p.relative_to(ws.root)) for p in [*written, notes_file]]
+    git.add_and_commit(ws.root, paths, message)
+    commit = git.head(ws.root)
+    return {"commit": commit, "files": paths, "summary": f"{len(paths)} files, {commit[:7]}"}
+
+
+def _check_head(ctx: dict[str, Any]) -> None:
+    head = git.head(_ws(ctx).root)
+    if head != ctx["commit"]:
+        raise ReleaseError(
+            f"HEAD is {head[:12]} but this release committed {ctx['commit'][:12]}: the branch "
+            "moved during the release. Check it out again (`git checkout "
+            f"{ctx['commit'][:12]}`) and run `invoke release --resume`."
+        )
+
+
+def build(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Every artifact (cached by its inputs), SHA256SUMS included."""
+    _check_head(ctx)
+    built = builds.build(_ws(ctx), progress=ctx.get("progress"))
+    fresh = sum(1 for o in built.outcomes if o.status == "built")
+    return {
+        "artifacts": {
+            o.key: [str(p.relative_to(_ws(ctx).root)) for p in o.outputs] for o in built.outcomes
+        },
+        "summary": f"{len(built.outcomes)} artifacts, {fresh} built",
+    }
+
+
+def verify(ctx: dict[str, Any]) -> dict[str, Any]:
+    """SHA256SUMS holds, charts lint strictly (wheels and images were smoke-tested in build)."""
+    folder = dist_dir(_ws(ctx).root, ctx["version"])
+    sums = checksums.parse(folder / checksums.FILENAME)
+    bad = [name for name, digest in sums.items() if file_sha256(folder / name) != digest]
+    if bad:
+        raise ReleaseError(f"{folder / checksums.FILENAME} does not match: {', '.join(bad)}.")
+    charts.lint(_ws(ctx).root)
+    return {"summary": f"{len(sums)} checksums, charts lint clean"}
+
+
+def _python_files(ctx: dict[str, Any]) -> list[Path]:
+    folder = dist_dir(_ws(ctx).root, ctx["version"]) / "python"
+    return sorted(p for p in folder.iterdir() if p.suffix in {".whl", ".gz"})
+
+
+def publish_python(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Upload every sdist and wheel the index does not hold yet."""
+    target = _target(ctx)
+    sandboxed = target.kind == "sandbox"
+    results = python_upload.upload(
+        _python_files(ctx),
+        target.pypi_url,
+        _SANDBOX_USER_ENV if sandboxed else "TWINE_USERNAME",
+        _SANDBOX_PASSWORD_ENV if sandboxed else "TWINE_PASSWORD",
+        index_url=target.pypi_index,
+    )
+    files = {r.path.name: {"status": r.status, "sha256": r.sha256} for r in results}
+    new = sum(1 for r in results if r.status != "skipped")
+    return {"python": files, "summary": f"{new} uploaded, {len(results) - new} already there"}
+
+
+def publish_images(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Push every tag of every image; digests recorded in images.json."""
+    target = _target(ctx)
+    auth = None
+    if target.registry_username:
+        auth = {"username": target.registry_username, "password": target.registry_password}
+    results = push_images(
+        _ws(ctx), ctx["version"], target.registry, auth=auth, progress=ctx.get("progress")
+    )
+    images = {
+        r.name: {"digest": r.digest, "repository": r.repository, "tags": list(r.tags)}
+        for r in results
+    }
+    return {"images": images, "summary": f"{len(images)} images"}
+
+
+def publish_charts(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Package every chart at the release version and push it to the chart registry."""
+    target = _target(ctx)
+    archives = charts.package(_ws(ctx).root, ctx["version"])
+    pushed = {}
+    for archive in archives:
+        result = charts.push(archive, target.chart_registry)
+        pushed[archive.name] = {
+            "ref": result.ref,
+            "status": result.action,
+            "sha256": file_sha256(archive),
+        }
+    return {"charts": pushed, "summary": f"{len(pushed)} charts"}
+
+
+def tag(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Tag the release commit and push the branch and the tag to the target's remote."""
+    ws, new, remote = _ws(ctx), ctx["version"], _target(ctx).git_remote
+    name = f"v{new}"
+    _check_head(ctx)
+    check_tag(ws.root, name, remote)
+    if git.tag_commit(ws.root, name) is None:
+        git.create_tag(ws.root, name, f"Release {new}")
+    run(
+        [
+            "git",
+            "-C",
+            str(ws.root),
+            "push",
+            "--quiet",
+            remote,
+            f"{ctx['commit']}:refs/heads/{ws.manifest.branch}",
+            f"refs/tags/{name}",
+        ]
+    )
+    return {"tag": name, "remote": remote, "summary": f"{name} -> {remote}"}
+
+
+def deploy(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Infrastructure first, then the charts or the compose pilot that run on it."""
+    env, ws, new, target = _environment(ctx), _ws(ctx), ctx["version"], _target(ctx)
+    done: list[str] = []
+    images_json = Path("dist") / new / "images.json"
+    if env.get("terraform"):
+        tf_env = str(env["terraform"])
+        module = infra.module_dir(ws.root, tf_env)
+        var_files = (infra.images_var_file(ws.root, tf_env, images_json),)
+        saved, _ = infra.plan_paths(tf_env)
+        infra.plan(module, tf_env, ws.root, saved, var_files)
+        infra.apply(module, tf_env, ws.root, saved)
+        done.append(f"terraform {tf_env}")
+    if env.get("helm"):
+        helm_env = str(env["helm"])
+        argvs = charts.deploy_argvs(ws.root, helm_env, new, target.chart_registry, target.registry)
+        charts.deploy(argvs, ws.root)
+        done.append(f"helm {helm_env}")
+    if env.get("compose"):
+        deployment = pilot.deploy(ws.root, new, target.registry)
+        done.append(f"pilot {deployment.version}")
+    return {"deployed": done, "summary": ", ".join(done) or "nothing to deploy"}
+
+
+def health(ctx: dict[str, Any]) -> dict[str, Any]:
+    """The deployed services answer /health with the released version."""
+    env = _environment(ctx)
+    if not env.get("compose"):
+        return {"summary": "no pilot in this environment"}
+    verdict = pilot.health(_ws(ctx).root, ctx["version"])
+    if not verdict.ok:
+        raise ReleaseError(f"The pilot is unhealthy after the deploy: {verdict.detail}")
+    return {"health": verdict.url, "summary": f"{verdict.url} answers {ctx['version']}"}
+
+
+def report(ctx: dict[str, Any]) -> dict[str, Any]:
+    """dist/<version>/release.json and RELEASE_NOTES.md, then SHA256SUMS again."""
+    ws, new = _ws(ctx), ctx["version"]
+    folder = dist_dir(ws.root, new)
+    (folder / "RELEASE_NOTES.md").write_text(ctx["notes"], encoding="utf-8")
+    state_steps = ctx.get("state_steps", {})
+    data = {
+        "version": new,
+        "commit": ctx["commit"],
+        "tag": ctx.get("tag"),
+        "how": ctx.get("how"),
+        "destinations": _target(ctx).describe(),
+        "python": ctx.get("python", {}),
+        "images": ctx.get("images", {}),
+        "charts": ctx.get("charts", {}),
+        "deployed": ctx.get("deployed", []),
+        "artifacts": {
+            name: digest for name, digest in checksums.parse(folder / checksums.FILENAME).items()
+        },
+        "steps": {name: step.get("seconds") for name, step in state_steps.items()},
+    }
+    write_json(folder / "release.json", data)
+    checksums.write(folder)
+    return {
+        "report": str((folder / "release.json").relative_to(ws.root)),
+        "summary": f"dist/{new}/release.json",
+    }
+
+
+def steps(ws: Workspace, opts: Options) -> list[Step]:
+    """The release, in order."""
+    return [
+        Step("preflight", "clean tree, branch, tools, target, versions", preflight, always=True),
+        Step("version", "choose the next version", choose_version),
+        Step("prepare", "version sites, changelog, release commit", prepare),
+        Step("build", "sdists, wheels, binary, site, images (cached by inputs)", build),
+        Step("verify", "checksums and chart lint", verify),
+        Step("publish-python", "upload sdists and wheels", publish_python),
+        Step("publish-images", "push every image tag", publish_images),
+        Step("publish-charts", "package and push the charts", publish_charts),
+        Step("tag", "tag the release and push it", tag),
+        Step("deploy", f"deploy to {opts.env}", deploy),
+        Step("health", "health checks", health),
+        Step("report", "release.json and notes", report),
+    ]
+
+
+def describe(ctx: dict[str, Any]) -> list[str]:
+    """The plan in words, for --dry-run: artifacts, destinations, tags and commands."""
+    ws, new, target = _ws(ctx), ctx["version"], _target(ctx)
+    lines = [f"version {ctx['current']} -> {new} ({ctx['how']})"]
+    lines += [
+        f"write {f.site.file.relative_to(ws.root)}:{f.line} ({f.site.kind})"
+        for f in version.read(ws)
+    ]
+    lines.append(f"$ git commit -m 'chore(release): v{new}'")
+    for pkg in ws.packages:
+        for kind in pkg.spec.artifacts:
+            if kind in {"sdist", "wheel"}:
+                lines.append(f"{kind} {pkg.spec.dist} {new} -> {target.pypi_url}")
+            elif kind == "binary":
+                lines.append(f"binary dist/{new}/bin/ironcage-{new}-linux-x86_64 -> release assets")
+            elif kind == "site":
+                lines.append(f"site tarball dist/{new}/site/ -> release assets")
+        for image in pkg.spec.images:
+            lines.append(f"image {target.registry}/{image}: {', '.join(_tags(ws, new))}")
+    for chart in charts.find_charts(ws.root):
+        lines.append(f"chart {chart.name} {new} -> {target.chart_registry}")
+    lines.append(f"$ git tag -a v{new} && git push {target.git_remote} v{new}")
+    env = _environment(ctx) if _opts(ctx).env != "none" else {}
+    if env.get("terraform"):
+        lines.append(f"$ terraform plan/apply environment {env['terraform']}")
+    if env.get("helm"):
+        for argv in charts.deploy_argvs(
+            ws.root, str(env["helm"]), new, target.chart_registry, target.registry
+        ):
+            lines.append("$ " + " ".join(argv))
+    if env.get("compose"):
+        lines.append(f"$ compose up: pilot at {new} from {target.registry}, then health checks")
+    lines.append(f"report dist/{new}/release.json, RELEASE_NOTES.md, SHA256SUMS")
+    return lines
+
+
+def _tags(ws: Workspace, new: str) -> list[str]:
+    from releasekit.images import tags_for
+
+    return tags_for(new, git.short_sha(ws.root))
+
+
+def as_json(lines: list[str]) -> str:
+    """The plan as JSON, for machines."""
+    return json.dumps({"plan": lines}, indent=2)

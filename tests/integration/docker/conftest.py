@@ -1,0 +1,93 @@
+"""Every image built once per session, from a copy of this repository at a test version.
+
+The copy (its own git repository, one commit) is bumped to a version far above the real
+one, so the tags made here never replace the images of the working tree; `latest`, which
+a release version does move, is put back at the end, and every tag made here is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+import pytest
+
+from releasekit import images, manifest, version, workspace
+from tests.conftest import REPO, require
+
+IMAGES = ("agent-runtime", "control-panel-api", "control-panel-web", "marketing-site")
+
+
+def git(root: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "-C", str(root), *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def copy_repo(dest: Path) -> Path:
+    """The repository's files (tracked and untracked, not ignored) in a fresh git repository."""
+    listed = git(REPO, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    for rel in filter(None, listed.split("\0")):
+        source = REPO / rel
+        if source.is_file():
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read_bytes())
+            target.chmod(source.stat().st_mode)
+    return dest
+
+
+def commit_all(root: Path, message: str = "test") -> None:
+    git(root, "add", "-A")
+    git(root, "-c", "user.email=t@example.com", "-c", "user.name=T", "commit", "-qm", message)
+
+
+@dataclass(frozen=True)
+class Built:
+    """The session's images: the workspace they were built from, its version and results."""
+
+    ws: workspace.Workspace
+    version: str
+    results: dict[str, images.ImageResult]
+
+
+@pytest.fixture(scope="session")
+def client() -> Any:
+    require("docker")
+    return images.connect()
+
+
+@pytest.fixture(scope="session")
+def built(client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    """Build every image once from a bumped copy of the repository; clean up the tags after."""
+    current = next(iter(version.check(workspace.load(manifest.load(REPO))).values()))
+    new = f"{version.parse(current).major + 80}.3.1"
+    root = copy_repo(tmp_path_factory.mktemp("docker-repo"))
+    ws = workspace.load(manifest.load(root))
+    version.apply(ws, version.plan_bump(ws, to=new))
+    git(root, "init", "-q", "-b", "main")
+    commit_all(root)
+    ws = workspace.load(manifest.load(root))
+    latest: dict[str, str] = {}
+    for name in IMAGES:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            latest[name] = client.images.get(f"ironcage/{name}:latest").id
+    ids: set[str] = set()
+    try:
+        results = images.build_images(ws, new, client=client)
+        ids = {r.image_id for r in results}
+        yield Built(ws, new, {r.name: r for r in results})
+    finally:
+        # Every tag of the images built here: the local ones and those pushed to registries.
+        made = [tag for image in client.images.list() if image.id in ids for tag in image.tags]
+        for ref in made:
+            with contextlib.suppress(docker.errors.APIError):
+                client.images.remove(ref, noprune=False)
+        for name, image_id in latest.items():
+            with contextlib.suppress(docker.errors.APIError):
+                client.images.get(image_id).tag(f"ironcage/{name}", "latest")

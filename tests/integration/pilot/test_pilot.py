@@ -1,0 +1,109 @@
+"""The pilot deployment for real: docker compose runs the control panel images.
+
+Versions A and B are real images from the test registry; C's API exits at start. The
+compose project and port are unique to the test run, and torn down (with its volume) at
+the end.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from releasekit import pilot, sandbox
+from releasekit.errors import PublishError
+from tests.conftest import REPO
+from tests.integration.pilot.conftest import PilotImages
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    home = tmp_path_factory.mktemp("pilot")
+    (home / "docker").mkdir()
+    (home / "docker" / "compose.yaml").write_bytes((REPO / "docker" / "compose.yaml").read_bytes())
+    yield home
+    pilot.teardown(home, purge=True)
+
+
+@pytest.fixture(scope="module")
+def port() -> int:
+    return sandbox.free_port()
+
+
+@pytest.fixture(scope="module")
+def project() -> str:
+    return f"ironcage-pilot-test-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(autouse=True)
+def _no_token_from_the_developer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CONTROL_PANEL_TOKEN", raising=False)
+    monkeypatch.delenv("PILOT_PORT", raising=False)
+
+
+def _api(root: Path, port: int, path: str, body: dict[str, str] | None = None) -> object:
+    token = (pilot.pilot_dir(root) / "token").read_text().strip()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def _trail(root: Path) -> list[tuple[str, str, str]]:
+    return [(e.version, e.status, e.action) for e in pilot.history(root)]
+
+
+def test_deploy_upgrade_rollback_and_automatic_rollback(
+    root: Path, port: int, project: str, pilot_images: PilotImages
+) -> None:
+    a, b = pilot_images.good
+    registry = pilot_images.registry
+
+    first = pilot.deploy(root, a, registry, project=project, port=port)
+    assert first.status == "healthy"
+    verdict = pilot.health(root, a)
+    assert (verdict.ok, verdict.version) == (True, a)
+    assert {c.version for c in verdict.checks} == {a}
+    _api(root, port, "/agents", {"name": "kept-across-versions"})
+
+    assert pilot.deploy(root, b, registry).status == "healthy"
+    assert pilot.health(root, b).version == b
+    assert not pilot.health(root, a, timeout=0).ok
+    assert "kept-across-versions" in json.dumps(_api(root, port, "/agents"))
+
+    assert pilot.rollback(root).version == a
+    assert pilot.health(root, a).ok
+
+    with pytest.raises(
+        PublishError, match=rf"Deploying {pilot_images.broken} .* Rolled back to {a}"
+    ):
+        pilot.deploy(root, pilot_images.broken, registry)
+    assert pilot.health(root, a).ok
+    assert "kept-across-versions" in json.dumps(_api(root, port, "/agents"))
+    assert _trail(root) == [
+        (a, "healthy", "deploy"),
+        (b, "healthy", "deploy"),
+        (a, "healthy", "rollback"),
+        (pilot_images.broken, "failed", "deploy"),
+        (a, "healthy", "auto-rollback"),
+    ]
+    assert pilot.probe(root) == (f"http://127.0.0.1:{port}", True)
+
+
+def test_unpublished_version_is_refused_before_anything_changes(
+    root: Path, pilot_images: PilotImages
+) -> None:
+    before = _trail(root)
+    with pytest.raises(PublishError, match="could not be pulled"):
+        pilot.deploy(root, "0.0.1", pilot_images.registry)
+    assert _trail(root) == before

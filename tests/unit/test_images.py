@@ -1,0 +1,286 @@
+"""The image engine without a Docker engine: tags, specs, base images, SBOM, Dockerfiles."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import docker.errors
+import pytest
+
+from releasekit import images, manifest, workspace
+from releasekit.errors import ManifestError, PreflightError, PublishError, VersionError
+from releasekit.images import sbom
+from releasekit.images.push import split_registry
+from tests.conftest import REPO
+
+DOCKERFILES = sorted((REPO / "docker").glob("*.Dockerfile"))
+
+
+@pytest.mark.parametrize(
+    ("version", "sha", "expected"),
+    [
+        ("1.4.2", "abc1234", ["1.4.2", "1.4", "1", "latest", "sha-abc1234"]),
+        ("0.1.0", "0123456", ["0.1.0", "0.1", "0", "latest", "sha-0123456"]),
+        ("2.0.0-rc.1", "abc1234", ["2.0.0-rc.1", "sha-abc1234"]),
+        ("1.0.0-alpha", None, ["1.0.0-alpha"]),
+        ("3.2.1", None, ["3.2.1", "3.2", "3", "latest"]),
+    ],
+)
+def test_tags_for(version: str, sha: str | None, expected: list[str]) -> None:
+    assert images.tags_for(version, sha) == expected
+
+
+@pytest.mark.parametrize(
+    ("version", "message"),
+    [
+        ("1.2", "not a valid semantic version"),
+        ("v1.2.3", "not a valid semantic version"),
+        ("1.2.3+build.5", "build metadata"),
+    ],
+)
+def test_tags_for_refuses_bad_versions(version: str, message: str) -> None:
+    with pytest.raises(VersionError, match=message):
+        images.tags_for(version, "abc1234")
+
+
+def test_tags_for_refuses_a_bad_sha() -> None:
+    with pytest.raises(ValueError, match="not a commit id"):
+        images.tags_for("1.0.0", "main")
+
+
+def _repo_ws() -> workspace.Workspace:
+    return workspace.load(manifest.load(REPO))
+
+
+def test_specs_of_the_monorepo() -> None:
+    found = {s.name: s for s in images.specs(_repo_ws())}
+    assert sorted(found) == [
+        "agent-runtime",
+        "control-panel-api",
+        "control-panel-web",
+        "marketing-site",
+    ]
+    table = {
+        name: (s.package, s.base_arg, s.dists, s.site, s.dockerfile) for name, s in found.items()
+    }
+    assert table == {
+        "agent-runtime": (
+            "agent-runtime",
+            "PYTHON_BASE",
+            ("ironcage-sandbox", "ironcage-agent-runtime"),
+            False,
+            "docker/agent-runtime.Dockerfile",
+        ),
+        "control-panel-api": (
+            "control-panel",
+            "PYTHON_BASE",
+            ("ironcage-control-panel",),
+            False,
+            "docker/control-panel-api.Dockerfile",
+        ),
+        "control-panel-web": (
+            "control-panel",
+            "NGINX_BASE",
+            (),
+            False,
+            "docker/control-panel-web.Dockerfile",
+        ),
+        "marketing-site": (
+            "marketing-site",
+            "NGINX_BASE",
+            (),
+            True,
+            "docker/marketing-site.Dockerfile",
+        ),
+    }
+
+
+def test_specs_narrow_by_package_and_image() -> None:
+    ws = _repo_ws()
+    assert [s.name for s in images.specs(ws, ["control-panel"])] == [
+        "control-panel-api",
+        "control-panel-web",
+    ]
+    assert [s.name for s in images.specs(ws, images=["marketing-site"])] == ["marketing-site"]
+    with pytest.raises(ManifestError, match="Unknown image `nope`"):
+        images.specs(ws, images=["nope"])
+    with pytest.raises(ManifestError, match="Unknown package `nope`"):
+        images.specs(ws, ["nope"])
+
+
+def test_spec_without_its_dockerfile_is_a_manifest_error(make_repo: Callable[..., Path]) -> None:
+    root = make_repo()
+    (root / "docker" / "app.Dockerfile").unlink()
+    with pytest.raises(ManifestError, match=r"docker/app\.Dockerfile does not exist"):
+        images.specs(workspace.load(manifest.load(root)))
+
+
+class _Image:
+    def __init__(self, ref: str) -> None:
+        self.id = "sha256:" + ref.encode().hex()[:64].ljust(64, "0")
+
+
+class _Images:
+    """Local images by reference; pulls always fail (as without a registry)."""
+
+    def __init__(self, present: set[str]) -> None:
+        self.present = present
+
+    def get(self, ref: str) -> _Image:
+        if ref not in self.present:
+            raise docker.errors.ImageNotFound(ref)
+        return _Image(ref)
+
+    def pull(self, ref: str) -> _Image:
+        raise docker.errors.APIError(f"pull access denied for {ref}")
+
+
+class _Client:
+    def __init__(self, *present: str) -> None:
+        self.images = _Images(set(present))
+
+
+@pytest.mark.parametrize(
+    ("present", "environ", "expected"),
+    [
+        (
+            {"python:3.11-slim-bookworm", "releasekit-base/python:3.11-bookworm"},
+            {},
+            ("python:3.11-slim-bookworm", "public"),
+        ),
+        (
+            {"releasekit-base/python:3.11-bookworm"},
+            {},
+            ("releasekit-base/python:3.11-bookworm", "local"),
+        ),
+        (
+            {"mine/python:3.11", "python:3.11-slim-bookworm"},
+            {"PYTHON_BASE": "mine/python:3.11"},
+            ("mine/python:3.11", "env"),
+        ),
+    ],
+)
+def test_resolve_base_images(
+    present: set[str], environ: dict[str, str], expected: tuple[str, str]
+) -> None:
+    found = images.resolve_base_images(_Client(*present), ["PYTHON_BASE"], environ)
+    assert (found["PYTHON_BASE"].ref, found["PYTHON_BASE"].source) == expected
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {},
+            r"neither nginx:1\.27-bookworm nor releasekit-base/nginx:bookworm.*bootstrap\.sh",
+        ),
+        ({"NGINX_BASE": "mine/nginx:1"}, r"NGINX_BASE=mine/nginx:1 \(from the environment\)"),
+    ],
+)
+def test_missing_base_image_names_both_and_the_fix(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(PreflightError, match=message):
+        images.resolve_base_images(_Client(), ["NGINX_BASE"], environ)
+
+
+def test_engine_down_names_docker_host(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    host = f"unix://{tmp_path}/no-engine.sock"
+    monkeypatch.setenv("DOCKER_HOST", host)
+    with pytest.raises(PreflightError, match=rf"DOCKER_HOST={re.escape(host)}.*dockerd"):
+        images.connect()
+
+
+@pytest.mark.parametrize(
+    ("registry", "expected"),
+    [
+        ("127.0.0.1:5000", ("127.0.0.1:5000", "ironcage")),
+        ("ghcr.io/acme", ("ghcr.io", "acme")),
+        ("https://registry.example.com/team/sub/", ("registry.example.com", "team/sub")),
+    ],
+)
+def test_split_registry(registry: str, expected: tuple[str, str]) -> None:
+    assert split_registry(registry) == expected
+
+
+@pytest.mark.parametrize("registry", ["", "/ironcage", "host name", "user@host"])
+def test_split_registry_refuses_garbage(registry: str) -> None:
+    with pytest.raises(PublishError, match="is not HOST"):
+        split_registry(registry)
+
+
+INVENTORY = """debian 12
+----releasekit-sbom----
+base-files\t12.4+deb12u5\tamd64
+libc6\t2.36-9+deb12u4\tamd64
+tzdata\t2024a-0+deb12u1\tall
+----releasekit-sbom----
+[["ironcage_sandbox", "0.1.0"], ["Ironcage-Agent-Runtime", "0.1.0"]]
+"""
+
+
+def test_parse_inventory_gives_purls() -> None:
+    found = sbom.parse_inventory(INVENTORY)
+    assert [c.purl for c in found] == [
+        "pkg:deb/debian/base-files@12.4%2Bdeb12u5?arch=amd64&distro=debian-12",
+        "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12",
+        "pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1?arch=all&distro=debian-12",
+        "pkg:pypi/ironcage-agent-runtime@0.1.0",
+        "pkg:pypi/ironcage-sandbox@0.1.0",
+    ]
+
+
+def test_image_bom_is_cyclonedx_1_5() -> None:
+    image_id = "sha256:" + "ab" * 32
+    bom = sbom.image_bom(
+        "agent-runtime", "1.2.3", image_id, sbom.parse_inventory(INVENTORY), timestamp=0
+    )
+    assert (bom["bomFormat"], bom["specVersion"]) == ("CycloneDX", "1.5")
+    assert bom["metadata"]["timestamp"] == "1970-01-01T00:00:00Z"
+    assert bom["metadata"]["component"]["type"] == "container"
+    assert bom["metadata"]["component"]["purl"] == (
+        f"pkg:oci/agent-runtime@sha256%3A{'ab' * 32}?tag=1.2.3"
+    )
+    assert len(bom["components"]) == 5
+    assert bom["dependencies"][0]["dependsOn"] == [c["purl"] for c in bom["components"]]
+    again = sbom.image_bom("agent-runtime", "1.2.3", image_id, [], timestamp=0)
+    assert again["serialNumber"] == bom["serialNumber"]
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
+def test_dockerfile_fits_the_classic_builder(path: Path) -> None:
+    text = path.read_text()
+    for feature in ("--mount", "--chmod", "--link", "<<", "# syntax="):
+        assert feature not in text, f"{path.name} uses {feature}, which needs BuildKit"
+    assert re.search(r"(?m)^ARG (PYTHON|NGINX)_BASE=", text)
+    assert re.search(r"(?m)^USER 10001:10001$", text)
+    assert re.search(r"(?m)^HEALTHCHECK ", text)
+    assert re.search(r'(?m)^CMD \["', text), "CMD must be in exec form"
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
+def test_python_dockerfiles_install_from_the_wheelhouse_only(path: Path) -> None:
+    text = path.read_text()
+    if "PYTHON_BASE" not in text:
+        return
+    assert re.search(r"(?m)^FROM \$\{PYTHON_BASE\} AS builder$", text)
+    assert "--no-index --find-links /wheels" in text
+    assert f"COPY build/wheelhouse/{path.name.removesuffix('.Dockerfile')}/ /wheels/" in text
+    assert "COPY --from=builder /opt/venv /opt/venv" in text
+
+
+def test_dockerignore_sends_only_what_the_dockerfiles_copy() -> None:
+    lines = [
+        line
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert lines[0] == "*"
+    allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
+    copied = {
+        src.rstrip("/")
+        for path in DOCKERFILES
+        for src in re.findall(r"(?m)^COPY (?!--from)(\S+)", path.read_text())
+    }
+    for src in copied:
+        assert any(src == a or src.startswith(a + "/") for a in allowed), src
