@@ -91,3 +91,36 @@ def workflows(session: nox.Session) -> None:
     session.run("actionlint", external=True)
     session.run("zizmor", "--offline", "--no-progress", ".github/workflows")
     _pytest(session, "tests/integration/workflows")
+
+
+@nox.session(python=PYTHON, tags=["tools"])
+def helm(session: nox.Session) -> None:
+    """Lint, render and schema-validate every chart for every environment; package and push to a local registry."""  # noqa: E501
+    _install_toolkit(session, "test")
+    _pytest(session, "tests/integration/helm")
+
+
+@nox.session(python=PYTHON, tags=["tools"])
+def terraform(session: nox.Session) -> None:
+    """terraform fmt, validate, plan and apply the local environment; static checks on the cloud environments."""  # noqa: E501
+    _install_toolkit(session, "test")
+    _pytest(session, "tests/integration/terraform")
+
+
+@nox.session(python=PYTHON, tags=["tools"])
+def security(session: nox.Session) -> None:
+    """checkov over rendered manifests, Dockerfiles and terraform, against the baseline."""
+    session.install(*GROUPS["security"])
+    rendered = ROOT / "build" / "rendered"
+    rendered.mkdir(parents=True, exist_ok=True)
+    for values in sorted((ROOT / "helm").glob("*/values-*.yaml")):
+        chart, env = values.parent, values.stem.removeprefix("values-")
+        with (rendered / f"{chart.name}-{env}.yaml").open("w", encoding="utf-8") as out:
+            session.run(
+                "helm", "template", chart.name, str(chart), "-f", str(values),
+                "--namespace", f"ironcage-{env}", external=True, stdout=out, stderr=None,
+            )  # fmt: skip
+    session.run(
+        "checkov", "--config-file", ".checkov.yaml",
+        "-d", str(rendered.relative_to(ROOT)), "-d", "docker", "-d", "terraform",
+    )  # fmt: skip

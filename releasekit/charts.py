@@ -21,7 +21,7 @@ import yaml
 
 from releasekit.doctor import TOOLS
 from releasekit.errors import ConflictError, ManifestError, ToolError
-from releasekit.run import Result, require_tool, run
+from releasekit.run import Result, redact, require_tool, run
 
 __all__ = [
     "ENVIRONMENTS",
@@ -247,21 +247,24 @@ def history_argv(release: str, namespace: str) -> list[str]:
 # -- lint and render -------------------------------------------------------------------------
 
 
-def _helm(argv: list[str], values: Path | None = None, **kwargs: Any) -> Result:
-    """Run one helm command; a values file breaking the schema is named in the error."""
+def _helm(argv: list[str], values: Path | None = None, check: bool = True, **kwargs: Any) -> Result:
+    """Run one helm command; its failure carries helm's findings and names a bad values file.
+
+    ``helm lint`` reports on stdout and only sums up on stderr, so both are kept.
+    """
     _require_helm()
-    try:
-        return run(argv, **kwargs)
-    except ToolError as exc:
-        if values is not None and _SCHEMA_FAILURE in exc.stderr_tail:
-            raise ToolError(
-                exc.argv,
-                exc.returncode,
-                exc.stderr_tail,
-                f"The values in {values} break the chart's values.schema.json (helm's "
-                f"message above): fix {values}.",
-            ) from None
-        raise
+    result = run(argv, check=False, **kwargs)
+    if result.returncode == 0 or not check or result.dry_run:
+        return result
+    lines = [*result.stdout.strip().splitlines(), *result.stderr.strip().splitlines()]
+    tail = redact("\n".join(line for line in lines if line.strip())[-4000:])
+    hint = ""
+    if values is not None and _SCHEMA_FAILURE in tail:
+        hint = (
+            f"The values in {values} break the chart's values.schema.json (helm's message "
+            f"above): fix {values}."
+        )
+    raise ToolError([redact(a) for a in result.argv], result.returncode, tail, hint)
 
 
 def lint(root: Path, envs: tuple[str, ...] = ENVIRONMENTS, chart: str | None = None) -> int:

@@ -260,15 +260,15 @@ def static_findings(files: list[Path], base: Path) -> list[Finding]:
                 )
         if path.suffix != ".tf":
             continue
-        for name, line, body in _blocks(text, r'^\s*variable\s+"(?P<label>[^"]+)"\s*\{'):
+        for name, line, body in _blocks(text, r'^[ \t]*variable\s+"(?P<label>[^"]+)"\s*\{'):
             keys = _top_level_keys(body)
             for needed in ("type", "description"):
                 if needed not in keys:
                     findings.append(
                         Finding(shown, line, f'variable "{name}" has no `{needed}`: add one')
                     )
-        for _, line, body in _blocks(text, r"^\s*required_providers\s*\{"):
-            for name, offset, entry in _blocks(body, r"^\s*(?P<label>[A-Za-z0-9_-]+)\s*=\s*\{"):
+        for _, line, body in _blocks(text, r"^[ \t]*required_providers\s*\{"):
+            for name, offset, entry in _blocks(body, r"^[ \t]*(?P<label>[A-Za-z0-9_-]+)\s*=\s*\{"):
                 source = re.search(r'source\s*=\s*"([^"]+)"', entry)
                 if source and source.group(1) == BUILTIN_PROVIDER:
                     continue

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from releasekit import (
@@ -89,19 +90,34 @@ def _check(ctx: dict[str, Any], readonly: bool) -> dict[str, Any]:
     versions = version.check(ws)
     state = None
     if opts.target == targets.SANDBOX:
-        state = sandbox.status(ws.root) if readonly else sandbox.up(ws.root)
+        state = _sandbox_as_planned(ws.root) if readonly else sandbox.up(ws.root)
         if not readonly:
             os.environ[_SANDBOX_USER_ENV] = state.pypi_user
             os.environ[_SANDBOX_PASSWORD_ENV] = state.pypi_password
     ctx["target"] = targets.resolve(ws.manifest, opts.target, state)
-    return {"current": next(iter(versions.values()))}
+    current = next(iter(versions.values()))
+    return {"current": current, "summary": f"ready: {current} everywhere, target {opts.target}"}
+
+
+def _sandbox_as_planned(root: Path) -> Any:
+    """The running sandbox, or where `sandbox.up` would start it (nothing is started)."""
+    try:
+        return sandbox.status(root)
+    except ReleaseError:
+        return SimpleNamespace(
+            registry_host=f"127.0.0.1:{sandbox.REGISTRY_PORT}",
+            pypi_url=f"http://127.0.0.1:{sandbox.PYPI_PORT}",
+            pypi_user=sandbox.PYPI_USER,
+            pypi_password="",
+            git_remote=root / sandbox.SANDBOX_DIR / "remote.git",
+        )
 
 
 def preflight(ctx: dict[str, Any]) -> dict[str, Any]:
     """Clean tree, branch, tools, target reachable, versions consistent, environment known."""
     outputs = _check(ctx, readonly=False)
     if "current" in ctx:
-        outputs.pop("current")
+        outputs.pop("current")  # resumed: keep the version the release started from
     return outputs
 
 
@@ -115,7 +131,10 @@ def choose_version(ctx: dict[str, Any]) -> dict[str, Any]:
     """The next version from the flags or the conventional commits since the last tag."""
     ws, opts = _ws(ctx), _opts(ctx)
     new, last, how = next_version(ws, opts, ctx["current"])
-    remote = _target(ctx).git_remote
+    target = _target(ctx)
+    remote: str | None = target.git_remote
+    if target.kind == "sandbox" and not Path(target.git_remote).exists():
+        remote = None  # a dry run before the sandbox's first start: no remote yet
     check_tag(ws.root, f"v{new}", remote)
     notes = changelog.render(ws, new, changelog.collect(ws.root, last))
     return {"version": new, "since": last, "how": how, "notes": notes, "summary": f"{new} ({how})"}
@@ -292,6 +311,7 @@ def report(ctx: dict[str, Any]) -> dict[str, Any]:
     ws, new = _ws(ctx), ctx["version"]
     folder = dist_dir(ws.root, new)
     (folder / "RELEASE_NOTES.md").write_text(ctx["notes"], encoding="utf-8")
+    checksums.write(folder)
     state_steps = ctx.get("state_steps", {})
     data = {
         "version": new,
@@ -309,7 +329,6 @@ def report(ctx: dict[str, Any]) -> dict[str, Any]:
         "steps": {name: step.get("seconds") for name, step in state_steps.items()},
     }
     write_json(folder / "release.json", data)
-    checksums.write(folder)
     return {
         "report": str((folder / "release.json").relative_to(ws.root)),
         "summary": f"dist/{new}/release.json",
@@ -373,7 +392,7 @@ def describe(ctx: dict[str, Any]) -> list[str]:
 def _tags(ws: Workspace, new: str) -> list[str]:
     from releasekit.images import tags_for
 
-    return tags_for(new, git.short_sha(ws.root))
+    return [t if not t.startswith("sha-") else "sha-<release commit>" for t in tags_for(new, "0")]
 
 
 def as_json(lines: list[str]) -> str:

@@ -102,7 +102,7 @@ def sites(ws: Workspace) -> list[Site]:
         result.append(Site(pkg.name, init, "__version__", rf'(?m)^__version__\s*=\s*"{_V}"'))
         for dep in pkg.deps:
             dist = re.escape(dist_of[dep])
-            result.append(Site(dep, pkg.pyproject, f"pin of {pkg.name}", rf'"{dist}\s*=={_V}"'))
+            result.append(Site(dep, pkg.pyproject, f"pin in {pkg.name}", rf'"{dist}\s*=={_V}"'))
     for spec in ws.manifest.sites:
         path = ws.root / spec.file
         if spec.kind == "chart":

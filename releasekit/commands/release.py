@@ -66,6 +66,8 @@ def release_task(
         result = release.run(
             ws, opts, confirm=None if yes else _confirm, on_start=on_start, on_end=on_end
         )
+        if dry_run:
+            return
         table = Table(title=f"Release {result.get('version', '')}")
         for column in ("step", "result", "seconds"):
             table.add_column(column)

@@ -12,6 +12,7 @@ the Dockerfile, the nginx config, the base image id and the version; the cache o
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tomllib
@@ -112,9 +113,11 @@ def _site(ws: Workspace, spec: ImageSpec, version: str, epoch: str, say: Progres
         shutil.rmtree(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     say(f"image:{spec.name} rendering the site of {pkg.name} {version}")
+    pythonpath = os.pathsep.join(str(ws.get(n).dir / "src") for n in (pkg.name, *pkg.deps))
     run(
         [sys.executable, "-m", pkg.spec.module, "build", "--out", str(dest), "--version", version],
-        env={"PYTHONPATH": str(pkg.dir / "src"), "SOURCE_DATE_EPOCH": epoch},
+        cwd=ws.root,
+        env={"PYTHONPATH": pythonpath, "SOURCE_DATE_EPOCH": epoch},
         quiet=True,
         hint=f"The site builder of {pkg.dir} failed; fix the error above.",
     )

@@ -61,8 +61,8 @@ def test_read_finds_every_site(make_repo) -> None:
         "__version__",
         "chart appVersion",
         "chart version",
-        "pin of app",
-        "pin of tool",
+        "pin in app",
+        "pin in tool",
         "pyproject",
     ]
     assert {f.value for f in found} == {"1.4.2"}

@@ -1,0 +1,261 @@
+"""The real charts with the real helm: lint, render + schema, package, push, pull, deploy argv."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from releasekit import charts, run, sandbox
+from releasekit.errors import ConflictError, ToolError
+from tests.conftest import REPO, require
+
+pytestmark = pytest.mark.integration
+
+CHARTS = ("agent-runtime", "control-panel")
+DIGEST = "sha256:" + "d" * 64
+
+
+@pytest.fixture(scope="module", autouse=True)
+def helm() -> str:
+    return require("helm")
+
+
+@pytest.fixture
+def copy(tmp_path: Path) -> Path:
+    """A scratch root holding a copy of helm/, so packages and edits never touch the repository."""
+    shutil.copytree(REPO / "helm", tmp_path / "helm")
+    return tmp_path
+
+
+@pytest.fixture
+def no_cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty kubeconfig: helm finds no cluster, whatever the machine has configured."""
+    config = tmp_path / "kubeconfig"
+    config.write_text("apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n")
+    monkeypatch.setenv("KUBECONFIG", str(config))
+
+
+def _by_kind(rendered: charts.Rendered) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for doc in rendered.manifests:
+        found.setdefault(doc["kind"], []).append(doc)
+    return found
+
+
+def _contents(archive: Path) -> dict[str, str]:
+    with tarfile.open(archive, "r:gz") as tar:
+        return {
+            m.name: hashlib.sha256(tar.extractfile(m).read()).hexdigest()  # type: ignore[union-attr]
+            for m in tar.getmembers()
+            if m.isfile()
+        }
+
+
+def test_lint_strict_passes_for_every_chart_and_environment() -> None:
+    assert charts.lint(REPO) == len(CHARTS) * len(charts.ENVIRONMENTS)
+
+
+@pytest.mark.parametrize("env", charts.ENVIRONMENTS)
+@pytest.mark.parametrize("chart", CHARTS)
+def test_every_rendered_manifest_is_valid(chart: str, env: str) -> None:
+    (found,) = charts.find_charts(REPO, chart)
+    rendered = charts.render(REPO, env, found)
+    assert rendered.manifests
+    assert charts.validate(rendered) == []
+    for doc in rendered.manifests:
+        labels = doc["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == chart
+        assert labels["app.kubernetes.io/version"] == found.version
+        assert doc["metadata"]["namespace"] == f"ironcage-{env}"
+    for deployment in _by_kind(rendered)["Deployment"]:
+        pod = deployment["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["automountServiceAccountToken"] is False
+        for container in pod["containers"]:
+            ctx = container["securityContext"]
+            assert ctx["runAsUser"] == 10001
+            assert ctx["readOnlyRootFilesystem"] is True
+            assert ctx["allowPrivilegeEscalation"] is False
+            assert ctx["capabilities"]["drop"] == ["ALL"]
+            assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+            assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+            assert set(container["resources"]) == {"requests", "limits"}
+            assert container["image"].endswith(f":{found.version}")
+            assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+
+
+@pytest.mark.parametrize(("env", "ingress"), [("dev", False), ("staging", True), ("prod", True)])
+def test_control_panel_shape(env: str, ingress: bool) -> None:
+    (chart,) = charts.find_charts(REPO, "control-panel")
+    kinds = _by_kind(charts.render(REPO, env, chart))
+    api, web = sorted(kinds["Deployment"], key=lambda d: d["metadata"]["name"])
+    assert api["spec"]["replicas"] == 1 and api["spec"]["strategy"] == {"type": "Recreate"}
+    (api_container,) = api["spec"]["template"]["spec"]["containers"]
+    assert api_container["ports"][0]["containerPort"] == 8000
+    token = next(e for e in api_container["env"] if e["name"] == "CONTROL_PANEL_TOKEN")
+    assert token["valueFrom"]["secretKeyRef"] == {"name": "control-panel-token", "key": "token"}
+    (web_container,) = web["spec"]["template"]["spec"]["containers"]
+    assert web_container["ports"][0]["containerPort"] == 8080
+    assert {"name": "API_UPSTREAM", "value": "control-panel-api:8000"} in web_container["env"]
+    assert [p["metadata"]["name"] for p in kinds["PersistentVolumeClaim"]] == ["control-panel-data"]
+    assert sorted(s["metadata"]["name"] for s in kinds["Service"]) == [
+        "control-panel-api",
+        "control-panel-web",
+    ]
+    assert ("Ingress" in kinds) is ingress
+    assert "Secret" not in kinds
+    policies = {p["metadata"]["name"]: p["spec"] for p in kinds["NetworkPolicy"]}
+    api_from = policies["control-panel-api"]["ingress"][0]["from"][0]["podSelector"]
+    assert api_from["matchLabels"]["app.kubernetes.io/component"] == "web"
+    assert set(kinds) >= {"ServiceAccount", "Deployment", "Service", "NetworkPolicy"}
+
+
+def test_agent_runtime_shape() -> None:
+    (chart,) = charts.find_charts(REPO, "agent-runtime")
+    kinds = _by_kind(charts.render(REPO, "prod", chart))
+    (hpa,) = kinds["HorizontalPodAutoscaler"]
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"]["name"] == "agent-runtime"
+    (pdb,) = kinds["PodDisruptionBudget"]
+    assert pdb["apiVersion"] == "policy/v1"
+    (role,) = kinds["Role"]
+    assert role["rules"] == [
+        {
+            "apiGroups": [""],
+            "resources": ["configmaps"],
+            "resourceNames": ["agent-runtime"],
+            "verbs": ["get"],
+        }
+    ]
+    (binding,) = kinds["RoleBinding"]
+    assert binding["subjects"][0]["name"] == kinds["ServiceAccount"][0]["metadata"]["name"]
+    (deployment,) = kinds["Deployment"]
+    assert "replicas" not in deployment["spec"]  # the autoscaler owns it
+    (config,) = kinds["ConfigMap"]
+    assert config["data"] == {"PORT": "8080", "WORKERS": "4"}
+
+
+def test_digest_wins_over_tag_and_registry_prefixes() -> None:
+    (chart,) = charts.find_charts(REPO, "control-panel")
+    sets = ["image.registry=127.0.0.1:5000", f"api.image.digest={DIGEST}", "web.image.tag=9.9.9"]
+    kinds = _by_kind(charts.render(REPO, "dev", chart, sets))
+    images = sorted(
+        c["image"] for d in kinds["Deployment"] for c in d["spec"]["template"]["spec"]["containers"]
+    )
+    assert images == [
+        f"127.0.0.1:5000/ironcage/control-panel-api@{DIGEST}",
+        "127.0.0.1:5000/ironcage/control-panel-web:9.9.9",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ("bogus: 1\n", "Additional property bogus is not allowed"),
+        ("api:\n  image:\n    digest: latest\n", "api.image.digest: Does not match pattern"),
+        ('auth:\n  existingSecret: ""\n', "auth.existingSecret"),
+        ("securityContext:\n  runAsNonRoot: false\n", "securityContext.runAsNonRoot"),
+    ],
+)
+def test_values_breaking_the_schema_name_the_file(copy: Path, values: str, message: str) -> None:
+    (copy / "helm/control-panel/values-staging.yaml").write_text(values)
+    with pytest.raises(ToolError) as info:
+        charts.lint(copy, ("staging",), "control-panel")
+    text = str(info.value)
+    assert message in text
+    assert "The values in helm/control-panel/values-staging.yaml break the chart's" in text
+    with pytest.raises(ToolError, match=r"values-staging\.yaml break"):
+        charts.render(copy, "staging", charts.find_charts(copy, "control-panel")[0])
+
+
+def test_package_push_pull_and_idempotence(
+    copy: Path, tmp_path: Path, registry: sandbox.Service
+) -> None:
+    version = "9.9.1"
+    archives = charts.package(copy, version)
+    assert sorted(a.name for a in archives) == [f"{c}-{version}.tgz" for c in CHARTS]
+    for archive in archives:
+        name = archive.name.removesuffix(f"-{version}.tgz")
+        assert archive.parent == copy / "dist" / version / "charts"
+        with tarfile.open(archive) as tar:
+            handle = tar.extractfile(f"{name}/Chart.yaml")
+            assert handle is not None
+            meta = yaml.safe_load(handle.read())
+        assert (meta["version"], meta["appVersion"]) == (version, version)
+        files = _contents(archive)
+        assert f"{name}/values.schema.json" in files
+        assert not any("/values-" in f for f in files)  # environments stay in the repository
+
+    first = [charts.push(a, registry.host) for a in archives]
+    assert [p.action for p in first] == ["pushed", "pushed"]
+    assert first[0].ref == f"oci://{registry.host}/charts/agent-runtime:{version}"
+
+    pulled = tmp_path / "pulled"
+    pulled.mkdir()
+    for archive in archives:
+        name = archive.name.removesuffix(f"-{version}.tgz")
+        run.run(charts.pull_argv(registry.host, name, version, pulled), mutates=False)
+        back = pulled / archive.name
+        assert back.read_bytes() == archive.read_bytes()
+        assert _contents(back) == _contents(archive)
+
+    again = [charts.push(a, registry.host) for a in archives]
+    assert {p.action for p in again} == {"skipped (identical content already there)"}
+
+    # helm package stamps file times, so a rebuild differs in bytes but not in content.
+    (rebuilt,) = charts.package(copy, version, "agent-runtime")
+    assert charts.push(rebuilt, registry.host).action.startswith("skipped")
+
+    chart_yaml = copy / "helm/agent-runtime/Chart.yaml"
+    chart_yaml.write_text(chart_yaml.read_text().replace("description:", "description: Changed."))
+    (changed,) = charts.package(copy, version, "agent-runtime")
+    with pytest.raises(ConflictError, match=r"agent-runtime:9\.9\.1 already exists with different"):
+        charts.push(changed, registry.host)
+
+
+def test_helm_needs_a_cluster_even_for_a_client_dry_run(no_cluster: None) -> None:
+    argv = charts.upgrade_argv(
+        "control-panel", str(REPO / "helm/control-panel"), "ironcage-dev",
+        REPO / "helm/control-panel/values-dev.yaml", [], dry_run=True,
+    )  # fmt: skip
+    result = run.run(argv, check=False, mutates=False)
+    assert result.returncode != 0
+    assert "Kubernetes cluster unreachable" in result.stderr
+
+
+def test_deploy_dry_run_renders_the_pinned_release_offline(copy: Path, no_cluster: None) -> None:
+    version = charts.find_charts(copy, "control-panel")[0].version
+    images_json = copy / "dist" / version / "images.json"
+    images_json.parent.mkdir(parents=True)
+    images_json.write_text(
+        json.dumps(
+            {
+                name: {"repository": f"127.0.0.1:5999/ironcage/{name}", "digest": DIGEST}
+                for name in ("control-panel-api", "control-panel-web", "agent-runtime")
+            }
+        )
+    )
+    argvs = charts.deploy_argvs(copy, "staging", dry_run=True)
+    assert [a[3] for a in argvs] == list(CHARTS)
+    assert all(a[-1] == "--dry-run=client" for a in argvs)
+    done = charts.deploy(argvs, copy)
+    for item in done:
+        assert item.note.startswith("no cluster reachable")
+        docs = [d for d in yaml.safe_load_all(item.output) if d]
+        containers = [
+            c
+            for d in docs
+            if d["kind"] == "Deployment"
+            for c in d["spec"]["template"]["spec"]["containers"]
+        ]
+        assert containers
+        assert all(c["image"].startswith("127.0.0.1:5999/ironcage/") for c in containers)
+        assert all(c["image"].endswith(f"@{DIGEST}") for c in containers)
