@@ -124,3 +124,10 @@ def security(session: nox.Session) -> None:
         "checkov", "--config-file", ".checkov.yaml",
         "-d", str(rendered.relative_to(ROOT)), "-d", "docker", "-d", "terraform",
     )  # fmt: skip
+
+
+@nox.session(python=PYTHON, tags=["e2e"])
+def e2e(session: nox.Session) -> None:
+    """The whole `invoke release` into a sandbox; install, pull, browse, release again, roll back."""
+    _install_toolkit(session, "test", "e2e")
+    _pytest(session, "tests/e2e")

@@ -7,12 +7,11 @@ rewritten last, over whatever ``dist/<version>/`` holds.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from releasekit import artifacts, binary, checksums, python_dist, site
+from releasekit import artifacts, binary, checksums, images, python_dist, site
 from releasekit.artifacts import Outcome, Progress
 from releasekit.workspace import Workspace
 
@@ -38,25 +37,9 @@ def _images(
     force: bool,
     progress: Progress | None,
 ) -> list[Outcome]:
-    """Container images, through ``releasekit.images.build_images`` (one list of Outcome)."""
-    try:
-        images = importlib.import_module("releasekit.images")
-    except ModuleNotFoundError as exc:
-        if exc.name != "releasekit.images":
-            raise
-        if progress is not None:
-            progress("images skipped: releasekit.images is not installed")
-        return []
-    build_images = getattr(images, "build_images", None)
-    if build_images is None:
-        if progress is not None:
-            progress("images skipped: releasekit.images has no build_images()")
-        return []
-    results = build_images(ws, version, packages=packages, force=force, progress=progress)
-    return [
-        r if isinstance(r, Outcome) else Outcome(str(r.key), r.status, tuple(r.outputs))
-        for r in results
-    ]
+    """Container images (``releasekit.images``); each outcome's file is the image's SBOM."""
+    results = images.build_images(ws, version, packages=packages, force=force, progress=progress)
+    return [Outcome(r.key, r.status, r.outputs) for r in results]
 
 
 def build(

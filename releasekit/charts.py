@@ -419,24 +419,29 @@ def image_pins(images_json: Path) -> dict[str, tuple[str, str]]:
 
 
 def image_sets(chart: Chart, images_json: Path | None, registry: str | None) -> list[str]:
-    """``--set`` values pinning the chart's images to their released digests (and registry)."""
+    """``--set`` values pinning the chart's images to their released digests and registry.
+
+    ``registry`` is ``HOST[:PORT][/NAMESPACE]``; without it, the host and path each image was
+    pushed to (images.json) are used. A repository differing from the chart's default (another
+    namespace) is set too, so the reference always names where the image really is.
+    """
     defaults = yaml.safe_load((chart.dir / "values.yaml").read_text(encoding="utf-8")) or {}
-    keys = _image_keys(defaults)
     pins = image_pins(images_json) if images_json is not None and images_json.is_file() else {}
+    host, _, namespace = (registry or "").strip("/").partition("/")
     sets: list[str] = []
-    for image, key in sorted(keys.items()):
-        if image not in pins:
-            continue
-        repo, digest = pins[image]
-        sets.append(f"{key}.digest={digest}")
-        host, _, path = repo.partition("/")
-        if "." in host or ":" in host or host == "localhost":
-            registry = registry or host
-            default_repo = _lookup(defaults, f"{key}.repository")
-            if path and path != default_repo:
-                sets.append(f"{key}.repository={path}")
-    if registry:
-        sets.insert(0, f"image.registry={registry}")
+    for image, key in sorted(_image_keys(defaults).items()):
+        path = f"{namespace}/{image}" if namespace else ""
+        if image in pins:
+            pushed, digest = pins[image]
+            sets.append(f"{key}.digest={digest}")
+            pushed_host, _, pushed_path = pushed.partition("/")
+            if "." in pushed_host or ":" in pushed_host or pushed_host == "localhost":
+                host = host or pushed_host
+                path = path or pushed_path
+        if path and path != _lookup(defaults, f"{key}.repository"):
+            sets.append(f"{key}.repository={path}")
+    if host:
+        sets.insert(0, f"image.registry={host}")
     return sets
 
 

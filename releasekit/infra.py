@@ -150,7 +150,7 @@ def _chdir(module: Path) -> list[str]:
 
 
 def fmt_argv(path: Path, fix: bool = False) -> list[str]:
-    check = [] if fix else ["-check", "-diff"]
+    check = [] if fix else ["-check"]
     return ["terraform", "fmt", "-recursive", "-no-color", *check, str(path)]
 
 
@@ -281,7 +281,7 @@ def static_findings(files: list[Path], base: Path) -> list[Finding]:
                             'version = "~> X.Y" to required_providers',
                         )
                     )
-    return findings
+    return sorted(findings, key=lambda f: (f.file, f.line))
 
 
 def builtin_only(module: Path) -> bool:

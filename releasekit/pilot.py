@@ -180,7 +180,8 @@ def _configure(root: Path, project: str | None, port: int | None) -> Settings:
     env_port = os.environ.get("PILOT_PORT", "")
     if env_port and not env_port.isdigit():
         raise PreflightError(f"PILOT_PORT is {env_port!r}; set it to a TCP port, e.g. 8088.")
-    settings = replace(old, project=project or old.project, port=port or int(env_port or old.port))
+    project = project or os.environ.get("PILOT_PROJECT") or old.project
+    settings = replace(old, project=project, port=port or int(env_port or old.port))
     compose = root / settings.compose_file
     if not compose.is_file():
         raise PreflightError(

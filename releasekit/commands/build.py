@@ -17,7 +17,7 @@ from releasekit.images import build_images
 
 __all__ = ["ns"]
 
-_progress_console = Console(stderr=True, highlight=False)
+_progress_console = Console(stderr=True, highlight=False, soft_wrap=True)
 _FORCE = "Rebuild even when the build cache says the artifact is up to date."
 _LOG_WIDTH = 132
 _JSON = "Print the artifacts (path, size, sha256, status) as JSON instead of a table."

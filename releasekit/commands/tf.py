@@ -27,7 +27,7 @@ def fmt(c: Context, fix: bool = False) -> None:
             return
         if files:
             for name in files:
-                console.print(f"[red]not formatted[/] terraform/{name}")
+                console.print(f"[red]not formatted[/] {name}")
             raise Exit("error: run `invoke tf.fmt --fix` to format them.", code=1)
         console.print("[green]ok[/] every terraform file is formatted")
 

@@ -241,6 +241,47 @@ def test_deploy_without_images_json_uses_the_chart_tags(root: Path) -> None:
     ]  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("registry", "expected"),
+    [
+        ("127.0.0.1:5000/ironcage", ["image.registry=127.0.0.1:5000"]),
+        ("127.0.0.1:5000", ["image.registry=127.0.0.1:5000"]),
+        (
+            "ghcr.io/acme/",
+            [
+                "image.registry=ghcr.io",
+                "api.image.repository=acme/control-panel-api",
+                "web.image.repository=acme/control-panel-web",
+            ],
+        ),
+        (None, []),
+    ],
+)
+def test_image_registry_with_or_without_namespace(
+    root: Path, registry: str | None, expected: list[str]
+) -> None:
+    (chart,) = charts.find_charts(root)
+    assert charts.image_sets(chart, None, registry) == expected
+
+
+def test_an_explicit_registry_wins_over_images_json(root: Path) -> None:
+    path = _images_json(
+        root,
+        "1.2.3",
+        {
+            "control-panel-api": {
+                "repository": "10.0.0.1:5000/x/control-panel-api",
+                "digest": DIGEST_A,
+            }
+        },
+    )
+    (chart,) = charts.find_charts(root)
+    assert charts.image_sets(chart, path, "reg.example.com/ironcage") == [
+        "image.registry=reg.example.com",
+        f"api.image.digest={DIGEST_A}",
+    ]
+
+
 def test_deploy_refuses_unknown_environment(root: Path) -> None:
     with pytest.raises(ManifestError, match=r"Unknown environment `pilot`"):
         charts.deploy_argvs(root, "pilot")

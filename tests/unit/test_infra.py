@@ -16,7 +16,7 @@ M = Path("terraform/environments/local")
     ("argv", "expected"),
     [
         (infra.fmt_argv(Path("terraform")),
-         ["terraform", "fmt", "-recursive", "-no-color", "-check", "-diff", "terraform"]),
+         ["terraform", "fmt", "-recursive", "-no-color", "-check", "terraform"]),
         (infra.fmt_argv(Path("terraform"), fix=True),
          ["terraform", "fmt", "-recursive", "-no-color", "terraform"]),
         (infra.init_argv(M),
