@@ -107,6 +107,10 @@ def terraform(session: nox.Session) -> None:
     _pytest(session, "tests/integration/terraform")
 
 
+# The Kubernetes version the charts are rendered for (releasekit.charts.KUBERNETES_VERSION).
+KUBERNETES_VERSION = "1.31.0"
+
+
 @nox.session(python=PYTHON, tags=["tools"])
 def security(session: nox.Session) -> None:
     """checkov over rendered manifests, Dockerfiles and terraform, against the baseline."""
@@ -118,7 +122,8 @@ def security(session: nox.Session) -> None:
         with (rendered / f"{chart.name}-{env}.yaml").open("w", encoding="utf-8") as out:
             session.run(
                 "helm", "template", chart.name, str(chart), "-f", str(values),
-                "--namespace", f"ironcage-{env}", external=True, stdout=out, stderr=None,
+                "--namespace", f"ironcage-{env}", "--kube-version", KUBERNETES_VERSION,
+                external=True, stdout=out, stderr=None,
             )  # fmt: skip
     session.run(
         "checkov", "--config-file", ".checkov.yaml",
@@ -128,6 +133,6 @@ def security(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, tags=["e2e"])
 def e2e(session: nox.Session) -> None:
-    """The whole `invoke release` into a sandbox; install, pull, browse, release again, roll back."""
+    """The whole `invoke release` into a sandbox; install, pull, browse, release, roll back."""
     _install_toolkit(session, "test", "e2e")
     _pytest(session, "tests/e2e")

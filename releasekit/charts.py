@@ -259,6 +259,11 @@ def _helm(argv: list[str], values: Path | None = None, check: bool = True, **kwa
     lines = [*result.stdout.strip().splitlines(), *result.stderr.strip().splitlines()]
     tail = redact("\n".join(line for line in lines if line.strip())[-4000:])
     hint = ""
+    if "cluster unreachable" in tail:
+        hint = (
+            "No Kubernetes cluster answers: point KUBECONFIG (or the current kube context) at "
+            "the cluster of this environment."
+        )
     if values is not None and _SCHEMA_FAILURE in tail:
         hint = (
             f"The values in {values} break the chart's values.schema.json (helm's message "
@@ -353,13 +358,10 @@ def push(archive: Path, registry: str) -> Pushed:
         pulled = _helm(pull_argv(registry, name, version, Path(tmp)), check=False, mutates=False)
         there = Path(tmp) / f"{name}-{version}.tgz"
         if pulled.returncode == 0 and there.is_file():
-            if _sha256(there) == _sha256(archive) or _contents(there) == _contents(archive):
+            theirs, ours = _contents(there), _contents(archive)
+            if _sha256(there) == _sha256(archive) or theirs == ours:
                 return Pushed(name, version, ref, "skipped (identical content already there)")
-            changed = sorted(
-                k
-                for k in {*_contents(there), *_contents(archive)}
-                if _contents(there).get(k) != _contents(archive).get(k)
-            )
+            changed = sorted(k for k in {*theirs, *ours} if theirs.get(k) != ours.get(k))
             raise ConflictError(
                 f"{ref} already exists with different content (differs in: "
                 f"{', '.join(changed)}). A published chart version is immutable: bump the "

@@ -4,7 +4,9 @@ Every package whose manifest entry lists ``sdist`` or ``wheel`` is built with
 ``python -m build --sdist --wheel --no-isolation``: the hatchling backend comes from the
 toolkit's own environment instead of a fresh download per package, which keeps a build of
 all packages to a few seconds and works without reaching an index. ``SOURCE_DATE_EPOCH`` is
-the commit time of HEAD, so two builds of one commit are byte-identical.
+the commit time of HEAD, so two builds of one commit are byte-identical. The timestamp is
+not part of the build cache's inputs: an unchanged package keeps the files (and timestamps)
+of the commit it was last built at.
 
 Before anything leaves the staging folder (``build/python/<version>/``), ``twine check
 --strict`` passes over every file, each wheel is installed into a fresh virtual environment

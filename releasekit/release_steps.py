@@ -392,7 +392,9 @@ def describe(ctx: dict[str, Any]) -> list[str]:
 def _tags(ws: Workspace, new: str) -> list[str]:
     from releasekit.images import tags_for
 
-    return [t if not t.startswith("sha-") else "sha-<release commit>" for t in tags_for(new, "0")]
+    return [
+        t if not t.startswith("sha-") else "sha-<release commit>" for t in tags_for(new, "0000000")
+    ]
 
 
 def as_json(lines: list[str]) -> str:

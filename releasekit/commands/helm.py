@@ -94,7 +94,7 @@ def push(
     """Push the packaged charts to an OCI registry; identical ones are skipped."""
     with reported():
         root = find_root()
-        where = registry or sandbox.status(root).registry_host
+        where = registry or sandbox.running(root).registry_host
         for ch in charts.find_charts(root, chart):
             v = version or ch.version
             archive = root / "dist" / v / "charts" / f"{ch.name}-{v}.tgz"

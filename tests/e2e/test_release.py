@@ -66,7 +66,9 @@ class Repo:
         )
         OUTPUTS.extend([proc.stdout, proc.stderr])
         if ok and proc.returncode != 0:
-            pytest.fail(f"invoke {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}")
+            pytest.fail(
+                f"invoke {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+            )
         return proc
 
     def state(self) -> dict[str, Any]:
@@ -87,10 +89,15 @@ def repo(tmp_path_factory: pytest.TempPathFactory):
     for tool in ("docker", "helm", "terraform", "docker-registry", "docker-compose"):
         require(tool)
     path = tmp_path_factory.mktemp("e2e") / "repo"
-    files = subprocess.run(
-        ["git", "-C", str(REPO), "ls-files", "-co", "--exclude-standard", "-z"],
-        check=True, capture_output=True,
-    ).stdout.decode().split("\0")
+    files = (
+        subprocess.run(
+            ["git", "-C", str(REPO), "ls-files", "-co", "--exclude-standard", "-z"],
+            check=True,
+            capture_output=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, files):
         source = REPO / name
         if source.is_file():
@@ -121,8 +128,11 @@ def _snapshot(repo: Repo) -> tuple[str, str, list[str], str]:
     status = git(repo.path, "status", "--porcelain", "--untracked-files=all")
     remote = repo.path / ".sandbox/remote.git"
     refs = git(remote, "for-each-ref") if remote.exists() else ""
-    return git(repo.path, "rev-parse", "HEAD") + status, refs, _index(repo), str(
-        sorted((repo.path / "dist").rglob("*")) if (repo.path / "dist").exists() else []
+    return (
+        git(repo.path, "rev-parse", "HEAD") + status,
+        refs,
+        _index(repo),
+        str(sorted((repo.path / "dist").rglob("*")) if (repo.path / "dist").exists() else []),
     )
 
 
@@ -146,8 +156,12 @@ def test_dry_run_changes_nothing(repo: Repo) -> None:
         ("branch", (), {}, r"Releases are made from branch `main`.*`topic` is checked out"),
         ("none", ("--to", "0.1.0"), {}, r"`0\.1\.0` is not higher than the current version"),
         ("none", ("--part", "huge"), {}, r"Unknown --part `huge`"),
-        ("none", ("--target", "production", "--env", "none"), {"TWINE_USERNAME": ""},
-         r"TWINE_USERNAME, which is not set"),
+        (
+            "none",
+            ("--target", "production", "--env", "none"),
+            {"TWINE_USERNAME": ""},
+            r"TWINE_USERNAME, which is not set",
+        ),
         ("none", ("--env", "moon"), {}, r"Unknown environment `moon`.*pilot"),
     ],
 )
@@ -208,10 +222,13 @@ def test_cli_installs_from_the_index_and_runs(repo: Repo, tmp_path: Path) -> Non
     index = repo.sandbox()["pypi_url"] + "/simple/"
     venv.create(tmp_path / "venv", with_pip=True)
     python = tmp_path / "venv/bin/python"
-    subprocess.run([python, "-m", "pip", "install", "-q", "--index-url", index,
-                    "ironcage-cli==0.2.0"], check=True)
-    out = subprocess.run([tmp_path / "venv/bin/ironcage", "version"], check=True,
-                         capture_output=True, text=True).stdout
+    subprocess.run(
+        [python, "-m", "pip", "install", "-q", "--index-url", index, "ironcage-cli==0.2.0"],
+        check=True,
+    )
+    out = subprocess.run(
+        [tmp_path / "venv/bin/ironcage", "version"], check=True, capture_output=True, text=True
+    ).stdout
     assert out.strip() == "ironcage 0.2.0"
 
 
@@ -243,9 +260,20 @@ def test_charts_pull_back(repo: Repo, tmp_path: Path) -> None:
 
     host = repo.sandbox()["registry_host"]
     for chart in ("control-panel", "agent-runtime"):
-        subprocess.run(["helm", "pull", f"oci://{host}/charts/{chart}", "--version", "0.2.0",
-                        "--plain-http", "--destination", str(tmp_path)], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [
+                "helm",
+                "pull",
+                f"oci://{host}/charts/{chart}",
+                "--version",
+                "0.2.0",
+                "--plain-http",
+                "--destination",
+                str(tmp_path),
+            ],
+            check=True,
+            capture_output=True,
+        )
         with tarfile.open(tmp_path / f"{chart}-0.2.0.tgz") as tar:
             meta = yaml.safe_load(tar.extractfile(f"{chart}/Chart.yaml").read())
         assert (meta["version"], meta["appVersion"]) == ("0.2.0", "0.2.0")
@@ -270,8 +298,14 @@ def test_pilot_serves_the_release_and_the_frontend_lists_agents(repo: Repo) -> N
     with sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=require("chromium"),
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         page = browser.new_page()
         page.goto(base + "/")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from releasekit import charts
 from releasekit.errors import ManifestError, ToolMissingError
@@ -330,3 +332,44 @@ def test_missing_helm_names_the_install_hint(
     monkeypatch.setattr("sys.executable", str(tmp_path / "empty" / "python"))
     with pytest.raises(ToolMissingError, match=r"`helm` is not installed.*go install helm\.sh"):
         charts.lint(root)
+
+
+def test_the_security_session_renders_for_the_same_kubernetes_version() -> None:
+    noxfile = (Path(__file__).resolve().parents[2] / "noxfile.py").read_text()
+    assert f'KUBERNETES_VERSION = "{charts.KUBERNETES_VERSION}"' in noxfile
+
+
+REPO_HELM = Path(__file__).resolve().parents[2] / "helm"
+
+
+def _leaves(values: object, prefix: str = "") -> list[str]:
+    if isinstance(values, dict) and values:
+        return [p for k, v in values.items() for p in _leaves(v, f"{prefix}{k}.")]
+    return [prefix.rstrip(".")]
+
+
+def _objects(schema: object, where: str = "$") -> list[tuple[str, dict[str, object]]]:
+    found: list[tuple[str, dict[str, object]]] = []
+    if isinstance(schema, dict):
+        if "properties" in schema:
+            found.append((where, schema))
+        for key, value in schema.items():
+            found += _objects(value, f"{where}.{key}")
+    elif isinstance(schema, list):
+        for index, value in enumerate(schema):
+            found += _objects(value, f"{where}[{index}]")
+    return found
+
+
+@pytest.mark.parametrize("chart", ["agent-runtime", "control-panel"])
+def test_every_value_is_documented_and_the_schema_is_strict(chart: str) -> None:
+    text = (REPO_HELM / chart / "values.yaml").read_text()
+    documented = set(re.findall(r"^## @param (\S+) ", text, re.MULTILINE))
+    leaves = _leaves(yaml.safe_load(text))
+    assert sorted(set(leaves) - documented) == []
+    assert sorted(documented - set(leaves)) == []
+    schema = json.loads((REPO_HELM / chart / "values.schema.json").read_text())
+    loose = [
+        where for where, obj in _objects(schema) if obj.get("additionalProperties") is not False
+    ]
+    assert loose == []

@@ -18,9 +18,11 @@ def test_lock_names_the_holder(tmp_path: Path) -> None:
     path = tmp_path / "lock"
     with pipeline.lock(path) as held:
         assert json.loads(path.read_text())["pid"] == os.getpid()
-        with pytest.raises(LockError, match=rf"pid {held.pid} on {held.host}, started"):
-            with pipeline.lock(path):
-                pass
+        with (
+            pytest.raises(LockError, match=rf"pid {held.pid} on {held.host}, started"),
+            pipeline.lock(path),
+        ):
+            pass
     assert not path.exists()
 
 
@@ -48,9 +50,11 @@ def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path: Path) -> None:
 def test_lock_of_another_host_is_respected(tmp_path: Path) -> None:
     path = tmp_path / "lock"
     path.write_text(json.dumps({"pid": 1, "host": "build-7", "started_at": "2026-01-01T00:00:00Z"}))
-    with pytest.raises(LockError, match=r"pid 1 on build-7, started 2026-01-01T00:00:00Z"):
-        with pipeline.lock(path):
-            pass
+    with (
+        pytest.raises(LockError, match=r"pid 1 on build-7, started 2026-01-01T00:00:00Z"),
+        pipeline.lock(path),
+    ):
+        pass
 
 
 def _steps(calls: list[str], fail_at: str | None = None) -> list[pipeline.Step]:
