@@ -83,4 +83,29 @@ def _confirm(question: str) -> bool:
     return answer.strip().lower() in {"y", "yes"}
 
 
-ns = Collection("release", release_task)
+@task(
+    help={
+        "tag": "The release tag (default: the v<version> of the current version sites).",
+        "dry_run": "List the assets and where they would go; upload nothing.",
+    }
+)
+def assets(c: Context, tag: str | None = None, dry_run: bool = False) -> None:
+    """Attach binary, SHA256SUMS, SBOMs, site and notes to the GitHub release of the tag."""
+    from releasekit import assets as assets_mod
+    from releasekit import version
+
+    with reported():
+        ws = load_workspace()
+        name = tag or f"v{next(iter(version.check(ws).values()))}"
+        folder = ws.root / "dist" / name.removeprefix("v")
+        notes_file = folder / "RELEASE_NOTES.md"
+        if dry_run:
+            for asset in assets_mod.collect(folder):
+                console.print(f"{asset.name}  sha256:{asset.sha256[:12]}  -> release {name}")
+            return
+        notes = notes_file.read_text(encoding="utf-8") if notes_file.is_file() else name
+        prerelease = "-" in name
+        assets_mod.attach(folder, name, notes, prerelease=prerelease, say=console.print)
+
+
+ns = Collection("release", release_task, assets)

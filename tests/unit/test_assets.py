@@ -1,0 +1,128 @@
+"""Release assets against a stand-in of GitHub's release API on 127.0.0.1 (GitHub itself is
+out of reach here); the stand-in stores what it receives so the test checks the bytes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from releasekit import assets
+from releasekit.errors import ConflictError, PreflightError
+
+
+class _GitHub(BaseHTTPRequestHandler):
+    releases: dict[str, dict[str, Any]] = {}
+    blobs: dict[str, bytes] = {}
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def _send(self, status: int, body: object) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        assert self.headers["Authorization"] == "Bearer gh-token-for-tests"
+        tag = self.path.rsplit("/", 1)[-1]
+        if tag in self.releases:
+            self._send(200, self.releases[tag])
+        else:
+            self._send(404, {"message": "Not Found"})
+
+    def do_POST(self) -> None:
+        length = int(self.headers["Content-Length"])
+        data = self.rfile.read(length)
+        host = f"http://{self.headers['Host']}"
+        if "/releases/" in self.path and "?name=" in self.path:
+            name = self.path.split("?name=", 1)[1]
+            tag = self.path.split("/releases/", 1)[1].split("/", 1)[0]
+            self.blobs[name] = data
+            digest = "sha256:" + hashlib.sha256(data).hexdigest()
+            self.releases[tag]["assets"].append({"name": name, "size": len(data), "digest": digest})
+            self._send(201, {"name": name})
+            return
+        body = json.loads(data)
+        tag = body["tag_name"]
+        self.releases[tag] = {
+            **body,
+            "assets": [],
+            "upload_url": f"{host}/repos/o/r/releases/{tag}/assets{{?name,label}}",
+        }
+        self._send(201, self.releases[tag])
+
+
+@pytest.fixture
+def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    _GitHub.releases, _GitHub.blobs = {}, {}
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _GitHub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("GH_TOKEN", "gh-token-for-tests")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "o/r")
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+
+
+def _release(tmp_path: Path) -> Path:
+    folder = tmp_path / "dist/1.2.0"
+    (folder / "bin").mkdir(parents=True)
+    (folder / "sbom").mkdir()
+    (folder / "python").mkdir()
+    (folder / "bin/ironcage-1.2.0-linux-x86_64").write_bytes(b"\x7fELF binary")
+    (folder / "sbom/ironcage-cli-1.2.0.cdx.json").write_text("{}")
+    (folder / "python/ironcage_cli-1.2.0-py3-none-any.whl").write_bytes(b"wheel")
+    (folder / "SHA256SUMS").write_text("x  y\n")
+    (folder / "RELEASE_NOTES.md").write_text("## 1.2.0\n")
+    return folder
+
+
+def test_collect_picks_the_release_assets(tmp_path: Path) -> None:
+    names = [a.name for a in assets.collect(_release(tmp_path))]
+    assert names == [
+        "RELEASE_NOTES.md",
+        "SHA256SUMS",
+        "ironcage-1.2.0-linux-x86_64",
+        "ironcage-cli-1.2.0.cdx.json",
+    ]
+
+
+def test_attach_creates_uploads_then_skips(tmp_path: Path, github: str) -> None:
+    folder = _release(tmp_path)
+    first = assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
+    assert [status for _, status in first] == ["uploaded"] * 4
+    assert _GitHub.blobs["ironcage-1.2.0-linux-x86_64"] == b"\x7fELF binary"
+    assert _GitHub.releases["v1.2.0"]["body"] == "notes"
+    again = assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
+    assert [status for _, status in again] == ["skipped"] * 4
+
+
+def test_attach_refuses_different_content(tmp_path: Path, github: str) -> None:
+    folder = _release(tmp_path)
+    assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
+    (folder / "SHA256SUMS").write_text("changed\n")
+    with pytest.raises(ConflictError, match=r"already has an asset SHA256SUMS"):
+        assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
+
+
+def test_missing_token_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GH_TOKEN", raising=False)
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    monkeypatch.setenv("GITHUB_REPOSITORY", "o/r")
+    with pytest.raises(PreflightError, match=r"GH_TOKEN not set"):
+        assets.attach(_release(tmp_path), "v1.2.0", "n", say=lambda _: None)
+
+
+def test_unfinished_release_folder(tmp_path: Path) -> None:
+    with pytest.raises(PreflightError, match=r"holds no SHA256SUMS"):
+        assets.collect(tmp_path)
