@@ -74,7 +74,7 @@ def deploy(
             _show(pilot.deploy(root, target, where, port=port or None), json)
             return
         host = registry.split("/", 1)[0] if registry else None
-        for done in charts.deploy(charts.deploy_argvs(root, env, target, registry, host), root):
+        for done in charts.deploy(charts.deploy_argvs(root, env, target, host, registry), root):
             console.print(f"[green]deployed[/] {done.release} {target} to {env}")
 
 
