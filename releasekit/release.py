@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from releasekit import changelog, git, pipeline, targets, version
-from releasekit.errors import PreflightError, ReleaseError, VersionError
+from releasekit.errors import PreflightError, ReleaseError, ToolError, VersionError
 from releasekit.run import secrets_from_env
 from releasekit.workspace import Workspace
 
@@ -78,10 +78,16 @@ def next_version(ws: Workspace, opts: Options, current: str) -> tuple[str, str |
 def check_tag(root: Path, tag: str, remote: str | None) -> None:
     """A release tag that already exists at another commit is a hard failure."""
     head = git.head(root)
-    for where, commit in (
-        ("locally", git.tag_commit(root, tag)),
-        (f"on {remote}", git.remote_tag_commit(root, remote, tag) if remote else None),
-    ):
+    remote_commit = None
+    if remote:
+        try:
+            remote_commit = git.remote_tag_commit(root, remote, tag)
+        except ToolError as exc:
+            raise PreflightError(
+                f"The git remote `{remote}` does not answer ({exc.stderr_tail.splitlines()[0]}). "
+                "Add it (`git remote add`), or fix `git_remote` of the target in release.toml."
+            ) from None
+    for where, commit in (("locally", git.tag_commit(root, tag)), (f"on {remote}", remote_commit)):
         if commit is not None and commit != head:
             raise PreflightError(
                 f"Tag {tag} already exists {where} at commit {commit[:12]}, not at HEAD "

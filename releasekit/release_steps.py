@@ -94,7 +94,7 @@ def _check(ctx: dict[str, Any], readonly: bool) -> dict[str, Any]:
         if not readonly:
             os.environ[_SANDBOX_USER_ENV] = state.pypi_user
             os.environ[_SANDBOX_PASSWORD_ENV] = state.pypi_password
-    ctx["target"] = targets.resolve(ws.manifest, opts.target, state)
+    ctx["target"] = targets.resolve(ws.manifest, opts.target, state, credentials=not readonly)
     current = next(iter(versions.values()))
     return {"current": current, "summary": f"ready: {current} everywhere, target {opts.target}"}
 

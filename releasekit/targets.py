@@ -66,8 +66,10 @@ class Target:
         }
 
 
-def _env(name: str, variable: str, manifest: Manifest, key: str) -> str:
+def _env(name: str, variable: str, manifest: Manifest, key: str, needed: bool = True) -> str:
     value = os.environ.get(variable, "")
+    if not value and not needed:
+        return ""
     if not value:
         raise PreflightError(
             f"Target `{name}` in {manifest.path} reads `{key}` from the environment variable "
@@ -77,8 +79,13 @@ def _env(name: str, variable: str, manifest: Manifest, key: str) -> str:
     return value
 
 
-def resolve(manifest: Manifest, name: str, sandbox_state: Any | None = None) -> Target:
-    """The target ``name``: `sandbox` (from the running sandbox) or a [targets.NAME] table."""
+def resolve(
+    manifest: Manifest, name: str, sandbox_state: Any | None = None, credentials: bool = True
+) -> Target:
+    """The target ``name``: `sandbox` (from the running sandbox) or a [targets.NAME] table.
+
+    ``credentials=False`` (a dry run) leaves the credential variables unread.
+    """
     if name == SANDBOX:
         if sandbox_state is None:
             raise PreflightError("The sandbox is not running: run `invoke sandbox.up` first.")
@@ -126,13 +133,15 @@ def resolve(manifest: Manifest, name: str, sandbox_state: Any | None = None) -> 
         chart_registry=table["chart_registry"],
         git_remote=table["git_remote"],
         plain_http=bool(table.get("plain_http", False)),
-        pypi_username=_env(name, user_env, manifest, "pypi_username_env"),
-        pypi_password=_env(name, password_env, manifest, "pypi_password_env"),
+        pypi_username=_env(name, user_env, manifest, "pypi_username_env", credentials),
+        pypi_password=_env(name, password_env, manifest, "pypi_password_env", credentials),
         registry_username=(
-            _env(name, str(reg_user_env), manifest, "registry_username_env") if reg_user_env else ""
+            _env(name, str(reg_user_env), manifest, "registry_username_env", credentials)
+            if reg_user_env
+            else ""
         ),
         registry_password=(
-            _env(name, str(reg_password_env), manifest, "registry_password_env")
+            _env(name, str(reg_password_env), manifest, "registry_password_env", credentials)
             if reg_password_env
             else ""
         ),

@@ -46,8 +46,8 @@ def release_task(
     with reported():
         ws = load_workspace()
         opts = release.Options(
-            part=part,
-            to=to,
+            part=part or None,
+            to=to or None,
             pre_token=pre_token,
             dry_run=dry_run,
             resume=resume,
