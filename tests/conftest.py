@@ -7,6 +7,7 @@ machine without the tool cannot pass by accident. `scripts/setup.sh` installs th
 from __future__ import annotations
 
 import shutil
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,26 @@ import pytest
 from releasekit import sandbox
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def git(root: Path, *args: str) -> str:
+    """Run git in ``root``; its stdout."""
+    return subprocess.run(
+        ["git", "-C", str(root), *args], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def copy_repo(dest: Path) -> Path:
+    """This repository's files (tracked and untracked, not ignored) copied under ``dest``."""
+    listed = git(REPO, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    for rel in filter(None, listed.split("\0")):
+        source = REPO / rel
+        if source.is_file():
+            target = dest / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(source.read_bytes())
+            target.chmod(source.stat().st_mode)
+    return dest
 
 
 def require(tool: str) -> str:

@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 
 from releasekit import sandbox
-from tests.conftest import REPO, require
+from tests.conftest import copy_repo, require
+from tests.conftest import git as _git
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
@@ -30,9 +31,7 @@ OUTPUTS: list[str] = []
 
 
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True
-    ).stdout.strip()
+    return _git(repo, *args).strip()
 
 
 class Repo:
@@ -88,22 +87,7 @@ class Repo:
 def repo(tmp_path_factory: pytest.TempPathFactory):
     for tool in ("docker", "helm", "terraform", "docker-registry", "docker-compose"):
         require(tool)
-    path = tmp_path_factory.mktemp("e2e") / "repo"
-    files = (
-        subprocess.run(
-            ["git", "-C", str(REPO), "ls-files", "-co", "--exclude-standard", "-z"],
-            check=True,
-            capture_output=True,
-        )
-        .stdout.decode()
-        .split("\0")
-    )
-    for name in filter(None, files):
-        source = REPO / name
-        if source.is_file():
-            (path / name).parent.mkdir(parents=True, exist_ok=True)
-            (path / name).write_bytes(source.read_bytes())
-            (path / name).chmod(source.stat().st_mode)
+    path = copy_repo(tmp_path_factory.mktemp("e2e") / "repo")
     git(path, "init", "-q", "-b", "main")
     git(path, "config", "user.email", "e2e@example.com")
     git(path, "config", "user.name", "e2e")

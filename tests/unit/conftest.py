@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import git
+
+__all__ = ["git"]
 
 MANIFEST = """\
 [release]
@@ -58,12 +61,6 @@ dependencies = [{deps}]
 [tool.other]
 version = "9.9.9"
 """
-
-
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(root), *args], check=True, capture_output=True, text=True
-    ).stdout
 
 
 def _package(root: Path, name: str, dist: str, module: str, version: str, deps: list[str]) -> None:

@@ -8,7 +8,6 @@ a release version does move, is put back at the end, and every tag made here is 
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,28 +17,9 @@ import docker.errors
 import pytest
 
 from releasekit import images, manifest, version, workspace
-from tests.conftest import REPO, require
+from tests.conftest import REPO, copy_repo, git, require
 
 IMAGES = ("agent-runtime", "control-panel-api", "control-panel-web", "marketing-site")
-
-
-def git(root: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(root), *args], check=True, capture_output=True, text=True
-    ).stdout
-
-
-def copy_repo(dest: Path) -> Path:
-    """The repository's files (tracked and untracked, not ignored) in a fresh git repository."""
-    listed = git(REPO, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-    for rel in filter(None, listed.split("\0")):
-        source = REPO / rel
-        if source.is_file():
-            target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(source.read_bytes())
-            target.chmod(source.stat().st_mode)
-    return dest
 
 
 def commit_all(root: Path, message: str = "test") -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ import docker.errors
 import pytest
 
 from releasekit import images, manifest, sandbox, version, workspace
-from tests.conftest import REPO, require
+from tests.conftest import REPO, copy_repo, git, require
 
 IMAGES = ("control-panel-api", "control-panel-web")
 
@@ -35,33 +34,14 @@ class PilotImages:
     broken: str
 
 
-def _git(cwd: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", *args], cwd=cwd, check=True, capture_output=True, text=True
-    ).stdout
-
-
-def _copy_repo(dest: Path) -> Path:
-    """The repository's files (tracked and untracked, not ignored) in a fresh git repo."""
-    listed = _git(REPO, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-    for rel in filter(None, listed.split("\0")):
-        source = REPO / rel
-        if source.is_file():
-            target = dest / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(source.read_bytes())
-            target.chmod(source.stat().st_mode)
-    return dest
-
-
 def _release_copy(dest: Path, new: str) -> workspace.Workspace:
-    root = _copy_repo(dest)
+    root = copy_repo(dest)
     ws = workspace.load(manifest.load(root))
     version.apply(ws, version.plan_bump(ws, to=new))
     ws = workspace.load(manifest.load(root))
-    _git(root, "init", "-q", "-b", "main")
-    _git(root, "add", "-A")
-    _git(root, "-c", "user.email=t@example.com", "-c", "user.name=T", "commit", "-qm", "test")
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "-c", "user.email=t@example.com", "-c", "user.name=T", "commit", "-qm", "test")
     return ws
 
 
