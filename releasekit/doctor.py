@@ -88,6 +88,18 @@ TOOLS: tuple[Tool, ...] = (
         f"{_SETUP} `pip install pypiserver`.",
     ),
     Tool(
+        "actionlint",
+        ("actionlint", "-version"),
+        "linting .github/workflows",
+        f"{_SETUP} `go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.4`.",
+    ),
+    Tool(
+        "chromium",
+        ("chromium", "--version"),
+        "the end-to-end check of the pilot's frontend",
+        f"{_SETUP} `apt-get install chromium`.",
+    ),
+    Tool(
         "pyinstaller",
         ("pyinstaller", "--version"),
         "the standalone `ironcage` binary",
