@@ -54,6 +54,10 @@ fi
 
 # 2. Docker engine ---------------------------------------------------------------------------
 if ! docker info >/dev/null 2>&1; then
+  # A dockerd killed without cleanup leaves its pid file behind, and a new one refuses to start.
+  if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
+    rm -f /var/run/docker.pid
+  fi
   say "starting dockerd (log: /var/log/dockerd.log)"
   if command -v systemctl >/dev/null && systemctl start docker 2>/dev/null; then :; else
     nohup dockerd >/var/log/dockerd.log 2>&1 &
