@@ -15,8 +15,6 @@ import os
 import secrets
 import shutil
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
@@ -24,14 +22,13 @@ from pathlib import Path
 from typing import Literal
 
 from releasekit.errors import PreflightError, PublishError, ToolError, ToolMissingError
+from releasekit.health import HEALTH_PATHS, Health, ask, judge
 from releasekit.run import register_secret, run
 
 __all__ = [
     "COMPOSE_FILE",
     "PROJECT",
-    "Check",
     "Deployment",
-    "Health",
     "Settings",
     "compose_argv",
     "compose_command",
@@ -39,7 +36,6 @@ __all__ = [
     "deploy",
     "health",
     "history",
-    "judge",
     "pilot_dir",
     "previous_healthy",
     "probe",
@@ -54,7 +50,6 @@ COMPOSE_FILE = "docker/compose.yaml"
 DEFAULT_PORT = 8088
 NAMESPACE = "ironcage"
 HEALTH_TIMEOUT = 60.0
-HEALTH_PATHS = ("/api/health", "/health")
 Status = Literal["healthy", "failed", "dry-run"]
 Action = Literal["deploy", "rollback", "auto-rollback"]
 
@@ -82,31 +77,6 @@ class Deployment:
 
     def to_json(self) -> dict[str, str]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class Check:
-    """One health request: its path, HTTP status (None: no answer) and reported version."""
-
-    path: str
-    status: int | None
-    version: str | None = None
-    error: str = ""
-
-
-@dataclass(frozen=True)
-class Health:
-    """The verdict of a health check and the requests behind it."""
-
-    ok: bool
-    url: str
-    expected: str | None
-    version: str | None
-    checks: tuple[Check, ...]
-    detail: str
-
-    def to_json(self) -> dict[str, object]:
-        return {**asdict(self), "checks": [asdict(c) for c in self.checks]}
 
 
 def pilot_dir(root: Path) -> Path:
@@ -238,42 +208,6 @@ def previous_healthy(entries: Sequence[Deployment], other_than: str) -> Deployme
 # --- health -------------------------------------------------------------------------------
 
 
-def _get(base: str, path: str) -> Check:
-    try:
-        with urllib.request.urlopen(base + path, timeout=3) as answer:
-            status, body = int(answer.status), answer.read()
-    except urllib.error.HTTPError as exc:
-        status, body = exc.code, exc.read()
-    except (urllib.error.URLError, OSError) as exc:
-        return Check(path, None, error=str(getattr(exc, "reason", exc)))
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return Check(path, status, error="answer is not JSON")
-    found = data.get("version") if isinstance(data, dict) else None
-    return Check(path, status, str(found) if found is not None else None)
-
-
-def judge(url: str, checks: Sequence[Check], expected: str | None) -> Health:
-    """Healthy when every check answered 200 and reports ``expected`` (when given)."""
-    problems = []
-    for check in checks:
-        if check.status is None:
-            problems.append(f"{check.path} did not answer ({check.error})")
-        elif check.status != 200:
-            problems.append(f"{check.path} answered HTTP {check.status}")
-        elif check.error:
-            problems.append(f"{check.path}: {check.error}")
-        elif expected is not None and check.version is not None and check.version != expected:
-            problems.append(f"{check.path} reports version {check.version}, expected {expected}")
-    api = next((c for c in checks if c.path == HEALTH_PATHS[0]), None)
-    version = api.version if api else None
-    if expected is not None and api is not None and api.status == 200 and version is None:
-        problems.append(f"{api.path} reports no version, expected {expected}")
-    detail = "; ".join(problems) if problems else f"healthy at {url}, version {version}"
-    return Health(not problems, url, expected, version, tuple(checks), detail)
-
-
 def health(
     root: Path, expect_version: str | None = None, timeout: float = HEALTH_TIMEOUT
 ) -> Health:
@@ -282,7 +216,7 @@ def health(
     url = f"http://127.0.0.1:{settings.port}"
     deadline = time.monotonic() + timeout
     while True:
-        verdict = judge(url, [_get(url, path) for path in HEALTH_PATHS], expect_version)
+        verdict = judge(url, [ask(url, path) for path in HEALTH_PATHS], expect_version)
         if verdict.ok or time.monotonic() >= deadline:
             return verdict
         time.sleep(1.0)
@@ -294,7 +228,7 @@ def probe(root: Path) -> tuple[str, bool] | None:
     if settings is None or not settings.up:
         return None
     url = f"http://127.0.0.1:{settings.port}"
-    return url, _get(url, "/health").status == 200
+    return url, ask(url, "/health").status == 200
 
 
 # --- deploy and rollback --------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import pilot, run
+from releasekit import health, pilot, run
 from releasekit.errors import PreflightError, PublishError, ToolError
 
 
@@ -161,8 +161,8 @@ def test_judge(
     ok: bool,
     detail: str,
 ) -> None:
-    checks = [pilot.Check("/api/health", *api), pilot.Check("/health", *web)]
-    verdict = pilot.judge("http://127.0.0.1:1", checks, expected)
+    checks = [health.Check("/api/health", *api), health.Check("/health", *web)]
+    verdict = health.judge("http://127.0.0.1:1", checks, expected)
     assert verdict.ok is ok
     assert detail in verdict.detail
 
