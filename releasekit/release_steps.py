@@ -87,7 +87,7 @@ def _check(ctx: dict[str, Any], readonly: bool) -> dict[str, Any]:
         raise PreflightError(
             f"`invoke release` releases the monorepo at one version, but {ws.manifest.path} sets "
             "policy `independent`. Bump packages with `invoke version.bump --package NAME` and "
-            "build with `invoke build`, or set [release].policy = \"lockstep\"."
+            'build with `invoke build`, or set [release].policy = "lockstep".'
         )
     git.ensure_clean(ws.root)
     git.ensure_branch(ws.root, ws.manifest.branch, ws.manifest.path)

@@ -94,7 +94,7 @@ class Runner:
         if not args:
             raise ValueError("empty argv")
         secrets_from_env(env or {})
-        shown = redact(" ".join(args))
+        shown = _shorten(redact(" ".join(args)), len(args))
         echo = self.echo and not quiet
         if self.dry_run and mutates:
             self.recorded.append(args)
@@ -129,6 +129,13 @@ class Runner:
             tail = _tail(stderr if stderr.strip() else stdout)
             raise ToolError([redact(a) for a in args], proc.returncode, redact(tail), hint)
         return Result(args, proc.returncode, stdout, stderr)
+
+
+def _shorten(shown: str, count: int, limit: int = 400) -> str:
+    """A command line for people: past ``limit`` characters, its head and its argument count."""
+    if len(shown) <= limit:
+        return shown
+    return f"{shown[: limit - 100]} ... ({count} arguments in all)"
 
 
 def _text(data: bytes | str | None) -> str:

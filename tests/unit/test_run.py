@@ -82,3 +82,11 @@ def test_only_run_starts_processes() -> None:
         if path.name != "run.py" and "import subprocess" in path.read_text()
     ]
     assert offenders == []
+
+
+def test_long_command_lines_are_shortened_for_people(capsys: pytest.CaptureFixture[str]) -> None:
+    args = [sys.executable, "-c", "pass", *[f"--flag-{i}" for i in range(200)]]
+    run.Runner()(args)
+    echoed = capsys.readouterr().err.strip()
+    assert len(echoed) < 420
+    assert echoed.endswith("(203 arguments in all)")
