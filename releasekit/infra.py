@@ -4,34 +4,30 @@ Root modules are the folders of ``terraform/environments/``. A plan is saved to
 ``build/terraform/<env>.tfplan`` with a fingerprint beside it (``<env>.plan.json``: sha256
 of the root module's files, the local modules it uses, its variable files and the state
 serial); apply refuses a missing plan or one whose fingerprint no longer matches. Root
-modules whose providers must be downloaded get static checks here instead of
-``terraform validate`` when no provider can be installed.
+modules whose providers must be downloaded get the static checks of ``releasekit.hcl_checks``
+instead of ``terraform validate`` when no provider can be installed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from releasekit.charts import image_pins
 from releasekit.doctor import TOOLS
 from releasekit.errors import ManifestError, PreflightError, ToolError
+from releasekit.hcl_checks import Finding, builtin_only, local_modules, static_findings
+from releasekit.helm_deploy import image_pins
 from releasekit.run import Result, require_tool, run
 
 __all__ = [
-    "BUILTIN_PROVIDER",
     "Drift",
-    "Finding",
     "Plan",
     "Validation",
     "apply",
     "apply_argv",
-    "builtin_only",
     "drift",
     "drift_argv",
     "environments",
@@ -46,32 +42,13 @@ __all__ = [
     "plan",
     "plan_argv",
     "plan_paths",
-    "static_findings",
     "validate",
     "validate_argv",
 ]
 
 ENVIRONMENTS_DIR = Path("terraform") / "environments"
 PLANS_DIR = Path("build") / "terraform"
-BUILTIN_PROVIDER = "terraform.io/builtin/terraform"
 _ENV = {"TF_IN_AUTOMATION": "1", "TF_INPUT": "0"}
-_SECRET = re.compile(
-    r"""^\s*"?(?P<key>[A-Za-z0-9_]*(?:password|passwd|secret|token|api_key|private_key)"""
-    r"""[A-Za-z0-9_]*)"?\s*=\s*"(?P<value>[^"$]+)"\s*$""",
-    re.IGNORECASE,
-)
-
-
-@dataclass(frozen=True)
-class Finding:
-    """A static check's complaint about one line of one file."""
-
-    file: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -181,119 +158,6 @@ def drift_argv(module: Path, var_files: tuple[Path, ...] = ()) -> list[str]:
     return [*_chdir(module), "plan", "-detailed-exitcode", "-input=false", "-json", *extra]
 
 
-# -- static checks ---------------------------------------------------------------------------
-
-
-def _strip_comments(text: str) -> str:
-    """``text`` with comments blanked (line structure kept); strings left intact."""
-    out: list[str] = []
-    i, n, in_string = 0, len(text), False
-    while i < n:
-        ch = text[i]
-        if in_string:
-            out.append(ch)
-            if ch == "\\" and i + 1 < n:
-                out.append(text[i + 1])
-                i += 1
-            elif ch == '"':
-                in_string = False
-        elif ch == '"':
-            in_string = True
-            out.append(ch)
-        elif ch == "#" or text.startswith("//", i):
-            end = text.find("\n", i)
-            i = n if end == -1 else end
-            continue
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            end = n if end == -1 else end + 2
-            out.append("\n" * text.count("\n", i, end))
-            i = end
-            continue
-        else:
-            out.append(ch)
-        i += 1
-    return "".join(out)
-
-
-def _blocks(text: str, header: str) -> Iterator[tuple[str, int, str]]:
-    """(label, line, body) of each top-level-or-nested block whose header matches ``header``."""
-    for match in re.finditer(header, text, re.MULTILINE):
-        depth, i = 1, match.end()
-        while i < len(text) and depth:
-            depth += {"{": 1, "}": -1}.get(text[i], 0)
-            i += 1
-        label = match.groupdict().get("label") or ""
-        yield label, text.count("\n", 0, match.start()) + 1, text[match.end() : i - 1]
-
-
-def _top_level_keys(body: str) -> dict[str, int]:
-    """Attribute and block names at depth 0 of ``body`` -> line offset within it."""
-    keys: dict[str, int] = {}
-    depth = 0
-    for offset, line in enumerate(body.splitlines()):
-        found = re.match(r"\s*([A-Za-z_][A-Za-z0-9_-]*)\s*(=|\{)", line)
-        if depth == 0 and found:
-            keys.setdefault(found.group(1), offset)
-        depth += line.count("{") + line.count("[") - line.count("}") - line.count("]")
-    return keys
-
-
-def static_findings(files: list[Path], base: Path) -> list[Finding]:
-    """Static checks: variables typed and described, providers pinned, no literal secrets."""
-    findings: list[Finding] = []
-    for path in sorted(files):
-        shown = str(path.relative_to(base)) if path.is_relative_to(base) else str(path)
-        raw = path.read_text(encoding="utf-8")
-        text = _strip_comments(raw)
-        for number, content in enumerate(text.splitlines(), 1):
-            secret = _SECRET.match(content)
-            if secret:
-                findings.append(
-                    Finding(
-                        shown,
-                        number,
-                        f"`{secret['key']}` holds a literal string: pass secrets through a "
-                        "sensitive variable, a secret store or a generated password "
-                        "(manage_master_user_password), never in the code",
-                    )
-                )
-        if path.suffix != ".tf":
-            continue
-        for name, line, body in _blocks(text, r'^[ \t]*variable\s+"(?P<label>[^"]+)"\s*\{'):
-            keys = _top_level_keys(body)
-            for needed in ("type", "description"):
-                if needed not in keys:
-                    findings.append(
-                        Finding(shown, line, f'variable "{name}" has no `{needed}`: add one')
-                    )
-        for _, line, body in _blocks(text, r"^[ \t]*required_providers\s*\{"):
-            for name, offset, entry in _blocks(body, r"^[ \t]*(?P<label>[A-Za-z0-9_-]+)\s*=\s*\{"):
-                source = re.search(r'source\s*=\s*"([^"]+)"', entry)
-                if source and source.group(1) == BUILTIN_PROVIDER:
-                    continue
-                if not re.search(r"^\s*version\s*=", entry, re.MULTILINE):
-                    findings.append(
-                        Finding(
-                            shown,
-                            line + offset - 1,
-                            f"provider `{name}` has no version constraint: add "
-                            'version = "~> X.Y" to required_providers',
-                        )
-                    )
-    return sorted(findings, key=lambda f: (f.file, f.line))
-
-
-def builtin_only(module: Path) -> bool:
-    """True when every provider the root module requires is the built-in one (no download)."""
-    text = "\n".join(_strip_comments(p.read_text(encoding="utf-8")) for p in module.glob("*.tf"))
-    if re.search(r'^\s*module\s+"', text, re.MULTILINE):
-        return False
-    sources = re.findall(r'source\s*=\s*"([^"]+)"', text)
-    resources = re.findall(r'^\s*(?:resource|data)\s+"([a-z0-9]+)_', text, re.MULTILINE)
-    return all(s == BUILTIN_PROVIDER for s in sources) and all(r == "terraform" for r in resources)
-
-
 # -- commands --------------------------------------------------------------------------------
 
 
@@ -321,14 +185,6 @@ def validate(root: Path) -> Validation:
     return Validation(tuple(validated), tuple(static_only), tuple(static_findings(files, root)))
 
 
-def _local_modules(module: Path) -> list[Path]:
-    found = []
-    for tf in sorted(module.glob("*.tf")):
-        for source in re.findall(r'source\s*=\s*"(\.\.?/[^"]+)"', tf.read_text(encoding="utf-8")):
-            found.append((module / source).resolve())
-    return sorted(set(found))
-
-
 def _state_serial(module: Path, cwd: Path) -> str:
     result = _tf([*_chdir(module), "state", "pull"], cwd, mutates=False, quiet=True)
     if not result.stdout.strip():
@@ -342,7 +198,7 @@ def fingerprint(module: Path, cwd: Path, var_files: tuple[Path, ...] = ()) -> st
     digest = hashlib.sha256()
     folder = cwd / module
     files = [p for p in folder.iterdir() if p.suffix in (".tf", ".tfvars", ".hcl")]
-    for extra in _local_modules(folder):
+    for extra in local_modules(folder):
         files += [p for p in extra.glob("*.tf")]
     files += [cwd / f for f in var_files]
     for path in sorted(set(files)):

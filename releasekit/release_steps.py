@@ -7,7 +7,6 @@ ask the destination first, so repeating one after a crash publishes nothing twic
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,6 +18,7 @@ from releasekit import (
     charts,
     checksums,
     git,
+    helm_deploy,
     infra,
     pilot,
     python_upload,
@@ -292,8 +292,10 @@ def deploy(ctx: dict[str, Any]) -> dict[str, Any]:
         done.append(f"terraform {tf_env}")
     if env.get("helm"):
         helm_env = str(env["helm"])
-        argvs = charts.deploy_argvs(ws.root, helm_env, new, target.chart_registry, target.registry)
-        charts.deploy(argvs, ws.root)
+        argvs = helm_deploy.deploy_argvs(
+            ws.root, helm_env, new, target.chart_registry, target.registry
+        )
+        helm_deploy.deploy(argvs, ws.root)
         done.append(f"helm {helm_env}")
     if env.get("compose"):
         deployment = pilot.deploy(ws.root, new, target.registry)
@@ -385,7 +387,7 @@ def describe(ctx: dict[str, Any]) -> list[str]:
     if env.get("terraform"):
         lines.append(f"$ terraform plan/apply environment {env['terraform']}")
     if env.get("helm"):
-        for argv in charts.deploy_argvs(
+        for argv in helm_deploy.deploy_argvs(
             ws.root, str(env["helm"]), new, target.chart_registry, target.registry
         ):
             lines.append("$ " + " ".join(argv))
@@ -401,8 +403,3 @@ def _tags(ws: Workspace, new: str) -> list[str]:
     return [
         t if not t.startswith("sha-") else "sha-<release commit>" for t in tags_for(new, "0000000")
     ]
-
-
-def as_json(lines: list[str]) -> str:
-    """The plan as JSON, for machines."""
-    return json.dumps({"plan": lines}, indent=2)

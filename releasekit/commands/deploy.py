@@ -1,7 +1,7 @@
 """Top-level tasks `deploy`, `health` and `rollback`: the pilot and the Kubernetes envs.
 
 `--env pilot` (the default) is docker compose on this host (releasekit.pilot); dev, staging
-and prod are helm releases of every chart (releasekit.charts) in namespace ironcage-ENV.
+and prod are helm releases of every chart (releasekit.helm_deploy) in namespace ironcage-ENV.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 from invoke.context import Context
 from invoke.tasks import task
 
-from releasekit import charts, pilot, sandbox, version
+from releasekit import charts, helm_deploy, pilot, sandbox, version
 from releasekit.commands._common import console, emit_json, find_root, load_workspace, reported
 from releasekit.errors import ManifestError, PublishError
 
@@ -42,7 +42,7 @@ def _show(entry: pilot.Deployment, json: bool) -> None:
 
 def _helm_releases(root: Path, env: str) -> list[dict[str, object]]:
     """The last revision of each chart's release in ``env`` (helm history)."""
-    found = charts.history(root, env)
+    found = helm_deploy.history(root, env)
     return [{"chart": name, **(revs[-1] if revs else {})} for name, revs in found.items()]
 
 
@@ -74,7 +74,8 @@ def deploy(
             _show(pilot.deploy(root, target, where, port=port or None), json)
             return
         host = registry.split("/", 1)[0] if registry else None
-        for done in charts.deploy(charts.deploy_argvs(root, env, target, host, registry), root):
+        argvs = helm_deploy.deploy_argvs(root, env, target, host, registry)
+        for done in helm_deploy.deploy(argvs, root):
             console.print(f"[green]deployed[/] {done.release} {target} to {env}")
 
 
@@ -143,5 +144,5 @@ def rollback(c: Context, env: str = PILOT, to: str | None = None, json: bool = F
                 f"--to works for the pilot only; helm rolls {env} back to the previous "
                 f"revision. Run without --to, or `invoke deploy --env {env} --version {to}`."
             )
-        charts.rollback(root, env)
+        helm_deploy.rollback(root, env)
         console.print(f"[green]rolled back[/] every release in {env} to its previous revision")

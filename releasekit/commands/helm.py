@@ -10,7 +10,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 from rich.table import Table
 
-from releasekit import charts, sandbox
+from releasekit import charts, helm_deploy, sandbox
 from releasekit.commands._common import console, emit_json, find_root, reported
 from releasekit.run import redact
 
@@ -132,12 +132,12 @@ def deploy(
     """helm upgrade --install --atomic every chart into ENV, images pinned by digest."""
     with reported():
         root = find_root()
-        argvs = charts.deploy_argvs(
+        argvs = helm_deploy.deploy_argvs(
             root, env, version, registry, image_registry, namespace, dry_run, chart
         )
         for argv in argvs:
             console.print(redact(shlex.join(argv)), markup=False, soft_wrap=True)
-        for done in charts.deploy(argvs, root):
+        for done in helm_deploy.deploy(argvs, root):
             if dry_run:
                 if done.note:
                     console.print(f"[yellow]{done.release}[/]: {done.note}")
@@ -165,7 +165,7 @@ def rollback(
 ) -> None:
     """helm rollback the releases of ENV and wait for them."""
     with reported():
-        for result in charts.rollback(find_root(), env, revision, namespace, chart):
+        for result in helm_deploy.rollback(find_root(), env, revision, namespace, chart):
             console.print(f"[green]rolled back[/] {result.argv[2]}")
 
 
@@ -186,7 +186,7 @@ def history(
 ) -> None:
     """Show the revisions of each release in ENV (helm history)."""
     with reported():
-        found = charts.history(find_root(), env, namespace, chart)
+        found = helm_deploy.history(find_root(), env, namespace, chart)
         if json:
             emit_json(found)
             return

@@ -1,12 +1,14 @@
+# Everything terraform.tfvars sets. region configures the provider; the rest go to
+# modules/platform, whose README documents them and their defaults.
+
 variable "environment" {
-  description = "Name of the environment (dev, staging, prod): part of every resource name."
+  description = "Name of the environment: part of every resource name."
   type        = string
 }
 
 variable "region" {
   description = "AWS region the environment lives in."
   type        = string
-  default     = "eu-west-1"
 }
 
 variable "vpc_cidr" {
@@ -32,65 +34,49 @@ variable "private_subnets" {
 variable "single_nat_gateway" {
   description = "One NAT gateway for all zones instead of one per zone."
   type        = bool
-  default     = true
-}
-
-variable "kubernetes_version" {
-  description = "Kubernetes version of the EKS control plane."
-  type        = string
-  default     = "1.31"
 }
 
 variable "node_instance_types" {
   description = "Instance types of the node group."
   type        = list(string)
-  default     = ["t3.medium"]
 }
 
 variable "node_min_size" {
   description = "Fewest nodes."
   type        = number
-  default     = 1
 }
 
 variable "node_max_size" {
   description = "Most nodes."
   type        = number
-  default     = 3
 }
 
 variable "node_desired_size" {
   description = "Nodes at creation."
   type        = number
-  default     = 2
 }
 
 variable "db_instance_class" {
   description = "RDS instance class of the PostgreSQL database."
   type        = string
-  default     = "db.t4g.micro"
 }
 
 variable "db_multi_az" {
   description = "Keep a PostgreSQL standby in a second zone."
   type        = bool
-  default     = false
 }
 
 variable "db_deletion_protection" {
   description = "Refuse to delete the database until this is turned off."
   type        = bool
-  default     = true
 }
 
 variable "create_registry" {
   description = "Create the ECR repositories in this environment's account."
   type        = bool
-  default     = true
 }
 
 variable "tags" {
   description = "Tags merged into every resource's tags."
   type        = map(string)
-  default     = {}
 }
