@@ -21,7 +21,7 @@ import yaml
 
 from releasekit.doctor import TOOLS
 from releasekit.errors import ConflictError, ManifestError, ToolError
-from releasekit.run import Result, redact, require_tool, run
+from releasekit.run import Result, redact, register_secret, require_tool, run
 
 __all__ = [
     "ENVIRONMENTS",
@@ -35,6 +35,8 @@ __all__ = [
     "find_charts",
     "lint",
     "lint_argv",
+    "login",
+    "login_argv",
     "package",
     "package_argv",
     "plain_http",
@@ -184,6 +186,19 @@ def package_argv(chart: Path, version: str, dest: Path) -> list[str]:
 
 def push_argv(archive: Path, registry: str) -> list[str]:
     return ["helm", "push", str(archive), chart_repo(registry), *_tls(registry)]
+
+
+def login_argv(registry: str, username: str) -> list[str]:
+    """``helm registry login``; the password goes on standard input, never in argv."""
+    host = chart_repo(registry).removeprefix("oci://").split("/", 1)[0]
+    return ["helm", "registry", "login", host, "--username", username, "--password-stdin",
+            *(["--insecure"] if plain_http(registry) else [])]  # fmt: skip
+
+
+def login(registry: str, username: str, password: str) -> None:
+    """Log helm in to the chart registry (credentials from the target's variables)."""
+    register_secret(password)
+    run_helm(login_argv(registry, username), input=password)
 
 
 def pull_argv(registry: str, chart: str, version: str, dest: Path) -> list[str]:

@@ -101,6 +101,8 @@ def _check(ctx: dict[str, Any], readonly: bool) -> dict[str, Any]:
             os.environ[_SANDBOX_USER_ENV] = state.pypi_user
             os.environ[_SANDBOX_PASSWORD_ENV] = state.pypi_password
     ctx["target"] = targets.resolve(ws.manifest, opts.target, state, credentials=not readonly)
+    if not readonly and ctx["target"].kind == "remote":
+        targets.check_reachable(ctx["target"])
     current = next(iter(versions.values()))
     return {"current": current, "summary": f"ready: {current} everywhere, target {opts.target}"}
 
@@ -242,6 +244,8 @@ def publish_images(ctx: dict[str, Any]) -> dict[str, Any]:
 def publish_charts(ctx: dict[str, Any]) -> dict[str, Any]:
     """Package every chart at the release version and push it to the chart registry."""
     target = _target(ctx)
+    if target.registry_username:
+        charts.login(target.chart_registry, target.registry_username, target.registry_password)
     archives = charts.package(_ws(ctx).root, ctx["version"])
     pushed = {}
     for archive in archives:

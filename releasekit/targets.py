@@ -9,6 +9,8 @@ whose names the table gives, never from the file itself.
 from __future__ import annotations
 
 import os
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -16,7 +18,7 @@ from releasekit.errors import ManifestError, PreflightError
 from releasekit.manifest import Manifest
 from releasekit.run import register_secret
 
-__all__ = ["SANDBOX", "Target", "resolve"]
+__all__ = ["SANDBOX", "Target", "check_reachable", "resolve"]
 
 SANDBOX = "sandbox"
 _KEYS = {
@@ -146,3 +148,23 @@ def resolve(
             else ""
         ),
     )
+
+
+def check_reachable(target: Target, timeout: float = 10.0) -> None:
+    """Preflight: the package index and the image registry of ``target`` answer HTTP at all."""
+    scheme = "http" if target.plain_http else "https"
+    for what, key, url in (
+        ("package index", "pypi_index", target.pypi_index),
+        ("image registry", "registry", f"{scheme}://{target.registry_host}/v2/"),
+    ):
+        try:
+            with urllib.request.urlopen(url, timeout=timeout):
+                pass
+        except urllib.error.HTTPError:
+            continue  # any HTTP answer (401 included) means it is there
+        except (urllib.error.URLError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise PreflightError(
+                f"The {what} of target `{target.name}` does not answer at {url} ({reason}). "
+                f"Check the network, or `targets.{target.name}.{key}` in release.toml."
+            ) from None

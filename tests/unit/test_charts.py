@@ -191,3 +191,29 @@ def test_every_value_is_documented_and_the_schema_is_strict(chart: str) -> None:
         where for where, obj in _objects(schema) if obj.get("additionalProperties") is not False
     ]
     assert loose == []
+
+
+@pytest.mark.parametrize(
+    ("registry", "expected"),
+    [
+        (
+            "oci://ghcr.io/ironcage/charts",
+            ["helm", "registry", "login", "ghcr.io", "--username", "bot", "--password-stdin"],
+        ),
+        (
+            "127.0.0.1:5555",
+            [
+                "helm",
+                "registry",
+                "login",
+                "127.0.0.1:5555",
+                "--username",
+                "bot",
+                "--password-stdin",
+                "--insecure",
+            ],
+        ),
+    ],
+)
+def test_login_argv_keeps_the_password_out(registry: str, expected: list[str]) -> None:
+    assert charts.login_argv(registry, "bot") == expected

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from releasekit import manifest, sandbox, targets
+from releasekit.errors import ManifestError, PreflightError
+
+TABLE = """
+[targets.prod]
+pypi_url = "http://127.0.0.1:{port}/upload"
+pypi_index = "http://127.0.0.1:{port}/simple"
+registry = "127.0.0.1:{port}/team"
+chart_registry = "oci://127.0.0.1:{port}/charts"
+git_remote = "origin"
+plain_http = true
+registry_username_env = "REG_USER"
+registry_password_env = "REG_PASSWORD"
+"""
+
+
+class _Refusing(BaseHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(401)
+        self.end_headers()
+
+
+@pytest.fixture
+def server() -> Iterator[int]:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield int(httpd.server_address[1])
+    httpd.shutdown()
+
+
+def _manifest(make_repo, port: int) -> manifest.Manifest:
+    root: Path = make_repo()
+    path = root / "release.toml"
+    path.write_text(path.read_text() + TABLE.format(port=port))
+    return manifest.load(root)
+
+
+def test_remote_target_reads_credentials_from_named_variables(
+    make_repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {
+        "TWINE_USERNAME": "u",
+        "TWINE_PASSWORD": "p-secret-1",
+        "REG_USER": "r",
+        "REG_PASSWORD": "r-secret-2",
+    }.items():
+        monkeypatch.setenv(name, value)
+    target = targets.resolve(_manifest(make_repo, 1), "prod")
+    assert (target.registry_host, target.registry_password) == ("127.0.0.1:1", "r-secret-2")
+    assert "secret" not in repr(target)
+
+
+def test_missing_credential_names_the_variable(make_repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TWINE_USERNAME", "u")
+    monkeypatch.setenv("TWINE_PASSWORD", "p")
+    monkeypatch.delenv("REG_USER", raising=False)
+    with pytest.raises(PreflightError, match=r"variable REG_USER, which is not set"):
+        targets.resolve(_manifest(make_repo, 1), "prod")
+    assert (
+        targets.resolve(_manifest(make_repo, 1), "prod", credentials=False).registry_username == ""
+    )
+
+
+def test_unknown_target_lists_known(make_repo) -> None:
+    with pytest.raises(ManifestError, match=r"Unknown target `staging`.*sandbox, prod"):
+        targets.resolve(_manifest(make_repo, 1), "staging")
+
+
+def test_reachable_target_passes_even_when_it_refuses(make_repo, server: int) -> None:
+    target = targets.resolve(_manifest(make_repo, server), "prod", credentials=False)
+    targets.check_reachable(target)
+
+
+def test_target_that_does_not_answer_stops_preflight(make_repo) -> None:
+    target = targets.resolve(_manifest(make_repo, sandbox.free_port()), "prod", credentials=False)
+    with pytest.raises(PreflightError, match=r"package index of target `prod` does not answer"):
+        targets.check_reachable(target, timeout=2)
