@@ -66,11 +66,10 @@ def test_missing_credential_names_the_variable(make_repo, monkeypatch: pytest.Mo
     monkeypatch.setenv("TWINE_USERNAME", "u")
     monkeypatch.setenv("TWINE_PASSWORD", "p")
     monkeypatch.delenv("REG_USER", raising=False)
+    m = _manifest(make_repo, 1)
     with pytest.raises(PreflightError, match=r"variable REG_USER, which is not set"):
-        targets.resolve(_manifest(make_repo, 1), "prod")
-    assert (
-        targets.resolve(_manifest(make_repo, 1), "prod", credentials=False).registry_username == ""
-    )
+        targets.resolve(m, "prod")
+    assert targets.resolve(m, "prod", credentials=False).registry_username == ""
 
 
 def test_unknown_target_lists_known(make_repo) -> None:
