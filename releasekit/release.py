@@ -118,6 +118,7 @@ def run(
     on_start: Callable[[pipeline.Step, bool], None],
     on_end: Callable[[pipeline.Step, dict[str, Any], float], None],
     say: Callable[[str], None] = print,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run (or resume, or describe) a release; returns the final context's summary."""
     from releasekit import release_steps
@@ -125,7 +126,7 @@ def run(
     secrets_from_env()
     path = state_path(ws.root)
     existing = pipeline.State.load(path)
-    ctx: dict[str, Any] = {"ws": ws, "opts": opts, "root": ws.root}
+    ctx: dict[str, Any] = {"ws": ws, "opts": opts, "root": ws.root, "progress": progress}
     if opts.dry_run:
         if opts.resume and existing is not None:
             ctx.update(_outputs(existing))
@@ -174,7 +175,22 @@ def run(
             return outputs
 
         steps[steps.index(chooser)] = pipeline.Step(chooser.name, chooser.summary, choose)
-        pipeline.execute(steps, state, ctx, on_start, on_end)
+        current: list[str] = []
+
+        def started(step: pipeline.Step, skipped: bool) -> None:
+            current[:] = [step.name]
+            on_start(step, skipped)
+
+        try:
+            pipeline.execute(steps, state, ctx, started, on_end)
+        except ReleaseError:
+            if path.exists():
+                say(
+                    f"release {state.version} stopped at step `{current[0]}`; the finished steps "
+                    f"are recorded in {path}. Fix the cause above, then run "
+                    "`invoke release --resume`."
+                )
+            raise
         state.data["complete"] = True
         state.data["report"] = ctx.get("report")
         state.save()

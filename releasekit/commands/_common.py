@@ -15,9 +15,10 @@ from releasekit import manifest, workspace
 from releasekit.errors import ManifestError, ReleaseError
 from releasekit.run import redact, secrets_from_env
 
-__all__ = ["console", "emit_json", "find_root", "load_workspace", "reported"]
+__all__ = ["console", "emit_json", "err_console", "find_root", "load_workspace", "reported"]
 
 console = Console(highlight=False)
+err_console = Console(highlight=False, stderr=True)
 
 
 def find_root(start: Path | None = None) -> Path:

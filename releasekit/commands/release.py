@@ -7,10 +7,11 @@ from typing import Any
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
+from rich.markup import escape
 from rich.table import Table
 
 from releasekit import pipeline, release
-from releasekit.commands._common import console, load_workspace, reported
+from releasekit.commands._common import console, emit_json, err_console, load_workspace, reported
 
 __all__ = ["ns"]
 
@@ -26,6 +27,7 @@ __all__ = ["ns"]
         "dry_run": "Print the plan (artifacts, tags, destinations, commands); change nothing.",
         "yes": "Do not ask for confirmation before acting.",
         "resume": "Continue the unfinished release recorded in build/release/state.json.",
+        "json": "Print the result (version, report, step timings) as JSON on stdout.",
         "env": "Deploy to this environment after publishing (default pilot; `none` to skip).",
         "target": "Where artifacts go: `sandbox` (default, started when needed) or a "
         "[targets.NAME] of release.toml.",
@@ -41,6 +43,7 @@ def release_task(
     resume: bool = False,
     env: str = "pilot",
     target: str = "sandbox",
+    json: bool = False,
 ) -> None:
     """Release everything: version, build, verify, publish, tag, deploy, health, report."""
     with reported():
@@ -55,31 +58,46 @@ def release_task(
             target=target,
         )
         timings: list[tuple[str, str, float]] = []
+        out = err_console if json else console
 
         def on_start(step: pipeline.Step, skipped: bool) -> None:
             mark = "[dim]done before, skipped[/]" if skipped else "..."
-            console.print(f"[bold]{step.name}[/]: {step.summary} {mark}")
+            out.print(f"[bold]{step.name}[/]: {step.summary} {mark}")
 
         def on_end(step: pipeline.Step, outputs: dict[str, Any], seconds: float) -> None:
             timings.append((step.name, str(outputs.get("summary", "")), seconds))
 
         result = release.run(
-            ws, opts, confirm=None if yes else _confirm, on_start=on_start, on_end=on_end
+            ws,
+            opts,
+            confirm=None if yes else _confirm,
+            on_start=on_start,
+            on_end=on_end,
+            say=lambda line: out.print(escape(line)),
+            progress=lambda line: err_console.print(f"  [dim]{escape(line)}[/]"),
         )
+        if json:
+            steps = [{"step": n, "result": r, "seconds": round(t, 3)} for n, r, t in timings]
+            emit_json({**result, "steps": steps})
+            return
         if dry_run:
             return
         table = Table(title=f"Release {result.get('version', '')}")
         for column in ("step", "result", "seconds"):
             table.add_column(column)
         for name, summary, seconds in timings:
-            table.add_row(name, summary, f"{seconds:.1f}")
+            table.add_row(name, escape(summary), f"{seconds:.1f}")
         console.print(table)
         if result.get("report"):
             console.print(f"report: {result['report']}")
 
 
 def _confirm(question: str) -> bool:
-    answer = console.input(f"{question} [y/N] ")
+    try:
+        answer = console.input(f"{question} [y/N] ")
+    except EOFError:
+        err_console.print("no answer on standard input: pass --yes to release without asking")
+        return False
     return answer.strip().lower() in {"y", "yes"}
 
 
