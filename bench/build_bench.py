@@ -6,7 +6,7 @@ Works on a temporary copy of the repository (its own git repository) at a versio
 the real one, so the working tree, its build cache and its image tags are left alone; the
 tags made here are removed at the end and a moved `latest` is put back. Steps:
 
-1. cold: the Python artifacts (when ``releasekit.python_dist`` exists), then each image
+1. cold: the Python artifacts, then each image
    with the engine's layer cache bypassed;
 2. no-op: everything again, unchanged (the input-hash cache must skip it all);
 3. one file changed in packages/sandbox: what depends on it rebuilds, nothing else;
@@ -17,21 +17,20 @@ tags made here are removed at the end and a moved `latest` is put back. Steps:
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import docker.errors
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from releasekit import images, manifest, version, workspace  # noqa: E402
+from releasekit import images, manifest, python_dist, version, workspace  # noqa: E402
 from releasekit.images.spec import ImageSpec  # noqa: E402
 
 T = TypeVar("T")
@@ -96,9 +95,6 @@ def main() -> int:
     client = images.connect()
     current = next(iter(version.check(workspace.load(manifest.load(ROOT))).values()))
     bench_version = f"{version.parse(current).major + 70}.0.0"
-    python_dist: Any = None
-    if importlib.util.find_spec("releasekit.python_dist") is not None:
-        from releasekit import python_dist
     latest: dict[str, str] = {}
     for spec in images.specs(workspace.load(manifest.load(ROOT))):
         with contextlib.suppress(docker.errors.ImageNotFound):
@@ -116,9 +112,8 @@ def main() -> int:
         steps: list[list[str]] = []
         try:
             # 1. cold
-            if python_dist is not None:
-                outcomes, secs = timed(lambda: python_dist.build_all(ws, bench_version))
-                steps.append(["cold", "python artifacts", f"{secs:.1f}", f"{len(outcomes)} built"])
+            outcomes, secs = timed(lambda: python_dist.build_all(ws, bench_version))
+            steps.append(["cold", "python artifacts", f"{secs:.1f}", f"{len(outcomes)} built"])
             cold: dict[str, float] = {}
             results: dict[str, images.ImageResult] = {}
             for spec in specs:
@@ -135,10 +130,9 @@ def main() -> int:
             steps.append(["cold", "all images", f"{total_cold:.1f}", ""])
 
             # 2. no-op
-            if python_dist is not None:
-                outcomes, secs = timed(lambda: python_dist.build_all(ws, bench_version))
-                statuses = sorted({o.status for o in outcomes})
-                steps.append(["no-op", "python artifacts", f"{secs:.2f}", ", ".join(statuses)])
+            outcomes, secs = timed(lambda: python_dist.build_all(ws, bench_version))
+            statuses = sorted({o.status for o in outcomes})
+            steps.append(["no-op", "python artifacts", f"{secs:.2f}", ", ".join(statuses)])
             again, noop = timed(lambda: images.build_images(ws, bench_version, client=client))
             rebuilt = [r.name for r in again if r.status == "built"]
             steps.append(
@@ -154,12 +148,9 @@ def main() -> int:
             # 3. one file changed in packages/sandbox
             changed = root / "packages" / "sandbox" / "src" / "ironcage_sandbox" / "__init__.py"
             changed.write_text(changed.read_text() + "\n# bench: one changed line\n")
-            if python_dist is not None:
-                outcomes, secs = timed(lambda: python_dist.build_all(ws, bench_version))
-                rebuilt_py = sorted(o.key for o in outcomes if o.status == "built")
-                steps.append(
-                    ["one change", "python artifacts", f"{secs:.1f}", ", ".join(rebuilt_py)]
-                )
+            outcomes, secs = timed(lambda: python_dist.build_all(ws, bench_version))
+            rebuilt_py = sorted(o.key for o in outcomes if o.status == "built")
+            steps.append(["one change", "python artifacts", f"{secs:.1f}", ", ".join(rebuilt_py)])
             after, change = timed(lambda: images.build_images(ws, bench_version, client=client))
             made.update(t for r in after for t in r.tags)
             rebuilt = [r.name for r in after if r.status == "built"]
