@@ -24,10 +24,11 @@ from typing import Any
 from releasekit.errors import LockError, ReleaseError
 from releasekit.run import redact
 
-__all__ = ["FAULT_ENV", "Lock", "State", "Step", "execute", "lock", "write_json"]
+__all__ = ["FAULT_ENV", "Lock", "State", "Step", "execute", "fault_point", "lock", "write_json"]
 
 FAULT_ENV = "RELEASEKIT_FAULT"
-"""Fault injection for resume tests: `kill-after:STEP` kills the release right after STEP."""
+"""Fault injection for resume tests: `kill-after:STEP` kills the release right after STEP
+is recorded; `kill-at:POINT` kills it at a named point inside a step."""
 
 StepFn = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -151,6 +152,12 @@ def lock(path: Path) -> Iterator[Lock]:
         yield me
     finally:
         path.unlink(missing_ok=True)
+
+
+def fault_point(name: str) -> None:
+    """Die here, as a crash would, when the fault injection variable names this point."""
+    if os.environ.get(FAULT_ENV, "") == f"kill-at:{name}":
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def execute(

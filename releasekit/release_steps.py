@@ -29,7 +29,7 @@ from releasekit import (
 from releasekit.buildcache import file_sha256
 from releasekit.errors import PreflightError, ReleaseError
 from releasekit.images import push_images
-from releasekit.pipeline import Step, write_json
+from releasekit.pipeline import Step, fault_point, write_json
 from releasekit.release import Options, check_tag, dist_dir, next_version, tools_present
 from releasekit.run import run
 from releasekit.workspace import Workspace
@@ -75,8 +75,14 @@ def _restore_interrupted_prepare(ctx: dict[str, Any]) -> None:
     own = {str(f.site.file.relative_to(ws.root)) for f in version.read(ws)}
     own.add(ws.manifest.changelog)
     dirty = git.dirty_files(ws.root)
-    if dirty and set(dirty) <= own:
-        run(["git", "-C", str(ws.root), "checkout", "--", *dirty])
+    if not dirty or not set(dirty) <= own:
+        return
+    listed = run(["git", "-C", str(ws.root), "ls-files", "--", *dirty], mutates=False, quiet=True)
+    tracked = listed.stdout.split()
+    if tracked:
+        run(["git", "-C", str(ws.root), "checkout", "--", *tracked])
+    for new_file in set(dirty) - set(tracked):
+        (ws.root / new_file).unlink()
 
 
 def _check(ctx: dict[str, Any], readonly: bool) -> dict[str, Any]:
@@ -165,6 +171,7 @@ def prepare(ctx: dict[str, Any]) -> dict[str, Any]:
     head, _, rest = old.partition("\n")
     notes_file.write_text(f"{head}\n\n{ctx['notes'].rstrip()}\n{rest}", encoding="utf-8")
     paths = [str(p.relative_to(ws.root)) for p in [*written, notes_file]]
+    fault_point("prepare:written")
     git.add_and_commit(ws.root, paths, message)
     commit = git.head(ws.root)
     return {"commit": commit, "files": paths, "summary": f"{len(paths)} files, {commit[:7]}"}

@@ -171,18 +171,25 @@ def test_preflight_refuses_and_changes_nothing(repo: Repo, setup, args, extra, m
 
 
 def test_killed_release_resumes_and_publishes_once(repo: Repo) -> None:
-    killed = repo.invoke("release", "--yes", ok=False, RELEASEKIT_FAULT="kill-after:publish-images")
-    assert killed.returncode == -9
-    state = repo.state()
-    assert state["version"] == "0.2.0"
-    assert {"publish-python", "publish-images"} <= set(state["steps"])
-    assert "tag" not in state["steps"]
     remote = repo.path / ".sandbox/remote.git"
-    assert git(remote, "tag") == ""
-    # A second release while the state is unfinished is refused.
+    # Killed while writing the version sites, before the release commit.
+    killed = repo.invoke("release", "--yes", ok=False, RELEASEKIT_FAULT="kill-at:prepare:written")
+    assert killed.returncode == -9
+    assert git(repo.path, "status", "--porcelain") != ""
+    assert repo.state()["version"] == "0.2.0"
+    # A new release while one is unfinished is refused.
     refused = repo.invoke("release", "--yes", ok=False)
     assert "release --resume" in refused.stderr
+    # Killed again after each of these steps; every resume finishes one more.
+    for step in ("prepare", "build", "publish-python", "publish-images", "tag", "deploy"):
+        killed = repo.invoke(
+            "release", "--resume", "--yes", ok=False, RELEASEKIT_FAULT=f"kill-after:{step}"
+        )
+        assert killed.returncode == -9, killed.stderr
+        assert step in repo.state()["steps"]
+        assert git(remote, "tag") == ("v0.2.0" if step in {"tag", "deploy"} else "")
     # As if killed inside the upload: the step is not recorded, its files are on the index.
+    state = repo.state()
     uploaded = _index(repo)
     del state["steps"]["publish-python"]
     (repo.path / "build/release/state.json").write_text(json.dumps(state))
@@ -193,7 +200,10 @@ def test_killed_release_resumes_and_publishes_once(repo: Repo) -> None:
     assert git(remote, "tag") == "v0.2.0"
     release_commit = git(repo.path, "rev-parse", "HEAD")
     assert git(remote, "rev-parse", "v0.2.0^{commit}") == release_commit
-    assert git(repo.path, "log", "-1", "--format=%s") == "chore(release): v0.2.0"
+    assert git(repo.path, "log", "-2", "--format=%s").splitlines() == [
+        "chore(release): v0.2.0",
+        "feat: first release of the monorepo",
+    ]
     repo.invoke("version.check")
     report = json.loads((repo.path / "dist/0.2.0/release.json").read_text())
     assert report["version"] == "0.2.0" and report["tag"] == "v0.2.0"
