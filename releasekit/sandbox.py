@@ -225,6 +225,7 @@ def start_pypi(data: Path, user: str, password: str, port: int | None = None) ->
         str(data / "htpasswd"),
         "-a",
         "update",
+        "--disable-fallback",
         str(packages),
     ]
     proc = spawn(argv, log=log)

@@ -314,7 +314,16 @@ def test_pilot_serves_the_release_and_the_frontend_lists_agents(repo: Repo) -> N
 
 def test_next_release_then_rollback(repo: Repo) -> None:
     repo.commit("packages/sandbox/README.md", "fix(sandbox): clearer limits wording")
-    repo.invoke("release", "--yes")
+    # The index already holds a different file under a name the release is about to upload.
+    squatter = repo.path / ".sandbox/pypi/packages/ironcage_sandbox-0.2.1.tar.gz"
+    squatter.write_bytes(b"not the release")
+    stopped = repo.invoke("release", "--yes", ok=False)
+    assert stopped.returncode == 8, stopped.stderr
+    assert "ironcage_sandbox-0.2.1.tar.gz is already on" in stopped.stderr
+    assert "stopped at step `publish-python`" in stopped.stdout
+    assert git(repo.path / ".sandbox/remote.git", "tag") == "v0.2.0"
+    squatter.unlink()
+    repo.invoke("release", "--resume", "--yes")
     assert git(repo.path, "log", "-1", "--format=%s") == "chore(release): v0.2.1"
     health = json.loads(repo.invoke("health", "--env", "pilot", "--json").stdout)
     assert health["version"] == "0.2.1"
