@@ -21,7 +21,7 @@ import releasekit
 from releasekit.buildcache import file_sha256
 from releasekit.run import run
 
-__all__ = ["Installed", "canonical", "installed", "purl", "python_bom", "write"]
+__all__ = ["Installed", "canonical", "document", "installed", "purl", "python_bom", "write"]
 
 SPEC_VERSION = "1.5"
 
@@ -128,13 +128,30 @@ def python_bom(
         )
         return {"ref": purl(dist.name, dist.version), "dependsOn": refs}
 
-    root_ref = purl(root.name, root.version)
+    return document(
+        _component(root, "library", wheel_digest),
+        [_component(d, "library", digests.get(canonical(d.name))) for d in deps],
+        [depends(root), *(depends(d) for d in deps)],
+        serial_seed=purl(root.name, root.version) + wheel_digest,
+        timestamp=timestamp,
+    )
+
+
+def document(
+    subject: Mapping[str, Any],
+    components: Sequence[Mapping[str, Any]],
+    dependencies: Sequence[Mapping[str, Any]],
+    *,
+    serial_seed: str,
+    timestamp: int,
+) -> dict[str, Any]:
+    """A CycloneDX 1.5 JSON document about ``subject``; its serial number follows the seed."""
     when = datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "$schema": "http://cyclonedx.org/schema/bom-1.5.schema.json",
         "bomFormat": "CycloneDX",
         "specVersion": SPEC_VERSION,
-        "serialNumber": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, root_ref + wheel_digest)}",
+        "serialNumber": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, serial_seed)}",
         "version": 1,
         "metadata": {
             "timestamp": when,
@@ -143,10 +160,10 @@ def python_bom(
                     {"type": "application", "name": "releasekit", "version": releasekit.__version__}
                 ]
             },
-            "component": _component(root, "library", wheel_digest),
+            "component": dict(subject),
         },
-        "components": [_component(d, "library", digests.get(canonical(d.name))) for d in deps],
-        "dependencies": [depends(root), *(depends(d) for d in deps)],
+        "components": [dict(c) for c in components],
+        "dependencies": [dict(d) for d in dependencies],
     }
 
 

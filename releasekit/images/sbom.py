@@ -11,16 +11,13 @@ image id.
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import docker.errors
 
-import releasekit
 from releasekit import sbom as python_sbom
 from releasekit.errors import ToolError
 
@@ -120,41 +117,25 @@ def image_bom(
     """The CycloneDX 1.5 document of ``image`` holding ``components``."""
     digest = image_id.split(":", 1)[-1]
     root_ref = f"pkg:oci/{image}@sha256%3A{digest}?tag={version}"
-    when = datetime.fromtimestamp(timestamp, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    return {
-        "$schema": "http://cyclonedx.org/schema/bom-1.5.schema.json",
-        "bomFormat": "CycloneDX",
-        "specVersion": python_sbom.SPEC_VERSION,
-        "serialNumber": f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, root_ref)}",
-        "version": 1,
-        "metadata": {
-            "timestamp": when,
-            "tools": {
-                "components": [
-                    {"type": "application", "name": "releasekit", "version": releasekit.__version__}
-                ]
-            },
-            "component": {
-                "type": "container",
-                "bom-ref": root_ref,
-                "name": image,
-                "version": version,
-                "purl": root_ref,
-                "hashes": [{"alg": "SHA-256", "content": digest}],
-            },
-        },
-        "components": [
-            {
-                "type": "library",
-                "bom-ref": c.purl,
-                "name": c.name,
-                "version": c.version,
-                "purl": c.purl,
-            }
-            for c in components
-        ],
-        "dependencies": [{"ref": root_ref, "dependsOn": [c.purl for c in components]}],
+    subject = {
+        "type": "container",
+        "bom-ref": root_ref,
+        "name": image,
+        "version": version,
+        "purl": root_ref,
+        "hashes": [{"alg": "SHA-256", "content": digest}],
     }
+    listed = [
+        {"type": "library", "bom-ref": c.purl, "name": c.name, "version": c.version, "purl": c.purl}
+        for c in components
+    ]
+    return python_sbom.document(
+        subject,
+        listed,
+        [{"ref": root_ref, "dependsOn": [c.purl for c in components]}],
+        serial_seed=root_ref,
+        timestamp=timestamp,
+    )
 
 
 def write_sbom(
