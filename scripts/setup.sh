@@ -13,7 +13,7 @@
 #   6. local base images (debootstrap) when the public ones cannot be pulled
 set -euo pipefail
 
-HELM_VERSION="v3.16.4"
+HELM_VERSION="v4.3.2"
 ACTIONLINT_VERSION="v1.7.4"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${RELEASEKIT_CACHE:-$HOME/.cache/releasekit}"
@@ -81,8 +81,8 @@ go_tool() {  # name module version
   ln -sf "$bin" "/usr/local/bin/$name"
   say "$name $version"
 }
-go_tool helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" \
-  "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+go_tool helm helm.sh/helm/v4/cmd/helm "$HELM_VERSION" \
+  "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
 go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION" \
   "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION"
 

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from invoke.collection import Collection
 
-from releasekit.commands import build, deploy, docker, helm, release, repo, sandbox, tf, version
+from releasekit.commands import (
+    build,
+    cluster,
+    deploy,
+    docker,
+    helm,
+    release,
+    repo,
+    sandbox,
+    tf,
+    version,
+)
 
 __all__ = ["namespace"]
 
@@ -18,6 +29,7 @@ def namespace() -> Collection:
     ns.add_collection(version.ns)
     ns.add_collection(build.ns)
     ns.add_collection(sandbox.ns)
+    ns.add_collection(cluster.ns)
     ns.add_task(deploy.deploy)
     ns.add_task(deploy.health)
     ns.add_task(deploy.rollback)
