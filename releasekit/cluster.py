@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import ssl
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -186,7 +187,7 @@ def _ports(recorded: dict[str, int], pids: dict[str, int], home: Path) -> dict[s
 
 def _url(name: str, ports: dict[str, int]) -> str:
     port = ports[name]
-    return f"http://127.0.0.1:{port}" if name == "etcd" else f"https://127.0.0.1:{port}"
+    return f"http://127.0.0.1:{port}" if name in ("etcd", "kwok") else f"https://127.0.0.1:{port}"
 
 
 _PROBES = {
@@ -223,14 +224,16 @@ def _healthy(name: str, ports: dict[str, int], pki: cluster_pki.Pki) -> bool:
     return _answers(url, pki if name == "kube-apiserver" else None)
 
 
-def _wait(name: str, ports: dict[str, int], pki: cluster_pki.Pki, pid: int, log: Path) -> None:
+def _wait(
+    name: str, ports: dict[str, int], pki: cluster_pki.Pki, proc: subprocess.Popen[bytes], log: Path
+) -> None:
     deadline = time.monotonic() + _START_TIMEOUT
     while time.monotonic() < deadline:
         if _healthy(name, ports, pki):
             return
-        if not _owns(pid, log.parent.parent):
+        if proc.poll() is not None:
             break
-        time.sleep(0.2)
+        time.sleep(0.1)
     tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:]) if log.exists() else ""
     raise PublishError(
         f"{name} of the local cluster did not become healthy on 127.0.0.1:{ports[name]} "
@@ -265,7 +268,7 @@ def _argv(
             "--service-account-signing-key-file", str(pki.sa_key),
             "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
             "--service-cluster-ip-range", SERVICE_CIDR, "--endpoint-reconciler-type", "none",
-            "--allow-privileged", "true", "--profiling=false",
+            "--allow-privileged=true", "--profiling=false",
         ]  # fmt: skip
     own = home / f"{name.removeprefix('kube-')}.kubeconfig"
     common = [
@@ -279,7 +282,7 @@ def _argv(
             "--service-account-private-key-file", str(pki.sa_key), "--root-ca-file", str(pki.ca),
             "--cluster-signing-cert-file", str(pki.ca), "--cluster-signing-key-file",
             str(pki.ca_key), "--service-cluster-ip-range", SERVICE_CIDR,
-            "--enable-hostpath-provisioner=true", "--cert-dir", str(home / "pki" / "kcm"),
+            "--cert-dir", str(home / "pki" / "kcm"),
         ]  # fmt: skip
     if name == "kube-scheduler":
         return [exe, *common]
@@ -287,7 +290,7 @@ def _argv(
         exe, "--kubeconfig", str(home / "kubeconfig"), "--config", str(home / "kwok.yaml"),
         "--manage-all-nodes=false",
         "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
-        "--server-address", f"127.0.0.1:{ports['kwok']}",
+        "--server-address", f"127.0.0.1:{ports['kwok']}", "--node-lease-duration-seconds", "40",
     ]  # fmt: skip
 
 
@@ -322,7 +325,7 @@ def up(root: Path) -> ClusterState:
         proc = spawn(_argv(name, exes[name], home, ports, pki), log=log, cwd=home)
         pids[name] = proc.pid
         _record(home, state)
-        _wait(name, ports, pki, proc.pid, log)
+        _wait(name, ports, pki, proc, log)
         if name == "kube-apiserver":
             kube.bootstrap(home / "kubeconfig", CONTEXT, NODE)
     _record(home, state)

@@ -271,9 +271,9 @@ def _half_way(
         outcomes.append(Outcome(item.release, item.previous, item.target, "rolled back",
                                 item.previous, detail=what))  # fmt: skip
     outcomes.append(failed)
-    outcomes += [
-        Outcome(u.release, None, u.version, "not attempted", None, detail="skipped") for u in rest
-    ]
+    for u in rest:
+        now = _version_of(_current(_revisions(env, u.release)))
+        outcomes.append(Outcome(u.release, now, u.version, "not attempted", now))
     lines = [
         f"- {o.release}: {o.status}; now at {o.now or 'nothing (not installed)'}"
         f"{f' ({o.detail})' if o.detail and o.status != 'failed' else ''}"
