@@ -26,6 +26,12 @@ die() { printf '[kubernetes] error: %s\n' "$*" >&2; exit 1; }
 command -v go >/dev/null || die "the local cluster is built with Go, which is missing; install Go >= 1.24."
 export CGO_ENABLED=0 GOFLAGS="-buildvcs=false"
 mkdir -p "$CACHE/bin" "$CACHE/src"
+# One build at a time per cache: a second setup waits for the first, then finds the binaries.
+exec 9>"$CACHE/build-kubernetes.lock"
+if ! flock -n 9; then
+  say "another build holds $CACHE/build-kubernetes.lock; waiting for it"
+  flock 9
+fi
 
 link() {  # name version
   ln -sf "$CACHE/bin/$1-$2" "$BIN_DIR/$1"
