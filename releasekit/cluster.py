@@ -16,10 +16,10 @@ import shutil
 import signal
 import socket
 import ssl
-import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
@@ -225,13 +225,14 @@ def _healthy(name: str, ports: dict[str, int], pki: cluster_pki.Pki) -> bool:
 
 
 def _wait(
-    name: str, ports: dict[str, int], pki: cluster_pki.Pki, proc: subprocess.Popen[bytes], log: Path
-) -> None:
+    name: str, ports: dict[str, int], pki: cluster_pki.Pki, exited: Callable[[], int | None],
+    log: Path,
+) -> None:  # fmt: skip
     deadline = time.monotonic() + _START_TIMEOUT
     while time.monotonic() < deadline:
         if _healthy(name, ports, pki):
             return
-        if proc.poll() is not None:
+        if exited() is not None:
             break
         time.sleep(0.1)
     tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:]) if log.exists() else ""
@@ -325,7 +326,7 @@ def up(root: Path) -> ClusterState:
         proc = spawn(_argv(name, exes[name], home, ports, pki), log=log, cwd=home)
         pids[name] = proc.pid
         _record(home, state)
-        _wait(name, ports, pki, proc, log)
+        _wait(name, ports, pki, proc.poll, log)
         if name == "kube-apiserver":
             kube.bootstrap(home / "kubeconfig", CONTEXT, NODE)
     _record(home, state)
