@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from kubernetes.client.exceptions import ApiException
 from releasekit import cluster
 from releasekit.errors import PreflightError
 from releasekit.kube import Kube
+from releasekit.run import run
 
 pytestmark = pytest.mark.integration
 
@@ -61,3 +63,39 @@ def test_up_status_restart_and_kill(tmp_path: Path) -> None:
     finally:
         cluster.down(root, purge=True)
     assert not (root / cluster.CLUSTER_DIR).exists()
+
+
+def test_helm_test_pods_complete_and_never_ready_images_stay_pending(
+    local_cluster: Path, tmp_path: Path
+) -> None:
+    chart = tmp_path / "probe"
+    (chart / "templates").mkdir(parents=True)
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: probe\nversion: 0.1.0\n")
+    (chart / "templates" / "test.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: probe-test\n"
+        "  annotations:\n    helm.sh/hook: test\n"
+        "spec:\n  restartPolicy: Never\n  containers:\n    - name: t\n      image: probe:1\n"
+    )
+    (chart / "templates" / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: stuck\n"
+        "spec:\n  containers:\n    - name: t\n      image: probe:1.0.0-never-ready\n"
+    )
+    api = _api(local_cluster)
+    api.create_namespace({"metadata": {"name": "probe"}})
+    deadline = time.monotonic() + 30  # a bare pod needs the namespace's default account
+    while not api.list_namespaced_service_account("probe").items and time.monotonic() < deadline:
+        time.sleep(0.2)
+    env = {"KUBECONFIG": str(cluster.kubeconfig_path(local_cluster))}
+    run(["helm", "install", "probe", str(chart), "-n", "probe"], env=env)
+    tested = run(["helm", "test", "probe", "-n", "probe", "--timeout", "60s"], env=env)
+    assert "Phase:          Succeeded" in tested.stdout
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        stuck = api.read_namespaced_pod("stuck", "probe")
+        if stuck.status.container_statuses:
+            break
+        time.sleep(0.5)
+    waiting = stuck.status.container_statuses[0].state.waiting
+    assert (stuck.status.phase, waiting.reason) == ("Pending", "ImagePullBackOff")
+    assert not stuck.status.container_statuses[0].ready
