@@ -3,6 +3,9 @@
 A cluster is a kubeconfig and a context (``Kube``): the local cluster's, or a real one's
 from the environment (``KUBECONFIG`` and ``RELEASEKIT_KUBE_CONTEXT``, else the current
 context). Rollouts are judged as ``kubectl rollout status`` judges them.
+
+The Kubernetes client takes two seconds to import, so it is imported by the functions that
+talk to a cluster, never when the task list loads.
 """
 
 from __future__ import annotations
@@ -12,10 +15,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from kubernetes import client as k8s
-from kubernetes import config as k8s_config
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
 from urllib3.exceptions import HTTPError
 
 from releasekit.errors import PreflightError, PublishError
@@ -45,6 +44,9 @@ class Kube:
 
     def api(self) -> Any:
         """An API client for this cluster; PreflightError naming the kubeconfig when unusable."""
+        from kubernetes import config as k8s_config
+        from kubernetes.config.config_exception import ConfigException
+
         try:
             api: Any = k8s_config.new_client_from_config(  # type: ignore[no-untyped-call]
                 config_file=str(self.kubeconfig) if self.kubeconfig else None,
@@ -104,6 +106,8 @@ def _unreachable(kube: Kube, exc: Exception) -> PublishError:
 
 
 def _create(call: Any, body: dict[str, Any]) -> None:
+    from kubernetes.client.exceptions import ApiException
+
     try:
         call(body=body)
     except ApiException as exc:
@@ -113,6 +117,8 @@ def _create(call: Any, body: dict[str, Any]) -> None:
 
 def bootstrap(kubeconfig: Path, context: str, node: str) -> None:
     """The kwok node and the default StorageClass of the local cluster, made when missing."""
+    from kubernetes import client as k8s
+
     api = Kube(kubeconfig, context).api()
     allocatable = {"cpu": "32", "memory": "256Gi", "pods": "110", "ephemeral-storage": "1Ti"}
     _create(
@@ -151,6 +157,9 @@ def bootstrap(kubeconfig: Path, context: str, node: str) -> None:
 
 def ready_nodes(kubeconfig: Path, context: str) -> int:
     """How many nodes report Ready (0 when the API server does not answer)."""
+    from kubernetes import client as k8s
+    from kubernetes.client.exceptions import ApiException
+
     try:
         nodes: Any = k8s.CoreV1Api(Kube(kubeconfig, context).api()).list_node(_request_timeout=5)
     except (ApiException, HTTPError, OSError):
@@ -201,6 +210,9 @@ def _judge(kind: str, obj: Any) -> tuple[int, int, int, int, bool, str]:
 
 def workloads(kube: Kube, namespace: str, release: str | None = None) -> list[Workload]:
     """The Deployments and StatefulSets in ``namespace`` (of helm release ``release``)."""
+    from kubernetes import client as k8s
+    from kubernetes.client.exceptions import ApiException
+
     apps = k8s.AppsV1Api(kube.api())
     found = []
     try:
