@@ -8,9 +8,11 @@ from releasekit.errors import PreflightError, ReleaseError
 from releasekit.run import run
 
 __all__ = [
+    "add",
     "add_and_commit",
     "changed_files",
     "check_remote",
+    "commit",
     "commit_subject",
     "create_tag",
     "current_branch",
@@ -143,10 +145,20 @@ def create_tag(root: Path, tag: str, message: str) -> None:
     _git(root, "tag", "-a", tag, "-m", message, mutates=True)
 
 
+def add(root: Path, paths: list[str]) -> None:
+    """Stage ``paths``."""
+    _git(root, "add", "--", *paths, mutates=True)
+
+
+def commit(root: Path, message: str) -> None:
+    """Commit what is staged with ``message``."""
+    _git(root, "commit", "-m", message, mutates=True)
+
+
 def add_and_commit(root: Path, paths: list[str], message: str) -> None:
     """Stage ``paths`` and commit them with ``message``."""
-    _git(root, "add", "--", *paths, mutates=True)
-    _git(root, "commit", "-m", message, mutates=True)
+    add(root, paths)
+    commit(root, message)
 
 
 def commit_subject(root: Path, ref: str = "HEAD") -> str:

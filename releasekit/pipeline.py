@@ -28,7 +28,8 @@ __all__ = ["FAULT_ENV", "Lock", "State", "Step", "execute", "fault_point", "lock
 
 FAULT_ENV = "RELEASEKIT_FAULT"
 """Fault injection for resume tests: `kill-after:STEP` kills the release right after STEP
-is recorded; `kill-at:POINT` kills it at a named point inside a step."""
+is recorded; `kill-at:POINT` kills it at a named point inside a step; `hold-at:POINT` makes
+it wait there to be killed from outside."""
 
 StepFn = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -142,9 +143,16 @@ def lock(path: Path) -> Iterator[Lock]:
 
 
 def fault_point(name: str) -> None:
-    """Die here, as a crash would, when the fault injection variable names this point."""
-    if os.environ.get(FAULT_ENV, "") == f"kill-at:{name}":
+    """Die here, as a crash would, when the fault injection variable names this point.
+
+    ``hold-at:NAME`` instead waits there (up to ten minutes) holding everything it holds,
+    the release lock included, for a test to kill it from outside.
+    """
+    fault = os.environ.get(FAULT_ENV, "")
+    if fault == f"kill-at:{name}":
         os.kill(os.getpid(), signal.SIGKILL)
+    if fault == f"hold-at:{name}":
+        time.sleep(600)
 
 
 def execute(

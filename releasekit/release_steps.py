@@ -100,7 +100,9 @@ def prepare(ctx: dict[str, Any]) -> dict[str, Any]:
     notes_file.write_text(f"{head}\n\n{ctx['notes'].rstrip()}\n{rest}", encoding="utf-8")
     paths = [str(p.relative_to(ws.root)) for p in [*written, notes_file]]
     fault_point("prepare:written")
-    git.add_and_commit(ws.root, paths, message)
+    git.add(ws.root, paths)
+    fault_point("prepare:added")
+    git.commit(ws.root, message)
     commit = git.head(ws.root)
     return {"commit": commit, "files": paths, "summary": f"{len(paths)} files, {commit[:7]}"}
 
