@@ -9,6 +9,7 @@ and accepts the target's credentials (a 401 is a preflight failure, not a publis
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import urllib.error
 import urllib.request
@@ -119,7 +120,13 @@ def check(
     if not readonly:
         if target.kind == "remote":
             targets.check_reachable(target)
-        git.check_remote(ws.root, target.git_remote, ws.manifest.branch)
+        if target.git_token:
+            os.environ.update(git.token_auth_env(ws.root, target.git_remote, target.git_token))
+        current = next(iter(versions.values()))
+        pushed = git.remote_tag_commit(ws.root, target.git_remote, f"v{current}")
+        if pushed is None or pushed != git.head(ws.root):
+            # Finishing a release whose tag is out needs no push of the branch.
+            git.check_remote(ws.root, target.git_remote, ws.manifest.branch)
         check_credentials(target)
     return next(iter(versions.values())), target
 
