@@ -311,15 +311,17 @@ def up(root: Path) -> ClusterState:
     home.mkdir(parents=True, exist_ok=True)
     pki = cluster_pki.ensure(home / "pki")
     state = _recorded(home)
-    pids = state["pids"]
-    ports = _ports(state["ports"], pids, home)
+    pids, before = state["pids"], dict(state["ports"])
+    ports = _ports(before, pids, home)
     state["ports"] = ports
     server = _url("kube-apiserver", ports)
     _write_configs(home, pki, server)
+    moved = False  # a server on a new port: everything after it must learn the new address
     for name in COMPONENTS:
         pid = pids.get(name)
-        if _owns(pid, home) and _healthy(name, ports, pki):
+        if not moved and _owns(pid, home) and _healthy(name, ports, pki):
             continue
+        moved = moved or before.get(name) != ports[name]
         if pid:
             _stop(pid, home)
         log = home / "logs" / f"{name}.log"
@@ -380,8 +382,3 @@ def down(root: Path, purge: bool = False) -> None:
             _stop(pid, home)
     if purge and home.exists():
         shutil.rmtree(home)
-
-
-def binaries() -> dict[str, str | None]:
-    """Each server's binary on PATH (None when missing), for doctor and status."""
-    return {name: shutil.which(name) for name in COMPONENTS}
