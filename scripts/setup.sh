@@ -5,7 +5,8 @@
 #
 # What it does, in order:
 #   1. apt packages: git, docker.io (engine), docker-registry, docker-compose, debootstrap,
-#      chromium (browser checks), curl, ca-certificates
+#      chromium (browser checks), redis-server (the agent runtime's shared task store in
+#      tests), curl, ca-certificates
 #   2. starts dockerd if the engine does not answer
 #   3. helm (pinned, built with `go install`, cached under ~/.cache/releasekit)
 #   4. checks terraform (the machine image carries it)
@@ -35,7 +36,7 @@ fi
 
 # 1. apt packages --------------------------------------------------------------------------
 APT_PACKAGES=(git ca-certificates curl python3-venv docker.io docker-registry docker-compose debootstrap
-              chromium chromium-driver)
+              chromium chromium-driver redis-server)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -47,10 +48,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
 else
   say "apt packages present"
 fi
-# The distribution's registry service would take port 5000; the toolkit runs its own.
-if command -v systemctl >/dev/null && systemctl is-active -q docker-registry 2>/dev/null; then
-  systemctl disable --now docker-registry >/dev/null 2>&1 || true
-fi
+# The distribution's registry service would take port 5000 and its Redis port 6379; the
+# toolkit and the tests run their own on free ports.
+for service in docker-registry redis-server; do
+  if command -v systemctl >/dev/null && systemctl is-active -q "$service" 2>/dev/null; then
+    systemctl disable --now "$service" >/dev/null 2>&1 || true
+  fi
+done
 
 # 2. Docker engine ---------------------------------------------------------------------------
 if ! docker info >/dev/null 2>&1; then

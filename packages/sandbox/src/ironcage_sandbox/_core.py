@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal, TypeAlias
 
+from ironcage_sandbox._confine import Confinement, Jail
+
 StopReason: TypeAlias = Literal["exited", "timeout", "cpu", "memory", "output"]
 """Why the snippet stopped: it exited by itself, or a limit stopped it."""
 
@@ -127,12 +129,14 @@ def run(
     python: Python = sys.executable,
     file_size_mb: int = 64,
     env: Mapping[str, str] | None = None,
+    confinement: Confinement | None = None,
 ) -> Result:
-    """Run ``code`` in a fresh, isolated Python process under the given limits.
+    """Run ``code`` in a fresh, isolated and confined Python process under the given limits.
 
-    The child gets an empty environment (plus ``env`` if given), a new temporary working
-    directory that is removed afterwards, its own session/process group (killed as a whole)
-    and ``stdin`` from ``/dev/null``.
+    The child gets an empty environment (plus ``TMPDIR`` and ``env`` if given), a new
+    private directory (its working directory and its ``TMPDIR``) that is removed afterwards,
+    its own session/process group (killed as a whole), ``stdin`` from ``/dev/null``, and the
+    :class:`Confinement` given (the default one when None).
     """
     limits = Limits(
         timeout=timeout,
@@ -141,7 +145,7 @@ def run(
         output_limit=output_limit,
         file_size_mb=file_size_mb,
     )
-    return run_with_limits(code, limits, python=python, env=env)
+    return run_with_limits(code, limits, python=python, env=env, confinement=confinement)
 
 
 def run_with_limits(
@@ -150,26 +154,45 @@ def run_with_limits(
     *,
     python: Python = sys.executable,
     env: Mapping[str, str] | None = None,
+    confinement: Confinement | None = None,
 ) -> Result:
     """Like :func:`run`, with the limits given as a :class:`Limits`."""
     if not isinstance(code, str):
         raise TypeError(f"code must be a str, got {type(code).__name__}")
     prefix = interpreter_argv(python)
-    child_env = {str(key): str(value) for key, value in (env or {}).items()}
     root = tempfile.mkdtemp(prefix="ironcage-sandbox-")
     try:
         workdir = os.path.join(root, "work")
+        tmpdir = os.path.join(root, "tmp")
         os.mkdir(workdir, 0o700)
+        os.mkdir(tmpdir, 0o700)
         script = os.path.join(root, _SCRIPT_NAME)
         with open(script, "w", encoding="utf-8") as handle:
             handle.write(code)
-        return _execute([*prefix, script], workdir, child_env, limits)
+        child_env = {"TMPDIR": tmpdir}
+        child_env.update({str(key): str(value) for key, value in (env or {}).items()})
+        try:
+            jail = Jail(confinement or Confinement(), root, (workdir, tmpdir), prefix[0])
+        except OSError as exc:
+            raise SandboxError(f"cannot confine the snippet: {exc}") from None
+        try:
+            return _execute([*prefix, script], workdir, child_env, limits, jail)
+        finally:
+            jail.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _execute(argv: list[str], workdir: str, env: dict[str, str], limits: Limits) -> Result:
+def _execute(
+    argv: list[str], workdir: str, env: dict[str, str], limits: Limits, jail: Jail
+) -> Result:
     start = time.monotonic()
+    set_limits = _limit_setter(limits)
+
+    def _prepare_child() -> None:
+        set_limits()
+        jail.preexec()
+
     try:
         proc = subprocess.Popen(
             argv,
@@ -180,12 +203,17 @@ def _execute(argv: list[str], workdir: str, env: dict[str, str], limits: Limits)
             env=env,
             close_fds=True,
             start_new_session=True,
-            preexec_fn=_limit_setter(limits),
+            preexec_fn=_prepare_child,
+            **jail.popen_kwargs(),
         )
-    except (OSError, subprocess.SubprocessError) as exc:
+    except subprocess.SubprocessError as exc:
+        detail = jail.failure() or str(exc)
+        raise SandboxError(f"cannot confine {argv[0]!r}: {detail}") from exc
+    except OSError as exc:
         raise SandboxError(f"cannot start {argv[0]!r}: {exc}") from exc
+    jail.started()
     try:
-        reason, out, err, ended = _supervise(proc, limits, start)
+        reason, out, err, ended = _supervise(proc, limits, start, jail)
     finally:
         _kill_group(proc.pid)
         returncode, cpu_time, maxrss_kib = _reap(proc.pid)
@@ -208,7 +236,7 @@ def _execute(argv: list[str], workdir: str, env: dict[str, str], limits: Limits)
 
 
 def _supervise(
-    proc: subprocess.Popen[bytes], limits: Limits, start: float
+    proc: subprocess.Popen[bytes], limits: Limits, start: float, jail: Jail
 ) -> tuple[StopReason | None, bytes, bytes, float]:
     """Pump the child's output until it has exited and its pipes are closed.
 
@@ -226,6 +254,8 @@ def _supervise(
     pidfd = _open_pidfd(proc.pid)
     if pidfd is not None:
         selector.register(pidfd, selectors.EVENT_READ)
+    if jail.listener is not None:
+        selector.register(jail.listener, selectors.EVENT_READ)
     reason: StopReason | None = None
     ended: float | None = None
     drain_until: float | None = None
@@ -252,6 +282,10 @@ def _supervise(
                 fd = int(key.fd)
                 if fd == pidfd:
                     selector.unregister(fd)
+                    continue
+                if fd == jail.listener:
+                    if not jail.handle():
+                        selector.unregister(fd)
                     continue
                 try:
                     chunk = os.read(fd, _READ_SIZE)
