@@ -1,10 +1,11 @@
-"""Confinement of one run: Landlock, seccomp, counted forks and, under root, another uid.
+"""Confinement of one run: Landlock, seccomp, counted forks, and no capabilities for root.
 
 The supervisor prepares everything (the Landlock ruleset of the run's private directory,
 the seccomp program, a socket pair); the child, between ``fork`` and ``exec``, drops every
 capability when it is root, sets ``no_new_privs``, enters the ruleset, installs the filter
-and hands the filter's notification descriptor back. The supervisor then answers each process creation of the
-snippet (and of its children): allowed up to ``max_processes``, EAGAIN after that.
+and hands the filter's notification descriptor back. The supervisor then answers each
+process creation of the snippet (and of its children): allowed up to ``max_processes``,
+EAGAIN after that.
 """
 
 from __future__ import annotations

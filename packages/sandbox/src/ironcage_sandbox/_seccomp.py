@@ -59,14 +59,19 @@ _CLONE_NAMESPACES = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x100000
 _CLONE_NAMESPACES |= 0x20000000 | 0x40000000
 _AF_UNIX = 1
 
-_DENIED = (
-    "tkill pidfd_send_signal pidfd_getfd ptrace process_vm_readv process_vm_writev kcmp "
-    "unshare setns mount umount2 pivot_root chroot fsopen fsconfig fsmount fspick move_mount "
-    "open_tree mount_setattr bpf perf_event_open userfaultfd keyctl add_key request_key "
-    "init_module finit_module delete_module kexec_load kexec_file_load reboot swapon swapoff "
-    "acct open_by_handle_at name_to_handle_at quotactl syslog iopl ioperm personality "
-    "fanotify_init settimeofday clock_settime adjtimex clock_adjtime vhangup setsid setpgid"
-).split()
+_DENIED = tuple(
+    " ".join(
+        (
+            "tkill pidfd_send_signal pidfd_getfd ptrace process_vm_readv process_vm_writev kcmp",
+            "unshare setns mount umount2 pivot_root chroot fsopen fsconfig fsmount fspick",
+            "move_mount open_tree mount_setattr bpf perf_event_open userfaultfd keyctl add_key",
+            "request_key init_module finit_module delete_module kexec_load kexec_file_load",
+            "reboot swapon swapoff acct open_by_handle_at name_to_handle_at quotactl syslog",
+            "iopl ioperm personality fanotify_init settimeofday clock_settime adjtimex",
+            "clock_adjtime vhangup setsid setpgid",
+        )
+    ).split()
+)
 _NOT_IMPLEMENTED = ("clone3", "io_uring_setup", "io_uring_enter", "io_uring_register")
 
 
