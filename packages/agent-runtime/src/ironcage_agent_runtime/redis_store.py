@@ -114,12 +114,12 @@ class RedisBackend:
             raise QueueFullError("task queue is full, retry later")
         task.seq = int(self.redis("INCR", self._key("seq")))
         record = json.dumps(task.to_record(), separators=(",", ":"))
-        self.redis("MULTI")
-        self.redis("SET", self._key("task", task.id), record)
-        self.redis("ZADD", self._key("tasks"), task.seq, task.id)
-        self.redis("LPUSH", self._key("queue"), task.id)
-        self.redis("ZREMRANGEBYRANK", self._key("tasks"), 0, -(self.max_tasks + 1))
-        self.redis("EXEC")
+        self.redis.transaction(
+            ("SET", self._key("task", task.id), record),
+            ("ZADD", self._key("tasks"), task.seq, task.id),
+            ("LPUSH", self._key("queue"), task.id),
+            ("ZREMRANGEBYRANK", self._key("tasks"), 0, -(self.max_tasks + 1)),
+        )
 
     def get(self, task_id: str) -> Task | None:
         raw = self.redis("GET", self._key("task", task_id))
@@ -151,10 +151,7 @@ class RedisBackend:
 
     def give_back(self, worker: str, task: Task) -> None:
         mine = self._key("processing", self.process, worker)
-        self.redis("MULTI")
-        self.redis("LREM", mine, 1, task.id)
-        self.redis("RPUSH", self._key("queue"), task.id)
-        self.redis("EXEC")
+        self.redis.transaction(("LREM", mine, 1, task.id), ("RPUSH", self._key("queue"), task.id))
 
     def cancel_queued(self) -> list[Task]:
         return []

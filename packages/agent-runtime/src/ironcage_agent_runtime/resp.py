@@ -1,4 +1,4 @@
-"""A small Redis client (RESP2 over a socket), one connection per thread.
+"""A small Redis client (RESP2 over a socket) with a pool of connections.
 
 The runtime needs a dozen commands; a client in the standard library keeps the image's
 wheelhouse to the project's own wheels. ``redis://[user:password@]host[:port][/db]`` and
@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -123,26 +124,29 @@ def _encode(args: tuple[object, ...]) -> bytes:
 
 
 class Redis:
-    """Commands over one connection per calling thread; reconnects once after a drop."""
+    """Commands over a pool of connections; a dropped connection is replaced once."""
 
-    def __init__(self, url: str | RedisUrl, *, timeout: float = 5.0) -> None:
+    def __init__(self, url: str | RedisUrl, *, timeout: float = 5.0, max_idle: int = 32) -> None:
         self.url = url if isinstance(url, RedisUrl) else RedisUrl.parse(url)
         self.timeout = timeout
-        self._local = threading.local()
-        self._all: list[_Connection] = []
+        self._idle: list[_Connection] = []
+        self._max_idle = max_idle
         self._lock = threading.Lock()
 
     def __call__(self, *args: object, timeout: float | None = None) -> Any:
         """Run one command; ``timeout`` bounds a blocking command's wait on the socket."""
-        for attempt in (1, 2):
-            conn = self._connection()
-            try:
-                return conn.call(*args, timeout=timeout)
-            except (ConnectionError, TimeoutError, OSError) as exc:
-                self._drop(conn)
-                if attempt == 2:
-                    raise RedisError(f"Redis at {self.url} failed: {exc}") from None
-        raise AssertionError("unreachable")
+        return self._on_a_connection(lambda conn: conn.call(*args, timeout=timeout))
+
+    def transaction(self, *commands: Sequence[object]) -> list[Any]:
+        """Run ``commands`` between MULTI and EXEC on one connection; EXEC's replies."""
+
+        def _run(conn: _Connection) -> Any:
+            conn.call("MULTI")
+            for command in commands:
+                conn.call(*command)
+            return conn.call("EXEC")
+
+        return list(self._on_a_connection(_run))
 
     def ping(self) -> bool:
         try:
@@ -150,24 +154,38 @@ class Redis:
         except RedisError:
             return False
 
-    def _connection(self) -> _Connection:
-        conn: _Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = _Connection(self.url, self.timeout)
-            self._local.conn = conn
-            with self._lock:
-                self._all.append(conn)
-        return conn
+    def _on_a_connection(self, action: Callable[[_Connection], Any]) -> Any:
+        for attempt in (1, 2):
+            conn = self._borrow()
+            try:
+                result = action(conn)
+            except RedisError:
+                self._give_back(conn)
+                raise
+            except (ConnectionError, TimeoutError, OSError) as exc:
+                conn.close()
+                if attempt == 2:
+                    raise RedisError(f"Redis at {self.url} failed: {exc}") from None
+                continue
+            self._give_back(conn)
+            return result
+        raise AssertionError("unreachable")
 
-    def _drop(self, conn: _Connection) -> None:
-        conn.close()
-        self._local.conn = None
+    def _borrow(self) -> _Connection:
         with self._lock:
-            if conn in self._all:
-                self._all.remove(conn)
+            if self._idle:
+                return self._idle.pop()
+        return _Connection(self.url, self.timeout)
+
+    def _give_back(self, conn: _Connection) -> None:
+        with self._lock:
+            if len(self._idle) < self._max_idle:
+                self._idle.append(conn)
+                return
+        conn.close()
 
     def close(self) -> None:
         with self._lock:
-            conns, self._all = self._all, []
+            conns, self._idle = self._idle, []
         for conn in conns:
             conn.close()
