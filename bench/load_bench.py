@@ -202,7 +202,9 @@ def main() -> int:
             "max": round(max(stats.latencies) * 1000, 1),
             "mean": round(statistics.fmean(stats.latencies) * 1000, 1),
         },
-        "machine": f"{platform.machine()}, {os.cpu_count()} cpus, Python {platform.python_version()}",
+        "machine": (
+            f"{platform.machine()}, {os.cpu_count()} cpus, Python {platform.python_version()}"
+        ),
     }
     out = ROOT / "bench" / "results" / f"load-{args.store}-{args.clients}x{int(args.seconds)}s.json"
     out.parent.mkdir(parents=True, exist_ok=True)
