@@ -260,9 +260,7 @@ def _rollout(
     timeout: float,
 ) -> Deployment:
     """``compose up`` of ``version`` and its health check, recorded in the history."""
-    env = compose_env(
-        registry, version, token, settings.port, runtime_token=_runtime_token(root)
-    )
+    env = compose_env(registry, version, token, settings.port, runtime_token=_runtime_token(root))
     argv = compose_argv(compose_command(), settings, root, "up", "-d", "--no-build")
     _write(_settings_path(root), asdict(replace(settings, up=True)))
     try:
@@ -296,9 +294,7 @@ def deploy(
     settings = _configure(root, project, port)
     secret = _token(root, token)
     registry = registry_path(registry_host)
-    env = compose_env(
-        registry, version, secret, settings.port, runtime_token=_runtime_token(root)
-    )
+    env = compose_env(registry, version, secret, settings.port, runtime_token=_runtime_token(root))
     pull = compose_argv(compose_command(), settings, root, "pull", "--quiet")
     try:
         run(pull, cwd=root, env=env, timeout=600)

@@ -79,9 +79,7 @@ def pilot_images(
             ws = _release_copy(tmp_path_factory.mktemp(f"repo-{new}"), new)
             built = images.build_images(ws, new, packages=PACKAGES, client=client)
             made += [tag for result in built for tag in result.tags]
-            pushed = images.push_images(
-                ws, new, registry.host, packages=PACKAGES, client=client
-            )
+            pushed = images.push_images(ws, new, registry.host, packages=PACKAGES, client=client)
             made += [f"{p.repository}:{tag}" for p in pushed for tag in p.tags]
         remote = f"{registry.host}/ironcage"
         _broken_api(

@@ -128,7 +128,7 @@ class MemoryBackend:
         task.finish("failed", "cancelled: the runtime is shutting down")
 
     def cancel_queued(self) -> list[Task]:
-        cancelled = []
+        cancelled: list[Task] = []
         while True:
             try:
                 task = self._queue.get_nowait()
