@@ -1,7 +1,8 @@
 """Release assets: the files a GitHub release carries, and their idempotent upload.
 
-The binary, SHA256SUMS, the SBOMs, the site tarball and the release notes of
-``dist/<version>/`` are attached to the GitHub release of tag ``v<version>``. The token
+The binary, SHA256SUMS, the SBOMs, the site tarball, the release notes and the release's
+record (images.json, release.json) of ``dist/<version>/`` are attached to the GitHub
+release of tag ``v<version>``; ``fetch`` brings the record back for a deploy elsewhere. The token
 comes from GH_TOKEN (or GITHUB_TOKEN) and the repository from GITHUB_REPOSITORY, as in
 GitHub Actions; an asset already attached with the same digest is skipped, a different
 one is refused.
@@ -22,10 +23,19 @@ import requests
 from releasekit.errors import ConflictError, PreflightError, PublishError
 from releasekit.run import register_secret
 
-__all__ = ["API", "Asset", "attach", "collect"]
+__all__ = ["API", "RECORD", "Asset", "attach", "collect", "fetch"]
 
 API = "https://api.github.com"
-_PATTERNS = ("bin/*", "SHA256SUMS", "sbom/*.cdx.json", "site/*.tar.gz", "RELEASE_NOTES.md")
+RECORD = ("images.json", "release.json")
+"""The release's record among its assets: what a deploy pins images from."""
+_PATTERNS = (
+    "bin/*",
+    "SHA256SUMS",
+    "sbom/*.cdx.json",
+    "site/*.tar.gz",
+    "RELEASE_NOTES.md",
+    *RECORD,
+)
 
 
 @dataclass(frozen=True)
@@ -127,3 +137,34 @@ def attach(
         results.append((asset, "uploaded"))
         say(f"{asset.name}: uploaded")
     return results
+
+
+def fetch(tag: str, folder: Path, names: tuple[str, ...] = RECORD, *, api: str = API) -> list[Path]:
+    """Download the assets ``names`` of the GitHub release of ``tag`` into ``folder``."""
+    session, repo = _session()
+    found = session.get(f"{api}/repos/{repo}/releases/tags/{quote(tag)}", timeout=30)
+    if found.status_code == 404:
+        raise PreflightError(
+            f"{repo} has no GitHub release {tag}: nothing records what it shipped. Release it "
+            "first (`invoke release`, then `invoke release.assets`)."
+        )
+    attached = {a["name"]: a for a in _check(found, f"read release {tag}").get("assets", [])}
+    missing = [name for name in names if name not in attached]
+    if missing:
+        raise PreflightError(
+            f"The GitHub release {tag} of {repo} lacks {', '.join(missing)}. Attach the "
+            f"release's record with `invoke release.assets --tag {tag}` from its dist/ folder."
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names:
+        response = session.get(
+            str(attached[name]["url"]),
+            headers={"Accept": "application/octet-stream"},
+            timeout=120,
+        )
+        if response.status_code >= 400:
+            raise PublishError(f"GitHub refused to send {name} of {tag}: {response.status_code}")
+        (folder / name).write_bytes(response.content)
+        written.append(folder / name)
+    return written

@@ -31,6 +31,7 @@ _KEYS = {
     "registry_password_env": "variable holding the registry password/token",
     "chart_registry": "OCI chart registry, e.g. oci://ghcr.io/ironcage/charts",
     "git_remote": "git remote name or URL the release tag is pushed to",
+    "git_token_env": "variable holding a token for an https git remote (e.g. GH_TOKEN)",
     "plain_http": "true for a registry without TLS (loopback registries only)",
 }
 
@@ -51,6 +52,10 @@ class Target:
     pypi_password: str = field(default="", repr=False)
     registry_username: str = ""
     registry_password: str = field(default="", repr=False)
+    git_token: str = field(default="", repr=False)
+    pypi_credentials_from: str = ""
+    """Where the index credentials come from, in words (variable names), for errors."""
+    registry_credentials_from: str = ""
 
     @property
     def registry_host(self) -> str:
@@ -103,6 +108,7 @@ def resolve(
             plain_http=True,
             pypi_username=sandbox_state.pypi_user,
             pypi_password=sandbox_state.pypi_password,
+            pypi_credentials_from="the sandbox's generated credentials (.sandbox/pypi/credentials)",
         )
     table = manifest.targets.get(name)
     if table is None:
@@ -147,6 +153,13 @@ def resolve(
             if reg_password_env
             else ""
         ),
+        git_token=(
+            _env(name, str(table["git_token_env"]), manifest, "git_token_env", credentials)
+            if table.get("git_token_env")
+            else ""
+        ),
+        pypi_credentials_from=f"${user_env} / ${password_env}",
+        registry_credentials_from=f"${reg_user_env} / ${reg_password_env}" if reg_user_env else "",
     )
 
 
