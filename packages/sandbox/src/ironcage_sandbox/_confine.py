@@ -33,6 +33,8 @@ _PR_SET_NO_NEW_PRIVS = 38
 _PR_CAPBSET_DROP = 24
 _PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
 _CAPABILITY_VERSION_3 = 0x20080522
+_CapHeader = ctypes.c_uint32 * 2
+_CapData = ctypes.c_uint32 * 6
 _SYSTEM_READ = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin")
 # What an interpreter reads from /etc; the rest of it (credentials, keys) stays out of reach.
 _ETC_READ = tuple(
@@ -150,6 +152,7 @@ class Jail:
     _uid: int | None = None
     _drop_caps: bool = False
     _last_cap: int = 0
+    _buffer_type: Any = None
 
     def __post_init__(self) -> None:
         conf = self.confinement
@@ -172,6 +175,11 @@ class Jail:
             self._program = _seccomp.build_program(
                 self._arch, network=conf.network, notify_forks=self._sizes is not None
             )
+        # Everything the child needs exists before the fork: it must not dlopen, import or
+        # create types while another thread of this process may hold the lock for it.
+        _seccomp.libc()
+        if self._program is not None:
+            self._buffer_type = ctypes.c_char * len(self._program.code)
         self._parent, self._child = socket.socketpair()
 
     def _make_ruleset(self) -> None:
@@ -224,8 +232,8 @@ class Jail:
         for cap in range(self._last_cap + 1):
             libc.prctl(_PR_CAPBSET_DROP, cap, 0, 0, 0)
         libc.prctl(_PR_CAP_AMBIENT, _PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
-        header = (ctypes.c_uint32 * 2)(_CAPABILITY_VERSION_3, 0)
-        data = (ctypes.c_uint32 * 6)()
+        header = _CapHeader(_CAPABILITY_VERSION_3, 0)
+        data = _CapData()
         assert self._arch is not None
         _seccomp.syscall(self._arch.syscalls["capset"], ctypes.byref(header), ctypes.byref(data))
 
@@ -233,7 +241,7 @@ class Jail:
         if self._program is None or self._arch is None:
             return None
         code = self._program.with_pid(os.getpid())
-        buffer = (ctypes.c_char * len(code)).from_buffer(code)
+        buffer = self._buffer_type.from_buffer(code)
         prog = _seccomp.SockFprog(len(code) // 8, ctypes.addressof(buffer))
         flags = _seccomp.SECCOMP_FILTER_FLAG_NEW_LISTENER if self._sizes else 0
         fd = _seccomp.syscall(
