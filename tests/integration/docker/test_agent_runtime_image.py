@@ -34,6 +34,7 @@ HOSTILE = {
         "PermissionError",
     ),
     "read-outside-the-workdir": ("print(open('/etc/shadow').read())", "PermissionError"),
+    "write-outside-the-workdir": ("open('/tmp/planted', 'w').write('x')", "PermissionError"),
     "fork-1000": (
         "import os, time\nfor _ in range(1000):\n    if os.fork() == 0:\n        time.sleep(5)",
         "BlockingIOError",
@@ -73,8 +74,15 @@ class Runtime:
                 return exc.code, json.loads(exc.read())
 
     def run_task(self, steps: list[str]) -> dict[str, Any]:
+        return self.wait(self.submit(steps))
+
+    def submit(self, steps: list[str]) -> str:
         status, created = self.call("POST", "/tasks", {"steps": steps}, self.token)
         assert status == 202, created
+        return str(created["id"])
+
+    def wait(self, task_id: str) -> dict[str, Any]:
+        created = {"id": task_id}
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             status, task = self.call("GET", f"/tasks/{created['id']}", token=self.token)
@@ -142,3 +150,31 @@ def test_hostile_snippet_fails_inside_the_image(runtime: Runtime, name: str) -> 
     after = runtime.run_task(["print('next task runs')"])
     assert after["status"] == "succeeded"
     assert after["results"][0]["stdout"] == "next task runs\n"
+
+
+KILL_EVERY_PID = """
+import os
+killed = []
+for pid in range(1, 32768):
+    if pid == os.getpid():
+        continue
+    try:
+        os.kill(pid, 9)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        pass
+    else:
+        killed.append(pid)
+print(killed)
+"""
+
+
+def test_a_snippet_cannot_kill_another_running_snippet(runtime: Runtime) -> None:
+    victim = runtime.submit(["import time; time.sleep(3); print('survived')"])
+    time.sleep(0.5)  # the victim runs on one worker, the attacker on the other
+    attacker = runtime.run_task([KILL_EVERY_PID])
+    assert attacker["results"][0]["stdout"] == "[]\n", attacker
+    survived = runtime.wait(victim)
+    assert survived["status"] == "succeeded"
+    assert survived["results"][0]["stdout"] == "survived\n"
