@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import resource
 import selectors
 import shutil
 import signal
@@ -13,11 +11,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal, TypeAlias
 
 from ironcage_sandbox._confine import Confinement, Jail
+from ironcage_sandbox._process import has_exited as _has_exited
+from ironcage_sandbox._process import kill_group as _kill_group
+from ironcage_sandbox._process import limit_setter as _limit_setter
+from ironcage_sandbox._process import open_pidfd as _open_pidfd
+from ironcage_sandbox._process import reap as _reap
 
 StopReason: TypeAlias = Literal["exited", "timeout", "cpu", "memory", "output"]
 """Why the snippet stopped: it exited by itself, or a limit stopped it."""
@@ -355,62 +358,3 @@ def _mentions_memory(stderr: str) -> bool:
     if last.startswith("MemoryError"):
         return True
     return any(marker in line for line in lines[-3:] for marker in _MEMORY_MARKERS[1:])
-
-
-def _limit_setter(limits: Limits) -> Callable[[], None]:
-    """The preexec_fn: compute everything in the parent, only call setrlimit in the child."""
-    settings = [
-        (resource.RLIMIT_CPU, _clamp(resource.RLIMIT_CPU, limits.cpu_seconds, 1)),
-        (resource.RLIMIT_AS, _clamp(resource.RLIMIT_AS, limits.memory_mb * _MIB, 0)),
-        (resource.RLIMIT_FSIZE, _clamp(resource.RLIMIT_FSIZE, limits.file_size_mb * _MIB, 0)),
-        (resource.RLIMIT_CORE, (0, 0)),
-    ]
-
-    def _apply() -> None:
-        for which, pair in settings:
-            resource.setrlimit(which, pair)
-
-    return _apply
-
-
-def _clamp(which: int, soft: int, slack: int) -> tuple[int, int]:
-    """(soft, hard) for ``which``, never above the hard limit this process already has."""
-    _, current_hard = resource.getrlimit(which)
-    hard = soft + slack
-    if current_hard != resource.RLIM_INFINITY:
-        hard = min(hard, current_hard)
-        soft = min(soft, hard)
-    return soft, hard
-
-
-def _open_pidfd(pid: int) -> int | None:
-    opener = getattr(os, "pidfd_open", None)
-    if opener is None:
-        return None
-    try:
-        return int(opener(pid))
-    except OSError:
-        return None
-
-
-def _reap(pid: int) -> tuple[int, float, int]:
-    """Wait for the child: (return code, CPU seconds used, max RSS in KiB)."""
-    try:
-        _, status, usage = os.wait4(pid, 0)
-    except ChildProcessError:  # reaped elsewhere (e.g. SIGCHLD ignored by the host program)
-        return -signal.SIGKILL, 0.0, 0
-    return os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime, usage.ru_maxrss
-
-
-def _has_exited(pid: int) -> bool:
-    """Whether the child has exited, without reaping it (its pid stays reserved)."""
-    try:
-        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    except ChildProcessError:
-        return True
-    return info is not None
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
