@@ -144,7 +144,7 @@ def run(
         try:
             pipeline.execute(steps, state, ctx, started, on_end)
         except ReleaseError:
-            if path.exists():
+            if state.steps and path.exists():
                 say(
                     f"release {state.version} stopped at step `{current[0]}`; the finished steps "
                     f"are recorded in {path}. Fix the cause above, then run "

@@ -574,7 +574,10 @@ def test_release_to_a_target_that_needs_credentials(repo: Repo, secure: dict[str
     before, head = repo.state(), git(repo.path, "rev-parse", "HEAD")
     for wrong, message in (
         ("SECURE_INDEX_PASSWORD", r"package index .* refused the upload credentials"),
-        ("SECURE_REGISTRY_PASSWORD", r"image registry .* refused the login of `releaser`"),
+        (
+            "SECURE_REGISTRY_PASSWORD",
+            r"image registry .* refused the login .* \$SECURE_REGISTRY_USER",
+        ),
     ):
         refused = repo.invoke(*args, ok=False, **{**good, wrong: "not-the-password"})
         assert refused.returncode == 9, refused.stderr
