@@ -1,7 +1,9 @@
 """Release assets: the files a GitHub release carries, and their idempotent upload.
 
-The binary, SHA256SUMS, the SBOMs, the site tarball and the release notes of
-``dist/<version>/`` are attached to the GitHub release of tag ``v<version>``. The token
+The binary, SHA256SUMS, the SBOMs, the site tarball, the release notes, the release
+record (release.json), the signed provenance and the release's public key of
+``dist/<version>/`` are attached to the GitHub release of tag ``v<version>``; ``download``
+fetches them back (for `invoke verify` in a clone that built nothing). The token
 comes from GH_TOKEN (or GITHUB_TOKEN) and the repository from GITHUB_REPOSITORY, as in
 GitHub Actions; an asset already attached with the same digest is skipped, a different
 one is refused.
@@ -19,13 +21,23 @@ from urllib.parse import quote
 
 import requests
 
+from releasekit import checksums
 from releasekit.errors import ConflictError, PreflightError, PublishError
 from releasekit.run import register_secret
 
-__all__ = ["API", "Asset", "attach", "collect"]
+__all__ = ["API", "Asset", "attach", "collect", "download"]
 
 API = "https://api.github.com"
-_PATTERNS = ("bin/*", "SHA256SUMS", "sbom/*.cdx.json", "site/*.tar.gz", "RELEASE_NOTES.md")
+_PATTERNS = (
+    "bin/*",
+    "SHA256SUMS",
+    "sbom/*.cdx.json",
+    "site/*.tar.gz",
+    "RELEASE_NOTES.md",
+    "release.json",
+    "provenance.intoto.jsonl",
+    "cosign.pub",
+)
 
 
 @dataclass(frozen=True)
@@ -127,3 +139,36 @@ def attach(
         results.append((asset, "uploaded"))
         say(f"{asset.name}: uploaded")
     return results
+
+
+def download(tag: str, dest: Path, *, api: str = API, say: Callable[[str], None] = print) -> Path:
+    """Every asset of the GitHub release of ``tag`` into ``dest``, at its SHA256SUMS path."""
+    session, repo = _session()
+    release = _check(
+        session.get(f"{api}/repos/{repo}/releases/tags/{quote(tag)}", timeout=30),
+        f"read release {tag}",
+    )
+    found = {str(a["name"]): str(a["url"]) for a in release.get("assets", [])}
+
+    def fetch(name: str) -> bytes:
+        response = session.get(
+            found[name], headers={"Accept": "application/octet-stream"}, timeout=600
+        )
+        if response.status_code >= 400:
+            raise PublishError(f"GitHub refused to send {name} of {tag}: {response.status_code}")
+        return response.content
+
+    if "SHA256SUMS" not in found:
+        raise PreflightError(f"The GitHub release {tag} of {repo} has no SHA256SUMS asset.")
+    dest.mkdir(parents=True, exist_ok=True)
+    sums = fetch("SHA256SUMS")
+    (dest / "SHA256SUMS").write_bytes(sums)
+    where = {Path(rel).name: rel for rel in checksums.parse(dest / "SHA256SUMS")}
+    for name in found:
+        if name == "SHA256SUMS":
+            continue
+        path = dest / where.get(name, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(fetch(name))
+        say(f"{name}: downloaded")
+    return dest

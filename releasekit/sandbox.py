@@ -25,7 +25,7 @@ from pathlib import Path
 
 from passlib.apache import HtpasswdFile
 
-from releasekit import manifest, pilot
+from releasekit import manifest, pilot, signing
 from releasekit.errors import ManifestError, PreflightError, PublishError
 from releasekit.run import register_secret, require_tool, run, spawn
 
@@ -36,10 +36,12 @@ __all__ = [
     "SandboxState",
     "Service",
     "ServiceStatus",
+    "SigningPair",
     "credentials",
     "down",
     "free_port",
     "running",
+    "signing_key",
     "start_pypi",
     "start_registry",
     "status",
@@ -270,6 +272,38 @@ def credentials(root: Path) -> Credentials:
     data = json.loads(path.read_text(encoding="utf-8"))
     register_secret(data["password"])
     return Credentials(str(data["user"]), str(data["password"]))
+
+
+@dataclass(frozen=True)
+class SigningPair:
+    """The sandbox's release key pair (cosign) and the password of its private key."""
+
+    key: Path
+    public: Path
+    password: str = field(repr=False)
+
+
+def signing_key(root: Path) -> SigningPair:
+    """The key pair that signs sandbox releases, made once under .sandbox/keys/ (0600)."""
+    home = root / SANDBOX_DIR / "keys"
+    key, public, secret = home / "cosign.key", home / "cosign.pub", home / "password"
+    if not (key.is_file() and public.is_file() and secret.is_file()):
+        home.mkdir(parents=True, exist_ok=True)
+        os.chmod(home, 0o700)
+        fresh = home / ".new"
+        shutil.rmtree(fresh, ignore_errors=True)
+        fresh.mkdir(mode=0o700)
+        password = secrets.token_urlsafe(24)
+        fd = os.open(fresh / "password", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(password)
+        signing.generate_key_pair(fresh, password)
+        for made in (fresh / "cosign.key", fresh / "cosign.pub", fresh / "password"):
+            made.replace(home / made.name)
+        fresh.rmdir()
+    password = secret.read_text(encoding="utf-8").strip()
+    register_secret(password)
+    return SigningPair(key, public, password)
 
 
 def _owns(service: Service) -> bool:

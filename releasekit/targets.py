@@ -32,6 +32,8 @@ _KEYS = {
     "chart_registry": "OCI chart registry, e.g. oci://ghcr.io/ironcage/charts",
     "git_remote": "git remote name or URL the release tag is pushed to",
     "plain_http": "true for a registry without TLS (loopback registries only)",
+    "signing_key_env": "variable holding the cosign private key (PEM) that signs the release",
+    "signing_password_env": "variable holding the password of that key",
 }
 
 
@@ -51,6 +53,8 @@ class Target:
     pypi_password: str = field(default="", repr=False)
     registry_username: str = ""
     registry_password: str = field(default="", repr=False)
+    signing_key_env: str = ""
+    signing_password_env: str = ""
 
     @property
     def registry_host(self) -> str:
@@ -126,6 +130,9 @@ def resolve(
     password_env = str(table.get("pypi_password_env", "TWINE_PASSWORD"))
     reg_user_env = table.get("registry_username_env")
     reg_password_env = table.get("registry_password_env")
+    for key in ("signing_key_env", "signing_password_env"):
+        if credentials and table.get(key):
+            _env(name, str(table[key]), manifest, key)  # set, and redacted from now on
     return Target(
         name=name,
         kind="remote",
@@ -147,6 +154,8 @@ def resolve(
             if reg_password_env
             else ""
         ),
+        signing_key_env=str(table.get("signing_key_env", "")),
+        signing_password_env=str(table.get("signing_password_env", "")),
     )
 
 
