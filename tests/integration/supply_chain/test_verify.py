@@ -81,12 +81,14 @@ def test_cosign_alone_verifies_with_the_public_key(released: Released) -> None:
         subprocess.run(argv, check=True, capture_output=True)
         other = signing.verify_argv(ref, released.keys.other_public, access)
         assert subprocess.run(other, capture_output=True, check=False).returncode != 0
-    # The signatures live under the tag-based fallback (no referrers API on this registry).
+    # No referrers API on this registry: cosign keeps the image's referrers (signature and
+    # SBOM attestation) in an index under the fallback tag sha256-<digest>.
     host, repository = oci.split_ref(record.images[0].repository)
-    hex_digest = record.images[0].digest.removeprefix("sha256:")
-    assert {f"sha256-{hex_digest}.sig", f"sha256-{hex_digest}.att"} <= set(
-        registry_tags(host, repository)
-    )
+    fallback = "sha256-" + record.images[0].digest.removeprefix("sha256:")
+    assert fallback in registry_tags(host, repository)
+    index = oci.fetch_manifest(host, repository, fallback, access)
+    assert index is not None
+    assert len(index.body.get("manifests", [])) == 2, index.body
     binary = released.folder / "bin" / f"ironcage-{released.version}-linux-x86_64"
     argv = [
         "cosign", "verify-blob-attestation", "--key", str(released.keys.public),
@@ -102,7 +104,7 @@ def test_signing_again_changes_nothing(released: Released) -> None:
     record = supply_chain.release_record(released.folder)
     host, repository = oci.split_ref(record.images[0].repository)
     before = registry_tags(host, repository)
-    sig_tag = "sha256-" + record.images[0].digest.removeprefix("sha256:") + ".sig"
+    sig_tag = "sha256-" + record.images[0].digest.removeprefix("sha256:")
     sig_before = oci.fetch_manifest(host, repository, sig_tag, oci.Access(plain_http=True))
     envelope_before = (released.folder / provenance.FILENAME).read_bytes()
     published = json.loads((released.folder / "release.json").read_text())
@@ -166,7 +168,7 @@ def test_a_signature_made_with_another_key(released: Released) -> None:
     record = supply_chain.release_record(released.folder)
     chart = record.charts[0]
     host, repository = oci.split_ref(chart.repository)
-    delete_tag(host, repository, "sha256-" + chart.digest.removeprefix("sha256:") + ".sig")
+    delete_tag(host, repository, "sha256-" + chart.digest.removeprefix("sha256:"))
     other = signing.SigningKey(
         str(released.keys.other_key), released.keys.other_public, OTHER_PASSWORD
     )
