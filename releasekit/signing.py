@@ -39,6 +39,7 @@ __all__ = [
     "generate_key_pair_argv",
     "public_key",
     "public_key_argv",
+    "require_cosign",
     "sign",
     "sign_argv",
     "sign_blob",
@@ -75,7 +76,8 @@ class SigningKey:
         return {PASSWORD_ENV: self.password}
 
 
-def _cosign() -> str:
+def require_cosign() -> str:
+    """The path of cosign; ToolMissingError with how to install it otherwise."""
     return require_tool("cosign", _HINT)
 
 
@@ -164,7 +166,7 @@ def verify_blob_argv(blob: Path, public: Path, signature: Path) -> list[str]:
 
 
 def _call(argv: list[str], env: dict[str, str], check: bool = True, **kwargs: Any) -> Any:
-    argv = [_cosign(), *argv[1:]]
+    argv = [require_cosign(), *argv[1:]]
     return run(argv, env=env, check=check, hint=_HINT, **kwargs)
 
 

@@ -12,6 +12,7 @@ from releasekit.commands import (
     release,
     repo,
     sandbox,
+    sign,
     tf,
     verify,
     version,
@@ -37,4 +38,5 @@ def namespace() -> Collection:
     ns.add_collection(docker.ns)
     ns.add_collection(release.ns)
     ns.add_collection(verify.ns)
+    ns.add_collection(sign.ns)
     return ns
