@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import provenance, supply_chain
+from releasekit import keyless, provenance, supply_chain
 from releasekit.errors import PublishError
 from releasekit.provenance import Subject
 from releasekit.verify import Row, failures
@@ -112,3 +112,31 @@ def test_failures_name_the_artifact_and_each_failed_check() -> None:
         "a.whl (http://index): digest: index serves sha256:9…",
         "api (r/ns/api:1.0.0): signature: no signatures found",
     ]
+
+
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, False),
+        ({"ACTIONS_ID_TOKEN_REQUEST_URL": "https://token.example"}, False),
+        (
+            {
+                "ACTIONS_ID_TOKEN_REQUEST_URL": "https://token.example",
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "t0ken",
+            },
+            True,
+        ),
+    ],
+)
+def test_keyless_signing_needs_an_oidc_identity(environ: dict[str, str], expected: bool) -> None:
+    assert keyless.identity(environ) is expected
+
+
+def test_without_an_identity_nothing_is_signed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in keyless.OIDC_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    said: list[str] = []
+    assert keyless.sign_images(tmp_path, "1.0.0", say=said.append) == []
+    assert "no OIDC identity" in said[0]
