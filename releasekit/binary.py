@@ -13,6 +13,7 @@ exercises the frozen binary's re-execution of itself as the sandboxed interprete
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import platform
 import shutil
@@ -178,6 +179,13 @@ def smoke_test(binary: Path, version: str) -> None:
         )
 
 
+def _pyinstaller_version() -> str:
+    try:
+        return importlib.metadata.version("pyinstaller")
+    except importlib.metadata.PackageNotFoundError:
+        return "missing"
+
+
 def build_all(
     ws: Workspace, version: str, *, force: bool = False, progress: Progress | None = None
 ) -> list[Outcome]:
@@ -190,7 +198,12 @@ def build_all(
     outcomes = []
     for pkg in binary_packages(ws):
         key = f"binary:{pkg.name}"
-        extra = {"target": binary_name(version), "python": sys.version}
+        extra = {
+            "target": binary_name(version),
+            "python": sys.version,
+            "pyinstaller": _pyinstaller_version(),
+            "source_date_epoch": artifacts.source_date_epoch(ws.root),
+        }
         inputs = inputs_hash(ws, pkg.name, extra=extra)
         entry = None if force else cache.fresh(key, inputs)
         if entry is not None:

@@ -19,8 +19,6 @@ import fcntl
 import functools
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import releasekit
+from releasekit import files
 from releasekit.run import run
 from releasekit.workspace import Workspace
 
@@ -212,12 +211,4 @@ class Cache:
                 for key, e in sorted(entries.items())
             },
         }
-        fd, tmp = tempfile.mkstemp(prefix=".artifacts.", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(data, handle, indent=2, sort_keys=True)
-                handle.write("\n")
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        files.write_json(self.path, data, redacted=False)

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
+from releasekit import files
 from releasekit.buildcache import file_sha256
 from releasekit.errors import PublishError
 
@@ -44,15 +43,7 @@ def write(folder: Path) -> Path:
         raise PublishError(f"{folder} does not exist; build the artifacts first (`invoke build`).")
     lines = [f"{file_sha256(folder / rel)}  {rel}\n" for rel in release_files(folder)]
     dest = folder / FILENAME
-    fd, tmp = tempfile.mkstemp(prefix=f".{FILENAME}.", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.writelines(lines)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    files.write_text(dest, "".join(lines), mode=0o644)
     return dest
 
 

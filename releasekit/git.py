@@ -8,8 +8,12 @@ from releasekit.errors import PreflightError, ReleaseError
 from releasekit.run import run
 
 __all__ = [
+    "add",
     "add_and_commit",
     "changed_files",
+    "check_remote",
+    "commit",
+    "commit_subject",
     "create_tag",
     "current_branch",
     "dirty_files",
@@ -17,8 +21,11 @@ __all__ = [
     "ensure_clean",
     "head",
     "last_tag",
+    "push_atomic",
     "ref_exists",
+    "released_versions",
     "remote_tag_commit",
+    "remote_versions",
     "short_sha",
     "tag_commit",
     "toplevel",
@@ -99,10 +106,12 @@ def changed_files(root: Path, since: str) -> list[str]:
     return sorted({p for p in [*changed, *untracked] if p})
 
 
-def last_tag(root: Path, pattern: str) -> str | None:
-    """The most recent tag reachable from HEAD that matches the glob ``pattern``."""
+def last_tag(root: Path, pattern: str, ref: str = "HEAD") -> str | None:
+    """The most recent tag reachable from ``ref`` that matches the glob ``pattern``."""
+    if ref != "HEAD" and not ref_exists(root, ref):
+        return None
     result = run(
-        ["git", "-C", str(root), "describe", "--tags", "--abbrev=0", "--match", pattern],
+        ["git", "-C", str(root), "describe", "--tags", "--abbrev=0", "--match", pattern, ref],
         check=False,
         mutates=False,
         quiet=True,
@@ -136,7 +145,95 @@ def create_tag(root: Path, tag: str, message: str) -> None:
     _git(root, "tag", "-a", tag, "-m", message, mutates=True)
 
 
+def add(root: Path, paths: list[str]) -> None:
+    """Stage ``paths``."""
+    _git(root, "add", "--", *paths, mutates=True)
+
+
+def commit(root: Path, message: str) -> None:
+    """Commit what is staged with ``message``."""
+    _git(root, "commit", "-m", message, mutates=True)
+
+
 def add_and_commit(root: Path, paths: list[str], message: str) -> None:
     """Stage ``paths`` and commit them with ``message``."""
-    _git(root, "add", "--", *paths, mutates=True)
-    _git(root, "commit", "-m", message, mutates=True)
+    add(root, paths)
+    commit(root, message)
+
+
+def commit_subject(root: Path, ref: str = "HEAD") -> str:
+    """The first line of the message of commit ``ref``."""
+    return _git(root, "log", "-1", "--format=%s", ref).strip()
+
+
+def released_versions(root: Path, prefix: str = "v") -> list[str]:
+    """Every ``<prefix>X.Y.Z`` tag of the repository, without the prefix (unsorted)."""
+    out = _git(root, "tag", "--list", f"{prefix}[0-9]*")
+    return [t.removeprefix(prefix) for t in out.split()]
+
+
+def remote_versions(root: Path, remote: str, prefix: str = "v") -> list[str]:
+    """Every ``<prefix>X.Y.Z`` tag on ``remote``, without the prefix (unsorted)."""
+    out = _git(root, "ls-remote", "--tags", "--refs", remote, f"refs/tags/{prefix}[0-9]*")
+    return [line.rpartition("refs/tags/")[2].removeprefix(prefix) for line in out.splitlines()]
+
+
+def _remote_branch(root: Path, remote: str, branch: str) -> str | None:
+    out = _git(root, "ls-remote", "--heads", remote, f"refs/heads/{branch}")
+    for line in out.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref == f"refs/heads/{branch}":
+            return sha
+    return None
+
+
+def check_remote(root: Path, remote: str, branch: str) -> None:
+    """Preflight: ``branch`` is not behind ``remote``, and a push of HEAD to it would be taken.
+
+    Fetches the remote branch, refuses when it holds commits HEAD lacks, then asks the
+    remote with ``git push --dry-run``. Nothing is changed on the remote.
+    """
+    try:
+        theirs = _remote_branch(root, remote, branch)
+    except ReleaseError as exc:
+        first = (getattr(exc, "stderr_tail", "") or str(exc)).strip().splitlines()
+        raise PreflightError(
+            f"The git remote `{remote}` does not answer ({first[0] if first else exc}). Check "
+            "the network and its credentials, or `git_remote` of the target in release.toml."
+        ) from None
+    if theirs is not None:
+        _git(root, "fetch", "--quiet", remote, f"refs/heads/{branch}", mutates=True)
+        merged = run(
+            ["git", "-C", str(root), "merge-base", "--is-ancestor", theirs, "HEAD"],
+            check=False,
+            mutates=False,
+            quiet=True,
+        )
+        if merged.returncode != 0:
+            raise PreflightError(
+                f"Branch `{branch}` is behind `{remote}`: the remote holds {theirs[:12]}, which "
+                f"HEAD {head(root)[:12]} does not contain. Run `git pull --ff-only {remote} "
+                f"{branch}` (or rebase), then release again."
+            )
+    dry = run(
+        ["git", "-C", str(root), "push", "--dry-run", "--porcelain", remote,
+         f"HEAD:refs/heads/{branch}"],
+        check=False,
+        mutates=False,
+        quiet=True,
+    )  # fmt: skip
+    if dry.returncode != 0:
+        reason = dry.stderr.strip() or dry.stdout.strip() or f"exit {dry.returncode}"
+        raise PreflightError(
+            f"`{remote}` would refuse a push of HEAD to `{branch}` "
+            f"({reason.splitlines()[-1]}). Fix the cause (permissions, branch protection, a "
+            "diverged branch), then release again."
+        )
+
+
+def push_atomic(root: Path, remote: str, commit: str, branch: str, tag: str) -> None:
+    """Push ``commit`` to ``branch`` and ``tag`` in one atomic push: both land or neither."""
+    _git(
+        root, "push", "--atomic", "--quiet", remote,
+        f"{commit}:refs/heads/{branch}", f"refs/tags/{tag}", mutates=True,
+    )  # fmt: skip

@@ -2,18 +2,18 @@
 
 Each finished step is recorded in the state file with its outputs before the next starts,
 so a release killed at any point resumes where it stopped (`--resume`). The lock file
-holds the pid, host and start time of the release that owns it; a second release fails
-at once naming them. A lock whose process is gone (same host) is taken over.
+is a kernel lock held for the whole release and freed when its process dies; it names the
+pid, host and start time of its holder, and a second release fails at once naming them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
 import socket
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from releasekit.errors import LockError, ReleaseError
-from releasekit.run import redact
+from releasekit.files import write_json
 
 __all__ = ["FAULT_ENV", "Lock", "State", "Step", "execute", "fault_point", "lock", "write_json"]
 
 FAULT_ENV = "RELEASEKIT_FAULT"
 """Fault injection for resume tests: `kill-after:STEP` kills the release right after STEP
-is recorded; `kill-at:POINT` kills it at a named point inside a step."""
+is recorded; `kill-at:POINT` kills it at a named point inside a step; `hold-at:POINT` makes
+it wait there to be killed from outside."""
 
 StepFn = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -94,15 +95,6 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON atomically (temp file then rename), with secrets redacted."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(redact(json.dumps(data, indent=2, sort_keys=True)) + "\n")
-    Path(tmp).replace(path)
-
-
 @dataclass(frozen=True)
 class Lock:
     """Who holds the release lock."""
@@ -112,52 +104,55 @@ class Lock:
     started_at: str
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 @contextlib.contextmanager
 def lock(path: Path) -> Iterator[Lock]:
-    """Hold the release lock at ``path`` for the duration of the block."""
+    """Hold the release lock at ``path`` (a kernel ``flock``) for the duration of the block.
+
+    The kernel releases the lock when the holder dies, however it dies, so a killed
+    release never leaves a stale lock behind. The file names the holder for the error
+    a second release shows.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    me = Lock(os.getpid(), socket.gethostname(), _now())
-    for _ in range(2):
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                holder = Lock(**json.loads(path.read_text(encoding="utf-8")))
-            except (json.JSONDecodeError, TypeError, FileNotFoundError):
-                holder = None
-            if holder is not None and (holder.host != me.host or _alive(holder.pid)):
-                raise LockError(
-                    f"Another release is running: pid {holder.pid} on {holder.host}, started "
-                    f"{holder.started_at} (lock file {path}). Wait for it to finish; if that "
-                    f"process is gone, remove {path}."
-                ) from None
-            path.unlink(missing_ok=True)
-            continue
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(me.__dict__, handle)
-        break
-    else:
-        raise LockError(f"Could not take the release lock {path}; remove it and run again.")
+            holder: Lock | None = Lock(**json.loads(path.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, TypeError, OSError):
+            holder = None
+        who = (
+            f"pid {holder.pid} on {holder.host}, started {holder.started_at}"
+            if holder is not None
+            else "a process that is starting up"
+        )
+        raise LockError(
+            f"Another release is running: {who} (lock file {path}). Wait for it to finish; "
+            "the lock is freed the moment that process ends."
+        ) from None
+    me = Lock(os.getpid(), socket.gethostname(), _now())
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, json.dumps(me.__dict__).encode(), 0)
     try:
         yield me
     finally:
-        path.unlink(missing_ok=True)
+        os.ftruncate(fd, 0)
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
 
 
 def fault_point(name: str) -> None:
-    """Die here, as a crash would, when the fault injection variable names this point."""
-    if os.environ.get(FAULT_ENV, "") == f"kill-at:{name}":
+    """Die here, as a crash would, when the fault injection variable names this point.
+
+    ``hold-at:NAME`` instead waits there (up to ten minutes) holding everything it holds,
+    the release lock included, for a test to kill it from outside.
+    """
+    fault = os.environ.get(FAULT_ENV, "")
+    if fault == f"kill-at:{name}":
         os.kill(os.getpid(), signal.SIGKILL)
+    if fault == f"hold-at:{name}":
+        time.sleep(600)
 
 
 def execute(

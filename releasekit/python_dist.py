@@ -215,7 +215,9 @@ def build_all(
     stale: list[tuple[Package, str]] = []
     for pkg in python_packages(ws, packages):
         key = f"wheel:{pkg.name}"
-        inputs = inputs_hash(ws, pkg.name, extra=tools)
+        inputs = inputs_hash(
+            ws, pkg.name, extra={**tools, "source_date_epoch": epoch, "version": version}
+        )
         entry = None if force else cache.fresh(key, inputs)
         if entry is None:
             stale.append((pkg, inputs))

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Literal
 
 from releasekit.buildcache import file_sha256
-from releasekit.errors import ConflictError, PublishError
+from releasekit.errors import ConflictError, PreflightError, PublishError
 from releasekit.run import register_secret, run
 
-__all__ = ["Uploaded", "dist_name", "index_files", "upload"]
+__all__ = ["Uploaded", "check_credentials", "dist_name", "index_files", "upload"]
 
 _TIMEOUT = 30
 
@@ -124,14 +124,19 @@ def upload(
     password_env: str = "TWINE_PASSWORD",
     *,
     index_url: str | None = None,
+    auth: tuple[str, str] | None = None,
 ) -> list[Uploaded]:
     """Upload ``files`` with twine unless the index already holds them (see module doc).
 
     ``index_url`` is the index's simple API (default ``<repository_url>/simple``); the
-    credentials are read from the variables ``username_env`` and ``password_env``.
+    credentials are ``auth`` (user, password) when given, else read from the variables
+    ``username_env`` and ``password_env``.
     """
-    username = os.environ.get(username_env, "")
-    password = os.environ.get(password_env, "")
+    if auth is not None:
+        username, password = auth
+    else:
+        username = os.environ.get(username_env, "")
+        password = os.environ.get(password_env, "")
     register_secret(password)
     auth = (username, password) if username or password else None
     index = index_url or repository_url.rstrip("/") + "/simple"
@@ -162,9 +167,49 @@ def upload(
         run(
             [*twine, "--disable-progress-bar", "--repository-url", repository_url, *pending],
             env=env,
-            hint=f"Check the upload URL {repository_url} and the credentials in "
-            f"${username_env} / ${password_env}.",
+            hint=f"Check the upload URL {repository_url} and the upload credentials.",
         )
         results.extend(Uploaded(p, "uploaded", file_sha256(p)) for p in pending)
     order = {p: i for i, p in enumerate(files)}
     return sorted(results, key=lambda r: order[r.path])
+
+
+def check_credentials(repository_url: str, username: str, password: str, where: str) -> None:
+    """Ask the upload endpoint whether it accepts ``username``/``password``; uploads nothing.
+
+    An empty upload form is posted: an index that rejects the credentials answers 401 or
+    403, one that accepts them complains about the missing file (400). ``where`` names the
+    variables the credentials came from, for the error.
+    """
+    register_secret(password)
+    boundary = "releasekit-preflight"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name=":action"\r\n\r\nfile_upload\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="protocol_version"\r\n\r\n1\r\n'
+        f"--{boundary}--\r\n"
+    ).encode()
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    request = urllib.request.Request(
+        repository_url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Authorization": f"Basic {token}",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=_TIMEOUT):
+            return
+    except urllib.error.HTTPError as exc:
+        if exc.code in (401, 403):
+            raise PreflightError(
+                f"The package index at {repository_url} refused the upload credentials "
+                f"({exc.code} {exc.reason}) from {where}. Set them to a user or token that may "
+                "upload, then run again; nothing was published."
+            ) from None
+    except (urllib.error.URLError, OSError) as exc:
+        raise PreflightError(
+            f"The package index upload URL {repository_url} does not answer ({exc}). Check "
+            "that it runs, or `pypi_url` of the target in release.toml."
+        ) from None

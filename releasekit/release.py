@@ -1,113 +1,74 @@
-"""`invoke release`: the plan of a whole release, and each of its steps.
+"""`invoke release`: run, resume, finish or describe a whole release.
 
 preflight -> version -> prepare (version sites, changelog, commit) -> build -> verify ->
-publish (python, images, charts) -> tag (and push) -> deploy -> health -> report.
-Every publishing step asks the destination first and skips identical content, so a
-resumed release publishes each artifact exactly once.
+tag (the commit and the tag pushed atomically) -> publish (python, images, charts) ->
+deploy -> health -> report.
+
+Nothing irreversible is published before the release commit and its tag are on the
+remote; from then on the version is spoken for, and a failed release is finished by
+running the same command again (``--resume`` with the state file; on another machine, the
+tag at HEAD says which version). Every publishing step asks the destination first and skips
+identical content, so each artifact is published exactly once.
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from releasekit import changelog, git, pipeline, targets, version
-from releasekit.errors import PreflightError, ReleaseError, ToolError, VersionError
+from releasekit import pipeline, preflight, release_steps
+from releasekit.errors import ReleaseError
+from releasekit.release_plan import (
+    Options,
+    Pending,
+    check_resume,
+    check_tag,
+    dist_dir,
+    lock_path,
+    next_version,
+    pending_release,
+    state_path,
+)
 from releasekit.run import secrets_from_env
 from releasekit.workspace import Workspace
 
-__all__ = ["Options", "next_version", "run", "state_path"]
+__all__ = [
+    "Options",
+    "check_tag",
+    "dist_dir",
+    "lock_path",
+    "next_version",
+    "run",
+    "state_path",
+    "tools_present",
+]
 
-RELEASE_DIR = Path("build") / "release"
-REQUIRED_TOOLS = ("git", "docker", "helm")
-
-
-@dataclass(frozen=True)
-class Options:
-    """What the user asked for on the command line."""
-
-    part: str | None = None
-    to: str | None = None
-    pre_token: str = "rc"
-    dry_run: bool = False
-    resume: bool = False
-    env: str = "pilot"
-    target: str = targets.SANDBOX
-    allow_branch: bool = False
+tools_present = preflight.tools_present
 
 
-def state_path(root: Path) -> Path:
-    """The state file of the release in progress (git-ignored)."""
-    return root / RELEASE_DIR / "state.json"
-
-
-def lock_path(root: Path) -> Path:
-    """The lock file that keeps two releases apart."""
-    return root / RELEASE_DIR / "lock"
-
-
-def next_version(ws: Workspace, opts: Options, current: str) -> tuple[str, str | None, str]:
-    """(next version, last release tag, how it was chosen)."""
-    last = changelog.since_ref(ws)
-    if opts.to or opts.part:
-        new = version.bump_version(current, opts.part, opts.to, opts.pre_token)
-        how = f"--to {opts.to}" if opts.to else f"--part {opts.part}"
-    else:
-        commits = changelog.collect(ws.root, last)
-        level = changelog.level(commits)
-        if level is None:
-            raise VersionError(
-                f"No feat, fix or breaking commit since {last or 'the first commit'}: nothing "
-                "calls for a release. Pass --part or --to to release anyway."
-            )
-        new = version.bump_version(current, level, None)
-        how = f"{level} bump from {len(commits)} conventional commits since {last or 'start'}"
-    if last is not None:
-        released = last.rsplit("v", 1)[-1]
-        if version.parse(new) <= version.parse(released):
-            raise VersionError(
-                f"Version `{new}` is not higher than the last release `{released}` (tag {last}). "
-                "Pass a higher --to, or a larger --part."
-            )
-    return new, last, how
-
-
-def check_tag(root: Path, tag: str, remote: str | None) -> None:
-    """A release tag that already exists at another commit is a hard failure."""
-    head = git.head(root)
-    remote_commit = None
-    if remote:
-        try:
-            remote_commit = git.remote_tag_commit(root, remote, tag)
-        except ToolError as exc:
-            raise PreflightError(
-                f"The git remote `{remote}` does not answer ({exc.stderr_tail.splitlines()[0]}). "
-                "Add it (`git remote add`), or fix `git_remote` of the target in release.toml."
-            ) from None
-    for where, commit in (("locally", git.tag_commit(root, tag)), (f"on {remote}", remote_commit)):
-        if commit is not None and commit != head:
-            raise PreflightError(
-                f"Tag {tag} already exists {where} at commit {commit[:12]}, not at HEAD "
-                f"{head[:12]}. A released version is never moved: release a higher version."
-            )
-
-
-def dist_dir(root: Path, version_: str) -> Path:
-    """Where every artifact of ``version_`` is written."""
-    return root / "dist" / version_
-
-
-def tools_present() -> None:
-    """Preflight: every tool the release drives is installed."""
-    missing = [tool for tool in REQUIRED_TOOLS if shutil.which(tool) is None]
-    if missing:
-        raise PreflightError(
-            f"Missing tools: {', '.join(missing)}. Run `scripts/setup.sh` as root, or see "
-            "`invoke doctor` for how to install each."
-        )
+def _finishing(state: pipeline.State, pending: Pending) -> None:
+    """Record `version` and `prepare` as done: HEAD is the release commit of ``pending``."""
+    state.version = pending.version
+    state.steps["version"] = {
+        "status": "done",
+        "seconds": 0.0,
+        "outputs": {
+            "version": pending.version,
+            "since": pending.since,
+            "how": f"finishing the release committed at {pending.commit[:7]}",
+            "notes": pending.notes,
+            "summary": f"{pending.version} (release commit at HEAD)",
+        },
+    }
+    state.steps["prepare"] = {
+        "status": "done",
+        "seconds": 0.0,
+        "outputs": {
+            "commit": pending.commit,
+            "files": [],
+            "summary": f"already committed {pending.commit[:7]}",
+        },
+    }
 
 
 def run(
@@ -120,61 +81,54 @@ def run(
     say: Callable[[str], None] = print,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Run (or resume, or describe) a release; returns the final context's summary."""
-    from releasekit import release_steps
-
+    """Run (or resume, finish, or describe) a release; returns the final context's summary."""
     secrets_from_env()
     path = state_path(ws.root)
-    existing = pipeline.State.load(path)
     ctx: dict[str, Any] = {"ws": ws, "opts": opts, "root": ws.root, "progress": progress}
     if opts.dry_run:
-        if opts.resume and existing is not None:
-            ctx.update(_outputs(existing))
-            ctx["resume_state"] = existing
-        release_steps.preflight_readonly(ctx)
-        if "version" not in ctx:
-            ctx.update(release_steps.choose_version(ctx))
-        lines = release_steps.describe(ctx)
-        for line in lines:
-            say(line)
-        say("dry run: nothing was changed")
-        return {"version": ctx["version"], "plan": lines}
+        return _dry_run(ws, opts, ctx, say)
     with pipeline.lock(lock_path(ws.root)):
-        if opts.resume:
-            if existing is None:
-                raise ReleaseError(
-                    f"Nothing to resume: {path} does not exist. Start a release with "
-                    "`invoke release`."
-                )
-            if existing.complete:
+        existing = pipeline.State.load(path)
+        if existing is not None and existing.complete:
+            if opts.resume or _already_released(ws, existing):
                 say(f"release {existing.version} is already complete: nothing to do")
                 return {"version": existing.version, "report": existing.data.get("report")}
-            state = existing
-        else:
-            if existing is not None and not existing.complete:
+            existing = None
+        if existing is not None:
+            if not opts.resume:
                 raise ReleaseError(
                     f"An unfinished release of {existing.version or 'a new version'} is recorded "
                     f"in {path}. Finish it with `invoke release --resume`; remove the file only "
                     "if you are sure nothing of it was published."
                 )
+            check_resume(existing.data.get("options", {}), opts, existing.version, path)
+            state = existing
+        else:
             state = pipeline.State(path)
-        ctx["resume_state"] = state if opts.resume else None
-        ctx["state_steps"] = state.steps
-        steps = release_steps.steps(ws, opts)
-        chooser = next(s for s in steps if s.name == "version")
-
-        def choose(context: dict[str, Any]) -> dict[str, Any]:
-            outputs = chooser.run(context)
-            state.version = outputs["version"]
-            if confirm is not None:
-                context.update(outputs)
-                for line in release_steps.describe(context):
-                    say(line)
-                if not confirm(f"Release {outputs['version']}?"):
+            pending = _pending(ws)
+            if pending is not None:
+                if opts.to and opts.to != pending.version:
+                    raise ReleaseError(
+                        f"HEAD is the release commit of {pending.version}, which is not finished "
+                        f"here; --to {opts.to} asks for another version. Finish "
+                        f"{pending.version} first (`invoke release` without --to/--part)."
+                    )
+                _finishing(state, pending)
+                say(
+                    f"HEAD is the release commit of {pending.version}: finishing that release "
+                    "(destinations that hold it already are skipped)"
+                )
+                if confirm is not None and not confirm(f"Finish release {pending.version}?"):
                     raise ReleaseError("Release cancelled: nothing was changed.")
-            return outputs
-
-        steps[steps.index(chooser)] = pipeline.Step(chooser.name, chooser.summary, choose)
+            elif opts.resume:
+                raise ReleaseError(
+                    f"Nothing to resume: {path} does not exist and HEAD is not a release commit. "
+                    "Start a release with `invoke release`."
+                )
+        state.data["options"] = {**state.data.get("options", {}), **opts.recorded()}
+        ctx["resume_state"] = state if state.steps else None
+        ctx["state_steps"] = state.steps
+        steps = _with_confirmation(release_steps.steps(ws, opts), state, confirm, say)
         current: list[str] = []
 
         def started(step: pipeline.Step, skipped: bool) -> None:
@@ -188,13 +142,75 @@ def run(
                 say(
                     f"release {state.version} stopped at step `{current[0]}`; the finished steps "
                     f"are recorded in {path}. Fix the cause above, then run "
-                    "`invoke release --resume`."
+                    "`invoke release --resume` (on another machine, `invoke release` at the "
+                    "release commit finishes it)."
                 )
             raise
         state.data["complete"] = True
         state.data["report"] = ctx.get("report")
         state.save()
     return {"version": ctx["version"], "report": ctx.get("report")}
+
+
+def _pending(ws: Workspace) -> Pending | None:
+    from releasekit import version
+
+    current = next(iter(version.check(ws).values()))
+    return pending_release(ws, current)
+
+
+def _already_released(ws: Workspace, state: pipeline.State) -> bool:
+    """The complete state file is of the release HEAD is (nothing new to release)."""
+    pending = _pending(ws)
+    return pending is not None and pending.version == state.version
+
+
+def _with_confirmation(
+    steps: list[pipeline.Step],
+    state: pipeline.State,
+    confirm: Callable[[str], bool] | None,
+    say: Callable[[str], None],
+) -> list[pipeline.Step]:
+    """The steps, with `version` recording its choice and asking before anything acts."""
+    chooser = next(s for s in steps if s.name == "version")
+
+    def choose(context: dict[str, Any]) -> dict[str, Any]:
+        outputs = chooser.run(context)
+        state.version = outputs["version"]
+        state.data.setdefault("options", {})["version"] = outputs["version"]
+        if confirm is not None:
+            context.update(outputs)
+            for line in release_steps.describe(context):
+                say(line)
+            if not confirm(f"Release {outputs['version']}?"):
+                raise ReleaseError("Release cancelled: nothing was changed.")
+        return outputs
+
+    return [pipeline.Step(s.name, s.summary, choose) if s is chooser else s for s in steps]
+
+
+def _dry_run(
+    ws: Workspace, opts: Options, ctx: dict[str, Any], say: Callable[[str], None]
+) -> dict[str, Any]:
+    existing = pipeline.State.load(state_path(ws.root))
+    if opts.resume and existing is not None and not existing.complete:
+        ctx.update(_outputs(existing))
+    release_steps.preflight_readonly(ctx)
+    if "version" not in ctx:
+        pending = _pending(ws)
+        if pending is not None:
+            ctx.update(
+                version=pending.version,
+                how=f"finishing the release committed at {pending.commit[:7]}",
+                notes=pending.notes,
+            )
+        else:
+            ctx.update(release_steps.choose_version(ctx))
+    lines = release_steps.describe(ctx)
+    for line in lines:
+        say(line)
+    say("dry run: nothing was changed")
+    return {"version": ctx["version"], "plan": lines}
 
 
 def _outputs(state: pipeline.State) -> dict[str, Any]:

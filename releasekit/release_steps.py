@@ -7,9 +7,7 @@ ask the destination first, so repeating one after a crash publishes nothing twic
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from releasekit import (
@@ -22,24 +20,22 @@ from releasekit import (
     infra,
     pilot,
     python_upload,
-    sandbox,
     supply_chain,
     targets,
     version,
 )
+from releasekit import (
+    preflight as checks,
+)
 from releasekit.buildcache import file_sha256
-from releasekit.errors import PreflightError, ReleaseError
+from releasekit.errors import ReleaseError
 from releasekit.images import push_images
 from releasekit.pipeline import Step, fault_point, write_json
-from releasekit.release import Options, check_tag, dist_dir, next_version, tools_present
-from releasekit.run import run
+from releasekit.release_plan import Options, check_tag, dist_dir, next_version, release_message
 from releasekit.verify import raise_on_failure, verify_release
 from releasekit.workspace import Workspace
 
 __all__ = ["describe", "steps"]
-
-_SANDBOX_USER_ENV = "RELEASEKIT_SANDBOX_PYPI_USER"
-_SANDBOX_PASSWORD_ENV = "RELEASEKIT_SANDBOX_PYPI_PASSWORD"
 
 
 def _ws(ctx: dict[str, Any]) -> Workspace:
@@ -56,91 +52,26 @@ def _target(ctx: dict[str, Any]) -> targets.Target:
 
 def _environment(ctx: dict[str, Any]) -> dict[str, Any]:
     """The deploy environment of release.toml named by --env (empty for `none`)."""
-    ws, name = _ws(ctx), _opts(ctx).env
-    if name == "none":
-        return {}
-    table = ws.manifest.environments.get(name)
-    if table is None:
-        known = ", ".join([*sorted(ws.manifest.environments), "none"])
-        raise PreflightError(
-            f"Unknown environment `{name}`: {ws.manifest.path} defines {known}. Pass one of "
-            f"those to --env, or add an [environments.{name}] table."
-        )
-    return table
-
-
-def _restore_interrupted_prepare(ctx: dict[str, Any]) -> None:
-    """On resume, undo a `prepare` killed half-way: only its own files may be dirty."""
-    ws, state = _ws(ctx), ctx.get("resume_state")
-    if state is None or state.done("prepare"):
-        return
-    own = {str(f.site.file.relative_to(ws.root)) for f in version.read(ws)}
-    own.add(ws.manifest.changelog)
-    dirty = git.dirty_files(ws.root)
-    if not dirty or not set(dirty) <= own:
-        return
-    listed = run(["git", "-C", str(ws.root), "ls-files", "--", *dirty], mutates=False, quiet=True)
-    tracked = listed.stdout.split()
-    if tracked:
-        run(["git", "-C", str(ws.root), "checkout", "--", *tracked])
-    for new_file in set(dirty) - set(tracked):
-        (ws.root / new_file).unlink()
-
-
-def _check(ctx: dict[str, Any], readonly: bool) -> dict[str, Any]:
-    ws, opts = _ws(ctx), _opts(ctx)
-    if not readonly:
-        _restore_interrupted_prepare(ctx)
-    if ws.manifest.policy != "lockstep":
-        raise PreflightError(
-            f"`invoke release` releases the monorepo at one version, but {ws.manifest.path} sets "
-            "policy `independent`. Bump packages with `invoke version.bump --package NAME` and "
-            'build with `invoke build`, or set [release].policy = "lockstep".'
-        )
-    git.ensure_clean(ws.root)
-    git.ensure_branch(ws.root, ws.manifest.branch, ws.manifest.path)
-    tools_present()
-    _environment(ctx)
-    versions = version.check(ws)
-    state = None
-    if opts.target == targets.SANDBOX:
-        state = _sandbox_as_planned(ws.root) if readonly else sandbox.up(ws.root)
-        if not readonly:
-            os.environ[_SANDBOX_USER_ENV] = state.pypi_user
-            os.environ[_SANDBOX_PASSWORD_ENV] = state.pypi_password
-    ctx["target"] = targets.resolve(ws.manifest, opts.target, state, credentials=not readonly)
-    if not readonly and ctx["target"].kind == "remote":
-        targets.check_reachable(ctx["target"])
-    current = next(iter(versions.values()))
-    return {"current": current, "summary": f"ready: {current} everywhere, target {opts.target}"}
-
-
-def _sandbox_as_planned(root: Path) -> Any:
-    """The running sandbox, or where `sandbox.up` would start it (nothing is started)."""
-    try:
-        return sandbox.status(root)
-    except ReleaseError:
-        return SimpleNamespace(
-            registry_host=f"127.0.0.1:{sandbox.REGISTRY_PORT}",
-            pypi_url=f"http://127.0.0.1:{sandbox.PYPI_PORT}",
-            pypi_user=sandbox.PYPI_USER,
-            pypi_password="",
-            git_remote=root / sandbox.SANDBOX_DIR / "remote.git",
-        )
+    return checks.environment(_ws(ctx), _opts(ctx).env)
 
 
 def preflight(ctx: dict[str, Any]) -> dict[str, Any]:
-    """Clean tree, branch, tools, target reachable, versions consistent, environment known."""
-    outputs = _check(ctx, readonly=False)
-    if "current" in ctx:
-        outputs.pop("current")  # resumed: keep the version the release started from
+    """Clean tree, branch, remote, tools, target and its credentials, versions, environment."""
+    ws, opts, state = _ws(ctx), _opts(ctx), ctx.get("resume_state")
+    if state is not None:
+        checks.restore_interrupted_prepare(ws, state.done("prepare"))
+    current, ctx["target"] = checks.check(ws, opts.target, opts.env, readonly=False)
+    outputs = {"summary": f"ready: {current} everywhere, target {opts.target}"}
+    if "current" not in ctx:  # resumed: keep the version the release started from
+        outputs["current"] = current
     return outputs
 
 
 def preflight_readonly(ctx: dict[str, Any]) -> None:
-    """The preflight checks of a dry run: nothing started, nothing written."""
-    outputs = _check(ctx, readonly=True)
-    ctx.setdefault("current", outputs["current"])
+    """The preflight checks of a dry run: nothing started, nothing written, nothing asked."""
+    opts = _opts(ctx)
+    current, ctx["target"] = checks.check(_ws(ctx), opts.target, opts.env, readonly=True)
+    ctx.setdefault("current", current)
 
 
 def choose_version(ctx: dict[str, Any]) -> dict[str, Any]:
@@ -159,11 +90,8 @@ def choose_version(ctx: dict[str, Any]) -> dict[str, Any]:
 def prepare(ctx: dict[str, Any]) -> dict[str, Any]:
     """Write the version to every site, prepend the notes to the changelog, commit."""
     ws, new = _ws(ctx), ctx["version"]
-    message = f"chore(release): v{new}"
-    subject = run(
-        ["git", "-C", str(ws.root), "log", "-1", "--format=%s"], mutates=False, quiet=True
-    ).stdout.strip()
-    if subject == message:
+    message = release_message(new)
+    if git.commit_subject(ws.root) == message:
         commit = git.head(ws.root)
         return {"commit": commit, "files": [], "summary": f"already committed {commit[:7]}"}
     bumps = version.plan_bump(ws, to=new)
@@ -174,7 +102,9 @@ def prepare(ctx: dict[str, Any]) -> dict[str, Any]:
     notes_file.write_text(f"{head}\n\n{ctx['notes'].rstrip()}\n{rest}", encoding="utf-8")
     paths = [str(p.relative_to(ws.root)) for p in [*written, notes_file]]
     fault_point("prepare:written")
-    git.add_and_commit(ws.root, paths, message)
+    git.add(ws.root, paths)
+    fault_point("prepare:added")
+    git.commit(ws.root, message)
     commit = git.head(ws.root)
     return {"commit": commit, "files": paths, "summary": f"{len(paths)} files, {commit[:7]}"}
 
@@ -221,13 +151,11 @@ def _python_files(ctx: dict[str, Any]) -> list[Path]:
 def publish_python(ctx: dict[str, Any]) -> dict[str, Any]:
     """Upload every sdist and wheel the index does not hold yet."""
     target = _target(ctx)
-    sandboxed = target.kind == "sandbox"
     results = python_upload.upload(
         _python_files(ctx),
         target.pypi_url,
-        _SANDBOX_USER_ENV if sandboxed else "TWINE_USERNAME",
-        _SANDBOX_PASSWORD_ENV if sandboxed else "TWINE_PASSWORD",
         index_url=target.pypi_index,
+        auth=(target.pypi_username, target.pypi_password),
     )
     files = {r.path.name: {"status": r.status, "sha256": r.sha256} for r in results}
     new = sum(1 for r in results if r.status != "skipped")
@@ -240,8 +168,15 @@ def publish_images(ctx: dict[str, Any]) -> dict[str, Any]:
     auth = None
     if target.registry_username:
         auth = {"username": target.registry_username, "password": target.registry_password}
+    ws = _ws(ctx)
+    released = {*git.released_versions(ws.root), *git.remote_versions(ws.root, target.git_remote)}
     results = push_images(
-        _ws(ctx), ctx["version"], target.registry, auth=auth, progress=ctx.get("progress")
+        ws,
+        ctx["version"],
+        target.registry,
+        auth=auth,
+        progress=ctx.get("progress"),
+        released=sorted(released),
     )
     images = {
         r.name: {"digest": r.digest, "repository": r.repository, "tags": list(r.tags)}
@@ -253,8 +188,6 @@ def publish_images(ctx: dict[str, Any]) -> dict[str, Any]:
 def publish_charts(ctx: dict[str, Any]) -> dict[str, Any]:
     """Package every chart at the release version and push it to the chart registry."""
     target = _target(ctx)
-    if target.registry_username:
-        charts.login(target.chart_registry, target.registry_username, target.registry_password)
     archives = charts.package(_ws(ctx).root, ctx["version"])
     pushed = {}
     for archive in archives:
@@ -306,25 +239,21 @@ def verify_published(ctx: dict[str, Any]) -> dict[str, Any]:
 
 
 def tag(ctx: dict[str, Any]) -> dict[str, Any]:
-    """Tag the release commit and push the branch and the tag to the target's remote."""
+    """Tag the release commit; push the branch and the tag in one atomic push.
+
+    From here on the version is spoken for: every later step only publishes what this
+    commit built, and a failure is finished by running the release again.
+    """
     ws, new, remote = _ws(ctx), ctx["version"], _target(ctx).git_remote
     name = f"v{new}"
     _check_head(ctx)
     check_tag(ws.root, name, remote)
     if git.tag_commit(ws.root, name) is None:
         git.create_tag(ws.root, name, f"Release {new}")
-    run(
-        [
-            "git",
-            "-C",
-            str(ws.root),
-            "push",
-            "--quiet",
-            remote,
-            f"{ctx['commit']}:refs/heads/{ws.manifest.branch}",
-            f"refs/tags/{name}",
-        ]
-    )
+    if git.remote_tag_commit(ws.root, remote, name) == ctx["commit"]:
+        return {"tag": name, "remote": remote, "summary": f"{name} already on {remote}"}
+    fault_point("tag:pushing")
+    git.push_atomic(ws.root, remote, ctx["commit"], ws.manifest.branch, name)
     return {"tag": name, "remote": remote, "summary": f"{name} -> {remote}"}
 
 
@@ -402,6 +331,7 @@ def steps(ws: Workspace, opts: Options) -> list[Step]:
         Step("prepare", "version sites, changelog, release commit", prepare),
         Step("build", "sdists, wheels, binary, site, images (cached by inputs)", build),
         Step("verify", "checksums and chart lint", verify),
+        Step("tag", "tag the release commit; push it and the tag atomically", tag),
         Step("publish-python", "upload sdists and wheels", publish_python),
         Step("publish-images", "push every image tag", publish_images),
         Step("publish-charts", "package and push the charts", publish_charts),
@@ -411,7 +341,6 @@ def steps(ws: Workspace, opts: Options) -> list[Step]:
             "digest, signature, provenance at each destination",
             verify_published,
         ),
-        Step("tag", "tag the release and push it", tag),
         Step("deploy", f"deploy to {opts.env}", deploy),
         Step("health", "health checks", health),
         Step("report", "release.json and notes", report),
@@ -426,7 +355,12 @@ def describe(ctx: dict[str, Any]) -> list[str]:
         f"write {f.site.file.relative_to(ws.root)}:{f.line} ({f.site.kind})"
         for f in version.read(ws)
     ]
-    lines.append(f"$ git commit -m 'chore(release): v{new}'")
+    lines.append(f"$ git commit -m '{release_message(new)}'")
+    lines += ["build: sdists, wheels, binary, site, images, SBOMs, SHA256SUMS (cached by inputs)"]
+    lines.append(
+        f"$ git tag -a v{new} && git push --atomic {target.git_remote} "
+        f"HEAD:refs/heads/{ws.manifest.branch} refs/tags/v{new}"
+    )
     for pkg in ws.packages:
         for kind in pkg.spec.artifacts:
             if kind in {"sdist", "wheel"}:
@@ -439,7 +373,6 @@ def describe(ctx: dict[str, Any]) -> list[str]:
             lines.append(f"image {target.registry}/{image}: {', '.join(_tags(ws, new))}")
     for chart in charts.find_charts(ws.root):
         lines.append(f"chart {chart.name} {new} -> {target.chart_registry}")
-    lines.append(f"$ git tag -a v{new} && git push {target.git_remote} v{new}")
     prov = f"dist/{new}/provenance.intoto.jsonl"
     lines.append(f"$ cosign sign every image and chart by digest, attest SBOMs; sign {prov}")
     lines.append("verify every artifact at its destination: digest, signature, provenance")

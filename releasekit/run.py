@@ -22,7 +22,9 @@ __all__ = [
     "REDACTED",
     "Result",
     "Runner",
+    "child_env",
     "redact",
+    "redact_data",
     "register_secret",
     "require_tool",
     "run",
@@ -35,11 +37,18 @@ REDACTED = "***"
 _SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|TOKEN|SECRET|API_KEY|CREDENTIAL)", re.IGNORECASE)
 _secrets: set[str] = set()
 _TAIL_LINES = 30
+# Values of secret-looking variables that are switches, not secrets: redacting them would
+# mangle ordinary words ("true") in every line and file.
+_NOT_SECRETS = {"true", "false", "yes", "no", "on", "off", "none", "null", "enabled", "disabled"}
+_NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
 
 
 def register_secret(value: str | None) -> None:
-    """Redact ``value`` from every line printed from now on (values under 4 chars are ignored)."""
-    if value and len(value) >= 4:
+    """Redact ``value`` from every line printed from now on.
+
+    Values under 4 characters and switch words (``true``, ``off``, ...) are ignored.
+    """
+    if value and len(value) >= 4 and value.strip().lower() not in _NOT_SECRETS:
         _secrets.add(value)
 
 
@@ -55,6 +64,22 @@ def redact(text: str, extra: Iterable[str] = ()) -> str:
     for secret in sorted({*_secrets, *(e for e in extra if e and len(e) >= 4)}, key=len)[::-1]:
         text = text.replace(secret, REDACTED)
     return text
+
+
+def redact_data(data: object) -> object:
+    """A copy of JSON-like ``data`` with secrets redacted in every string (keys included)."""
+    if isinstance(data, str):
+        return redact(data)
+    if isinstance(data, dict):
+        return {redact_data(k): redact_data(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [redact_data(v) for v in data]
+    return data
+
+
+def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a child process: ours, no interactive prompts, then ``env``."""
+    return {**os.environ, **_NO_PROMPT, **(env or {})}
 
 
 @dataclass(frozen=True)
@@ -103,14 +128,14 @@ class Runner:
             return Result(args, 0, "", "", dry_run=True)
         if echo:
             print(f"$ {shown}", file=sys.stderr)
-        full_env = {**os.environ, **env} if env is not None else None
         try:
             proc = subprocess.run(
                 args,
                 cwd=cwd,
-                env=full_env,
+                env=child_env(env),
                 timeout=timeout,
                 input=input,
+                stdin=subprocess.DEVNULL if input is None else None,
                 text=True,
                 capture_output=capture,
                 check=False,
@@ -178,13 +203,12 @@ def spawn(
     if runner.echo:
         print(f"$ {redact(' '.join(args))} &", file=sys.stderr)
     log.parent.mkdir(parents=True, exist_ok=True)
-    full_env = {**os.environ, **env} if env is not None else None
     with log.open("ab") as handle:
         try:
             return subprocess.Popen(
                 args,
                 cwd=cwd,
-                env=full_env,
+                env=child_env(env),
                 stdin=subprocess.DEVNULL,
                 stdout=handle,
                 stderr=subprocess.STDOUT,

@@ -181,8 +181,24 @@ def _answers(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def start_registry(data: Path, port: int | None = None) -> Service:
-    """Start Debian's docker-registry on 127.0.0.1 with its storage under ``data``."""
+def _registry_htpasswd(path: Path, user: str, password: str) -> None:
+    """An htpasswd file with one bcrypt entry (the only scheme the registry accepts)."""
+    import bcrypt
+
+    register_secret(password)
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+    path.write_text(f"{user}:{hashed.replace('$2b$', '$2a$', 1)}\n", encoding="utf-8")
+    os.chmod(path, 0o600)
+
+
+def start_registry(
+    data: Path, port: int | None = None, auth: tuple[str, str] | None = None
+) -> Service:
+    """Start Debian's docker-registry on 127.0.0.1 with its storage under ``data``.
+
+    With ``auth`` (user, password) every request needs HTTP basic credentials (htpasswd),
+    as a private registry would.
+    """
     exe = require_tool(
         "docker-registry", "Install it with `apt-get install docker-registry` (scripts/setup.sh)."
     )
@@ -194,9 +210,16 @@ def start_registry(data: Path, port: int | None = None) -> Service:
         "version: 0.1\n"
         "log:\n  level: warn\n"
         f"storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n",
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+        + (
+            f"auth:\n  htpasswd:\n    realm: releasekit\n    path: {data / 'htpasswd'}\n"
+            if auth
+            else ""
+        ),
         encoding="utf-8",
     )
+    if auth:
+        _registry_htpasswd(data / "htpasswd", *auth)
     log = data / "registry.log"
     proc = spawn([exe, "serve", str(config)], log=log)
     service = Service("registry", proc.pid, f"http://127.0.0.1:{port}", str(data), str(log))

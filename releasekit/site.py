@@ -80,7 +80,11 @@ def build_all(
     outcomes = []
     for pkg in site_packages(ws):
         key = f"site:{pkg.name}"
-        inputs = inputs_hash(ws, pkg.name, extra={"version": version})
+        inputs = inputs_hash(
+            ws,
+            pkg.name,
+            extra={"version": version, "source_date_epoch": artifacts.source_date_epoch(ws.root)},
+        )
         entry = None if force else cache.fresh(key, inputs)
         if entry is not None:
             say(f"{key} up to date")

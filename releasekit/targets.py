@@ -53,6 +53,9 @@ class Target:
     pypi_password: str = field(default="", repr=False)
     registry_username: str = ""
     registry_password: str = field(default="", repr=False)
+    pypi_credentials_from: str = ""
+    """Where the index credentials come from, in words (variable names), for errors."""
+    registry_credentials_from: str = ""
     signing_key_env: str = ""
     signing_password_env: str = ""
 
@@ -107,6 +110,7 @@ def resolve(
             plain_http=True,
             pypi_username=sandbox_state.pypi_user,
             pypi_password=sandbox_state.pypi_password,
+            pypi_credentials_from="the sandbox's generated credentials (.sandbox/pypi/credentials)",
         )
     table = manifest.targets.get(name)
     if table is None:
@@ -154,6 +158,8 @@ def resolve(
             if reg_password_env
             else ""
         ),
+        pypi_credentials_from=f"${user_env} / ${password_env}",
+        registry_credentials_from=f"${reg_user_env} / ${reg_password_env}" if reg_user_env else "",
         signing_key_env=str(table.get("signing_key_env", "")),
         signing_password_env=str(table.get("signing_password_env", "")),
     )

@@ -26,6 +26,26 @@ def git(root: Path, *args: str) -> str:
     ).stdout
 
 
+def set_version(root: Path, value: str) -> None:
+    """Write ``value`` to every version site of the workspace at ``root`` (a test's own copy).
+
+    Tests pin their copies to a version of their own, so they pass whatever version the
+    monorepo itself is at after any number of releases.
+    """
+    from releasekit import manifest, version, workspace
+
+    ws = workspace.load(manifest.load(root))
+    current = version.current(ws)
+    version.apply(ws, [version.Bump(name, old, value) for name, old in current.items()])
+
+
+def current_version(root: Path = REPO) -> str:
+    """The one version the workspace at ``root`` holds (policy lockstep)."""
+    from releasekit import manifest, version, workspace
+
+    return next(iter(version.check(workspace.load(manifest.load(root))).values()))
+
+
 def copy_repo(dest: Path) -> Path:
     """This repository's files (tracked and untracked, not ignored) copied under ``dest``."""
     listed = git(REPO, "ls-files", "-z", "--cached", "--others", "--exclude-standard")

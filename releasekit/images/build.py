@@ -30,6 +30,7 @@ from releasekit.buildcache import Cache, inputs_hash
 from releasekit.errors import ToolError
 from releasekit.images.sbom import sbom_path, write_sbom
 from releasekit.images.spec import (
+    INPUTS_LABEL,
     BaseImage,
     ImageSpec,
     connect,
@@ -152,6 +153,7 @@ def build_one(
     progress: Progress | None = None,
     log: Path | None = None,
     nocache: bool = False,
+    labels: Mapping[str, str] | None = None,
 ) -> str:
     """Build ``spec`` as ``tag`` with the classic builder; the image id.
 
@@ -176,6 +178,7 @@ def build_one(
             forcerm=True,
             pull=False,
             nocache=nocache,
+            labels=dict(labels or {}),
             decode=True,
         )
         for chunk in stream:
@@ -276,7 +279,8 @@ def build_images(
     chosen = specs(ws, packages, images)
     bases = resolve_base_images(client, sorted({s.base_arg for s in chosen}))
     epoch = artifacts.source_date_epoch(ws.root)
-    tags = tags_for(version, git.short_sha(ws.root))
+    revision = git.head(ws.root)
+    tags = tags_for(version, revision[:7], git.released_versions(ws.root))
     cache = Cache(ws.root)
     results: list[ImageResult] = []
     for spec in chosen:
@@ -287,7 +291,13 @@ def build_images(
             ws,
             spec.package,
             extra_files=spec.input_files(ws.root),
-            extra={"dockerfile": dockerfile, "base": base.id, "version": version},
+            extra={
+                "dockerfile": dockerfile,
+                "base": base.id,
+                "version": version,
+                "revision": revision,
+                "source_date_epoch": epoch,
+            },
         )
         record = _record_path(ws.root, spec.name)
         fresh = None if force or nocache else cache.fresh(key, inputs)
@@ -301,7 +311,8 @@ def build_images(
             args[spec.base_arg] = base.ref
             log = ws.root / "build" / "images" / f"{spec.name}.log"
             tag = f"{spec.repository}:{version}"
-            image_id = build_one(client, ws.root, spec, tag, args, say, log, nocache)
+            labels = {INPUTS_LABEL: inputs}
+            image_id = build_one(client, ws.root, spec, tag, args, say, log, nocache, labels)
             image = client.images.get(image_id)
         else:
             say(f"{key} up to date")

@@ -1,29 +1,28 @@
 """Push the built images to a registry, idempotently, and record their digests.
 
-For each image and tag the registry is asked first (through the engine, so its credentials
-and insecure-registry settings apply): a tag already holding this image's digest is
-skipped; a moving tag (X.Y, X, latest, sha-...) holding another digest is overwritten; the
-exact version tag holding another digest is a ConflictError, since a release never changes
-what a version names. ``dist/<version>/images.json`` is written (atomically) only once every
-push succeeded.
+For each image the registry is asked first (through the engine, so its credentials and
+insecure-registry settings apply). The exact version tag already there is accepted when it
+is this release: the local image itself, or an image of the same commit and inputs (labels
+revision and ``io.releasekit.inputs``), so a re-run on another machine publishes nothing
+new; any other content is a ConflictError, since a release never changes what a version
+names. The moving tags (X.Y, X, latest, sha-...) then follow the version tag's digest; the
+version tag is always pushed first. ``dist/<version>/images.json`` is written (atomically)
+only once every push succeeded.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 import docker.errors
 
-from releasekit import artifacts
+from releasekit import artifacts, files, git
 from releasekit.artifacts import Progress
 from releasekit.errors import ConflictError, PublishError
-from releasekit.images.spec import ImageSpec, connect, specs, tags_for
+from releasekit.images.spec import INPUTS_LABEL, ImageSpec, connect, specs, tags_for
 from releasekit.workspace import Workspace
 
 __all__ = ["DEFAULT_NAMESPACE", "PushResult", "push_images", "split_registry"]
@@ -66,11 +65,11 @@ def _local_image(client: Any, spec: ImageSpec, version: str) -> Any:
         ) from None
 
 
-def _tags(image: Any, spec: ImageSpec, version: str) -> list[str]:
+def _tags(image: Any, spec: ImageSpec, version: str, released: Sequence[str]) -> list[str]:
     """The version's tags, plus the sha tag of the commit it was built at (and any others)."""
     labels = image.labels or {}
     revision = str(labels.get(_LABEL_REVISION, ""))
-    tags = tags_for(version, revision[:7] if len(revision) >= 7 else None)
+    tags = tags_for(version, revision[:7] if len(revision) >= 7 else None, released)
     for ref in image.tags:
         repo, _, tag = ref.rpartition(":")
         if repo == spec.repository and tag.startswith("sha-") and tag not in tags:
@@ -126,6 +125,30 @@ def _push_tag(
     return digest
 
 
+def _same_release(
+    client: Any, image: Any, repository: str, digest: str, auth: Mapping[str, str] | None
+) -> Any | None:
+    """The registry's image at ``digest`` when it is this release (else None).
+
+    Its config digest equals the local image id (pushed from here), or it was built from
+    the same commit and the same inputs (labels revision and inputs): a re-run on a machine
+    that never built it recognises it and publishes nothing new.
+    """
+    if digest in {d.partition("@")[2] for d in image.attrs.get("RepoDigests") or []}:
+        return image
+    try:
+        theirs = client.images.pull(f"{repository}@{digest}", auth_config=auth)
+    except docker.errors.APIError:
+        return None
+    if theirs.id == image.id:
+        return image
+    ours_labels, their_labels = image.labels or {}, theirs.labels or {}
+    keys = (_LABEL_REVISION, INPUTS_LABEL)
+    if all(ours_labels.get(k) and ours_labels.get(k) == their_labels.get(k) for k in keys):
+        return theirs
+    return None
+
+
 def _push_image(
     client: Any,
     spec: ImageSpec,
@@ -134,31 +157,33 @@ def _push_image(
     namespace: str,
     auth: Mapping[str, str] | None,
     say: Progress,
+    released: Sequence[str] = (),
 ) -> PushResult:
     image = _local_image(client, spec, version)
     repository = f"{host}/{namespace}/{spec.name}"
-    tags = _tags(image, spec, version)
-    known = {
-        d.partition("@")[2]
-        for d in image.attrs.get("RepoDigests") or []
-        if d.startswith(repository + "@")
-    }
-    to_push: list[str] = []
-    digest = ""
-    for tag in tags:
-        remote = _remote_digest(client, f"{repository}:{tag}", auth, host)
-        if remote is not None and remote in known:
-            say(f"{repository}:{tag} already at {remote}")
-            digest = remote
-            continue
-        if remote is not None and tag == version:
+    tags = _tags(image, spec, version, released)
+    digest = _remote_digest(client, f"{repository}:{version}", auth, host) or ""
+    if digest:
+        same = _same_release(client, image, repository, digest, auth)
+        if same is None:
             raise ConflictError(
-                f"{repository}:{version} already exists in {host} with digest {remote}, which "
-                f"is not the local image {image.id}. A version is never pushed twice with "
-                "different content: bump the version (`invoke version.bump`) and release that."
+                f"{repository}:{version} already exists in {host} with digest {digest}, which "
+                f"is not the local image {image.id} nor built from the same commit and inputs. "
+                "A version is never pushed twice with different content: bump the version "
+                "(`invoke version.bump`) and release that."
             )
+        image = same
+        say(f"{repository}:{version} already at {digest}")
+    to_push: list[str] = []
+    for tag in tags:
+        if tag == version and digest:
+            continue
+        remote = _remote_digest(client, f"{repository}:{tag}", auth, host)
+        if remote is not None and remote == digest:
+            say(f"{repository}:{tag} already at {remote}")
+            continue
         to_push.append(tag)
-    for tag in to_push:
+    for tag in [t for t in to_push if t == version] + [t for t in to_push if t != version]:
         image.tag(repository, tag)
         pushed = _push_tag(client, repository, tag, auth, say)
         if digest and pushed != digest:
@@ -181,20 +206,6 @@ def _push_image(
     )
 
 
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    """Write ``data`` to ``path`` atomically (a temporary file renamed over it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def push_images(
     ws: Workspace,
     version: str,
@@ -205,6 +216,7 @@ def push_images(
     auth: Mapping[str, str] | None = None,
     progress: Progress | None = None,
     client: Any | None = None,
+    released: Sequence[str] | None = None,
 ) -> list[PushResult]:
     """Push every tag of the images of ``packages`` (default all) to ``registry``.
 
@@ -216,8 +228,10 @@ def push_images(
     say = progress or (lambda _msg: None)
     host, namespace = split_registry(registry)
     client = client or connect()
+    if released is None:
+        released = git.released_versions(ws.root)
     results = [
-        _push_image(client, spec, version, host, namespace, auth, say)
+        _push_image(client, spec, version, host, namespace, auth, say, released)
         for spec in specs(ws, packages, images)
     ]
     path = artifacts.dist_dir(ws, version) / "images.json"
@@ -231,5 +245,5 @@ def push_images(
             "tags": list(result.tags),
             "digest": result.digest,
         }
-    _write_json(path, recorded)
+    files.write_json(path, recorded)
     return results

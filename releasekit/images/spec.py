@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -20,11 +20,12 @@ import docker.errors
 import requests
 
 from releasekit import version as versions
-from releasekit.errors import ManifestError, PreflightError
+from releasekit.errors import ManifestError, PreflightError, ReleaseError
 from releasekit.workspace import Workspace
 
 __all__ = [
     "DEFAULT_BASES",
+    "INPUTS_LABEL",
     "LOCAL_BASES",
     "LOCAL_PREFIX",
     "BaseImage",
@@ -46,6 +47,11 @@ LOCAL_BASES: dict[BaseArg, str] = {
     "NGINX_BASE": "releasekit-base/nginx:bookworm",
 }
 _BASE_ARG = re.compile(r"(?m)^\s*ARG\s+(PYTHON_BASE|NGINX_BASE)\b")
+
+
+INPUTS_LABEL = "io.releasekit.inputs"
+"""Label holding the sha256 of every input of an image (its build-cache key): two images
+with the same revision and inputs are the same release, even when built on two machines."""
 
 
 @dataclass(frozen=True)
@@ -140,16 +146,34 @@ def specs(
     return result
 
 
-def tags_for(version: str, short_sha: str | None) -> list[str]:
+def tags_for(version: str, short_sha: str | None, released: Iterable[str] = ()) -> list[str]:
     """The tags of an image of ``version``: X.Y.Z, X.Y, X, latest and sha-<short>.
 
     A pre-release (``1.2.0-rc.1``) gets only its exact tag and the sha tag: the moving tags
-    X.Y, X and latest always name a release.
+    X.Y, X and latest always name a release. A moving tag is also left out when a higher
+    version of its line is among ``released`` (a 1.3.5 hotfix after 1.4.0 moves ``1.3``,
+    not ``1`` nor ``latest``).
     """
     parsed = versions.parse(version, "the image version")
     tags = [str(parsed)]
     if not parsed.prerelease:
-        tags += [f"{parsed.major}.{parsed.minor}", str(parsed.major), "latest"]
+        finals = []
+        for value in released:
+            try:
+                other = versions.parse(value)
+            except ReleaseError:
+                continue
+            if not other.prerelease:
+                finals.append(other)
+        lines = (
+            (
+                f"{parsed.major}.{parsed.minor}",
+                lambda v: (v.major, v.minor) == (parsed.major, parsed.minor),
+            ),
+            (str(parsed.major), lambda v: v.major == parsed.major),
+            ("latest", lambda v: True),
+        )
+        tags += [tag for tag, in_line in lines if all(v <= parsed for v in finals if in_line(v))]
     if short_sha:
         if not re.fullmatch(r"[0-9a-f]{4,40}", short_sha):
             raise ValueError(f"not a commit id: {short_sha!r}")

@@ -1,31 +1,41 @@
 """The whole release into the sandbox, for real, in a fresh copy of this repository.
 
-Order matters: the module walks one repository through a dry run, refused releases, a
-release killed half-way and resumed, the checks of everything it published, a second
-release and a rollback. Every invocation carries canary secrets that must never show.
+Order matters: the module walks one repository (set to version 0.1.0, whatever version the
+monorepo itself is at) through a dry run, refused releases, two releases started together,
+a release killed after every step and inside every upload and resumed, the checks of
+everything it published, the released tree's own tests, a second release that fails after
+its tag and is finished without its state file, a rollback, and a release to a target that
+needs credentials. Every secret that flows must never show.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import time
 import urllib.request
 import venv
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from releasekit import sandbox
-from tests.conftest import copy_repo, require
+from tests.conftest import copy_repo, require, set_version
 from tests.conftest import git as _git
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
 CANARY_TWINE = "canary-twine-5b0e7c1d"
 CANARY_REGISTRY = "canary-registry-8f3a2e6b"
+SECURE_INDEX_PASSWORD = "secure-index-3c9d1f70"
+SECURE_REGISTRY_PASSWORD = "secure-registry-62b8e4a5"
 IMAGES = ("agent-runtime", "control-panel-api", "control-panel-web", "marketing-site")
 OUTPUTS: list[str] = []
 
@@ -40,6 +50,7 @@ class Repo:
     def __init__(self, path: Path, port: int) -> None:
         self.path = path
         self.port = port
+        self.sandbox_host = ""
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("RELEASEKIT_")}
@@ -70,6 +81,38 @@ class Repo:
             )
         return proc
 
+    def start(self, *args: str, **extra: str) -> tuple[subprocess.Popen[str], Path]:
+        """Start ``invoke ARGS`` in its own process group; (process, its output file)."""
+        out = self.path.parent / f"out-{time.monotonic_ns()}.log"
+        handle = out.open("w")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "invoke", *args],
+            cwd=self.path,
+            env=self.env(**extra),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+        handle.close()
+        return proc, out
+
+    def kill_when(self, ready: Callable[[], bool], *args: str) -> bool:
+        """Run ``invoke ARGS``; SIGKILL its process group once ``ready()``; True if it was."""
+        proc, out = self.start(*args)
+        deadline = time.monotonic() + 900
+        killed = False
+        while proc.poll() is None and time.monotonic() < deadline:
+            if ready():
+                os.killpg(proc.pid, signal.SIGKILL)
+                killed = True
+                break
+            time.sleep(0.01)
+        proc.wait(timeout=60)
+        OUTPUTS.append(out.read_text())
+        return killed
+
     def state(self) -> dict[str, Any]:
         return json.loads((self.path / "build/release/state.json").read_text())
 
@@ -88,6 +131,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory):
     for tool in ("docker", "helm", "terraform", "docker-registry", "docker-compose"):
         require(tool)
     path = copy_repo(tmp_path_factory.mktemp("e2e") / "repo")
+    set_version(path, "0.1.0")
     git(path, "init", "-q", "-b", "main")
     git(path, "config", "user.email", "e2e@example.com")
     git(path, "config", "user.name", "e2e")
@@ -170,46 +214,133 @@ def test_preflight_refuses_and_changes_nothing(repo: Repo, setup, args, extra, m
             git(repo.path, "branch", "-q", "-D", "topic")
 
 
-def test_killed_release_resumes_and_publishes_once(repo: Repo) -> None:
-    remote = repo.path / ".sandbox/remote.git"
-    # Killed while writing the version sites, before the release commit.
-    killed = repo.invoke("release", "--yes", ok=False, RELEASEKIT_FAULT="kill-at:prepare:written")
-    assert killed.returncode == -9
-    assert git(repo.path, "status", "--porcelain") != ""
+def _lock_holder(repo: Repo) -> int | None:
+    try:
+        return int(json.loads((repo.path / "build/release/lock").read_text())["pid"])
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+def _registry_repos(repo: Repo) -> list[str]:
+    try:
+        return _catalog(repo.sandbox_host)["repositories"]
+    except OSError:
+        return []
+
+
+def test_two_releases_at_once_one_runs_one_exits_10(repo: Repo) -> None:
+    # Killed right after preflight (nothing recorded), then right after choosing the version.
+    for fault in ("kill-after:preflight", "kill-after:version"):
+        killed = repo.invoke("release", "--yes", ok=False, RELEASEKIT_FAULT=fault)
+        assert killed.returncode == -9, killed.stderr
     assert repo.state()["version"] == "0.2.0"
+    assert repo.state()["options"] == {"target": "sandbox", "env": "pilot", "version": "0.2.0"}
+    hold = "hold-at:prepare:added"
+    first, out = repo.start("release", "--resume", "--yes", RELEASEKIT_FAULT=hold)
+    deadline = time.monotonic() + 120
+    while _lock_holder(repo) != first.pid:
+        assert first.poll() is None and time.monotonic() < deadline, out.read_text()
+        time.sleep(0.02)
+    second = repo.invoke("release", "--resume", "--yes", ok=False)
+    assert second.returncode == 10, second.stderr
+    assert f"Another release is running: pid {first.pid} on" in second.stderr
+    # Now the first one is killed for real, inside `prepare`, after `git add`.
+    deadline = time.monotonic() + 300
+    while not git(repo.path, "diff", "--cached", "--name-only"):
+        assert first.poll() is None and time.monotonic() < deadline, out.read_text()
+        time.sleep(0.05)
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(timeout=60)
+    OUTPUTS.append(out.read_text())
+    assert git(repo.path, "diff", "--cached", "--name-only") != ""
+
+
+def test_killed_after_every_step_and_inside_every_upload_publishes_once(repo: Repo) -> None:
+    remote = repo.path / ".sandbox/remote.git"
     # A new release while one is unfinished is refused.
     refused = repo.invoke("release", "--yes", ok=False)
     assert "release --resume" in refused.stderr
-    # Killed again after each of these steps; every resume finishes one more.
-    for step in ("prepare", "build", "publish-python", "publish-images", "tag", "deploy"):
+    # A resume that names another target or environment is refused, naming both.
+    other = repo.invoke("release", "--resume", "--yes", "--env", "none", ok=False)
+    assert "started with --env pilot, but this resume asks for --env none" in other.stderr
+    for step in ("prepare", "build", "verify", "tag"):
         killed = repo.invoke(
             "release", "--resume", "--yes", ok=False, RELEASEKIT_FAULT=f"kill-after:{step}"
         )
         assert killed.returncode == -9, killed.stderr
         assert step in repo.state()["steps"]
-        assert git(remote, "tag") == ("v0.2.0" if step in {"tag", "deploy"} else "")
-    # As if killed inside the upload: the step is not recorded, its files are on the index.
-    state = repo.state()
-    uploaded = _index(repo)
-    del state["steps"]["publish-python"]
-    (repo.path / "build/release/state.json").write_text(json.dumps(state))
+        assert git(remote, "tag") == ("v0.2.0" if step == "tag" else "")
+    # Killed for real inside the upload, the image pushes and the chart pushes.
+    repo.sandbox_host = repo.sandbox()["registry_host"]
+    assert repo.kill_when(lambda: len(_index(repo)) >= 1, "release", "--resume", "--yes")
+    assert "publish-python" not in repo.state()["steps"]
+    assert repo.kill_when(
+        lambda: any(r.startswith("ironcage/") for r in _registry_repos(repo)),
+        "release", "--resume", "--yes",
+    )  # fmt: skip
+    assert "publish-images" not in repo.state()["steps"]
+    assert repo.kill_when(
+        lambda: any(r.startswith("charts/") for r in _registry_repos(repo)),
+        "release", "--resume", "--yes",
+    )  # fmt: skip
+    assert "publish-charts" not in repo.state()["steps"]
+    for step in ("deploy", "health", "report"):
+        killed = repo.invoke(
+            "release", "--resume", "--yes", ok=False, RELEASEKIT_FAULT=f"kill-after:{step}"
+        )
+        assert killed.returncode == -9, killed.stderr
+        assert step in repo.state()["steps"]
     resumed = repo.invoke("release", "--resume", "--yes")
-    assert "0 uploaded, 6 already there" in resumed.stdout
-    assert _index(repo) == uploaded
-    assert len(uploaded) == 6
+    assert "release 0.2.0 is already complete" not in resumed.stdout
+    assert repo.state()["complete"] is True
+    # Each file is on the index once, each tag names one digest, one git tag exists.
+    assert len(_index(repo)) == 6
     assert git(remote, "tag") == "v0.2.0"
     release_commit = git(repo.path, "rev-parse", "HEAD")
     assert git(remote, "rev-parse", "v0.2.0^{commit}") == release_commit
+    assert git(remote, "rev-parse", "refs/heads/main") == release_commit
     assert git(repo.path, "log", "-2", "--format=%s").splitlines() == [
         "chore(release): v0.2.0",
         "feat: first release of the monorepo",
     ]
+    recorded = json.loads((repo.path / "dist/0.2.0/images.json").read_text())
+    for image in IMAGES:
+        tags = _tags(repo.sandbox_host, f"ironcage/{image}")
+        assert {_digest(repo.sandbox_host, f"ironcage/{image}", t) for t in tags} == {
+            recorded[image]["digest"]
+        }
     repo.invoke("version.check")
     report = json.loads((repo.path / "dist/0.2.0/release.json").read_text())
     assert report["version"] == "0.2.0" and report["tag"] == "v0.2.0"
     again = repo.invoke("release", "--resume", "--yes")
     assert "already complete" in again.stdout + again.stderr
     assert git(repo.path, "rev-parse", "HEAD") == release_commit
+
+
+_ACCEPT = ", ".join(
+    [
+        "application/vnd.docker.distribution.manifest.v2+json",
+        "application/vnd.oci.image.manifest.v1+json",
+    ]
+)
+
+
+def _open(url: str, auth: tuple[str, str] | None = None, **headers: str) -> Any:
+    request = urllib.request.Request(url, headers=headers)
+    if auth:
+        pair = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        request.add_header("Authorization", f"Basic {pair}")
+    return urllib.request.urlopen(request)
+
+
+def _tags(host: str, name: str, auth: tuple[str, str] | None = None) -> list[str]:
+    with _open(f"http://{host}/v2/{name}/tags/list", auth) as answer:
+        return json.loads(answer.read())["tags"]
+
+
+def _digest(host: str, name: str, tag: str, auth: tuple[str, str] | None = None) -> str:
+    with _open(f"http://{host}/v2/{name}/manifests/{tag}", auth, Accept=_ACCEPT) as answer:
+        return answer.headers["Docker-Content-Digest"]
 
 
 def test_cli_installs_from_the_index_and_runs(repo: Repo, tmp_path: Path) -> None:
@@ -312,7 +443,42 @@ def test_pilot_serves_the_release_and_the_frontend_lists_agents(repo: Repo) -> N
     assert shot.stat().st_size > 1000
 
 
-def test_next_release_then_rollback(repo: Repo) -> None:
+def test_the_released_tree_passes_its_own_tests(repo: Repo) -> None:
+    packages = sorted((repo.path / "packages").iterdir())
+    paths = [str(repo.path / "src"), str(repo.path)] + [str(p / "src") for p in packages]
+    env = {**repo.env(), "PYTHONPATH": os.pathsep.join(paths), "PYTHONDONTWRITEBYTECODE": "1"}
+    tests = ["tests/unit", *(f"packages/{p.name}/tests" for p in packages)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
+        cwd=repo.path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 0, proc.stdout[-5000:] + proc.stderr[-2000:]
+    assert re.search(r"\d+ passed", proc.stdout)
+
+
+def test_preflight_refuses_a_branch_behind_its_remote(repo: Repo, tmp_path: Path) -> None:
+    remote = repo.path / ".sandbox/remote.git"
+    other = tmp_path / "other"
+    _git(tmp_path, "clone", "-q", str(remote), str(other))
+    (other / "NOTES.md").write_text("a commit made elsewhere\n")
+    git(other, "add", "NOTES.md")
+    git(other, "-c", "user.email=o@example.com", "-c", "user.name=o", "commit", "-qm", "docs: x")
+    git(other, "push", "-q", "origin", "HEAD:main")
+    before = git(repo.path, "rev-parse", "HEAD")
+    stopped = repo.invoke("release", "--yes", "--part", "patch", ok=False)
+    assert stopped.returncode == 9, stopped.stderr
+    assert f"Branch `main` is behind `{remote}`" in stopped.stderr
+    assert "git pull --ff-only" in stopped.stderr
+    assert git(repo.path, "rev-parse", "HEAD") == before
+    git(repo.path, "pull", "-q", "--ff-only", str(remote), "main")
+
+
+def test_next_release_fails_after_its_tag_and_a_rerun_without_state_finishes(repo: Repo) -> None:
     repo.commit("packages/sandbox/README.md", "fix(sandbox): clearer limits wording")
     # The index already holds a different file under a name the release is about to upload.
     squatter = repo.path / ".sandbox/pypi/packages/ironcage_sandbox-0.2.1.tar.gz"
@@ -321,10 +487,22 @@ def test_next_release_then_rollback(repo: Repo) -> None:
     assert stopped.returncode == 8, stopped.stderr
     assert "ironcage_sandbox-0.2.1.tar.gz is already on" in stopped.stderr
     assert "stopped at step `publish-python`" in stopped.stdout
-    assert git(repo.path / ".sandbox/remote.git", "tag") == "v0.2.0"
+    # The tag went out before anything was published: the version is spoken for.
+    remote = repo.path / ".sandbox/remote.git"
+    assert git(remote, "tag").split() == ["v0.2.0", "v0.2.1"]
     squatter.unlink()
-    repo.invoke("release", "--resume", "--yes")
+    # Another machine (a CI re-run) has no state file, no build cache and no dist/.
+    for folder in ("build", "dist/0.2.1"):
+        subprocess.run(["rm", "-rf", str(repo.path / folder)], check=True)
+    finished = repo.invoke("release", "--yes")
+    assert "HEAD is the release commit of 0.2.1: finishing that release" in finished.stdout
     assert git(repo.path, "log", "-1", "--format=%s") == "chore(release): v0.2.1"
+    assert git(remote, "tag").split() == ["v0.2.0", "v0.2.1"]
+    assert len([n for n in _index(repo) if "0.2.1" in n]) == 6
+    # A hotfix line: 0.2.1 is the highest release, so the moving tags follow it.
+    host = repo.sandbox()["registry_host"]
+    digest = _digest(host, "ironcage/agent-runtime", "0.2.1")
+    assert _digest(host, "ironcage/agent-runtime", "latest") == digest
     health = json.loads(repo.invoke("health", "--env", "pilot", "--json").stdout)
     assert health["version"] == "0.2.1"
     repo.invoke("rollback", "--env", "pilot")
@@ -332,12 +510,96 @@ def test_next_release_then_rollback(repo: Repo) -> None:
     assert health["version"] == "0.2.0"
 
 
-def test_canary_secrets_never_appear(repo: Repo) -> None:
-    leaks = [text for text in OUTPUTS if CANARY_TWINE in text or CANARY_REGISTRY in text]
+SECURE_TARGET = """
+[targets.secure]
+pypi_url = "{pypi}"
+pypi_index = "{pypi}/simple"
+pypi_username_env = "SECURE_INDEX_USER"
+pypi_password_env = "SECURE_INDEX_PASSWORD"
+registry = "{registry}/ironcage"
+registry_username_env = "SECURE_REGISTRY_USER"
+registry_password_env = "SECURE_REGISTRY_PASSWORD"
+chart_registry = "oci://{registry}/charts"
+git_remote = "{remote}"
+plain_http = true
+"""
+
+
+@pytest.fixture
+def secure(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A registry (htpasswd) and an index (password) that refuse anyone without credentials."""
+    registry = sandbox.start_registry(
+        tmp_path / "registry", auth=("releaser", SECURE_REGISTRY_PASSWORD)
+    )
+    pypi = sandbox.start_pypi(tmp_path / "pypi", "uploader", SECURE_INDEX_PASSWORD)
+    remote = tmp_path / "remote.git"
+    _git(tmp_path, "init", "-q", "--bare", str(remote))
+    try:
+        yield {
+            "registry": registry.host,
+            "pypi": pypi.url,
+            "remote": str(remote),
+            "packages": str(tmp_path / "pypi/packages"),
+        }
+    finally:
+        sandbox.stop(registry)
+        sandbox.stop(pypi)
+
+
+def test_release_to_a_target_that_needs_credentials(repo: Repo, secure: dict[str, str]) -> None:
+    manifest = repo.path / "release.toml"
+    manifest.write_text(manifest.read_text() + SECURE_TARGET.format(**secure))
+    git(repo.path, "add", "release.toml")
+    git(repo.path, "commit", "-qm", "chore: a target that needs credentials")
+    good = {
+        "SECURE_INDEX_USER": "uploader",
+        "SECURE_INDEX_PASSWORD": SECURE_INDEX_PASSWORD,
+        "SECURE_REGISTRY_USER": "releaser",
+        "SECURE_REGISTRY_PASSWORD": SECURE_REGISTRY_PASSWORD,
+    }
+    args = ("release", "--yes", "--target", "secure", "--env", "none", "--part", "patch")
+    for wrong, message in (
+        ("SECURE_INDEX_PASSWORD", r"package index .* refused the upload credentials"),
+        ("SECURE_REGISTRY_PASSWORD", r"image registry .* refused the login of `releaser`"),
+    ):
+        refused = repo.invoke(*args, ok=False, **{**good, wrong: "not-the-password"})
+        assert refused.returncode == 9, refused.stderr
+        assert re.search(message, refused.stderr), refused.stderr
+        assert not (repo.path / "build/release/state.json").exists()
+        assert git(Path(secure["remote"]), "tag") == ""
+        assert list(Path(secure["packages"]).iterdir()) == []
+    repo.invoke(*args, **good)
+    assert git(Path(secure["remote"]), "tag") == "v0.2.2"
+    assert len([p for p in Path(secure["packages"]).iterdir() if "0.2.2" in p.name]) == 6
+    auth = ("releaser", SECURE_REGISTRY_PASSWORD)
+    recorded = json.loads((repo.path / "dist/0.2.2/images.json").read_text())
+    for image in IMAGES:
+        assert "0.2.2" in _tags(secure["registry"], f"ironcage/{image}", auth)
+        digest = _digest(secure["registry"], f"ironcage/{image}", "0.2.2", auth)
+        assert recorded[image]["digest"] == digest
+    for chart in ("control-panel", "agent-runtime"):
+        assert "0.2.2" in _tags(secure["registry"], f"charts/{chart}", auth)
+
+
+def test_secrets_never_appear(repo: Repo) -> None:
+    index_password = sandbox.credentials(repo.path).password
+    pilot_token = (repo.path / ".sandbox/pilot/token").read_text().strip()
+    secrets = [
+        CANARY_TWINE,
+        CANARY_REGISTRY,
+        SECURE_INDEX_PASSWORD,
+        SECURE_REGISTRY_PASSWORD,
+        index_password,
+        pilot_token,
+    ]
+    # The files whose job is to hold a generated secret (mode 0600).
+    homes = {repo.path / ".sandbox/pypi/credentials", repo.path / ".sandbox/pilot/token"}
+    leaks = [(i, s) for i, text in enumerate(OUTPUTS) for s in secrets if s in text]
     assert leaks == []
     for folder in ("dist", "build", ".sandbox"):
         for path in (repo.path / folder).rglob("*"):
-            if path.is_file() and path.stat().st_size < 50_000_000:
-                data = path.read_bytes()
-                assert CANARY_TWINE.encode() not in data, path
-                assert CANARY_REGISTRY.encode() not in data, path
+            if path in homes or not path.is_file() or path.stat().st_size > 50_000_000:
+                continue
+            data = path.read_bytes()
+            for secret in secrets:
+                assert secret.encode() not in data, path

@@ -9,11 +9,9 @@ import pytest
 
 from releasekit import artifacts, binary
 
-from .conftest import load
+from .conftest import VERSION, load
 
 pytestmark = pytest.mark.integration
-
-VERSION = "0.1.0"
 
 
 @pytest.fixture(scope="module")

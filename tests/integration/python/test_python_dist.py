@@ -17,11 +17,9 @@ from releasekit import artifacts, python_dist, sandbox
 from releasekit.buildcache import Cache, file_sha256
 from releasekit.errors import ConflictError, PublishError
 
-from .conftest import git, load
+from .conftest import VERSION, git, load
 
 pytestmark = pytest.mark.integration
-
-VERSION = "0.1.0"
 
 
 def _digests(folder: Path) -> dict[str, str]:

@@ -12,11 +12,9 @@ from releasekit import artifacts, site
 from releasekit.buildcache import file_sha256
 from releasekit.errors import PublishError
 
-from .conftest import COMMIT_EPOCH, load
+from .conftest import COMMIT_EPOCH, VERSION, load
 
 pytestmark = pytest.mark.integration
-
-VERSION = "0.1.0"
 
 
 def test_site_tarball_is_reproducible_and_cached(make_ws: Callable[[], Path]) -> None:

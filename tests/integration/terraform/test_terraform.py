@@ -7,6 +7,7 @@ repository's state and build/ stay untouched.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -38,10 +39,19 @@ def copy(tmp_path: Path) -> Path:
     return tmp_path
 
 
+_RELEASE_VERSION = re.compile(r'release_version\s*=\s*"([^"]*)"')
+
+
+def _version(root: Path) -> str:
+    found = _RELEASE_VERSION.search((root / LOCAL / "terraform.tfvars").read_text())
+    assert found is not None
+    return found.group(1)
+
+
 def _set_version(root: Path, value: str) -> None:
     tfvars = root / LOCAL / "terraform.tfvars"
     text = tfvars.read_text()
-    tfvars.write_text(text.replace('release_version = "0.1.0"', f'release_version = "{value}"'))
+    tfvars.write_text(_RELEASE_VERSION.sub(f'release_version = "{value}"', text))
 
 
 def _plan(root: Path, var_files: tuple[Path, ...] = ()) -> infra.Plan:
@@ -95,7 +105,7 @@ def test_plan_apply_output_and_a_second_plan_without_changes(copy: Path) -> None
     assert "terraform_data.release" in _apply(copy)
     assert not (copy / saved).exists()  # a plan is applied once
     outputs = infra.output(LOCAL, copy)
-    assert outputs["release_version"] == "0.1.0"
+    assert outputs["release_version"] == _version(copy)
     assert outputs["image_digests"] == {}
     assert (copy / LOCAL / "terraform.tfstate").is_file()
 
@@ -108,7 +118,7 @@ def test_plan_apply_output_and_a_second_plan_without_changes(copy: Path) -> None
 def test_drift_after_a_tfvar_changes(copy: Path) -> None:
     _plan(copy)
     _apply(copy)
-    _set_version(copy, "0.2.0")
+    _set_version(copy, _version(copy) + "-drifted")
     found = infra.drift(LOCAL, "local", copy)
     assert not found.in_sync
     assert str(found) == "drifted: 0 to add, 1 to change, 0 to destroy"
