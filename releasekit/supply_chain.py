@@ -21,6 +21,7 @@ import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -332,10 +333,13 @@ def build_facts(
 
     tools = {"python": platform.python_version(), "cosign": signing.COSIGN_VERSION}
     for tool in doctor.TOOLS:
-        if tool.name in {"docker", "helm", "pyinstaller", "twine"}:
+        if tool.name in {"docker", "helm"}:
             found = doctor.check_tool(tool)
             if found.version:
                 tools[tool.name] = found.version
+    for dist in ("build", "hatchling", "pyinstaller", "twine", "cyclonedx-bom"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            tools[dist] = metadata.version(dist)
     bases: dict[str, str] = {}
     with contextlib.suppress(ReleaseError):
         for base in images.resolve_base_images(images.connect()).values():

@@ -203,13 +203,24 @@ def _chart_row(
     )
 
 
-def _file_row(rel: str, sha256: str, folder: Path, subjects: dict[str, str] | None) -> Row:
+def _file_row(
+    rel: str, sha256: str, folder: Path, subjects: dict[str, str] | None, signed: str
+) -> Row:
     path = folder / rel
     if not path.is_file():
-        return Row(rel, "not fetched", "", NA, NA, NA, _named(subjects, rel, sha256))
+        return Row(rel, "not fetched", "", NA, signed, NA, _named(subjects, rel, sha256))
     found = file_sha256(path)
     check = OK if found == sha256 else f"sha256:{found[:12]}…, SHA256SUMS says {sha256[:12]}…"
-    return Row(rel, str(folder), f"sha256:{found}", check, NA, NA, _named(subjects, rel, found))
+    where = _shown(folder)
+    return Row(rel, where, f"sha256:{found}", check, signed, NA, _named(subjects, rel, found))
+
+
+def _shown(folder: Path) -> str:
+    """``dist/<version>`` when the folder is the working tree's, else the full path."""
+    try:
+        return str(folder.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(folder)
 
 
 def verify_release(
@@ -229,7 +240,7 @@ def verify_release(
     )
     subjects = envelope.subjects if envelope is not None and why is None else None
     shown = f"sha256:{file_sha256(path)}" if path.is_file() else ""
-    rows = [Row(provenance.FILENAME, str(folder), shown, OK, why or OK)]
+    rows = [Row(provenance.FILENAME, _shown(folder), shown, OK, why or OK)]
     signed = OK if subjects is not None else "provenance not verified"
     python = {f"python/{name}" for name in record.python}
     jobs: list[Callable[[], Row]] = []
@@ -242,7 +253,7 @@ def verify_release(
         jobs.append(partial(_chart_row, chart, public, how, subjects))
     for rel, sha256 in sorted(record.files.items()):
         if Path(rel).name not in provenance.METADATA and rel not in python:
-            jobs.append(partial(_file_row, rel, sha256, folder, subjects))
+            jobs.append(partial(_file_row, rel, sha256, folder, subjects, signed))
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         for row in pool.map(lambda job: job(), jobs):
             say(f"{row.artifact}: {'ok' if row.ok else '; '.join(row.problems)}")

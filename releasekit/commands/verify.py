@@ -57,8 +57,10 @@ def verify_task(
             )
         else:
             table = Table(title=f"release {checked.version} ({checked.target})")
-            for column in ("artifact", "destination", "digest", "signature", "sbom", "provenance"):
-                table.add_column(column)
+            table.add_column("artifact", overflow="fold")
+            table.add_column("destination", overflow="fold")
+            for column in ("digest", "signature", "sbom", "provenance"):
+                table.add_column(column, overflow="fold")
             for row in checked.rows:
                 digest = row.digest[:19] if row.digest_check == verify.OK else row.digest_check
                 table.add_row(
