@@ -308,24 +308,7 @@ class SigningPair:
 
 def signing_key(root: Path) -> SigningPair:
     """The key pair that signs sandbox releases, made once under .sandbox/keys/ (0600)."""
-    home = root / SANDBOX_DIR / "keys"
-    key, public, secret = home / "cosign.key", home / "cosign.pub", home / "password"
-    if not (key.is_file() and public.is_file() and secret.is_file()):
-        home.mkdir(parents=True, exist_ok=True)
-        os.chmod(home, 0o700)
-        fresh = home / ".new"
-        shutil.rmtree(fresh, ignore_errors=True)
-        fresh.mkdir(mode=0o700)
-        password = secrets.token_urlsafe(24)
-        fd = os.open(fresh / "password", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(password)
-        signing.generate_key_pair(fresh, password)
-        for made in (fresh / "cosign.key", fresh / "cosign.pub", fresh / "password"):
-            made.replace(home / made.name)
-        fresh.rmdir()
-    password = secret.read_text(encoding="utf-8").strip()
-    register_secret(password)
+    key, public, password = signing.ensure_key_pair(root / SANDBOX_DIR / "keys")
     return SigningPair(key, public, password)
 
 

@@ -17,6 +17,7 @@ import base64
 import contextlib
 import json
 import os
+import secrets
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ __all__ = [
     "attest",
     "attest_argv",
     "attested_predicates",
+    "ensure_key_pair",
     "generate_key_pair",
     "generate_key_pair_argv",
     "public_key",
@@ -178,6 +180,30 @@ def generate_key_pair(folder: Path, password: str) -> tuple[Path, Path]:
     key, pub = folder / "cosign.key", folder / "cosign.pub"
     os.chmod(key, 0o600)
     return key, pub
+
+
+def ensure_key_pair(home: Path) -> tuple[Path, Path, str]:
+    """(private key, public key, password) in ``home``, generated once with a new password.
+
+    The folder is 0700; the private key and the ``password`` file beside it are 0600. A
+    half-made pair (a crash during generation) is made anew, never used.
+    """
+    key, public, secret = home / "cosign.key", home / "cosign.pub", home / "password"
+    if not (key.is_file() and public.is_file() and secret.is_file()):
+        home.mkdir(parents=True, exist_ok=True)
+        os.chmod(home, 0o700)
+        with tempfile.TemporaryDirectory(prefix=".new-", dir=home) as tmp:
+            fresh = Path(tmp)
+            password = secrets.token_urlsafe(24)
+            fd = os.open(fresh / "password", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(password)
+            generate_key_pair(fresh, password)
+            for name in ("cosign.key", "cosign.pub", "password"):
+                (fresh / name).replace(home / name)
+    password = secret.read_text(encoding="utf-8").strip()
+    register_secret(password)
+    return key, public, password
 
 
 def public_key(key: SigningKey, dest: Path) -> Path:

@@ -189,3 +189,23 @@ def test_secrets_never_show_in_output_or_files(released: Released) -> None:
             text += path.read_bytes().decode(errors="replace")
     for secret in (*SECRETS, key_pem.strip().splitlines()[1]):
         assert secret not in text
+
+
+def test_the_sandbox_key_pair_is_made_once_and_kept_private(tmp_path: Path) -> None:
+    from releasekit import sandbox
+
+    first = sandbox.signing_key(tmp_path)
+    home = tmp_path / ".sandbox" / "keys"
+    assert (first.key, first.public) == (home / "cosign.key", home / "cosign.pub")
+    assert oct(home.stat().st_mode & 0o777) == "0o700"
+    for private in (first.key, home / "password"):
+        assert oct(private.stat().st_mode & 0o777) == "0o600"
+    assert (home / "password").read_text() == first.password
+    assert first.password not in first.key.read_text()
+    assert sorted(p.name for p in home.iterdir()) == ["cosign.key", "cosign.pub", "password"]
+    again = sandbox.signing_key(tmp_path)
+    assert again == first and again.key.read_bytes() == first.key.read_bytes()
+    # The pair works: a signature by the private key verifies with the public one.
+    key = signing.SigningKey(str(first.key), first.public, first.password)
+    assert signing.verify_blob(b"data", signing.sign_blob(b"data", key), first.public) is None
+    assert signing.verify_blob(b"other", signing.sign_blob(b"data", key), first.public)
