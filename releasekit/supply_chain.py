@@ -46,6 +46,7 @@ __all__ = [
     "release_record",
     "sign_published",
     "sign_release",
+    "signs",
     "subjects",
 ]
 
@@ -132,6 +133,11 @@ class Signed:
 def access(target: Target) -> oci.Access:
     """How to reach the target's registry (plain HTTP, credentials)."""
     return oci.Access(target.plain_http, target.registry_username, target.registry_password)
+
+
+def signs(target: Target) -> bool:
+    """True when ``target`` has a release key: the sandbox always, a table that names one."""
+    return target.kind == "sandbox" or bool(target.signing_key_env)
 
 
 def release_key(root: Path, target: Target) -> signing.SigningKey:

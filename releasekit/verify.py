@@ -52,6 +52,7 @@ __all__ = [
 OK = "ok"
 NA = "-"
 _WORKERS = 4
+_UNSIGNED: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,13 @@ class Row:
 
 
 def _named(subjects: dict[str, str] | None, name: str, digest: str) -> str:
-    """The provenance verdict for ``name`` at ``digest`` (hex or ``sha256:hex``)."""
+    """The provenance verdict for ``name`` at ``digest`` (hex or ``sha256:hex``).
+
+    ``_UNSIGNED`` stands for a release without a key (nothing to check), ``None`` for a
+    provenance that did not verify.
+    """
+    if subjects is _UNSIGNED:
+        return NA
     if subjects is None:
         return "provenance not verified (see its row)"
     want = digest.removeprefix("sha256:")
@@ -140,7 +147,7 @@ def _python_row(
 def _image_row(
     image: ImageRecord,
     version: str,
-    public: Path,
+    public: Path | None,
     how: oci.Access,
     subjects: dict[str, str] | None,
     bom: Path,
@@ -158,6 +165,8 @@ def _image_row(
         check = f"tag names {served[:19]}…, the release recorded {image.digest[:19]}…"
     else:
         check = OK
+    if public is None:
+        return Row(image.name, where, served, check)
     why = signing.verify(image.ref, public, how)
     predicates, bad = signing.attested_predicates(image.ref, public, signing.SBOM_TYPE, how)
     if bad is None and not predicates:
@@ -176,7 +185,7 @@ def _image_row(
 
 
 def _chart_row(
-    chart: ChartRecord, public: Path, how: oci.Access, subjects: dict[str, str] | None
+    chart: ChartRecord, public: Path | None, how: oci.Access, subjects: dict[str, str] | None
 ) -> Row:
     try:
         host, repository = oci.split_ref(chart.repository)
@@ -191,6 +200,8 @@ def _chart_row(
         check = f"tag names {manifest.digest[:19]}…, the release recorded {chart.digest[:19]}…"
     elif layers != [f"sha256:{chart.sha256}"]:
         check = f"chart archive is {(layers or ['none'])[0][:19]}…, not sha256:{chart.sha256[:12]}…"
+    if public is None:
+        return Row(chart.archive, chart.ref, manifest.digest, check)
     why = signing.verify(f"{chart.repository}@{manifest.digest}", public, how)
     return Row(
         chart.archive,
@@ -226,22 +237,29 @@ def _shown(folder: Path) -> str:
 def verify_release(
     record: Record,
     folder: Path,
-    public: Path,
+    public: Path | None,
     how: oci.Access,
     index: str,
     say: Callable[[str], None] = lambda _line: None,
 ) -> list[Row]:
-    """One row per artifact of ``record`` (the provenance first); nothing is changed."""
+    """One row per artifact of ``record`` (the provenance first); nothing is changed.
+
+    Without a ``public`` key (a target that does not sign) only the digests are checked.
+    """
     path = folder / provenance.FILENAME
-    envelope, why = (
-        provenance.check(path, public)
-        if path.is_file()
-        else (None, f"{path} is missing (fetch the release assets)")
-    )
-    subjects = envelope.subjects if envelope is not None and why is None else None
-    shown = f"sha256:{file_sha256(path)}" if path.is_file() else ""
-    rows = [Row(provenance.FILENAME, _shown(folder), shown, OK, why or OK)]
-    signed = OK if subjects is not None else "provenance not verified"
+    rows: list[Row] = []
+    subjects: dict[str, str] | None = _UNSIGNED
+    signed = NA
+    if public is not None:
+        envelope, why = (
+            provenance.check(path, public)
+            if path.is_file()
+            else (None, f"{path} is missing (fetch the release assets)")
+        )
+        subjects = envelope.subjects if envelope is not None and why is None else None
+        shown = f"sha256:{file_sha256(path)}" if path.is_file() else ""
+        rows.append(Row(provenance.FILENAME, _shown(folder), shown, OK, why or OK))
+        signed = OK if subjects is not None else "provenance not verified"
     python = {f"python/{name}" for name in record.python}
     jobs: list[Callable[[], Row]] = []
     for name, sha256 in sorted(record.python.items()):
@@ -289,7 +307,8 @@ class Checked:
     rows: list[Row]
 
 
-def _public_key(root: Path, target: Target, key: Path | None) -> Path:
+def _public_key(root: Path, target: Target, key: Path | None) -> Path | None:
+    """The key to check signatures with; None for a target that does not sign at all."""
     if key is not None:
         if not key.is_file():
             raise PreflightError(f"The public key {key} does not exist: pass the release's key.")
@@ -298,7 +317,9 @@ def _public_key(root: Path, target: Target, key: Path | None) -> Path:
         public = root / sandbox.SANDBOX_DIR / "keys" / "cosign.pub"
         if public.is_file():
             return public
-    elif target.signing_key_env and os.environ.get(target.signing_key_env):
+    elif not target.signing_key_env:
+        return None
+    elif os.environ.get(target.signing_key_env):
         return release_key(root, target).public
     raise PreflightError(
         f"No public key to check target `{target.name}` with: pass --key PATH, the release's "

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from releasekit import (
     charts,
@@ -72,6 +73,7 @@ class Released:
     pypi: sandbox.Service
     keys: Keys
     wheel: str
+    auth: tuple[str, str] | None = None
 
     @property
     def host(self) -> str:
@@ -92,9 +94,52 @@ class Released:
         return subprocess.run(argv, cwd=self.root, capture_output=True, text=True, check=False)
 
 
-def push_image(host: str, repository: str, tag: str, content: bytes) -> str:
-    """Push a one-layer OCI image holding ``content`` as /payload; its manifest digest."""
+def push_artifact(
+    host: str,
+    repository: str,
+    tag: str,
+    config: tuple[str, bytes],
+    layer: tuple[str, bytes],
+    auth: tuple[str, str] | None = None,
+) -> str:
+    """Push a one-layer OCI manifest (config and layer as media type and bytes); its digest."""
     base = f"http://{host}/v2/{repository}"
+
+    def blob(data: bytes) -> str:
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        start = requests.post(f"{base}/blobs/uploads/", auth=auth, timeout=10)
+        start.raise_for_status()
+        location = start.headers["Location"]
+        if location.startswith("/"):
+            location = f"http://{host}{location}"
+        sep = "&" if "?" in location else "?"
+        done = requests.put(f"{location}{sep}digest={digest}", data=data, auth=auth, timeout=10)
+        done.raise_for_status()
+        return digest
+
+    body = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": config[0], "digest": blob(config[1]), "size": len(config[1])},
+            "layers": [{"mediaType": layer[0], "digest": blob(layer[1]), "size": len(layer[1])}],
+        }
+    ).encode()
+    response = requests.put(
+        f"{base}/manifests/{tag}",
+        data=body,
+        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+        auth=auth,
+        timeout=10,
+    )
+    response.raise_for_status()
+    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def push_image(
+    host: str, repository: str, tag: str, content: bytes, auth: tuple[str, str] | None = None
+) -> str:
+    """Push a one-layer OCI image holding ``content`` as /payload; its manifest digest."""
     layer_tar = io.BytesIO()
     with tarfile.open(fileobj=layer_tar, mode="w") as tar:
         info = tarfile.TarInfo("payload")
@@ -110,44 +155,31 @@ def push_image(host: str, repository: str, tag: str, content: bytes) -> str:
             "rootfs": {"type": "layers", "diff_ids": [diff_id]},
         }
     ).encode()
-
-    def blob(data: bytes) -> str:
-        digest = "sha256:" + hashlib.sha256(data).hexdigest()
-        start = requests.post(f"{base}/blobs/uploads/", timeout=10)
-        start.raise_for_status()
-        location = start.headers["Location"]
-        if location.startswith("/"):
-            location = f"http://{host}{location}"
-        sep = "&" if "?" in location else "?"
-        requests.put(f"{location}{sep}digest={digest}", data=data, timeout=10).raise_for_status()
-        return digest
-
-    body = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": blob(config),
-                "size": len(config),
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": blob(layer),
-                    "size": len(layer),
-                }
-            ],
-        }
-    ).encode()
-    response = requests.put(
-        f"{base}/manifests/{tag}",
-        data=body,
-        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
-        timeout=10,
+    return push_artifact(
+        host,
+        repository,
+        tag,
+        ("application/vnd.oci.image.config.v1+json", config),
+        ("application/vnd.oci.image.layer.v1.tar+gzip", layer),
+        auth,
     )
-    response.raise_for_status()
-    return "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def push_chart(host: str, repository: str, archive: Path, auth: tuple[str, str]) -> str:
+    """Push a chart archive as helm does (its OCI media types), without helm's login."""
+    with tarfile.open(archive, "r:gz") as tar:
+        member = next(m for m in tar.getmembers() if m.name.endswith("/Chart.yaml"))
+        handle = tar.extractfile(member)
+        assert handle is not None
+        meta = yaml.safe_load(handle.read())
+    return push_artifact(
+        host,
+        repository,
+        str(meta["version"]),
+        ("application/vnd.cncf.helm.config.v1+json", json.dumps(meta).encode()),
+        (oci.CHART_LAYER, archive.read_bytes()),
+        auth,
+    )
 
 
 def sbom(image: str, version: str, note: str = "") -> dict[str, object]:
@@ -213,17 +245,38 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
     return Keys(key, public, other_key, other_public)
 
 
+@pytest.fixture(scope="session")
+def private_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sandbox.Service]:
+    """A docker-registry that answers only to user `ci` with REGISTRY_PASSWORD (htpasswd)."""
+    require("docker-registry")
+    service = sandbox.start_registry(
+        tmp_path_factory.mktemp("private-registry"), auth=("ci", REGISTRY_PASSWORD)
+    )
+    yield service
+    sandbox.stop(service)
+
+
+@pytest.fixture(params=["open"])
+def release_registry(request: pytest.FixtureRequest) -> sandbox.Service:
+    """The registry a release goes to: open (default) or `private` (needs credentials)."""
+    name = "private_registry" if request.param == "private" else "registry"
+    service: sandbox.Service = request.getfixturevalue(name)
+    return service
+
+
 @pytest.fixture
 def released(
     workspace_copy: Path,
     dists: list[Path],
     keys: Keys,
-    registry: sandbox.Service,
+    release_registry: sandbox.Service,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Released]:
     """Publish and sign a fresh release (own version, namespace and index)."""
     require("helm")
+    registry = release_registry
+    auth = ("ci", REGISTRY_PASSWORD) if registry.data.find("private") >= 0 else None
     number = next(_COUNTER)
     version, name, namespace = f"93.{number}.0", f"t{number}", f"sc{number}-{os.getpid()}"
     pypi = sandbox.start_pypi(tmp_path / "pypi", "ci", PYPI_PASSWORD)
@@ -274,8 +327,13 @@ def released(
             "SUPPLY_CHAIN_PYPI_PASSWORD",
             index_url=target.pypi_index,
         )
-        digest = push_image(registry.host, f"{namespace}/{IMAGE}", version, os.urandom(32))
-        pushed = charts.push(folder / "charts" / archive.name, target.chart_registry)
+        digest = push_image(registry.host, f"{namespace}/{IMAGE}", version, os.urandom(32), auth)
+        chart_ref = f"{target.chart_registry}/{CHART}:{version}"
+        if auth:  # helm's own login differs between helm 3 and 4 on plain HTTP
+            host, rest = oci.split_ref(target.chart_registry)
+            push_chart(host, f"{rest}/{CHART}", folder / "charts" / archive.name, auth)
+        else:
+            chart_ref = charts.push(folder / "charts" / archive.name, target.chart_registry).ref
         published = {
             "commit": "0" * 40,
             "python": {u.path.name: {"status": u.status, "sha256": u.sha256} for u in uploaded},
@@ -288,8 +346,8 @@ def released(
             },
             "charts": {
                 archive.name: {
-                    "ref": pushed.ref,
-                    "status": pushed.action,
+                    "ref": chart_ref,
+                    "status": "pushed",
                     "sha256": hashlib.sha256(archive.read_bytes()).hexdigest(),
                 }
             },
@@ -301,7 +359,7 @@ def released(
         (folder / "release.json").write_text(json.dumps(report, indent=2))
         checksums.write(folder)
         wheel = next(u.path.name for u in uploaded if u.path.suffix == ".whl")
-        yield Released(workspace_copy, version, target, folder, pypi, keys, wheel)
+        yield Released(workspace_copy, version, target, folder, pypi, keys, wheel, auth)
     finally:
         sandbox.stop(pypi)
 

@@ -10,6 +10,7 @@ import base64
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,13 @@ from tests.integration.supply_chain.conftest import (
 )
 
 pytestmark = pytest.mark.integration
+
+
+def _argv(released: Released) -> list[str]:
+    return [
+        str(Path(sys.executable).parent / "invoke"), "verify", "--version", released.version,
+        "--target", released.target.name, "--key", str(released.keys.public),
+    ]  # fmt: skip
 
 
 def _rows(result: subprocess.CompletedProcess[str]) -> dict[str, dict[str, object]]:
@@ -180,10 +188,33 @@ def test_a_signature_made_with_another_key(released: Released) -> None:
     assert rows[IMAGE]["ok"], "only the re-signed chart fails"
 
 
-def test_secrets_never_show_in_output_or_files(released: Released) -> None:
+@pytest.mark.parametrize("release_registry", ["private"], indirect=True)
+def test_a_private_registry_and_secrets_never_show_in_output_or_files(
+    released: Released, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Signed and verified through registry credentials; no secret in any output or file."""
+    assert released.auth is not None
     key_pem = os.environ["SUPPLY_CHAIN_TEST_KEY"]
-    outputs = [released.invoke_verify(), released.invoke_verify("--json")]
-    text = "".join(r.stdout + r.stderr for r in outputs)
+    published = json.loads((released.folder / "release.json").read_text())
+    signed, _ = supply_chain.sign_published(
+        released.root, released.version, released.target, published, {}
+    )
+    assert all("already" in action for action in signed.actions)
+    verified = released.invoke_verify()
+    assert verified.returncode == 0, verified.stderr
+    # Without the credentials the registry refuses, and verify says so.
+    anonymous = subprocess.run(
+        [*_argv(released), "--json"],
+        cwd=released.root,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={k: v for k, v in os.environ.items() if k != "SUPPLY_CHAIN_REGISTRY_PASSWORD"},
+    )
+    assert anonymous.returncode != 0
+    outputs = [verified, anonymous, released.invoke_verify("--json")]
+    captured = capfd.readouterr()
+    text = "".join(r.stdout + r.stderr for r in outputs) + captured.out + captured.err
     for path in [*released.folder.rglob("*"), *(released.root / "build").rglob("*")]:
         if path.is_file():
             text += path.read_bytes().decode(errors="replace")
