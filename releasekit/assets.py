@@ -1,9 +1,10 @@
 """Release assets: the files a GitHub release carries, and their idempotent upload.
 
-The binary, SHA256SUMS, the SBOMs, the site tarball, the release notes, the release
-record (release.json), the signed provenance and the release's public key of
-``dist/<version>/`` are attached to the GitHub release of tag ``v<version>``; ``download``
-fetches them back (for `invoke verify` in a clone that built nothing). The token
+The binary, SHA256SUMS, the SBOMs, the site tarball, the release notes, the release's
+record (images.json, release.json), the signed provenance and the release's public key of
+``dist/<version>/`` are attached to the GitHub release of tag ``v<version>``; ``fetch``
+brings the record back for a deploy elsewhere, ``download`` every asset for `invoke verify`
+in a clone that built nothing. The token
 comes from GH_TOKEN (or GITHUB_TOKEN) and the repository from GITHUB_REPOSITORY, as in
 GitHub Actions; an asset already attached with the same digest is skipped, a different
 one is refused.
@@ -25,16 +26,18 @@ from releasekit import checksums
 from releasekit.errors import ConflictError, PreflightError, PublishError
 from releasekit.run import register_secret
 
-__all__ = ["API", "Asset", "attach", "collect", "download"]
+__all__ = ["API", "RECORD", "Asset", "attach", "collect", "download", "fetch"]
 
 API = "https://api.github.com"
+RECORD = ("images.json", "release.json")
+"""The release's record among its assets: what a deploy pins images from."""
 _PATTERNS = (
     "bin/*",
     "SHA256SUMS",
     "sbom/*.cdx.json",
     "site/*.tar.gz",
     "RELEASE_NOTES.md",
-    "release.json",
+    *RECORD,
     "provenance.intoto.jsonl",
     "cosign.pub",
 )
@@ -141,6 +144,37 @@ def attach(
     return results
 
 
+def fetch(tag: str, folder: Path, names: tuple[str, ...] = RECORD, *, api: str = API) -> list[Path]:
+    """Download the assets ``names`` of the GitHub release of ``tag`` into ``folder``."""
+    session, repo = _session()
+    found = session.get(f"{api}/repos/{repo}/releases/tags/{quote(tag)}", timeout=30)
+    if found.status_code == 404:
+        raise PreflightError(
+            f"{repo} has no GitHub release {tag}: nothing records what it shipped. Release it "
+            "first (`invoke release`, then `invoke release.assets`)."
+        )
+    attached = {a["name"]: a for a in _check(found, f"read release {tag}").get("assets", [])}
+    missing = [name for name in names if name not in attached]
+    if missing:
+        raise PreflightError(
+            f"The GitHub release {tag} of {repo} lacks {', '.join(missing)}. Attach the "
+            f"release's record with `invoke release.assets --tag {tag}` from its dist/ folder."
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names:
+        response = session.get(
+            str(attached[name]["url"]),
+            headers={"Accept": "application/octet-stream"},
+            timeout=120,
+        )
+        if response.status_code >= 400:
+            raise PublishError(f"GitHub refused to send {name} of {tag}: {response.status_code}")
+        (folder / name).write_bytes(response.content)
+        written.append(folder / name)
+    return written
+
+
 def download(tag: str, dest: Path, *, api: str = API, say: Callable[[str], None] = print) -> Path:
     """Every asset of the GitHub release of ``tag`` into ``dest``, at its SHA256SUMS path."""
     session, repo = _session()
@@ -150,7 +184,7 @@ def download(tag: str, dest: Path, *, api: str = API, say: Callable[[str], None]
     )
     found = {str(a["name"]): str(a["url"]) for a in release.get("assets", [])}
 
-    def fetch(name: str) -> bytes:
+    def get(name: str) -> bytes:
         response = session.get(
             found[name], headers={"Accept": "application/octet-stream"}, timeout=600
         )
@@ -161,7 +195,7 @@ def download(tag: str, dest: Path, *, api: str = API, say: Callable[[str], None]
     if "SHA256SUMS" not in found:
         raise PreflightError(f"The GitHub release {tag} of {repo} has no SHA256SUMS asset.")
     dest.mkdir(parents=True, exist_ok=True)
-    sums = fetch("SHA256SUMS")
+    sums = get("SHA256SUMS")
     (dest / "SHA256SUMS").write_bytes(sums)
     where = {Path(rel).name: rel for rel in checksums.parse(dest / "SHA256SUMS")}
     for name in found:
@@ -169,6 +203,6 @@ def download(tag: str, dest: Path, *, api: str = API, say: Callable[[str], None]
             continue
         path = dest / where.get(name, name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(fetch(name))
+        path.write_bytes(get(name))
         say(f"{name}: downloaded")
     return dest

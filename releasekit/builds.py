@@ -1,8 +1,8 @@
 """Build every artifact of the monorepo into ``dist/<version>/``, skipping what is up to date.
 
 The order is fixed: Python distributions (the wheels the images install from), the
-standalone binary, the site tarballs, then the container images; ``SHA256SUMS`` is
-rewritten last, over whatever ``dist/<version>/`` holds.
+standalone binary, the site tarballs, then the container images, each started and
+health-checked; ``SHA256SUMS`` is rewritten last, over whatever ``dist/<version>/`` holds.
 """
 
 from __future__ import annotations
@@ -37,8 +37,16 @@ def _images(
     force: bool,
     progress: Progress | None,
 ) -> list[Outcome]:
-    """Container images (``releasekit.images``); each outcome's file is the image's SBOM."""
+    """Container images (``releasekit.images``); each outcome's file is the image's SBOM.
+
+    Every image is started and health-checked (``images.smoke_image``) before the build
+    counts as done, cached or not: what ships is what was seen running.
+    """
     results = images.build_images(ws, version, packages=packages, force=force, progress=progress)
+    say = progress or (lambda _msg: None)
+    for result in results:
+        smoked = images.smoke_image(result.name, version)
+        say(f"image:{result.name} started: {', '.join(smoked.checks)}")
     return [Outcome(r.key, r.status, r.outputs) for r in results]
 
 

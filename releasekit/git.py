@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
 from releasekit.errors import PreflightError, ReleaseError
-from releasekit.run import run
+from releasekit.run import register_secret, run
 
 __all__ = [
     "add",
@@ -28,6 +29,7 @@ __all__ = [
     "remote_versions",
     "short_sha",
     "tag_commit",
+    "token_auth_env",
     "toplevel",
 ]
 
@@ -237,3 +239,24 @@ def push_atomic(root: Path, remote: str, commit: str, branch: str, tag: str) -> 
         root, "push", "--atomic", "--quiet", remote,
         f"{commit}:refs/heads/{branch}", f"refs/tags/{tag}", mutates=True,
     )  # fmt: skip
+
+
+def token_auth_env(root: Path, remote: str, token: str) -> dict[str, str]:
+    """Environment that lets git push to the https ``remote`` with ``token``.
+
+    The token goes into an ``http.<url>.extraheader`` given through GIT_CONFIG_* variables:
+    never on a command line, never into .git/config. Empty for a remote that is not https.
+    """
+    url = remote
+    if "://" not in remote and not remote.startswith("/"):
+        url = _git(root, "remote", "get-url", remote).strip()
+    if not url.startswith("https://"):
+        return {}
+    host = url.split("://", 1)[1].split("/", 1)[0].rpartition("@")[2]
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    register_secret(basic)
+    return {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": f"http.https://{host}/.extraheader",
+        "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
+    }

@@ -9,6 +9,7 @@ and accepts the target's credentials (a 401 is a preflight failure, not a publis
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import urllib.error
 import urllib.request
@@ -95,11 +96,13 @@ def _sandbox_as_planned(root: Path) -> Any:
 
 
 def check(
-    ws: Workspace, target_name: str, env_name: str, *, readonly: bool
+    ws: Workspace, target_name: str, env_name: str, *, readonly: bool, releasing: str = ""
 ) -> tuple[str, targets.Target]:
     """Every preflight check; (the one current version, the resolved target).
 
     ``readonly`` (a dry run) starts nothing, reads no credentials and asks no destination.
+    ``releasing`` is the version of a release being resumed or finished: once its tag is
+    on the remote at HEAD, the branch needs no push, so the remote may have moved on.
     """
     if ws.manifest.policy != "lockstep":
         raise PreflightError(
@@ -119,7 +122,13 @@ def check(
     if not readonly:
         if target.kind == "remote":
             targets.check_reachable(target)
-        git.check_remote(ws.root, target.git_remote, ws.manifest.branch)
+        if target.git_token:
+            os.environ.update(git.token_auth_env(ws.root, target.git_remote, target.git_token))
+        pushed = None
+        if releasing:
+            pushed = git.remote_tag_commit(ws.root, target.git_remote, f"v{releasing}")
+        if pushed is None or pushed != git.head(ws.root):
+            git.check_remote(ws.root, target.git_remote, ws.manifest.branch)
         check_credentials(target)
     return next(iter(versions.values())), target
 

@@ -90,10 +90,14 @@ def run(
     with pipeline.lock(lock_path(ws.root)):
         existing = pipeline.State.load(path)
         if existing is not None and existing.complete:
-            if opts.resume or _already_released(ws, existing):
+            asked = opts.part is not None or opts.to is not None
+            if opts.resume or (not asked and _already_released(ws, existing)):
                 say(f"release {existing.version} is already complete: nothing to do")
                 return {"version": existing.version, "report": existing.data.get("report")}
             existing = None
+            fresh = True
+        else:
+            fresh = False
         if existing is not None:
             if not opts.resume:
                 raise ReleaseError(
@@ -105,7 +109,8 @@ def run(
             state = existing
         else:
             state = pipeline.State(path)
-            pending = _pending(ws)
+            # After a complete release here, --part/--to ask for a new one even at HEAD.
+            pending = None if fresh and (opts.part or opts.to) else _pending(ws)
             if pending is not None:
                 if opts.to and opts.to != pending.version:
                     raise ReleaseError(
@@ -127,6 +132,7 @@ def run(
                 )
         state.data["options"] = {**state.data.get("options", {}), **opts.recorded()}
         ctx["resume_state"] = state if state.steps else None
+        ctx["releasing"] = state.version
         ctx["state_steps"] = state.steps
         steps = _with_confirmation(release_steps.steps(ws, opts), state, confirm, say)
         current: list[str] = []

@@ -60,7 +60,9 @@ def preflight(ctx: dict[str, Any]) -> dict[str, Any]:
     ws, opts, state = _ws(ctx), _opts(ctx), ctx.get("resume_state")
     if state is not None:
         checks.restore_interrupted_prepare(ws, state.done("prepare"))
-    current, ctx["target"] = checks.check(ws, opts.target, opts.env, readonly=False)
+    current, ctx["target"] = checks.check(
+        ws, opts.target, opts.env, readonly=False, releasing=ctx.get("releasing", "")
+    )
     outputs = {"summary": f"ready: {current} everywhere, target {opts.target}"}
     if "current" not in ctx:  # resumed: keep the version the release started from
         outputs["current"] = current

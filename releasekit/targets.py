@@ -31,6 +31,7 @@ _KEYS = {
     "registry_password_env": "variable holding the registry password/token",
     "chart_registry": "OCI chart registry, e.g. oci://ghcr.io/ironcage/charts",
     "git_remote": "git remote name or URL the release tag is pushed to",
+    "git_token_env": "variable holding a token for an https git remote (e.g. GH_TOKEN)",
     "plain_http": "true for a registry without TLS (loopback registries only)",
     "signing_key_env": "variable holding the cosign private key (PEM) that signs the release",
     "signing_password_env": "variable holding the password of that key",
@@ -53,6 +54,7 @@ class Target:
     pypi_password: str = field(default="", repr=False)
     registry_username: str = ""
     registry_password: str = field(default="", repr=False)
+    git_token: str = field(default="", repr=False)
     pypi_credentials_from: str = ""
     """Where the index credentials come from, in words (variable names), for errors."""
     registry_credentials_from: str = ""
@@ -156,6 +158,11 @@ def resolve(
         registry_password=(
             _env(name, str(reg_password_env), manifest, "registry_password_env", credentials)
             if reg_password_env
+            else ""
+        ),
+        git_token=(
+            _env(name, str(table["git_token_env"]), manifest, "git_token_env", credentials)
+            if table.get("git_token_env")
             else ""
         ),
         pypi_credentials_from=f"${user_env} / ${password_env}",

@@ -30,14 +30,24 @@ if [ ! -r /etc/debian_version ] || ! command -v apt-get >/dev/null; then
   die "this script supports Debian (bookworm) only. $manual_help"
 fi
 if [ "$(id -u)" != 0 ]; then
+  # CI runners (GitHub's Ubuntu images) give password-less sudo: use it, keeping PATH so the
+  # Python, Go, helm and terraform their setup actions installed stay first.
+  if command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    exec sudo --preserve-env env "PATH=$PATH" "$0" "$@"
+  fi
   die "run it as root (sudo scripts/setup.sh): it installs apt packages and starts dockerd. $manual_help"
 fi
 
 # 1. apt packages --------------------------------------------------------------------------
 APT_PACKAGES=(git ca-certificates curl python3-venv docker.io docker-registry docker-compose debootstrap
               chromium chromium-driver)
+# A machine whose Docker engine already answers (a CI runner's docker-ce) keeps it.
+if docker info >/dev/null 2>&1; then
+  APT_PACKAGES=("${APT_PACKAGES[@]/docker.io}")
+fi
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
+  [ -n "$pkg" ] || continue
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

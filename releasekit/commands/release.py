@@ -126,4 +126,30 @@ def assets(c: Context, tag: str | None = None, dry_run: bool = False) -> None:
         assets_mod.attach(folder, name, notes, prerelease=prerelease, say=console.print)
 
 
-ns = Collection("release", release_task, assets)
+@task(
+    help={
+        "tag": "The release tag whose record to fetch, e.g. v1.4.2.",
+    }
+)
+def fetch(c: Context, tag: str) -> None:
+    """Download a GitHub release's record (images.json, release.json) into dist/<version>/."""
+    from releasekit import assets as assets_mod
+    from releasekit import helm_deploy, images
+    from releasekit.errors import PreflightError
+
+    with reported():
+        ws = load_workspace()
+        folder = ws.root / "dist" / tag.removeprefix("v")
+        for path in assets_mod.fetch(tag, folder):
+            console.print(f"{path.relative_to(ws.root)}")
+        pins = helm_deploy.image_pins(folder / "images.json")
+        missing = sorted({spec.name for spec in images.specs(ws)} - set(pins))
+        if missing:
+            raise PreflightError(
+                f"{folder / 'images.json'} of release {tag} pins no digest for "
+                f"{', '.join(missing)}: a deploy would run unreleased images. Attach the "
+                "complete record of the release (`invoke release.assets`) and fetch again."
+            )
+
+
+ns = Collection("release", release_task, assets, fetch)

@@ -59,9 +59,10 @@ def validate(c: Context) -> None:
         "env": _ENV,
         "images": "images.json whose digests become var.image_digests "
         "(dist/<version>/images.json).",
+        "summary": "Also append the plan as Markdown to this file (e.g. $GITHUB_STEP_SUMMARY).",
     }
 )
-def plan(c: Context, env: str, images: str | None = None) -> None:
+def plan(c: Context, env: str, images: str | None = None, summary: str | None = None) -> None:
     """init, then plan -out build/terraform/ENV.tfplan with a fingerprint beside it."""
     with reported():
         root = find_root()
@@ -71,6 +72,12 @@ def plan(c: Context, env: str, images: str | None = None) -> None:
         made = infra.plan(module, env, root, saved, var_files)
         print(made.text.rstrip())
         what = "changes to apply" if made.changes else "no changes"
+        if summary:
+            with Path(summary).open("a", encoding="utf-8") as handle:
+                handle.write(
+                    f"### terraform plan of `{env}`: {what}\n\n```text\n"
+                    f"{made.text.rstrip()}\n```\n\n"
+                )
         console.print(
             f"[green]saved[/] {saved} ({what}); apply it with `invoke tf.apply --env {env}`"
         )

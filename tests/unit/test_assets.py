@@ -34,10 +34,9 @@ class _GitHub(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         assert self.headers["Authorization"] == "Bearer gh-token-for-tests"
-        if "/releases/assets/" in self.path:
+        if self.path.startswith("/assets/"):
             data = self.blobs[self.path.rsplit("/", 1)[-1]]
             self.send_response(200)
-            self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
             self.wfile.write(data)
@@ -57,9 +56,9 @@ class _GitHub(BaseHTTPRequestHandler):
             tag = self.path.split("/releases/", 1)[1].split("/", 1)[0]
             self.blobs[name] = data
             digest = "sha256:" + hashlib.sha256(data).hexdigest()
-            url = f"{host}/repos/o/r/releases/assets/{name}"
-            asset = {"name": name, "size": len(data), "digest": digest, "url": url}
-            self.releases[tag]["assets"].append(asset)
+            self.releases[tag]["assets"].append(
+                {"name": name, "size": len(data), "digest": digest, "url": f"{host}/assets/{name}"}
+            )
             self._send(201, {"name": name})
             return
         body = json.loads(data)
@@ -93,7 +92,8 @@ def _release(tmp_path: Path) -> Path:
     (folder / "sbom/ironcage-cli-1.2.0.cdx.json").write_text("{}")
     (folder / "python/ironcage_cli-1.2.0-py3-none-any.whl").write_bytes(b"wheel")
     (folder / "RELEASE_NOTES.md").write_text("## 1.2.0\n")
-    (folder / "release.json").write_text('{"version": "1.2.0"}')
+    (folder / "images.json").write_text('{"app": {"digest": "sha256:aa"}}\n')
+    (folder / "release.json").write_text('{"version": "1.2.0"}\n')
     (folder / "provenance.intoto.jsonl").write_text("{}\n")
     (folder / "cosign.pub").write_text("-----BEGIN PUBLIC KEY-----\n")
     (folder / "SHA256SUMS").write_text(
@@ -112,6 +112,7 @@ def test_collect_picks_the_release_assets(tmp_path: Path) -> None:
         "SHA256SUMS",
         "ironcage-1.2.0-linux-x86_64",
         "cosign.pub",
+        "images.json",
         "provenance.intoto.jsonl",
         "release.json",
         "ironcage-cli-1.2.0.cdx.json",
@@ -121,11 +122,11 @@ def test_collect_picks_the_release_assets(tmp_path: Path) -> None:
 def test_attach_creates_uploads_then_skips(tmp_path: Path, github: str) -> None:
     folder = _release(tmp_path)
     first = assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
-    assert [status for _, status in first] == ["uploaded"] * 7
+    assert [status for _, status in first] == ["uploaded"] * 8
     assert _GitHub.blobs["ironcage-1.2.0-linux-x86_64"] == b"\x7fELF binary"
     assert _GitHub.releases["v1.2.0"]["body"] == "notes"
     again = assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
-    assert [status for _, status in again] == ["skipped"] * 7
+    assert [status for _, status in again] == ["skipped"] * 8
 
 
 def test_download_puts_each_asset_at_its_sha256sums_path(tmp_path: Path, github: str) -> None:
@@ -162,3 +163,13 @@ def test_missing_token_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 def test_unfinished_release_folder(tmp_path: Path) -> None:
     with pytest.raises(PreflightError, match=r"holds no SHA256SUMS"):
         assets.collect(tmp_path)
+
+
+def test_fetch_brings_the_record_back_for_a_deploy(tmp_path: Path, github: str) -> None:
+    folder = _release(tmp_path)
+    assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
+    got = assets.fetch("v1.2.0", tmp_path / "elsewhere", api=github)
+    assert [p.name for p in got] == ["images.json", "release.json"]
+    assert got[0].read_bytes() == (folder / "images.json").read_bytes()
+    with pytest.raises(PreflightError, match=r"has no GitHub release v9\.9\.9"):
+        assets.fetch("v9.9.9", tmp_path / "x", api=github)

@@ -284,3 +284,19 @@ def test_dockerignore_sends_only_what_the_dockerfiles_copy() -> None:
     }
     for src in copied:
         assert any(src == a or src.startswith(a + "/") for a in allowed), src
+
+
+@pytest.mark.parametrize(
+    ("version", "released", "expected"),
+    [
+        ("1.3.5", ["1.3.4", "1.4.0"], ["1.3.5", "1.3"]),
+        ("1.4.1", ["1.4.0", "1.3.5"], ["1.4.1", "1.4", "1", "latest"]),
+        ("1.3.5", ["1.3.4", "2.0.0-rc.1"], ["1.3.5", "1.3", "1", "latest"]),
+        ("0.9.9", ["1.0.0", "not-a-version"], ["0.9.9", "0.9", "0"]),
+        ("1.3.5", ["1.3.5"], ["1.3.5", "1.3", "1", "latest"]),
+    ],
+)
+def test_moving_tags_move_only_to_the_highest_of_their_line(
+    version: str, released: list[str], expected: list[str]
+) -> None:
+    assert images.tags_for(version, None, released) == expected

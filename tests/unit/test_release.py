@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import manifest, release, workspace
-from releasekit.errors import PreflightError, VersionError
+from releasekit import manifest, pipeline, release, workspace
+from releasekit.errors import PreflightError, ReleaseError, VersionError
 
 from .conftest import git
 
@@ -80,3 +80,133 @@ def test_tag_on_the_remote_at_another_commit_is_refused(make_repo, tmp_path: Pat
 def test_unreachable_remote_stops_preflight(make_repo, tmp_path: Path) -> None:
     with pytest.raises(PreflightError, match=r"git remote `.*nowhere\.git` does not answer"):
         release.check_tag(make_repo(), "v1.5.0", str(tmp_path / "nowhere.git"))
+
+
+# -- orchestration: resume, finish without state, refusals ------------------------------------
+
+
+class _Plan:
+    """A release whose steps record their calls; ``fail`` names the step that raises."""
+
+    NAMES = ("preflight", "version", "prepare", "build", "tag", "publish", "deploy", "health")
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.calls: list[str] = []
+        self.seen: dict[str, object] = {}
+        self.fail: str | None = None
+
+    def steps(self, ws: workspace.Workspace, opts: release.Options) -> list[pipeline.Step]:
+        def make(name: str) -> pipeline.Step:
+            def fn(ctx: dict[str, object]) -> dict[str, object]:
+                self.calls.append(name)
+                if name == self.fail:
+                    raise ReleaseError(f"{name} failed on purpose")
+                if name == "version":
+                    return {"version": "1.5.0", "notes": "## 1.5.0", "how": "test"}
+                if name == "prepare":
+                    return {"commit": git(self.root, "rev-parse", "HEAD").strip()}
+                if name == "report":
+                    return {}
+                self.seen[name] = (ctx.get("version"), ctx.get("commit"))
+                return {"summary": name}
+
+            return pipeline.Step(name, name, fn, always=name == "preflight")
+
+        return [make(n) for n in self.NAMES]
+
+    def run(self, opts: release.Options) -> dict[str, object]:
+        return release.run(
+            load(self.root), opts, confirm=None, on_start=_quiet, on_end=_quiet, say=_quiet
+        )
+
+
+def _quiet(*_args: object) -> None:
+    return None
+
+
+@pytest.fixture
+def plan(make_repo, monkeypatch: pytest.MonkeyPatch) -> _Plan:
+    root = make_repo()
+    (root / ".gitignore").write_text("build/\n")
+    git(root, "add", ".gitignore")
+    git(root, "commit", "-qm", "chore: ignore build")
+    made = _Plan(root)
+    monkeypatch.setattr("releasekit.release.release_steps.steps", made.steps)
+    return made
+
+
+def test_health_failure_then_resume_runs_only_what_is_left(plan: _Plan) -> None:
+    plan.fail = "health"
+    with pytest.raises(ReleaseError, match="health failed on purpose"):
+        plan.run(release.Options())
+    assert plan.calls == list(_Plan.NAMES)
+    plan.fail, plan.calls = None, []
+    with pytest.raises(ReleaseError, match=r"unfinished release of 1\.5\.0.*--resume"):
+        plan.run(release.Options())
+    plan.run(release.Options(resume=True))
+    assert plan.calls == ["preflight", "health"]
+    state = pipeline.State.load(release.state_path(plan.root))
+    assert state is not None and state.complete
+    assert state.data["options"] == {"target": "sandbox", "env": "pilot", "version": "1.5.0"}
+
+
+@pytest.mark.parametrize(
+    ("opts", "message"),
+    [
+        (
+            release.Options(resume=True, env="none"),
+            r"--env pilot, but this resume asks for --env none",
+        ),
+        (
+            release.Options(resume=True, target="production"),
+            r"--target sandbox, but this resume asks for --target production",
+        ),
+        (release.Options(resume=True, to="2.0.0"), r"is version 1\.5\.0.*--to 2\.0\.0"),
+    ],
+)
+def test_resume_with_other_options_is_refused(plan: _Plan, opts, message: str) -> None:
+    plan.fail = "publish"
+    with pytest.raises(ReleaseError, match="publish failed"):
+        plan.run(release.Options())
+    plan.fail, plan.calls = None, []
+    with pytest.raises(ReleaseError, match=message):
+        plan.run(opts)
+    assert plan.calls == []
+
+
+def test_a_rerun_without_state_finishes_the_release_at_head(plan: _Plan) -> None:
+    git(plan.root, "commit", "--allow-empty", "-qm", "chore(release): v1.4.2")
+    head = git(plan.root, "rev-parse", "HEAD").strip()
+    plan.run(release.Options())
+    assert "version" not in plan.calls and "prepare" not in plan.calls
+    assert plan.calls == ["preflight", "build", "tag", "publish", "deploy", "health"]
+    assert plan.seen["publish"] == ("1.4.2", head)
+    # Run again: the state says it is complete and HEAD is still that release.
+    plan.calls = []
+    plan.run(release.Options())
+    assert plan.calls == []
+
+
+def test_a_rerun_at_a_release_commit_refuses_another_version(plan: _Plan) -> None:
+    git(plan.root, "commit", "--allow-empty", "-qm", "chore(release): v1.4.2")
+    with pytest.raises(ReleaseError, match=r"release commit of 1\.4\.2.*--to 1\.6\.0"):
+        plan.run(release.Options(to="1.6.0"))
+
+
+def test_resume_without_state_or_release_commit_says_so(plan: _Plan) -> None:
+    with pytest.raises(ReleaseError, match=r"Nothing to resume.*not a release commit"):
+        plan.run(release.Options(resume=True))
+
+
+@pytest.mark.parametrize("token", ["rc", "dev", "preview", "beta"])
+def test_a_pre_release_token_round_trips(make_repo, token: str) -> None:
+    root = make_repo(version=f"2.0.0-{token}.1")
+    git(root, "tag", "-a", f"v2.0.0-{token}.1", "-m", "pre")
+    _commit(root, "fix: a")
+    new, last, _ = release.next_version(load(root), release.Options(), f"2.0.0-{token}.1")
+    assert (new, last) == (f"2.0.0-{token}.2", f"v2.0.0-{token}.1")
+    final, _, _ = release.next_version(
+        load(root), release.Options(part="release"), f"2.0.0-{token}.2"
+    )
+    assert final == "2.0.0"

@@ -5,15 +5,22 @@ import json
 import re
 import threading
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from ironcage_sandbox import Result
 
 from ironcage_agent_runtime import AgentRuntimeServer, JsonLogger
+
+# The version this package's pyproject.toml declares (the release writes both places).
+VERSION = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"][
+    "version"
+]
 
 
 @pytest.fixture()
@@ -65,7 +72,7 @@ def test_health(runtime: AgentRuntimeServer) -> None:
     status, body = _json(runtime.url, "GET", "/health")
     assert status == 200
     assert body["status"] == "ok"
-    assert body["version"] == "0.1.0"
+    assert body["version"] == VERSION
     assert body["workers"] == 2
 
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,9 +17,14 @@ from ironcage_agent_runtime import (
     execute_task,
 )
 
+# The version this package's pyproject.toml declares (the release writes both places).
+VERSION = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"][
+    "version"
+]
+
 
 def test_version() -> None:
-    assert __version__ == "0.1.0"
+    assert __version__ == VERSION
 
 
 def test_spec_defaults() -> None:

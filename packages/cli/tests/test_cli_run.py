@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,11 @@ import pytest
 import ironcage_cli
 from ironcage_cli.__main__ import main
 from ironcage_cli._frozen import SANDBOX_EXEC, python_flags_prefix, sandbox_python
+
+# The version this package's pyproject.toml declares (the release writes both places).
+VERSION = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"][
+    "version"
+]
 
 
 def _script(tmp_path: Path, code: str, name: str = "snippet.py") -> str:
@@ -21,14 +27,14 @@ def _script(tmp_path: Path, code: str, name: str = "snippet.py") -> str:
 def test_version_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["version"]) == 0
     assert capsys.readouterr().out == f"ironcage {ironcage_cli.__version__}\n"
-    assert ironcage_cli.__version__ == "0.1.0"
+    assert ironcage_cli.__version__ == VERSION
 
 
 def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["--version"])
     assert exc.value.code == 0
-    assert capsys.readouterr().out == "ironcage 0.1.0\n"
+    assert capsys.readouterr().out == f"ironcage {VERSION}\n"
 
 
 def test_python_dash_m_works() -> None:
@@ -36,7 +42,7 @@ def test_python_dash_m_works() -> None:
         [sys.executable, "-m", "ironcage_cli", "version"], capture_output=True, text=True
     )
     assert proc.returncode == 0
-    assert proc.stdout == "ironcage 0.1.0\n"
+    assert proc.stdout == f"ironcage {VERSION}\n"
 
 
 @pytest.mark.parametrize("argv", [[], ["agents"], ["run"], ["bogus"]])

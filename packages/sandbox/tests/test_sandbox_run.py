@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -11,9 +12,14 @@ import pytest
 import ironcage_sandbox
 from ironcage_sandbox import Result, SandboxError, interpreter_argv, run
 
+# The version this package's pyproject.toml declares (the release writes both places).
+VERSION = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"][
+    "version"
+]
+
 
 def test_version_is_literal() -> None:
-    assert ironcage_sandbox.__version__ == "0.1.0"
+    assert ironcage_sandbox.__version__ == VERSION
 
 
 def test_normal_snippet_returns_stdout_and_exit_zero() -> None:

@@ -51,6 +51,33 @@ def test_push_records_what_the_registry_holds(
     assert {r.name: r.digest for r in again} == {n: e["digest"] for n, e in recorded.items()}
 
 
+def test_an_image_rebuilt_elsewhere_from_the_same_inputs_is_recognised(
+    built: Built, client: Any, registry: sandbox.Service
+) -> None:
+    # As on a machine that never built it: another build of the same commit and inputs
+    # (no layer cache, so another image id) finds the release already in the registry.
+    first = images.push_images(
+        built.ws, built.version, registry.host, images=["marketing-site"], client=client
+    )
+    (rebuilt,) = images.build_images(
+        built.ws, built.version, images=["marketing-site"], nocache=True, client=client
+    )
+    try:
+        assert rebuilt.image_id != built.results["marketing-site"].image_id
+        (again,) = images.push_images(
+            built.ws, built.version, registry.host, images=["marketing-site"], client=client
+        )
+        assert (again.status, again.digest) == ("up to date", first[0].digest)
+        tags = _registry_tags(registry.host, "ironcage/marketing-site")
+        digests = {_registry_digest(registry.host, "ironcage/marketing-site", t) for t in tags}
+        assert digests == {first[0].digest}
+    finally:
+        original = client.images.get(built.results["marketing-site"].image_id)
+        for ref in rebuilt.tags:
+            original.tag(*ref.rsplit(":", 1))
+        client.images.remove(rebuilt.image_id, force=True)
+
+
 def test_different_content_under_the_version_tag_is_a_conflict(
     built: Built, client: Any, registry: sandbox.Service
 ) -> None:

@@ -33,7 +33,8 @@ MATRIX = re.compile(r"^\$\{\{\s*matrix\.(\w+)\s*\}\}$")
 # Permissions each job may hold; every other job reads the repository and nothing more.
 PERMISSIONS = {
     ("release.yml", "release"): {"contents": "write", "id-token": "write"},
-    ("deploy.yml", "deploy"): {"contents": "read", "id-token": "write"},
+    ("deploy.yml", "plan"): {"contents": "read", "id-token": "write"},
+    ("deploy.yml", "apply"): {"contents": "read", "id-token": "write"},
 }
 READ_ONLY = {"contents": "read"}
 
@@ -178,7 +179,7 @@ def test_secrets_reach_steps_only_through_env(path: Path) -> None:
             assert "secrets." not in json.dumps(rest), f"{path.name}:{name} outside step env"
 
 
-def test_named_sessions_exist() -> None:
+def test_named_sessions_exist_and_every_session_runs_somewhere() -> None:
     nox = subprocess.run(
         [require("nox"), "-l", "--json"], cwd=REPO, capture_output=True, text=True, check=True
     )
@@ -187,6 +188,24 @@ def test_named_sessions_exist() -> None:
     assert named, "no workflow runs a nox session"
     missing = sorted(named - sessions)
     assert missing == [], f"sessions the workflows run but nox does not know: {missing}"
+    # `bench` measures, it checks nothing: it is the one session no workflow needs to run.
+    unrun = sorted(sessions - named - {"bench"})
+    assert unrun == [], f"nox sessions no workflow runs: {unrun}"
+
+
+def test_jobs_get_their_tools_from_pinned_actions_not_a_container() -> None:
+    for path in WORKFLOWS:
+        for name, job in _load(path)["jobs"].items():
+            assert "container" not in job, f"{path.name}:{name} runs in a container"
+            uses = [step.get("uses", "") for step in job["steps"]]
+            if any("nox" in step.get("run", "") for step in job["steps"]):
+                assert any(u.startswith("actions/setup-python@") for u in uses), name
+
+
+def test_a_rerun_of_the_release_checks_out_the_branch_tip() -> None:
+    release = _load(REPO / ".github/workflows/release.yml")["jobs"]["release"]
+    checkout = next(s for s in release["steps"] if s.get("uses", "").startswith("actions/checkout"))
+    assert checkout["with"]["ref"] == "${{ github.ref }}"
 
 
 def test_named_tasks_and_flags_exist() -> None:
