@@ -291,10 +291,12 @@ def raise_on_failure(rows: list[Row], version: str) -> None:
     found = failures(rows)
     if found:
         raise VerificationError(
-            f"Release {version} does not verify ({len(found)} failed checks):\n  "
+            f"Release {version} does not verify ({len(found)} failed "
+            f"{'check' if len(found) == 1 else 'checks'}):\n  "
             + "\n  ".join(found)
-            + "\nAn artifact that changed after the release was replaced at its destination: "
-            "find out by whom, and release a new version rather than re-pushing this one."
+            + "\nWhat a destination serves is no longer what was released, or is not signed by "
+            "the release key: find out why, and release a new version rather than re-pushing "
+            "this one."
         )
 
 
