@@ -571,6 +571,7 @@ def test_release_to_a_target_that_needs_credentials(repo: Repo, secure: dict[str
         "SECURE_REGISTRY_PASSWORD": SECURE_REGISTRY_PASSWORD,
     }
     args = ("release", "--yes", "--target", "secure", "--env", "none", "--part", "patch")
+    before, head = repo.state(), git(repo.path, "rev-parse", "HEAD")
     for wrong, message in (
         ("SECURE_INDEX_PASSWORD", r"package index .* refused the upload credentials"),
         ("SECURE_REGISTRY_PASSWORD", r"image registry .* refused the login of `releaser`"),
@@ -578,7 +579,8 @@ def test_release_to_a_target_that_needs_credentials(repo: Repo, secure: dict[str
         refused = repo.invoke(*args, ok=False, **{**good, wrong: "not-the-password"})
         assert refused.returncode == 9, refused.stderr
         assert re.search(message, refused.stderr), refused.stderr
-        assert not (repo.path / "build/release/state.json").exists()
+        assert repo.state() == before
+        assert git(repo.path, "rev-parse", "HEAD") == head
         assert git(Path(secure["remote"]), "tag") == ""
         assert list(Path(secure["packages"]).iterdir()) == []
     repo.invoke(*args, **good)
