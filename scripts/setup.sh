@@ -99,6 +99,7 @@ go_tool helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" \
   "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
 go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION" \
   "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION"
+go_tool cosign github.com/sigstore/cosign/v3/cmd/cosign v3.1.3 "-X sigs.k8s.io/release-utils/version.gitVersion=v3.1.3"
 
 # 4. terraform ---------------------------------------------------------------------------------
 command -v terraform >/dev/null || die "terraform is missing: install terraform >= 1.5 into \

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from invoke.collection import Collection
 
-from releasekit.commands import build, deploy, docker, helm, release, repo, sandbox, tf, version
+from releasekit.commands import (
+    build,
+    deploy,
+    docker,
+    helm,
+    release,
+    repo,
+    sandbox,
+    sign,
+    tf,
+    verify,
+    version,
+)
 
 __all__ = ["namespace"]
 
@@ -25,4 +37,6 @@ def namespace() -> Collection:
     ns.add_collection(tf.ns)
     ns.add_collection(docker.ns)
     ns.add_collection(release.ns)
+    ns.add_collection(verify.ns)
+    ns.add_collection(sign.ns)
     return ns
