@@ -114,6 +114,13 @@ def terraform(session: nox.Session) -> None:
     _pytest(session, "tests/integration/terraform")
 
 
+@nox.session(name="supply-chain", python=PYTHON, tags=["tools"])
+def supply_chain(session: nox.Session) -> None:
+    """cosign signatures, SBOM attestations and SLSA provenance; `invoke verify` catches tampering."""  # noqa: E501
+    _install_toolkit(session, "test")
+    _pytest(session, "tests/integration/supply_chain")
+
+
 # The Kubernetes version the charts are rendered for (releasekit.charts.KUBERNETES_VERSION).
 KUBERNETES_VERSION = "1.31.0"
 

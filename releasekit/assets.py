@@ -1,8 +1,10 @@
 """Release assets: the files a GitHub release carries, and their idempotent upload.
 
-The binary, SHA256SUMS, the SBOMs, the site tarball, the release notes and the release's
-record (images.json, release.json) of ``dist/<version>/`` are attached to the GitHub
-release of tag ``v<version>``; ``fetch`` brings the record back for a deploy elsewhere. The token
+The binary, SHA256SUMS, the SBOMs, the site tarball, the release notes, the release's
+record (images.json, release.json), the signed provenance and the release's public key of
+``dist/<version>/`` are attached to the GitHub release of tag ``v<version>``; ``fetch``
+brings the record back for a deploy elsewhere, ``download`` every asset for `invoke verify`
+in a clone that built nothing. The token
 comes from GH_TOKEN (or GITHUB_TOKEN) and the repository from GITHUB_REPOSITORY, as in
 GitHub Actions; an asset already attached with the same digest is skipped, a different
 one is refused.
@@ -20,10 +22,11 @@ from urllib.parse import quote
 
 import requests
 
+from releasekit import checksums
 from releasekit.errors import ConflictError, PreflightError, PublishError
 from releasekit.run import register_secret
 
-__all__ = ["API", "RECORD", "Asset", "attach", "collect", "fetch"]
+__all__ = ["API", "RECORD", "Asset", "attach", "collect", "download", "fetch"]
 
 API = "https://api.github.com"
 RECORD = ("images.json", "release.json")
@@ -35,6 +38,8 @@ _PATTERNS = (
     "site/*.tar.gz",
     "RELEASE_NOTES.md",
     *RECORD,
+    "provenance.intoto.jsonl",
+    "cosign.pub",
 )
 
 
@@ -168,3 +173,36 @@ def fetch(tag: str, folder: Path, names: tuple[str, ...] = RECORD, *, api: str =
         (folder / name).write_bytes(response.content)
         written.append(folder / name)
     return written
+
+
+def download(tag: str, dest: Path, *, api: str = API, say: Callable[[str], None] = print) -> Path:
+    """Every asset of the GitHub release of ``tag`` into ``dest``, at its SHA256SUMS path."""
+    session, repo = _session()
+    release = _check(
+        session.get(f"{api}/repos/{repo}/releases/tags/{quote(tag)}", timeout=30),
+        f"read release {tag}",
+    )
+    found = {str(a["name"]): str(a["url"]) for a in release.get("assets", [])}
+
+    def get(name: str) -> bytes:
+        response = session.get(
+            found[name], headers={"Accept": "application/octet-stream"}, timeout=600
+        )
+        if response.status_code >= 400:
+            raise PublishError(f"GitHub refused to send {name} of {tag}: {response.status_code}")
+        return response.content
+
+    if "SHA256SUMS" not in found:
+        raise PreflightError(f"The GitHub release {tag} of {repo} has no SHA256SUMS asset.")
+    dest.mkdir(parents=True, exist_ok=True)
+    sums = get("SHA256SUMS")
+    (dest / "SHA256SUMS").write_bytes(sums)
+    where = {Path(rel).name: rel for rel in checksums.parse(dest / "SHA256SUMS")}
+    for name in found:
+        if name == "SHA256SUMS":
+            continue
+        path = dest / where.get(name, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(get(name))
+        say(f"{name}: downloaded")
+    return dest

@@ -147,6 +147,12 @@ TOOLS: tuple[Tool, ...] = (
         f"{_SETUP} `go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.4`.",
     ),
     Tool(
+        "cosign",
+        ("cosign", "version"),
+        "signing images, charts and the provenance; `invoke verify`",
+        f"{_SETUP} `go install github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3`.",
+    ),
+    Tool(
         "chromium",
         ("chromium", "--version"),
         "the end-to-end check of the pilot's frontend",

@@ -18,6 +18,7 @@ __all__ = [
     "ReleaseError",
     "ToolError",
     "ToolMissingError",
+    "VerificationError",
     "VersionError",
 ]
 
@@ -95,3 +96,9 @@ class LockError(ReleaseError):
     """Another release holds the lock."""
 
     exit_code = 10
+
+
+class VerificationError(PublishError):
+    """A published artifact no longer matches the release record, or its signature fails."""
+
+    exit_code = 11

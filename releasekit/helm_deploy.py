@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from releasekit import cluster
+from releasekit import cluster, manifest
 from releasekit.charts import chart_repo, find_charts, plain_http, run_helm
 from releasekit.errors import PublishError, ReleaseError, ToolError
 from releasekit.helm_pins import image_pins, image_sets, user_values
@@ -174,10 +174,11 @@ def plan(
 ) -> list[Upgrade]:
     """One ``helm upgrade --install`` per chart, images pinned from dist/<version>/images.json."""
     upgrades = []
+    released = _released(root)
     for c in find_charts(root, only):
         v = version or c.version
         ref = f"{chart_repo(chart_registry)}/{c.name}" if chart_registry else str(c.path)
-        sets = image_sets(c, root / "dist" / v / "images.json", image_registry)
+        sets = image_sets(c, root / "dist" / v / "images.json", image_registry, released)
         argv = upgrade_argv(
             c.name, ref, env.namespace, c.values(env.values), sets,
             version=v if chart_registry else None, dry_run=dry_run,
@@ -185,6 +186,13 @@ def plan(
         )  # fmt: skip
         upgrades.append(Upgrade(c.name, v, tuple(argv), c.values(env.values), tuple(sets), c.name))
     return upgrades
+
+
+def _released(root: Path) -> frozenset[str] | None:
+    """The images the monorepo releases (release.toml), None without a manifest."""
+    if not (root / manifest.MANIFEST_NAME).is_file():
+        return None
+    return frozenset(image for pkg in manifest.load(root).packages for image in pkg.images)
 
 
 def _unchanged(root: Path, env: KubeEnv, up: Upgrade, current: dict[str, Any] | None) -> bool:

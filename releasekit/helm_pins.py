@@ -57,18 +57,28 @@ def image_pins(images_json: Path) -> dict[str, tuple[str, str]]:
     return pins
 
 
-def image_sets(chart: Chart, images_json: Path | None, registry: str | None) -> list[str]:
+def image_sets(
+    chart: Chart,
+    images_json: Path | None,
+    registry: str | None,
+    released: frozenset[str] | None = None,
+) -> list[str]:
     """``--set`` values pinning the chart's images to their released digests and registry.
 
     ``registry`` is ``HOST[:PORT][/NAMESPACE]``; without it, the host and path each image was
     pushed to (images.json) are used. A repository differing from the chart's default (another
-    namespace) is set too, so the reference always names where the image really is.
+    namespace) is set too, so the reference always names where the image really is. Only the
+    ``released`` images are touched (default: those of images.json, else every image); a
+    third-party image of the chart (a Redis) keeps its own repository and tag.
     """
     defaults = yaml.safe_load((chart.dir / "values.yaml").read_text(encoding="utf-8")) or {}
     pins = image_pins(images_json) if images_json is not None and images_json.is_file() else {}
+    ours = released if released is not None else (frozenset(pins) or None)
     host, _, namespace = (registry or "").strip("/").partition("/")
     sets: list[str] = []
     for image, key in sorted(_image_keys(defaults).items()):
+        if ours is not None and image not in ours:
+            continue
         path = f"{namespace}/{image}" if namespace else ""
         if image in pins:
             pushed, digest = pins[image]

@@ -110,12 +110,15 @@ def compose_argv(base: Sequence[str], settings: Settings, root: Path, *args: str
     return [*base, "-p", settings.project, "-f", str(root / settings.compose_file), *args]
 
 
-def compose_env(registry: str, version: str, token: str, port: int) -> dict[str, str]:
+def compose_env(
+    registry: str, version: str, token: str, port: int, *, runtime_token: str = ""
+) -> dict[str, str]:
     """The variables docker/compose.yaml reads (passed through ``env=``, never written)."""
     return {
         "IRONCAGE_REGISTRY": registry,
         "IRONCAGE_VERSION": version,
         "CONTROL_PANEL_TOKEN": token,
+        "AGENT_RUNTIME_TOKEN": runtime_token,
         "PILOT_PORT": str(port),
     }
 
@@ -172,9 +175,18 @@ def _require_settings(root: Path) -> Settings:
 
 
 def _token(root: Path, token: str | None) -> str:
-    value = token or os.environ.get("CONTROL_PANEL_TOKEN", "")
+    return _secret(root, token, "CONTROL_PANEL_TOKEN", "token")
+
+
+def _runtime_token(root: Path) -> str:
+    """The agent runtime's bearer token: AGENT_RUNTIME_TOKEN, else generated once."""
+    return _secret(root, None, "AGENT_RUNTIME_TOKEN", "agent-runtime-token")
+
+
+def _secret(root: Path, given: str | None, variable: str, filename: str) -> str:
+    value = given or os.environ.get(variable, "")
     if not value:
-        path = pilot_dir(root) / "token"
+        path = pilot_dir(root) / filename
         if not path.is_file():
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -248,7 +260,7 @@ def _rollout(
     timeout: float,
 ) -> Deployment:
     """``compose up`` of ``version`` and its health check, recorded in the history."""
-    env = compose_env(registry, version, token, settings.port)
+    env = compose_env(registry, version, token, settings.port, runtime_token=_runtime_token(root))
     argv = compose_argv(compose_command(), settings, root, "up", "-d", "--no-build")
     _write(_settings_path(root), asdict(replace(settings, up=True)))
     try:
@@ -282,7 +294,7 @@ def deploy(
     settings = _configure(root, project, port)
     secret = _token(root, token)
     registry = registry_path(registry_host)
-    env = compose_env(registry, version, secret, settings.port)
+    env = compose_env(registry, version, secret, settings.port, runtime_token=_runtime_token(root))
     pull = compose_argv(compose_command(), settings, root, "pull", "--quiet")
     try:
         run(pull, cwd=root, env=env, timeout=600)

@@ -130,6 +130,10 @@ def check(
         if pushed is None or pushed != git.head(ws.root):
             git.check_remote(ws.root, target.git_remote, ws.manifest.branch)
         check_credentials(target)
+        from releasekit import supply_chain
+
+        if supply_chain.signs(target):
+            supply_chain.release_key(ws.root, target)  # a wrong key password stops here
     return next(iter(versions.values())), target
 
 

@@ -23,6 +23,7 @@ from releasekit import (
     pilot,
     python_upload,
     rollout,
+    supply_chain,
     targets,
     version,
 )
@@ -34,6 +35,7 @@ from releasekit.errors import ReleaseError
 from releasekit.images import push_images
 from releasekit.pipeline import Step, fault_point, write_json
 from releasekit.release_plan import Options, check_tag, dist_dir, next_version, release_message
+from releasekit.verify import raise_on_failure, verify_release
 from releasekit.workspace import Workspace
 
 __all__ = ["describe", "steps"]
@@ -203,6 +205,46 @@ def publish_charts(ctx: dict[str, Any]) -> dict[str, Any]:
     return {"charts": pushed, "summary": f"{len(pushed)} charts"}
 
 
+def sign(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Sign images and charts by digest, attest image SBOMs, write the signed provenance."""
+    ws, opts, target = _ws(ctx), _opts(ctx), _target(ctx)
+    if not supply_chain.signs(target):
+        return {"summary": f"not signed: [targets.{target.name}] names no signing_key_env"}
+    started = min(
+        (str(s["finished_at"]) for s in ctx.get("state_steps", {}).values() if "finished_at" in s),
+        default=None,
+    )
+    signed, _ = supply_chain.sign_published(
+        ws.root,
+        ctx["version"],
+        target,
+        ctx,
+        {"part": opts.part, "to": opts.to, "env": opts.env, "target": opts.target},
+        started,
+        say=ctx.get("progress") or (lambda _line: None),
+    )
+    return {
+        "charts": signed.charts,
+        "signed": list(signed.actions),
+        "provenance": str(signed.provenance.relative_to(ws.root)),
+        "summary": f"{len(signed.actions) - 1} artifacts signed, {signed.provenance.name}",
+    }
+
+
+def verify_published(ctx: dict[str, Any]) -> dict[str, Any]:
+    """Every artifact at its destination: digest, signature, SBOM attestation, provenance."""
+    ws, new, target = _ws(ctx), ctx["version"], _target(ctx)
+    folder = dist_dir(ws.root, new)
+    files = {rel: file_sha256(folder / rel) for rel in checksums.release_files(folder)}
+    record = supply_chain.Record.from_data({**ctx, "version": new}, files)
+    public = (
+        supply_chain.release_key(ws.root, target).public if supply_chain.signs(target) else None
+    )
+    rows = verify_release(record, folder, public, supply_chain.access(target), target.pypi_index)
+    raise_on_failure(rows, new)
+    return {"summary": f"{len(rows)} artifacts verified at their destinations"}
+
+
 def tag(ctx: dict[str, Any]) -> dict[str, Any]:
     """Tag the release commit; push the branch and the tag in one atomic push.
 
@@ -311,6 +353,12 @@ def steps(ws: Workspace, opts: Options) -> list[Step]:
         Step("publish-python", "upload sdists and wheels", publish_python),
         Step("publish-images", "push every image tag", publish_images),
         Step("publish-charts", "package and push the charts", publish_charts),
+        Step("sign", "sign images and charts, attest SBOMs, signed provenance", sign),
+        Step(
+            "verify-published",
+            "digest, signature, provenance at each destination",
+            verify_published,
+        ),
         Step("deploy", f"deploy to {opts.env}", deploy),
         Step("health", "health checks", health),
         Step("report", "release.json and notes", report),
@@ -343,6 +391,9 @@ def describe(ctx: dict[str, Any]) -> list[str]:
             lines.append(f"image {target.registry}/{image}: {', '.join(_tags(ws, new))}")
     for chart in charts.find_charts(ws.root):
         lines.append(f"chart {chart.name} {new} -> {target.chart_registry}")
+    prov = f"dist/{new}/provenance.intoto.jsonl"
+    lines.append(f"$ cosign sign every image and chart by digest, attest SBOMs; sign {prov}")
+    lines.append("verify every artifact at its destination: digest, signature, provenance")
     env = _environment(ctx) if _opts(ctx).env != "none" else {}
     if env.get("terraform"):
         lines.append(f"$ terraform plan/apply environment {env['terraform']}")

@@ -12,7 +12,6 @@ from pathlib import Path
 
 from releasekit import helm_deploy, kube
 from releasekit.charts import find_charts
-from releasekit.errors import PublishError
 from releasekit.kube_env import KubeEnv
 
 __all__ = ["ReleaseHealth", "check", "live_images"]
@@ -71,16 +70,12 @@ def check(root: Path, env: KubeEnv, expected: str | None = None) -> list[Release
 
 
 def live_images(root: Path, env: KubeEnv) -> dict[str, str]:
-    """Image name (last path part) -> ``sha256:`` digest its live workloads run, per chart."""
+    """Image name (last path part) -> ``sha256:`` digest the live workloads run, by digest."""
     images: dict[str, str] = {}
     for chart in find_charts(root):
         for workload in kube.workloads(env.kube, env.namespace, chart.name):
             for ref in workload.images:
                 name, _, digest = ref.partition("@")
-                if not digest:
-                    raise PublishError(
-                        f"{workload.kind}/{workload.name} runs {ref}, which is not pinned by "
-                        "digest."
-                    )
-                images[name.rsplit("/", 1)[-1]] = digest
+                if digest:  # a third-party image by tag (a Redis) is not the release's
+                    images[name.rsplit("/", 1)[-1]] = digest
     return images

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from passlib.apache import HtpasswdFile
 
-from releasekit import cluster, manifest, pilot
+from releasekit import cluster, manifest, pilot, signing
 from releasekit.errors import ManifestError, PreflightError, PublishError
 from releasekit.run import register_secret, require_tool, run, spawn
 
@@ -36,10 +36,12 @@ __all__ = [
     "SandboxState",
     "Service",
     "ServiceStatus",
+    "SigningPair",
     "credentials",
     "down",
     "free_port",
     "running",
+    "signing_key",
     "start_pypi",
     "start_registry",
     "status",
@@ -293,6 +295,21 @@ def credentials(root: Path) -> Credentials:
     data = json.loads(path.read_text(encoding="utf-8"))
     register_secret(data["password"])
     return Credentials(str(data["user"]), str(data["password"]))
+
+
+@dataclass(frozen=True)
+class SigningPair:
+    """The sandbox's release key pair (cosign) and the password of its private key."""
+
+    key: Path
+    public: Path
+    password: str = field(repr=False)
+
+
+def signing_key(root: Path) -> SigningPair:
+    """The key pair that signs sandbox releases, made once under .sandbox/keys/ (0600)."""
+    key, public, password = signing.ensure_key_pair(root / SANDBOX_DIR / "keys")
+    return SigningPair(key, public, password)
 
 
 def _owns(service: Service) -> bool:

@@ -33,6 +33,8 @@ _KEYS = {
     "git_remote": "git remote name or URL the release tag is pushed to",
     "git_token_env": "variable holding a token for an https git remote (e.g. GH_TOKEN)",
     "plain_http": "true for a registry without TLS (loopback registries only)",
+    "signing_key_env": "variable holding the cosign private key (PEM) that signs the release",
+    "signing_password_env": "variable holding the password of that key",
 }
 
 
@@ -56,6 +58,8 @@ class Target:
     pypi_credentials_from: str = ""
     """Where the index credentials come from, in words (variable names), for errors."""
     registry_credentials_from: str = ""
+    signing_key_env: str = ""
+    signing_password_env: str = ""
 
     @property
     def registry_host(self) -> str:
@@ -132,6 +136,9 @@ def resolve(
     password_env = str(table.get("pypi_password_env", "TWINE_PASSWORD"))
     reg_user_env = table.get("registry_username_env")
     reg_password_env = table.get("registry_password_env")
+    for key in ("signing_key_env", "signing_password_env"):
+        if credentials and table.get(key):
+            _env(name, str(table[key]), manifest, key)  # set, and redacted from now on
     return Target(
         name=name,
         kind="remote",
@@ -160,6 +167,8 @@ def resolve(
         ),
         pypi_credentials_from=f"${user_env} / ${password_env}",
         registry_credentials_from=f"${reg_user_env} / ${reg_password_env}" if reg_user_env else "",
+        signing_key_env=str(table.get("signing_key_env", "")),
+        signing_password_env=str(table.get("signing_password_env", "")),
     )
 
 

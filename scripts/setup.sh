@@ -5,10 +5,11 @@
 #
 # What it does, in order:
 #   1. apt packages: git, docker.io (engine), docker-registry, docker-compose, debootstrap,
-#      chromium (browser checks), curl, ca-certificates
+#      chromium (browser checks), redis-server (the agent runtime's shared task store in
+#      tests), curl, ca-certificates
 #   2. starts dockerd if the engine does not answer
-#   3. Go tools, pinned and cached by version under ~/.cache/releasekit/bin: helm v4 and
-#      actionlint (`go install`), and the local Kubernetes control plane
+#   3. Go tools, pinned and cached by version under ~/.cache/releasekit/bin: helm v4,
+#      actionlint and cosign (`go install`), and the local Kubernetes control plane
 #      (scripts/build-kubernetes.sh: etcd, kube-apiserver, kube-controller-manager,
 #      kube-scheduler, kwok; about 10 to 15 minutes the first time on 2 cores)
 #   4. checks terraform (the machine image carries it)
@@ -43,7 +44,7 @@ fi
 
 # 1. apt packages --------------------------------------------------------------------------
 APT_PACKAGES=(git ca-certificates curl python3-venv docker.io docker-registry docker-compose debootstrap
-              chromium chromium-driver)
+              chromium chromium-driver redis-server)
 # A machine whose Docker engine already answers (a CI runner's docker-ce) keeps it.
 if docker info >/dev/null 2>&1; then
   APT_PACKAGES=("${APT_PACKAGES[@]/docker.io}")
@@ -60,10 +61,13 @@ if [ "${#missing[@]}" -gt 0 ]; then
 else
   say "apt packages present"
 fi
-# The distribution's registry service would take port 5000; the toolkit runs its own.
-if command -v systemctl >/dev/null && systemctl is-active -q docker-registry 2>/dev/null; then
-  systemctl disable --now docker-registry >/dev/null 2>&1 || true
-fi
+# The distribution's registry service would take port 5000 and its Redis port 6379; the
+# toolkit and the tests run their own on free ports.
+for service in docker-registry redis-server; do
+  if command -v systemctl >/dev/null && systemctl is-active -q "$service" 2>/dev/null; then
+    systemctl disable --now "$service" >/dev/null 2>&1 || true
+  fi
+done
 
 # 2. Docker engine ---------------------------------------------------------------------------
 if ! docker info >/dev/null 2>&1; then
@@ -98,6 +102,7 @@ go_tool helm helm.sh/helm/v4/cmd/helm "$HELM_VERSION" \
   "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
 go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION" \
   "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION"
+go_tool cosign github.com/sigstore/cosign/v3/cmd/cosign v3.1.3 "-X sigs.k8s.io/release-utils/version.gitVersion=v3.1.3"
 command -v openssl >/dev/null || die "openssl is missing: apt-get install openssl"
 RELEASEKIT_CACHE="$CACHE" "$ROOT/scripts/build-kubernetes.sh"
 

@@ -13,7 +13,9 @@ from releasekit.commands import (
     release,
     repo,
     sandbox,
+    sign,
     tf,
+    verify,
     version,
 )
 
@@ -37,4 +39,6 @@ def namespace() -> Collection:
     ns.add_collection(tf.ns)
     ns.add_collection(docker.ns)
     ns.add_collection(release.ns)
+    ns.add_collection(verify.ns)
+    ns.add_collection(sign.ns)
     return ns

@@ -172,7 +172,10 @@ def smoke_image(
     with ExitStack() as stack:
         checks: list[str] = []
         if name != "control-panel-web":
-            env = api_env if name == "control-panel-api" else {}
+            env = {
+                "control-panel-api": api_env,
+                "agent-runtime": {"AGENT_RUNTIME_TOKEN": token},
+            }.get(name, {})
             container, base = _start(
                 stack,
                 client,

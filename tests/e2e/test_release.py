@@ -284,7 +284,7 @@ def test_killed_after_every_step_and_inside_every_upload_publishes_once(repo: Re
         "release", "--resume", "--yes",
     )  # fmt: skip
     assert "publish-charts" not in repo.state()["steps"]
-    for step in ("deploy", "health", "report"):
+    for step in ("publish-charts", "sign", "verify-published", "deploy", "health", "report"):
         killed = repo.invoke(
             "release", "--resume", "--yes", ok=False, RELEASEKIT_FAULT=f"kill-after:{step}"
         )
@@ -315,6 +315,27 @@ def test_killed_after_every_step_and_inside_every_upload_publishes_once(repo: Re
     again = repo.invoke("release", "--resume", "--yes")
     assert "already complete" in again.stdout + again.stderr
     assert git(repo.path, "rev-parse", "HEAD") == release_commit
+
+
+def test_the_release_verifies_at_its_destinations(repo: Repo) -> None:
+    verified = json.loads(repo.invoke("verify", "--json").stdout)
+    assert verified["ok"] is True and verified["failures"] == []
+    assert verified["version"] == "0.2.0" and len(verified["rows"]) > len(IMAGES) + 2
+    report = json.loads((repo.path / "dist/0.2.0/release.json").read_text())
+    public = repo.path / ".sandbox/keys/cosign.pub"
+    refs = [f"{e['repository']}@{e['digest']}" for e in report["images"].values()]
+    refs += [_chart_ref(entry) for entry in report["charts"].values()]
+    assert len(refs) == len(IMAGES) + 2
+    for ref in refs:
+        subprocess.run(
+            [require("cosign"), "verify", "--key", str(public), "--insecure-ignore-tlog=true",
+             "--allow-http-registry=true", ref],
+            check=True, capture_output=True, text=True, env=repo.env(),
+        )  # fmt: skip
+
+
+def _chart_ref(entry: dict[str, Any]) -> str:
+    return f"{str(entry['ref']).removeprefix('oci://').rsplit(':', 1)[0]}@{entry['digest']}"
 
 
 _ACCEPT = ", ".join(
@@ -600,18 +621,22 @@ def test_release_to_a_target_that_needs_credentials(repo: Repo, secure: dict[str
 
 
 def test_secrets_never_appear(repo: Repo) -> None:
-    index_password = sandbox.credentials(repo.path).password
-    pilot_token = (repo.path / ".sandbox/pilot/token").read_text().strip()
+    # The files whose job is to hold a generated secret (mode 0600).
+    homes = {
+        repo.path / ".sandbox/pypi/credentials",
+        repo.path / ".sandbox/pilot/token",
+        repo.path / ".sandbox/pilot/agent-runtime-token",
+        repo.path / ".sandbox/keys/password",
+    }
     secrets = [
         CANARY_TWINE,
         CANARY_REGISTRY,
         SECURE_INDEX_PASSWORD,
         SECURE_REGISTRY_PASSWORD,
-        index_password,
-        pilot_token,
+        sandbox.credentials(repo.path).password,
+        *(path.read_text().strip() for path in sorted(homes) if path.name != "credentials"),
     ]
-    # The files whose job is to hold a generated secret (mode 0600).
-    homes = {repo.path / ".sandbox/pypi/credentials", repo.path / ".sandbox/pilot/token"}
+    assert all(len(secret) >= 8 for secret in secrets)
     leaks = [(i, s) for i, text in enumerate(OUTPUTS) for s in secrets if s in text]
     assert leaks == []
     for folder in ("dist", "build", ".sandbox"):

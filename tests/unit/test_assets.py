@@ -91,10 +91,17 @@ def _release(tmp_path: Path) -> Path:
     (folder / "bin/ironcage-1.2.0-linux-x86_64").write_bytes(b"\x7fELF binary")
     (folder / "sbom/ironcage-cli-1.2.0.cdx.json").write_text("{}")
     (folder / "python/ironcage_cli-1.2.0-py3-none-any.whl").write_bytes(b"wheel")
-    (folder / "SHA256SUMS").write_text("x  y\n")
     (folder / "RELEASE_NOTES.md").write_text("## 1.2.0\n")
     (folder / "images.json").write_text('{"app": {"digest": "sha256:aa"}}\n')
     (folder / "release.json").write_text('{"version": "1.2.0"}\n')
+    (folder / "provenance.intoto.jsonl").write_text("{}\n")
+    (folder / "cosign.pub").write_text("-----BEGIN PUBLIC KEY-----\n")
+    (folder / "SHA256SUMS").write_text(
+        "".join(
+            f"{hashlib.sha256((folder / rel).read_bytes()).hexdigest()}  {rel}\n"
+            for rel in ("bin/ironcage-1.2.0-linux-x86_64", "sbom/ironcage-cli-1.2.0.cdx.json")
+        )
+    )
     return folder
 
 
@@ -104,7 +111,9 @@ def test_collect_picks_the_release_assets(tmp_path: Path) -> None:
         "RELEASE_NOTES.md",
         "SHA256SUMS",
         "ironcage-1.2.0-linux-x86_64",
+        "cosign.pub",
         "images.json",
+        "provenance.intoto.jsonl",
         "release.json",
         "ironcage-cli-1.2.0.cdx.json",
     ]
@@ -113,11 +122,26 @@ def test_collect_picks_the_release_assets(tmp_path: Path) -> None:
 def test_attach_creates_uploads_then_skips(tmp_path: Path, github: str) -> None:
     folder = _release(tmp_path)
     first = assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
-    assert [status for _, status in first] == ["uploaded"] * 6
+    assert [status for _, status in first] == ["uploaded"] * 8
     assert _GitHub.blobs["ironcage-1.2.0-linux-x86_64"] == b"\x7fELF binary"
     assert _GitHub.releases["v1.2.0"]["body"] == "notes"
     again = assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
-    assert [status for _, status in again] == ["skipped"] * 6
+    assert [status for _, status in again] == ["skipped"] * 8
+
+
+def test_download_puts_each_asset_at_its_sha256sums_path(tmp_path: Path, github: str) -> None:
+    folder = _release(tmp_path)
+    assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
+    fetched = assets.download("v1.2.0", tmp_path / "fetched", api=github, say=lambda _: None)
+    for rel in (
+        "bin/ironcage-1.2.0-linux-x86_64",
+        "sbom/ironcage-cli-1.2.0.cdx.json",
+        "SHA256SUMS",
+        "release.json",
+        "provenance.intoto.jsonl",
+        "cosign.pub",
+    ):
+        assert (fetched / rel).read_bytes() == (folder / rel).read_bytes()
 
 
 def test_attach_refuses_different_content(tmp_path: Path, github: str) -> None:

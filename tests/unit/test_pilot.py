@@ -131,12 +131,13 @@ def test_registry_path(given: str, expected: str) -> None:
 
 
 def test_compose_env_names_every_variable_the_compose_file_reads(repo_root: Path) -> None:
-    env = pilot.compose_env("r/ironcage", "1.2.3", "tok-en", 9000)
+    env = pilot.compose_env("r/ironcage", "1.2.3", "tok-en", 9000, runtime_token="rt")
     text = (repo_root / "docker" / "compose.yaml").read_text()
     assert env == {
         "IRONCAGE_REGISTRY": "r/ironcage",
         "IRONCAGE_VERSION": "1.2.3",
         "CONTROL_PANEL_TOKEN": "tok-en",
+        "AGENT_RUNTIME_TOKEN": "rt",
         "PILOT_PORT": "9000",
     }
     assert all(name in text for name in env)
@@ -273,6 +274,19 @@ def test_token_is_generated_once_private_and_only_passed_in_env(
     assert all(token not in " ".join(argv) for argv, _ in fake.calls)
     for path in pilot.pilot_dir(root).iterdir():
         assert path == token_file or token not in path.read_text()
+
+
+def test_runtime_token_is_generated_once_apart_from_the_api_token(
+    root: Path, port: int, fake: FakePilot
+) -> None:
+    _deploy(root, "1.0.0", port)
+    _deploy(root, "1.1.0", port)
+    runtime_file = pilot.pilot_dir(root) / "agent-runtime-token"
+    runtime_token = runtime_file.read_text()
+    assert stat.S_IMODE(runtime_file.stat().st_mode) == 0o600
+    assert {env["AGENT_RUNTIME_TOKEN"] for _, env in fake.calls} == {runtime_token}
+    assert runtime_token != (pilot.pilot_dir(root) / "token").read_text()
+    assert all(runtime_token not in " ".join(argv) for argv, _ in fake.calls)
 
 
 def test_token_from_the_environment_wins(

@@ -72,6 +72,31 @@ def test_missing_credential_names_the_variable(make_repo, monkeypatch: pytest.Mo
     assert targets.resolve(m, "prod", credentials=False).registry_username == ""
 
 
+def test_signing_key_variables_are_named_and_required(
+    make_repo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root: Path = make_repo()
+    path = root / "release.toml"
+    table = (
+        TABLE.format(port=1) + 'signing_key_env = "SIGN_KEY"\nsigning_password_env = "SIGN_PW"\n'
+    )
+    path.write_text(path.read_text() + table)
+    m = manifest.load(root)
+    for name, value in {"TWINE_USERNAME": "u", "TWINE_PASSWORD": "p", "REG_USER": "r"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("REG_PASSWORD", "r-secret")
+    monkeypatch.setenv("SIGN_KEY", "-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----")
+    monkeypatch.delenv("SIGN_PW", raising=False)
+    with pytest.raises(
+        PreflightError, match=r"`signing_password_env` from the environment variable SIGN_PW"
+    ):
+        targets.resolve(m, "prod")
+    monkeypatch.setenv("SIGN_PW", "pw-secret-3")
+    target = targets.resolve(m, "prod")
+    assert (target.signing_key_env, target.signing_password_env) == ("SIGN_KEY", "SIGN_PW")
+    assert "BEGIN" not in repr(target) and "pw-secret-3" not in repr(target)
+
+
 def test_unknown_target_lists_known(make_repo) -> None:
     with pytest.raises(ManifestError, match=r"Unknown target `staging`.*sandbox, prod"):
         targets.resolve(_manifest(make_repo, 1), "staging")

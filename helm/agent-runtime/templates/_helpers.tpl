@@ -78,3 +78,25 @@ registry/repository:tag with the tag falling back to the chart's appVersion.
 {{- printf "%s:%s" $repository (.Values.image.tag | default .Chart.AppVersion) }}
 {{- end }}
 {{- end }}
+
+{{/*
+Whether tasks live in a shared Redis (deployed here or external): only then can the runtime
+run more than one replica.
+*/}}
+{{- define "agent-runtime.sharedStore" -}}
+{{- if or .Values.redis.enabled .Values.redis.external.existingSecret }}true{{- end }}
+{{- end }}
+
+{{/* Labels of the Redis that holds the tasks (never matched by the runtime's selector). */}}
+{{- define "agent-runtime.redisSelectorLabels" -}}
+app.kubernetes.io/name: {{ include "agent-runtime.name" . }}-redis
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "agent-runtime.redisImage" -}}
+{{- $repository := .Values.redis.image.repository }}
+{{- with .Values.redis.image.registry }}
+{{- $repository = printf "%s/%s" (trimSuffix "/" .) $repository }}
+{{- end }}
+{{- printf "%s:%s" $repository .Values.redis.image.tag }}
+{{- end }}

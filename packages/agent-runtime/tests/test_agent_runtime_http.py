@@ -17,6 +17,7 @@ from ironcage_sandbox import Result
 
 from ironcage_agent_runtime import AgentRuntimeServer, JsonLogger
 
+TOKEN = "runtime-token-0123456789"
 # The version this package's pyproject.toml declares (the release writes both places).
 VERSION = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"][
     "version"
@@ -30,7 +31,9 @@ def log_stream() -> io.StringIO:
 
 @pytest.fixture()
 def runtime(log_stream: io.StringIO) -> Iterator[AgentRuntimeServer]:
-    server = AgentRuntimeServer("127.0.0.1", 0, workers=2, logger=JsonLogger(log_stream))
+    server = AgentRuntimeServer(
+        "127.0.0.1", 0, token=TOKEN, workers=2, logger=JsonLogger(log_stream)
+    )
     server.start()
     try:
         yield server
@@ -39,9 +42,11 @@ def runtime(log_stream: io.StringIO) -> Iterator[AgentRuntimeServer]:
 
 
 def _request(
-    base: str, method: str, path: str, body: bytes | None = None
+    base: str, method: str, path: str, body: bytes | None = None, token: str | None = TOKEN
 ) -> tuple[int, dict[str, str], bytes]:
     request = urllib.request.Request(base + path, data=body, method=method)
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
     if body is not None:
         request.add_header("Content-Type", "application/json")
     try:
@@ -51,9 +56,11 @@ def _request(
         return exc.code, dict(exc.headers), exc.read()
 
 
-def _json(base: str, method: str, path: str, payload: Any = None) -> tuple[int, Any]:
+def _json(
+    base: str, method: str, path: str, payload: Any = None, token: str | None = TOKEN
+) -> tuple[int, Any]:
     body = None if payload is None else json.dumps(payload).encode()
-    status, _, raw = _request(base, method, path, body)
+    status, _, raw = _request(base, method, path, body, token)
     return status, json.loads(raw)
 
 
@@ -229,7 +236,13 @@ def test_full_queue_gives_503() -> None:
         return Result(0, "", "", 0.0, "exited")
 
     server = AgentRuntimeServer(
-        "127.0.0.1", 0, workers=1, max_queue=1, runner=slow, logger=JsonLogger(io.StringIO())
+        "127.0.0.1",
+        0,
+        token=TOKEN,
+        workers=1,
+        max_queue=1,
+        runner=slow,
+        logger=JsonLogger(io.StringIO()),
     )
     server.start()
     try:
@@ -257,7 +270,7 @@ def test_close_cancels_queued_tasks() -> None:
         return Result(0, "", "", 0.0, "exited")
 
     server = AgentRuntimeServer(
-        "127.0.0.1", 0, workers=1, runner=slow, logger=JsonLogger(io.StringIO())
+        "127.0.0.1", 0, token=TOKEN, workers=1, runner=slow, logger=JsonLogger(io.StringIO())
     )
     server.start()
     running = _json(server.url, "POST", "/tasks", {"steps": ["pass"]})[1]["id"]

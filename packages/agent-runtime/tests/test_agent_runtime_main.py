@@ -31,14 +31,38 @@ def test_bad_env_port(monkeypatch: pytest.MonkeyPatch) -> None:
         build_parser()
 
 
-@pytest.mark.parametrize("argv", [["--port", "70000"], ["--workers", "0"]])
-def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(argv) == 2
-    assert "error" in capsys.readouterr().err
+@pytest.mark.parametrize(
+    ("argv", "match"),
+    [
+        (["--port", "70000"], "--port must be 0-65535"),
+        (["--workers", "-1"], "--workers must be >= 0"),
+        (["--workers", "0"], "--workers 0 needs REDIS_URL"),
+        (["--redis-url", "http://x"], "REDIS_URL must look like redis://"),
+    ],
+)
+def test_bad_arguments_exit_2(
+    argv: list[str], match: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENT_RUNTIME_TOKEN", "t0ken-for-test")
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert main([*argv, "--port", "0"] if argv[0] != "--port" else argv) == 2
+    assert match in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_refuses_to_start_without_a_token(
+    value: str | None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if value is None:
+        monkeypatch.delenv("AGENT_RUNTIME_TOKEN", raising=False)
+    else:
+        monkeypatch.setenv("AGENT_RUNTIME_TOKEN", value)
+    assert main(["--port", "0"]) == 2
+    assert "AGENT_RUNTIME_TOKEN is not set" in capsys.readouterr().err
 
 
 def test_serves_and_stops_on_sigterm() -> None:
-    env = {**os.environ, "PORT": "0"}
+    env = {**os.environ, "PORT": "0", "AGENT_RUNTIME_TOKEN": "t0ken-for-test"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "ironcage_agent_runtime", "--host", "127.0.0.1", "--workers", "1"],
         stdout=subprocess.PIPE,

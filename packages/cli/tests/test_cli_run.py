@@ -217,6 +217,7 @@ def test_run_through_frozen_style_binary(
     assert main(["run", _script(tmp_path, code, "prog.py"), "--timeout", "5"]) == 4
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "frozen run True"
-    # The binary's $TMPDIR (where a one-file build unpacks) is removed after the run.
-    assert Path(out[1]).name.startswith("ironcage-run-")
+    # The binary's $TMPDIR (where a one-file build unpacks) is the run's own, removed after it.
+    assert Path(out[1]).name == "tmp"
+    assert Path(out[1]).parent.name.startswith("ironcage-sandbox-")
     assert not Path(out[1]).exists()

@@ -102,7 +102,7 @@ def test_token_is_never_logged(server: Running) -> None:
 
 @pytest.mark.parametrize("prefix", ["/api", ""])
 def test_crud(server: Running, prefix: str) -> None:
-    assert request(server, "GET", f"{prefix}/agents").json() == {"agents": []}
+    assert request(server, "GET", f"{prefix}/agents").json() == {"agents": [], "next": None}
 
     created = request(
         server, "POST", f"{prefix}/agents", {"name": "web-crawler", "description": "crawls"}
@@ -134,7 +134,7 @@ def test_crud(server: Running, prefix: str) -> None:
     assert deleted.body == b""
     assert request(server, "GET", f"{prefix}/agents/{agent['id']}").status == 404
     assert request(server, "DELETE", f"{prefix}/agents/{agent['id']}").status == 404
-    assert request(server, "GET", f"{prefix}/agents").json() == {"agents": []}
+    assert request(server, "GET", f"{prefix}/agents").json() == {"agents": [], "next": None}
 
 
 def test_description_defaults_to_empty(server: Running) -> None:
@@ -377,3 +377,40 @@ def test_cli_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     messages = [json.loads(line)["msg"] for line in out.splitlines()]
     assert messages[-2:] == ["shutting down", "stopped"]
     assert TOKEN not in out + err
+
+
+def test_agents_are_listed_in_pages(server: Running) -> None:
+    for i in range(5):
+        assert request(server, "POST", "/api/agents", {"name": f"p-{i}"}).status == 201
+    names: list[str] = []
+    path = "/api/agents?limit=2"
+    while True:
+        body = request(server, "GET", path).json()
+        names += [agent["name"] for agent in body["agents"]]
+        if body["next"] is None:
+            break
+        path = f"/api/agents?limit=2&after={body['next']}"
+    assert names == [f"p-{i}" for i in range(5)]
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=501", "limit=x", "after=y"])
+def test_bad_page_queries_are_400(server: Running, query: str) -> None:
+    response = request(server, "GET", f"/api/agents?{query}")
+    assert response.status == 400
+    assert "limit" in response.json()["error"]
+
+
+def test_two_hundred_concurrent_reads(server: Running) -> None:
+    barrier = threading.Barrier(200)
+    statuses: list[int] = []
+
+    def read() -> None:
+        barrier.wait(10)
+        statuses.append(request(server, "GET", "/api/agents?limit=1").status)
+
+    threads = [threading.Thread(target=read) for _ in range(200)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert statuses == [200] * 200

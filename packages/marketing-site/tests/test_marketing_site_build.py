@@ -22,6 +22,7 @@ from ironcage_marketing_site import (
 )
 from ironcage_marketing_site.__main__ import main
 from ironcage_marketing_site.builder import parse_page
+from ironcage_marketing_site.markdown import UnsafeLinkError
 
 PAGES = ["index", "features", "pricing", "docs", "404"]
 
@@ -297,3 +298,33 @@ def test_front_matter_parsed() -> None:
     assert (page.title, page.nav, page.order, page.description) == ("T", "N", 3, "D")
     assert page.body_html == "<p>hello</p>\n"
     assert page.in_sitemap
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "javascript:alert(1)",
+        "JavaScript:alert(1)",
+        "JAVASCRIPT:alert(1)",
+        "data:text/html,<script>alert(1)</script>",
+        "vbscript:msgbox(1)",
+        "file:///etc/passwd",
+    ],
+)
+def test_unsafe_link_targets_are_refused(target: str) -> None:
+    with pytest.raises(UnsafeLinkError, match="is not allowed"):
+        markdown_to_html(f"[click]({target})")
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["https://example.com/a?b=1", "http://example.com", "mailto:hi@example.com", "/docs",
+     "docs.html", "#pricing", "../up"],
+)  # fmt: skip
+def test_safe_link_targets_pass(target: str) -> None:
+    assert f'href="{target}"' in markdown_to_html(f"[ok]({target})").replace("&amp;", "&")
+
+
+def test_an_unsafe_link_names_the_page(tmp_path: Path) -> None:
+    with pytest.raises(ContentError, match=r"evil: link target .javascript:void0. is not allowed"):
+        parse_page("evil", "title: Evil\n---\n[x](javascript:void0)\n", is_markdown=True)

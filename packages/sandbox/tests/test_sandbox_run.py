@@ -68,8 +68,10 @@ def test_environment_is_empty() -> None:
         del os.environ["IRONCAGE_SECRET_FOR_TEST"]
     assert result.ok, result.stderr
     env = __import__("json").loads(result.stdout)
-    # CPython's PEP 538 locale coercion may set LC_CTYPE; nothing else comes through.
-    assert set(env) <= {"LC_CTYPE"}
+    # CPython's PEP 538 locale coercion may set LC_CTYPE; TMPDIR is the run's own; nothing
+    # else comes through.
+    assert set(env) <= {"LC_CTYPE", "TMPDIR"}
+    assert Path(env["TMPDIR"]).name == "tmp"
     assert "s3cret" not in result.stdout
 
 

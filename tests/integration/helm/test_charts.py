@@ -63,6 +63,10 @@ def test_every_rendered_manifest_is_valid(chart: str, env: str) -> None:
             assert ctx["readOnlyRootFilesystem"] is True
             assert ctx["allowPrivilegeEscalation"] is False
             assert ctx["capabilities"]["drop"] == ["ALL"]
+            assert set(container["resources"]) == {"requests", "limits"}
+            if container["name"] == "redis":  # the task store beside the runtime
+                assert {"livenessProbe", "readinessProbe"} <= set(container)
+                continue
             assert container["livenessProbe"]["httpGet"]["path"] == "/health"
             assert container["readinessProbe"]["httpGet"]["path"] == "/health"
             assert set(container["resources"]) == {"requests", "limits"}
@@ -115,10 +119,58 @@ def test_agent_runtime_shape() -> None:
     ]
     (binding,) = kinds["RoleBinding"]
     assert binding["subjects"][0]["name"] == kinds["ServiceAccount"][0]["metadata"]["name"]
-    (deployment,) = kinds["Deployment"]
+    deployment, redis = sorted(kinds["Deployment"], key=lambda d: d["metadata"]["name"])
     assert "replicas" not in deployment["spec"]  # the autoscaler owns it
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    token = next(e for e in container["env"] if e["name"] == "AGENT_RUNTIME_TOKEN")
+    assert token["valueFrom"]["secretKeyRef"] == {"name": "agent-runtime-token", "key": "token"}
     (config,) = kinds["ConfigMap"]
-    assert config["data"] == {"PORT": "8080", "WORKERS": "4"}
+    assert config["data"] == {
+        "PORT": "8080",
+        "WORKERS": "4",
+        "REDIS_URL": "redis://agent-runtime-redis:6379/0",
+    }
+    assert redis["metadata"]["name"] == "agent-runtime-redis"
+    assert redis["spec"]["replicas"] == 1
+    redis_labels = redis["spec"]["template"]["metadata"]["labels"]
+    # The runtime's Deployment, Service and policies never select the Redis pod.
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert not selector.items() <= redis_labels.items()
+    assert "Secret" not in kinds
+    policies = {p["metadata"]["name"]: p["spec"] for p in kinds["NetworkPolicy"]}
+    runtime_policy = policies["agent-runtime"]
+    assert runtime_policy["policyTypes"] == ["Ingress", "Egress"]
+    egress_ports = [port["port"] for rule in runtime_policy["egress"] for port in rule["ports"]]
+    assert egress_ports == [53, 53, 6379]
+    redis_policy = policies["agent-runtime-redis"]
+    assert redis_policy["egress"] == []
+    assert redis_policy["ingress"][0]["from"][0]["podSelector"]["matchLabels"] == selector
+
+
+def test_agent_runtime_without_redis_runs_one_replica() -> None:
+    (chart,) = charts.find_charts(REPO, "agent-runtime")
+    kinds = _by_kind(charts.render(REPO, "prod", chart, ["redis.enabled=false"]))
+    (deployment,) = kinds["Deployment"]
+    assert deployment["spec"]["replicas"] == 1
+    assert "HorizontalPodAutoscaler" not in kinds
+    assert "PodDisruptionBudget" not in kinds
+    (config,) = kinds["ConfigMap"]
+    assert "REDIS_URL" not in config["data"]
+    (policy,) = kinds["NetworkPolicy"]
+    egress = policy["spec"]["egress"]
+    assert [port["port"] for rule in egress for port in rule["ports"]] == [53, 53]
+
+
+def test_agent_runtime_with_an_external_redis() -> None:
+    (chart,) = charts.find_charts(REPO, "agent-runtime")
+    sets = ["redis.enabled=false", "redis.external.existingSecret=runtime-redis"]
+    kinds = _by_kind(charts.render(REPO, "prod", chart, sets))
+    (deployment,) = kinds["Deployment"]
+    assert "replicas" not in deployment["spec"]
+    assert len(kinds["HorizontalPodAutoscaler"]) == 1
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    url = next(e for e in container["env"] if e["name"] == "REDIS_URL")
+    assert url["valueFrom"]["secretKeyRef"] == {"name": "runtime-redis", "key": "url"}
 
 
 def test_digest_wins_over_tag_and_registry_prefixes() -> None:

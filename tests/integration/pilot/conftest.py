@@ -22,7 +22,8 @@ import pytest
 from releasekit import images, manifest, sandbox, version, workspace
 from tests.conftest import REPO, copy_repo, git, require
 
-IMAGES = ("control-panel-api", "control-panel-web")
+IMAGES = ("control-panel-api", "control-panel-web", "agent-runtime")
+PACKAGES = ["control-panel", "agent-runtime"]
 
 
 @dataclass(frozen=True)
@@ -76,19 +77,16 @@ def pilot_images(
     try:
         for new in good:
             ws = _release_copy(tmp_path_factory.mktemp(f"repo-{new}"), new)
-            built = images.build_images(ws, new, packages=["control-panel"], client=client)
+            built = images.build_images(ws, new, packages=PACKAGES, client=client)
             made += [tag for result in built for tag in result.tags]
-            pushed = images.push_images(
-                ws, new, registry.host, packages=["control-panel"], client=client
-            )
+            pushed = images.push_images(ws, new, registry.host, packages=PACKAGES, client=client)
             made += [f"{p.repository}:{tag}" for p in pushed for tag in p.tags]
         remote = f"{registry.host}/ironcage"
         _broken_api(
             client, f"ironcage/control-panel-api:{good[1]}", f"{remote}/control-panel-api:{broken}"
         )
-        client.images.get(f"ironcage/control-panel-web:{good[1]}").tag(
-            f"{remote}/control-panel-web", broken
-        )
+        for name in ("control-panel-web", "agent-runtime"):
+            client.images.get(f"ironcage/{name}:{good[1]}").tag(f"{remote}/{name}", broken)
         made += [f"{remote}/{name}:{broken}" for name in IMAGES]
         for name in IMAGES:
             _push(client, f"{remote}/{name}:{broken}")

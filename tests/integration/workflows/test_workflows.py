@@ -32,7 +32,7 @@ VARIABLE = re.compile(r"^\$\{?(\w+)\}?$")
 MATRIX = re.compile(r"^\$\{\{\s*matrix\.(\w+)\s*\}\}$")
 # Permissions each job may hold; every other job reads the repository and nothing more.
 PERMISSIONS = {
-    ("release.yml", "release"): {"contents": "write"},
+    ("release.yml", "release"): {"contents": "write", "id-token": "write"},
     ("deploy.yml", "plan"): {"contents": "read", "id-token": "write"},
     ("deploy.yml", "apply"): {"contents": "read", "id-token": "write"},
 }

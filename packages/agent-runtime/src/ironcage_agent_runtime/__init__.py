@@ -9,7 +9,10 @@ __version__ = "0.1.0"
 
 from ironcage_agent_runtime._log import JsonLogger
 from ironcage_agent_runtime.metrics import Metrics
+from ironcage_agent_runtime.redis_store import RedisBackend
+from ironcage_agent_runtime.resp import Redis, RedisError
 from ironcage_agent_runtime.server import AgentRuntimeServer
+from ironcage_agent_runtime.store import Backend, MemoryBackend, TaskStore
 from ironcage_agent_runtime.tasks import (
     STATUSES,
     TERMINAL_STATUSES,
@@ -17,7 +20,6 @@ from ironcage_agent_runtime.tasks import (
     Task,
     TaskSpec,
     TaskStatus,
-    TaskStore,
     ValidationError,
     execute_task,
 )
@@ -27,9 +29,14 @@ __all__ = [
     "STATUSES",
     "TERMINAL_STATUSES",
     "AgentRuntimeServer",
+    "Backend",
     "JsonLogger",
+    "MemoryBackend",
     "Metrics",
     "QueueFullError",
+    "Redis",
+    "RedisBackend",
+    "RedisError",
     "StepResult",
     "Task",
     "TaskSpec",

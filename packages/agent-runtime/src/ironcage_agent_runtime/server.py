@@ -1,7 +1,12 @@
-"""The HTTP service: POST /tasks, GET /tasks/{id}, GET /tasks, GET /health, GET /metrics."""
+"""The HTTP service: POST /tasks, GET /tasks/{id}, GET /tasks, GET /health, GET /metrics.
+
+Every /tasks route needs ``Authorization: Bearer <token>`` (compared in constant time);
+/health and /metrics stay open.
+"""
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 import sys
@@ -9,17 +14,23 @@ import threading
 import time
 from collections.abc import Sequence
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
+
+import ironcage_sandbox
 
 from ironcage_agent_runtime import __version__
+from ironcage_agent_runtime._http import BoundedHTTPServer
 from ironcage_agent_runtime._log import JsonLogger
 from ironcage_agent_runtime.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from ironcage_agent_runtime.metrics import Metrics
-from ironcage_agent_runtime.tasks import Runner, StepResult, Task, TaskSpec, TaskStore
+from ironcage_agent_runtime.store import MAX_PAGE, Backend, MemoryBackend
+from ironcage_agent_runtime.tasks import Runner, StepResult, Task, TaskSpec
 from ironcage_agent_runtime.tasks import ValidationError as TaskValidationError
 from ironcage_agent_runtime.worker import QueueFullError, WorkerPool
+
+DEFAULT_PAGE = 50
 
 MAX_BODY_BYTES = 1024 * 1024
 _MAX_DISCARD_BYTES = 16 * MAX_BODY_BYTES
@@ -47,6 +58,7 @@ def _route_label(path: str) -> str:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     server_version = f"ironcage-agent-runtime/{__version__}"
+    timeout = 30  # per socket operation; the server's read deadline bounds a whole request
 
     def version_string(self) -> str:
         return self.server_version
@@ -70,6 +82,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._handle("DELETE")
 
     def _handle(self, method: str) -> None:
+        if method != "POST":
+            self.server.disarm(self.connection)
         started = time.monotonic()
         path = urlsplit(self.path).path
         status = 500
@@ -102,12 +116,19 @@ class _Handler(BaseHTTPRequestHandler):
         if method not in allowed:
             raise _HttpError(405, f"method {method} not allowed", {"Allow": ", ".join(allowed)})
         if path == "/health":
-            return self._send_json(200, app.health())
+            health = app.health()
+            return self._send_json(200 if health["status"] == "ok" else 503, health)
         if path == "/metrics":
             body = app.render_metrics().encode("utf-8")
             return self._send(200, body, METRICS_CONTENT_TYPE)
+        self._require_token()
         if path == "/tasks" and method == "GET":
-            return self._send_json(200, {"tasks": [t.summary() for t in app.store.recent()]})
+            limit, cursor = self._page_query()
+            tasks, following = app.store.page(limit, cursor)
+            next_cursor = None if following is None else str(following)
+            return self._send_json(
+                200, {"tasks": [t.summary() for t in tasks], "next": next_cursor}
+            )
         if path == "/tasks":
             spec = self._read_spec()
             try:
@@ -123,6 +144,39 @@ class _Handler(BaseHTTPRequestHandler):
             raise _HttpError(404, "task not found")
         return self._send_json(200, found.to_dict())
 
+    def _require_token(self) -> None:
+        scheme, _, presented = self.headers.get("Authorization", "").partition(" ")
+        valid = scheme.lower() == "bearer" and hmac.compare_digest(
+            presented.strip().encode("utf-8"), self.server.app.token
+        )
+        if not valid:
+            if self.command == "POST":  # read the body, so the client sees the 401
+                self._discard_body(self._content_length())
+                self.server.disarm(self.connection)
+            raise _HttpError(
+                401,
+                "missing or invalid bearer token",
+                {"WWW-Authenticate": 'Bearer realm="ironcage-agent-runtime"'},
+            )
+
+    def _content_length(self) -> int:
+        try:
+            return max(0, int(self.headers.get("Content-Length") or 0))
+        except ValueError:
+            return 0
+
+    def _page_query(self) -> tuple[int, int | None]:
+        query = parse_qs(urlsplit(self.path).query)
+        try:
+            limit = int(query.get("limit", [str(DEFAULT_PAGE)])[0])
+            raw_cursor = query.get("cursor", [""])[0]
+            cursor = int(raw_cursor) if raw_cursor else None
+        except ValueError:
+            raise _HttpError(400, "limit and cursor must be integers") from None
+        if not 1 <= limit <= MAX_PAGE:
+            raise _HttpError(400, f"limit must be between 1 and {MAX_PAGE}")
+        return limit, cursor
+
     def _read_spec(self) -> TaskSpec:
         length_header = self.headers.get("Content-Length")
         if length_header is None:
@@ -136,7 +190,16 @@ class _Handler(BaseHTTPRequestHandler):
         if length > MAX_BODY_BYTES:
             self._discard_body(length)
             raise _HttpError(413, f"request body larger than {MAX_BODY_BYTES} bytes")
-        raw = self.rfile.read(length)
+        try:
+            raw = self.rfile.read(length)
+        except (TimeoutError, OSError):
+            self.close_connection = True
+            raise _HttpError(408, "request body not received in time") from None
+        finally:
+            self.server.disarm(self.connection)
+        if len(raw) < length:
+            self.close_connection = True
+            raise _HttpError(408, "request body not received in time")
         try:
             data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -181,20 +244,27 @@ class _Handler(BaseHTTPRequestHandler):
         return status
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def __init__(self, address: tuple[str, int], app: AgentRuntimeServer) -> None:
+class _Server(BoundedHTTPServer):
+    def __init__(
+        self,
+        address: tuple[str, int],
+        app: AgentRuntimeServer,
+        max_connections: int,
+        read_timeout: float,
+    ) -> None:
         self.app = app
-        super().__init__(address, _Handler)
+        super().__init__(
+            address, _Handler, max_connections=max_connections, read_timeout=read_timeout
+        )
 
 
 class AgentRuntimeServer:
     """The runtime: task store, worker pool, metrics and the HTTP server (bound on creation).
 
     Use ``serve_forever()`` in the foreground, or ``start()`` for a background thread; then
-    ``close()`` (or use it as a context manager).
+    ``close()`` (or use it as a context manager). ``token`` is the bearer token clients of
+    /tasks present; ``store`` is where tasks live (in memory unless given, e.g. a
+    :class:`~ironcage_agent_runtime.redis_store.RedisBackend`).
     """
 
     def __init__(
@@ -202,21 +272,27 @@ class AgentRuntimeServer:
         host: str = "127.0.0.1",
         port: int = 0,
         *,
+        token: str,
         workers: int = 1,
         max_queue: int = 1000,
         max_tasks: int = 10_000,
+        store: Backend | None = None,
         runner: Runner | None = None,
         python: str | Sequence[str] = sys.executable,
         output_limit: int = 65536,
+        max_connections: int = 256,
+        read_timeout: float = 10.0,
         logger: JsonLogger | None = None,
     ) -> None:
+        if not token or not token.strip():
+            raise ValueError("the bearer token (AGENT_RUNTIME_TOKEN) must not be empty")
+        self.token = token.strip().encode("utf-8")
         self.log = logger or JsonLogger()
         self.metrics = Metrics(__version__)
-        self.store = TaskStore(max_tasks=max_tasks)
+        self.store: Backend = store or MemoryBackend(max_tasks=max_tasks, max_queue=max_queue)
         self.pool = WorkerPool(
             self.store,
             workers=workers,
-            max_queue=max_queue,
             runner=runner,
             python=python,
             output_limit=output_limit,
@@ -224,7 +300,7 @@ class AgentRuntimeServer:
             on_step=self._step_finished,
             on_finish=self._task_finished,
         )
-        self._httpd = _Server((host, port), self)
+        self._httpd = _Server((host, port), self, max_connections, read_timeout)
         self._thread: threading.Thread | None = None
         self._started = time.monotonic()
         self._closed = False
@@ -246,12 +322,18 @@ class AgentRuntimeServer:
         return task
 
     def health(self) -> dict[str, object]:
+        try:
+            healthy, depth = self.store.healthy(), self.pool.queue_depth
+        except Exception:
+            healthy, depth = False, -1
         return {
-            "status": "ok",
+            "status": "ok" if healthy else "degraded",
+            "store": "redis" if self.store.shared else "memory",
+            "confinement": ironcage_sandbox.confinement_support(),
             "version": __version__,
             "workers": self.pool.workers,
             "busy_workers": self.pool.busy,
-            "queue_depth": self.pool.queue_depth,
+            "queue_depth": depth,
             "uptime_seconds": round(time.monotonic() - self._started, 3),
         }
 
@@ -265,6 +347,7 @@ class AgentRuntimeServer:
 
     def serve_forever(self) -> None:
         """Start the workers and serve HTTP until :meth:`shutdown` is called."""
+        self.store.start()
         self.pool.start()
         self._httpd.serve_forever(poll_interval=0.05)
 
@@ -289,6 +372,7 @@ class AgentRuntimeServer:
             self._thread.join()
         self.pool.stop(grace_seconds)
         self._httpd.server_close()
+        self.store.close()
 
     def __enter__(self) -> AgentRuntimeServer:
         return self

@@ -6,7 +6,6 @@ import math
 import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
@@ -115,6 +114,9 @@ class Task:
     finished_at: str | None = None
     error: str | None = None
     results: list[StepResult] = field(default_factory=list)
+    attempts: int = 0
+    seq: int = 0
+    _elapsed: float | None = field(default=None, repr=False)
     _started: float | None = field(default=None, repr=False)
     _finished: float | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -153,7 +155,7 @@ class Task:
     @property
     def elapsed_seconds(self) -> float:
         if self._started is None:
-            return 0.0
+            return self._elapsed or 0.0
         end = self._finished if self._finished is not None else time.monotonic()
         return round(end - self._started, 6)
 
@@ -178,6 +180,53 @@ class Task:
                 "error": self.error,
             }
 
+    def to_record(self) -> dict[str, object]:
+        """Everything needed to rebuild the task in another process (see ``from_record``)."""
+        data = self.to_dict()
+        data.update(attempts=self.attempts, seq=self.seq)
+        return data
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, Any]) -> Task:
+        """The task ``to_record`` wrote (in this or another runtime process)."""
+        spec = TaskSpec(
+            tuple(data["steps"]),
+            float(data["budget_seconds"]),
+            float(data["step_timeout_seconds"]),
+            int(data["memory_mb"]),
+        )
+        results = [
+            StepResult(
+                index=int(item["index"]),
+                timeout=float(item["timeout"]),
+                result=Result(
+                    exit_code=item["exit_code"],
+                    stdout=item["stdout"],
+                    stderr=item["stderr"],
+                    duration=float(item["duration"]),
+                    stopped=item["stopped"],
+                    cpu_time=float(item.get("cpu_time", 0.0)),
+                ),
+            )
+            for item in data.get("results", [])
+        ]
+        task = cls(
+            spec=spec,
+            id=str(data["id"]),
+            status=data["status"],
+            created_at=str(data["created_at"]),
+            started_at=data.get("started_at"),
+            finished_at=data.get("finished_at"),
+            error=data.get("error"),
+            results=results,
+            attempts=int(data.get("attempts", 0)),
+            seq=int(data.get("seq", 0)),
+            _elapsed=float(data.get("elapsed_seconds") or 0.0),
+        )
+        if task.done:
+            task._done.set()
+        return task
+
 
 def execute_task(
     task: Task,
@@ -186,15 +235,19 @@ def execute_task(
     output_limit: int = 65536,
     clock: Callable[[], float] = time.monotonic,
     on_step: Callable[[StepResult], None] | None = None,
+    on_change: Callable[[Task], None] | None = None,
 ) -> TaskStatus:
     """Run the task's steps in order, stopping at the first failure or when the budget is spent.
 
     Each step gets ``min(step_timeout_seconds, remaining budget)`` seconds of wall time and the
     same (rounded up) in CPU seconds. A step stopped by time while it was cut short by the budget
     makes the task ``budget_exceeded``; any other non-ok step makes it ``failed``.
+    ``on_change`` sees the task once it runs and after every step (a shared store saves it).
     """
     spec = task.spec
     task.mark_running()
+    if on_change is not None:
+        on_change(task)
     start = clock()
     for index, code in enumerate(spec.steps):
         remaining = spec.budget_seconds - (clock() - start)
@@ -219,6 +272,8 @@ def execute_task(
             return task.status
         step = StepResult(index=index, timeout=timeout, result=result)
         task.add_result(step)
+        if on_change is not None and index + 1 < len(spec.steps):
+            on_change(task)
         if on_step is not None:
             on_step(step)
         if result.ok:
@@ -235,48 +290,3 @@ def execute_task(
         return task.status
     task.finish("succeeded")
     return task.status
-
-
-class TaskStore:
-    """Thread-safe in-memory tasks by id; forgets the oldest finished tasks beyond ``max_tasks``."""
-
-    def __init__(self, max_tasks: int = 10_000) -> None:
-        if max_tasks < 1:
-            raise ValueError("max_tasks must be >= 1")
-        self._tasks: OrderedDict[str, Task] = OrderedDict()
-        self._lock = threading.Lock()
-        self._max = max_tasks
-
-    def add(self, task: Task) -> None:
-        with self._lock:
-            self._tasks[task.id] = task
-            if len(self._tasks) > self._max:
-                for old_id in [tid for tid, old in self._tasks.items() if old.done]:
-                    if len(self._tasks) <= self._max:
-                        break
-                    del self._tasks[old_id]
-
-    def discard(self, task_id: str) -> None:
-        with self._lock:
-            self._tasks.pop(task_id, None)
-
-    def get(self, task_id: str) -> Task | None:
-        with self._lock:
-            return self._tasks.get(task_id)
-
-    def recent(self, limit: int = 100) -> list[Task]:
-        with self._lock:
-            tasks = list(self._tasks.values())
-        return tasks[::-1][:limit]
-
-    def counts(self) -> dict[str, int]:
-        with self._lock:
-            tasks = list(self._tasks.values())
-        counts: dict[str, int] = dict.fromkeys(STATUSES, 0)
-        for task in tasks:
-            counts[task.status] += 1
-        return counts
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._tasks)

@@ -1,9 +1,7 @@
-"""A pool of worker threads that take tasks from a bounded queue and run them."""
+"""A pool of worker threads that take tasks from the backend's queue and run them."""
 
 from __future__ import annotations
 
-import contextlib
-import queue
 import sys
 import threading
 import time
@@ -13,31 +11,26 @@ from functools import partial
 import ironcage_sandbox
 
 from ironcage_agent_runtime._log import JsonLogger
-from ironcage_agent_runtime.tasks import (
-    Runner,
-    StepResult,
-    Task,
-    TaskSpec,
-    TaskStore,
-    execute_task,
-)
+from ironcage_agent_runtime.store import Backend, QueueFullError
+from ironcage_agent_runtime.tasks import Runner, StepResult, Task, TaskSpec, execute_task
+
+__all__ = ["QueueFullError", "WorkerPool"]
 
 _POLL_SECONDS = 1.0
 
 
-class QueueFullError(RuntimeError):
-    """The task queue is at capacity; the client should retry later."""
-
-
 class WorkerPool:
-    """Runs submitted tasks on ``workers`` threads; ``submit`` never blocks."""
+    """Runs submitted tasks on ``workers`` threads; ``submit`` never blocks.
+
+    With a shared backend ``workers`` may be 0: this process then only accepts tasks, and
+    other replicas run them.
+    """
 
     def __init__(
         self,
-        store: TaskStore,
+        store: Backend,
         *,
         workers: int = 1,
-        max_queue: int = 1000,
         runner: Runner | None = None,
         python: str | Sequence[str] = sys.executable,
         output_limit: int = 65536,
@@ -45,13 +38,10 @@ class WorkerPool:
         on_step: Callable[[StepResult], None] | None = None,
         on_finish: Callable[[Task], None] | None = None,
     ) -> None:
-        if workers < 1:
-            raise ValueError("workers must be >= 1")
-        if max_queue < 1:
-            raise ValueError("max_queue must be >= 1")
+        if workers < 0 or (workers == 0 and not store.shared):
+            raise ValueError("workers must be >= 1 (0 only with a shared store such as Redis)")
         self.store = store
         self.workers = workers
-        self._queue: queue.Queue[Task | None] = queue.Queue(maxsize=max_queue)
         self._runner: Runner = runner or partial(ironcage_sandbox.run, python=python)
         self._output_limit = output_limit
         self._log = logger or JsonLogger()
@@ -64,7 +54,7 @@ class WorkerPool:
 
     @property
     def queue_depth(self) -> int:
-        return self._queue.qsize()
+        return self.store.queue_depth()
 
     @property
     def busy(self) -> int:
@@ -76,8 +66,9 @@ class WorkerPool:
             return
         for number in range(self.workers):
             thread = threading.Thread(
-                target=self._work, name=f"ironcage-worker-{number}", daemon=True
-            )
+                target=self._work, args=(f"w{number}",), name=f"ironcage-worker-{number}",
+                daemon=True,
+            )  # fmt: skip
             thread.start()
             self._threads.append(thread)
 
@@ -86,28 +77,19 @@ class WorkerPool:
         if self._stopping.is_set():
             raise QueueFullError("the runtime is shutting down")
         task = Task(spec=spec)
-        self.store.add(task)
-        try:
-            self._queue.put_nowait(task)
-        except queue.Full:
-            self.store.discard(task.id)
-            raise QueueFullError("task queue is full, retry later") from None
+        self.store.create(task)
         return task
 
     def stop(self, grace_seconds: float = 10.0) -> None:
-        """Stop taking tasks, fail the queued ones and wait up to ``grace_seconds`` for workers."""
+        """Stop taking tasks and wait up to ``grace_seconds`` for the running ones.
+
+        Queued tasks of an in-memory store fail as cancelled; a shared store keeps them for
+        the other replicas (or this one after a restart).
+        """
         self._stopping.set()
-        while True:
-            try:
-                task = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if task is not None:
-                task.finish("failed", "cancelled: the runtime is shutting down")
-                self._finished(task)
-        for _ in self._threads:  # wake idle workers now rather than at their next poll
-            with contextlib.suppress(queue.Full):
-                self._queue.put_nowait(None)
+        for task in self.store.cancel_queued():
+            self._finished(task)
+        self.store.wake(len(self._threads))
         deadline = time.monotonic() + grace_seconds
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -115,34 +97,47 @@ class WorkerPool:
         if alive:
             self._log.warning("workers still running at shutdown", workers=alive)
 
-    def _work(self) -> None:
-        while True:
+    def _work(self, worker: str) -> None:
+        while not self._stopping.is_set():
             try:
-                task = self._queue.get(timeout=_POLL_SECONDS)
-            except queue.Empty:
-                if self._stopping.is_set():
-                    return
+                task = self.store.take(worker, _POLL_SECONDS)
+            except Exception as exc:  # the store is down: wait, then try again
+                self._log.error("cannot take a task", worker=worker, error=str(exc))
+                self._stopping.wait(_POLL_SECONDS)
                 continue
             if task is None:
-                return
-            if self._stopping.is_set():
-                task.finish("failed", "cancelled: the runtime is shutting down")
-                self._finished(task)
                 continue
+            if self._stopping.is_set():
+                self.store.give_back(worker, task)
+                if task.done:
+                    self._finished(task)
+                return
+            self._run(worker, task)
+
+    def _run(self, worker: str, task: Task) -> None:
+        with self._busy_lock:
+            self._busy += 1
+        self._log.info("task started", task_id=task.id, steps=len(task.spec.steps))
+        try:
+            execute_task(
+                task,
+                self._runner,
+                output_limit=self._output_limit,
+                on_step=self._on_step,
+                on_change=self.store.save,
+            )
+        except Exception as exc:  # a bug must not kill the worker thread
+            self._log.error("task crashed", task_id=task.id, error=repr(exc))
+            task.finish("failed", "internal error while running the task")
+        finally:
             with self._busy_lock:
-                self._busy += 1
-            self._log.info("task started", task_id=task.id, steps=len(task.spec.steps))
-            try:
-                execute_task(
-                    task, self._runner, output_limit=self._output_limit, on_step=self._on_step
-                )
-            except Exception as exc:  # a bug must not kill the worker thread
-                self._log.error("task crashed", task_id=task.id, error=repr(exc))
-                task.finish("failed", "internal error while running the task")
-            finally:
-                with self._busy_lock:
-                    self._busy -= 1
-            self._finished(task)
+                self._busy -= 1
+        try:
+            self.store.save(task)
+            self.store.done(worker, task)
+        except Exception as exc:
+            self._log.error("cannot record a finished task", task_id=task.id, error=str(exc))
+        self._finished(task)
 
     def _finished(self, task: Task) -> None:
         self._log.info(

@@ -14,6 +14,8 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+import ironcage_sandbox
+
 SANDBOX_EXEC = "__sandbox-exec"
 _PYTHON_FLAG_LETTERS = frozenset("BEIPSsu")
 
@@ -27,6 +29,21 @@ def sandbox_python() -> str | list[str]:
     if is_frozen():
         return [sys.executable, SANDBOX_EXEC]
     return sys.executable
+
+
+def sandbox_confinement() -> ironcage_sandbox.Confinement:
+    """The sandbox's default confinement; a frozen binary may also read its own files.
+
+    A one-file binary started for a snippet unpacks itself into the run's private
+    ``TMPDIR`` (removed after the run) and reads its own Python files, which sit on
+    ``sys.path`` and under ``sys.prefix``.
+    """
+    if not is_frozen():
+        return ironcage_sandbox.Confinement()
+    paths = {sys.prefix, sys.base_prefix, *sys.path}
+    return ironcage_sandbox.Confinement(
+        read_paths=tuple(sorted(p for p in paths if p and os.path.isabs(p)))
+    )
 
 
 def python_flags_prefix(argv: Sequence[str]) -> int:

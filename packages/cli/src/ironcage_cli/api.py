@@ -99,11 +99,20 @@ class ApiClient:
         return self._config.url
 
     def list_agents(self) -> list[Agent]:
-        body = self._request("GET", "/api/agents")
-        agents = body.get("agents") if isinstance(body, dict) else None
-        if not isinstance(agents, list):
-            raise ApiError("unexpected response from the API: no agents list")
-        return [Agent.from_json(item) for item in agents]
+        """Every agent, page after page."""
+        agents: list[Agent] = []
+        path = "/api/agents"
+        for _ in range(10_000):
+            body = self._request("GET", path)
+            page = body.get("agents") if isinstance(body, dict) else None
+            if not isinstance(page, list):
+                raise ApiError("unexpected response from the API: no agents list")
+            agents += [Agent.from_json(item) for item in page]
+            following = body.get("next")
+            if not isinstance(following, int) or isinstance(following, bool):
+                return agents
+            path = f"/api/agents?after={following}"
+        raise ApiError("the API kept returning more pages of agents")
 
     def create_agent(self, name: str, description: str = "") -> Agent:
         body = self._request("POST", "/api/agents", {"name": name, "description": description})

@@ -6,7 +6,6 @@ import argparse
 import json
 import math
 import sys
-import tempfile
 from collections.abc import Sequence
 
 import ironcage_sandbox
@@ -16,6 +15,7 @@ from ironcage_cli._frozen import (
     SANDBOX_EXEC,
     is_frozen,
     python_flags_prefix,
+    sandbox_confinement,
     sandbox_exec,
     sandbox_python,
 )
@@ -156,28 +156,15 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     cpu_seconds = args.cpu_seconds or max(1, math.ceil(args.timeout))
     try:
-        if is_frozen():
-            # A one-file binary unpacks itself under $TMPDIR: keep that inside a directory we
-            # remove, even when the run is killed before the binary can clean up.
-            with tempfile.TemporaryDirectory(prefix="ironcage-run-") as tmp:
-                result = ironcage_sandbox.run(
-                    code,
-                    timeout=args.timeout,
-                    cpu_seconds=cpu_seconds,
-                    memory_mb=args.memory_mb,
-                    output_limit=args.output_limit,
-                    python=sandbox_python(),
-                    env={"TMPDIR": tmp},
-                )
-        else:
-            result = ironcage_sandbox.run(
-                code,
-                timeout=args.timeout,
-                cpu_seconds=cpu_seconds,
-                memory_mb=args.memory_mb,
-                output_limit=args.output_limit,
-                python=sandbox_python(),
-            )
+        result = ironcage_sandbox.run(
+            code,
+            timeout=args.timeout,
+            cpu_seconds=cpu_seconds,
+            memory_mb=args.memory_mb,
+            output_limit=args.output_limit,
+            python=sandbox_python(),
+            confinement=sandbox_confinement(),
+        )
     except ValueError as exc:
         _error(str(exc))
         return EXIT_USAGE

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from ironcage_control_panel import __version__
 from ironcage_control_panel.store import AgentExistsError, AgentStore, ValidationError
@@ -30,6 +30,14 @@ DB_ENV = "CONTROL_PANEL_DB"
 DEFAULT_DB = "./control-panel.db"
 DEFAULT_PORT = 8000
 MAX_BODY_BYTES = 64 * 1024
+DEFAULT_PAGE = 100
+MAX_PAGE = 500
+MAX_CONNECTIONS = 256
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Retry-After: 1\r\nConnection: close\r\nContent-Length: 39\r\n\r\n"
+    b'{"error":"too many connections, retry"}'
+)
 _METRIC_PREFIX = "ironcage_control_panel"
 _KNOWN_METHODS = frozenset({"GET", "POST", "PATCH", "DELETE", "PUT", "HEAD", "OPTIONS"})
 _AGENT_PATH = re.compile(r"/agents/(\d{1,18})")
@@ -187,7 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: ControlPanelServer
     server_version = f"ironcage-control-panel/{__version__}"
     sys_version = ""
-    timeout = 30
+    timeout = 10  # seconds per read or write: a stalled client lets its thread go
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -329,8 +337,18 @@ class _Handler(BaseHTTPRequestHandler):
         return _Reply(HTTPStatus.OK, body, "text/plain; version=0.0.4; charset=utf-8")
 
     def _get_agents(self, _agent_id: int | None) -> _Reply:
-        agents = [agent.to_dict() for agent in self.server.store.list_agents()]
-        return _json_reply(HTTPStatus.OK, {"agents": agents})
+        query = parse_qs(urlsplit(self.path).query)
+        try:
+            limit = int(query.get("limit", [str(DEFAULT_PAGE)])[0])
+            after = int(query.get("after", ["0"])[0])
+        except ValueError:
+            raise _HTTPError(HTTPStatus.BAD_REQUEST, "limit and after must be integers") from None
+        if not 1 <= limit <= MAX_PAGE:
+            raise _HTTPError(HTTPStatus.BAD_REQUEST, f"limit must be between 1 and {MAX_PAGE}")
+        found = self.server.store.list_agents(limit + 1, after)
+        agents = [agent.to_dict() for agent in found[:limit]]
+        following = found[limit - 1].id if len(found) > limit else None
+        return _json_reply(HTTPStatus.OK, {"agents": agents, "next": following})
 
     def _post_agents(self, _agent_id: int | None) -> _Reply:
         payload = self._read_json_object()
@@ -390,6 +408,8 @@ class ControlPanelServer(ThreadingHTTPServer):
 
     daemon_threads = False
     block_on_close = True
+    # A deep backlog: twenty clients at once must not see connection resets.
+    request_queue_size = 1024
 
     def __init__(
         self,
@@ -405,7 +425,30 @@ class ControlPanelServer(ThreadingHTTPServer):
         self.token = token.encode("utf-8")
         self.logger = logger or JsonLogger()
         self.metrics = Metrics()
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         super().__init__(address, _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Handle the connection on a thread, or answer 503 when every slot is taken."""
+        if not self._slots.acquire(blocking=False):
+            try:
+                request.settimeout(1.0)
+                request.sendall(_BUSY)
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     @property
     def port(self) -> int:

@@ -167,9 +167,13 @@ class AgentStore:
 
     # -- agents -------------------------------------------------------------------------------
 
-    def list_agents(self) -> list[Agent]:
+    def list_agents(self, limit: int | None = None, after: int = 0) -> list[Agent]:
+        """Agents by id, those after ``after`` only, at most ``limit`` of them."""
         with self._connect() as conn:
-            rows = conn.execute("SELECT * FROM agents ORDER BY id").fetchall()
+            rows = conn.execute(
+                "SELECT * FROM agents WHERE id > ? ORDER BY id LIMIT ?",
+                (after, -1 if limit is None else limit),
+            ).fetchall()
         return [_row_to_agent(row) for row in rows]
 
     def count_agents(self) -> int:

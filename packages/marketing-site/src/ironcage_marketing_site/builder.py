@@ -11,7 +11,7 @@ from string import Template
 from xml.sax.saxutils import escape as xml_escape
 
 from ironcage_marketing_site import __version__
-from ironcage_marketing_site.markdown import markdown_to_html
+from ironcage_marketing_site.markdown import UnsafeLinkError, markdown_to_html
 
 SITE_NAME = "IronCage"
 # Used for absolute URLs in sitemap.xml and robots.txt; pass the real one with --base-url.
@@ -44,6 +44,13 @@ def _package_dir(name: str) -> Traversable:
     return resources.files("ironcage_marketing_site").joinpath(name)
 
 
+def _body_html(slug: str, body: str) -> str:
+    try:
+        return markdown_to_html(body)
+    except UnsafeLinkError as exc:
+        raise ContentError(f"{slug}: {exc}") from None
+
+
 def parse_page(slug: str, text: str, *, is_markdown: bool) -> Page:
     """Parse a content file: ``key: value`` header lines, a ``---`` line, then the body."""
     lines = text.replace("\r\n", "\n").split("\n")
@@ -73,7 +80,7 @@ def parse_page(slug: str, text: str, *, is_markdown: bool) -> Page:
     return Page(
         slug=slug,
         title=meta["title"],
-        body_html=markdown_to_html(body) if is_markdown else body.strip() + "\n",
+        body_html=_body_html(slug, body) if is_markdown else body.strip() + "\n",
         nav=meta.get("nav") or None,
         order=order,
         description=meta.get("description", ""),

@@ -4,7 +4,8 @@ Supported blocks: ATX headings (``#`` to ``######``), paragraphs, unordered list
 ``*``), ordered lists (``1.``), block quotes (``>``), fenced code blocks (three backticks,
 optional language) and raw HTML blocks (a block whose first line starts with ``<`` is passed
 through unchanged). Supported inline markup: ``code``, **strong**, *emphasis* and
-[links](url). Everything else is escaped.
+[links](url). Everything else is escaped. A link's target must be http(s), mailto or
+relative (``javascript:``, ``data:`` and other schemes raise :class:`UnsafeLinkError`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,28 @@ _OL_ITEM = re.compile(r"\d+[.)]\s+(.*)")
 _FENCE = re.compile(r"```\s*([\w+-]*)\s*$")
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
 _STRONG = re.compile(r"\*\*(.+?)\*\*")
+_SAFE_SCHEMES = frozenset({"http", "https", "mailto"})
+_SCHEME = re.compile(r"^([a-zA-Z][a-zA-Z0-9+.-]*):")
+
+
+class UnsafeLinkError(ValueError):
+    """A link whose target could run script or leave the allowed schemes."""
+
+
+def _link(match: re.Match[str]) -> str:
+    label, target = match.group(1), match.group(2)
+    # The target is already HTML-escaped; browsers decode entities and drop control
+    # characters before they read the scheme, so do the same before checking it.
+    decoded = re.sub(r"[\x00-\x20]", "", html.unescape(target))
+    scheme = _SCHEME.match(decoded)
+    if scheme and scheme.group(1).lower() not in _SAFE_SCHEMES:
+        raise UnsafeLinkError(
+            f"link target {html.unescape(target)!r} is not allowed: use an http(s):// or "
+            "mailto: URL, or a relative path"
+        )
+    return f'<a href="{target}">{label}</a>'
+
+
 _EM = re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])")
 
 
@@ -29,7 +52,7 @@ def slugify(text: str) -> str:
 
 def _inline_text(text: str) -> str:
     escaped = html.escape(text, quote=True)
-    escaped = _LINK.sub(lambda m: f'<a href="{m.group(2)}">{m.group(1)}</a>', escaped)
+    escaped = _LINK.sub(_link, escaped)
     escaped = _STRONG.sub(r"<strong>\1</strong>", escaped)
     return _EM.sub(r"<em>\1</em>", escaped)
 

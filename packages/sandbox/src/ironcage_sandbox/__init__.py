@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from ironcage_sandbox._confine import Confinement, confinement_support
 from ironcage_sandbox._core import (
     ISOLATION_FLAGS,
     Limits,
@@ -23,12 +24,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ISOLATION_FLAGS",
+    "Confinement",
     "Limits",
     "Python",
     "Result",
     "SandboxError",
     "StopReason",
     "__version__",
+    "confinement_support",
     "interpreter_argv",
     "run",
     "run_with_limits",

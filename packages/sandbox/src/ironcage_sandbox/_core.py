@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
-import resource
 import selectors
 import shutil
 import signal
@@ -13,9 +11,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal, TypeAlias
+
+from ironcage_sandbox._confine import Confinement, Jail
+from ironcage_sandbox._process import has_exited as _has_exited
+from ironcage_sandbox._process import kill_group as _kill_group
+from ironcage_sandbox._process import limit_setter as _limit_setter
+from ironcage_sandbox._process import open_pidfd as _open_pidfd
+from ironcage_sandbox._process import reap as _reap
 
 StopReason: TypeAlias = Literal["exited", "timeout", "cpu", "memory", "output"]
 """Why the snippet stopped: it exited by itself, or a limit stopped it."""
@@ -127,12 +132,14 @@ def run(
     python: Python = sys.executable,
     file_size_mb: int = 64,
     env: Mapping[str, str] | None = None,
+    confinement: Confinement | None = None,
 ) -> Result:
-    """Run ``code`` in a fresh, isolated Python process under the given limits.
+    """Run ``code`` in a fresh, isolated and confined Python process under the given limits.
 
-    The child gets an empty environment (plus ``env`` if given), a new temporary working
-    directory that is removed afterwards, its own session/process group (killed as a whole)
-    and ``stdin`` from ``/dev/null``.
+    The child gets an empty environment (plus ``TMPDIR`` and ``env`` if given), a new
+    private directory (its working directory and its ``TMPDIR``) that is removed afterwards,
+    its own session/process group (killed as a whole), ``stdin`` from ``/dev/null``, and the
+    :class:`Confinement` given (the default one when None).
     """
     limits = Limits(
         timeout=timeout,
@@ -141,7 +148,7 @@ def run(
         output_limit=output_limit,
         file_size_mb=file_size_mb,
     )
-    return run_with_limits(code, limits, python=python, env=env)
+    return run_with_limits(code, limits, python=python, env=env, confinement=confinement)
 
 
 def run_with_limits(
@@ -150,26 +157,45 @@ def run_with_limits(
     *,
     python: Python = sys.executable,
     env: Mapping[str, str] | None = None,
+    confinement: Confinement | None = None,
 ) -> Result:
     """Like :func:`run`, with the limits given as a :class:`Limits`."""
     if not isinstance(code, str):
         raise TypeError(f"code must be a str, got {type(code).__name__}")
     prefix = interpreter_argv(python)
-    child_env = {str(key): str(value) for key, value in (env or {}).items()}
     root = tempfile.mkdtemp(prefix="ironcage-sandbox-")
     try:
         workdir = os.path.join(root, "work")
+        tmpdir = os.path.join(root, "tmp")
         os.mkdir(workdir, 0o700)
+        os.mkdir(tmpdir, 0o700)
         script = os.path.join(root, _SCRIPT_NAME)
         with open(script, "w", encoding="utf-8") as handle:
             handle.write(code)
-        return _execute([*prefix, script], workdir, child_env, limits)
+        child_env = {"TMPDIR": tmpdir}
+        child_env.update({str(key): str(value) for key, value in (env or {}).items()})
+        try:
+            jail = Jail(confinement or Confinement(), root, (workdir, tmpdir), prefix[0])
+        except OSError as exc:
+            raise SandboxError(f"cannot confine the snippet: {exc}") from None
+        try:
+            return _execute([*prefix, script], workdir, child_env, limits, jail)
+        finally:
+            jail.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
 
-def _execute(argv: list[str], workdir: str, env: dict[str, str], limits: Limits) -> Result:
+def _execute(
+    argv: list[str], workdir: str, env: dict[str, str], limits: Limits, jail: Jail
+) -> Result:
     start = time.monotonic()
+    set_limits = _limit_setter(limits)
+
+    def _prepare_child() -> None:
+        set_limits()
+        jail.preexec()
+
     try:
         proc = subprocess.Popen(
             argv,
@@ -180,12 +206,17 @@ def _execute(argv: list[str], workdir: str, env: dict[str, str], limits: Limits)
             env=env,
             close_fds=True,
             start_new_session=True,
-            preexec_fn=_limit_setter(limits),
+            preexec_fn=_prepare_child,
+            **jail.popen_kwargs(),
         )
-    except (OSError, subprocess.SubprocessError) as exc:
+    except subprocess.SubprocessError as exc:
+        detail = jail.failure() or str(exc)
+        raise SandboxError(f"cannot confine {argv[0]!r}: {detail}") from exc
+    except OSError as exc:
         raise SandboxError(f"cannot start {argv[0]!r}: {exc}") from exc
+    jail.started()
     try:
-        reason, out, err, ended = _supervise(proc, limits, start)
+        reason, out, err, ended = _supervise(proc, limits, start, jail)
     finally:
         _kill_group(proc.pid)
         returncode, cpu_time, maxrss_kib = _reap(proc.pid)
@@ -208,7 +239,7 @@ def _execute(argv: list[str], workdir: str, env: dict[str, str], limits: Limits)
 
 
 def _supervise(
-    proc: subprocess.Popen[bytes], limits: Limits, start: float
+    proc: subprocess.Popen[bytes], limits: Limits, start: float, jail: Jail
 ) -> tuple[StopReason | None, bytes, bytes, float]:
     """Pump the child's output until it has exited and its pipes are closed.
 
@@ -226,6 +257,8 @@ def _supervise(
     pidfd = _open_pidfd(proc.pid)
     if pidfd is not None:
         selector.register(pidfd, selectors.EVENT_READ)
+    if jail.listener is not None:
+        selector.register(jail.listener, selectors.EVENT_READ)
     reason: StopReason | None = None
     ended: float | None = None
     drain_until: float | None = None
@@ -252,6 +285,10 @@ def _supervise(
                 fd = int(key.fd)
                 if fd == pidfd:
                     selector.unregister(fd)
+                    continue
+                if fd == jail.listener:
+                    if not jail.handle():
+                        selector.unregister(fd)
                     continue
                 try:
                     chunk = os.read(fd, _READ_SIZE)
@@ -321,62 +358,3 @@ def _mentions_memory(stderr: str) -> bool:
     if last.startswith("MemoryError"):
         return True
     return any(marker in line for line in lines[-3:] for marker in _MEMORY_MARKERS[1:])
-
-
-def _limit_setter(limits: Limits) -> Callable[[], None]:
-    """The preexec_fn: compute everything in the parent, only call setrlimit in the child."""
-    settings = [
-        (resource.RLIMIT_CPU, _clamp(resource.RLIMIT_CPU, limits.cpu_seconds, 1)),
-        (resource.RLIMIT_AS, _clamp(resource.RLIMIT_AS, limits.memory_mb * _MIB, 0)),
-        (resource.RLIMIT_FSIZE, _clamp(resource.RLIMIT_FSIZE, limits.file_size_mb * _MIB, 0)),
-        (resource.RLIMIT_CORE, (0, 0)),
-    ]
-
-    def _apply() -> None:
-        for which, pair in settings:
-            resource.setrlimit(which, pair)
-
-    return _apply
-
-
-def _clamp(which: int, soft: int, slack: int) -> tuple[int, int]:
-    """(soft, hard) for ``which``, never above the hard limit this process already has."""
-    _, current_hard = resource.getrlimit(which)
-    hard = soft + slack
-    if current_hard != resource.RLIM_INFINITY:
-        hard = min(hard, current_hard)
-        soft = min(soft, hard)
-    return soft, hard
-
-
-def _open_pidfd(pid: int) -> int | None:
-    opener = getattr(os, "pidfd_open", None)
-    if opener is None:
-        return None
-    try:
-        return int(opener(pid))
-    except OSError:
-        return None
-
-
-def _reap(pid: int) -> tuple[int, float, int]:
-    """Wait for the child: (return code, CPU seconds used, max RSS in KiB)."""
-    try:
-        _, status, usage = os.wait4(pid, 0)
-    except ChildProcessError:  # reaped elsewhere (e.g. SIGCHLD ignored by the host program)
-        return -signal.SIGKILL, 0.0, 0
-    return os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime, usage.ru_maxrss
-
-
-def _has_exited(pid: int) -> bool:
-    """Whether the child has exited, without reaping it (its pid stays reserved)."""
-    try:
-        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
-    except ChildProcessError:
-        return True
-    return info is not None
-
-
-def _kill_group(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
