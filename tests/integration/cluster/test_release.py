@@ -66,11 +66,12 @@ def test_a_release_deploys_both_charts_pinned_to_the_pushed_digests(
             assert revisions[-1]["app_version"] == version
 
         health = _json(repo, "health", "--env", "cluster", "--version", version)
-        live = {
+        live = {  # the chart's Redis runs a third-party image by tag, not a released one
             image.split("@")[0].rsplit("/", 1)[-1]: image.split("@")[1]
             for r in health
             for w in r["workloads"]
             for image in w["images"]
+            if "@" in image
         }
         pushed = {name: entry["digest"] for name, entry in record["images"].items()}
         assert live and all(pushed[name] == digest for name, digest in live.items())
