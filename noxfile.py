@@ -101,6 +101,13 @@ def helm(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, tags=["tools"])
+def cluster(session: nox.Session) -> None:
+    """Helm 4 against a real local control plane (etcd, API server, controllers, kwok): deploy, fail, roll back."""  # noqa: E501
+    _install_toolkit(session, "test")
+    _pytest(session, "tests/integration/cluster")
+
+
+@nox.session(python=PYTHON, tags=["tools"])
 def terraform(session: nox.Session) -> None:
     """terraform fmt, validate, plan and apply the local environment; static checks on the cloud environments."""  # noqa: E501
     _install_toolkit(session, "test")

@@ -9,6 +9,7 @@ back, history) are ``releasekit.helm_deploy``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import tarfile
 import tempfile
@@ -19,8 +20,8 @@ from typing import Any
 import kubernetes_validate
 import yaml
 
-from releasekit.doctor import TOOLS
-from releasekit.errors import ConflictError, ManifestError, ToolError
+from releasekit.doctor import TOOLS, check_tool
+from releasekit.errors import ConflictError, ManifestError, ToolError, ToolMissingError
 from releasekit.run import Result, redact, register_secret, require_tool, run
 
 __all__ = [
@@ -121,8 +122,17 @@ def check_env(env: str) -> str:
 
 
 def _require_helm() -> None:
-    hint = next(t.install for t in TOOLS if t.name == "helm")
-    require_tool("helm", hint)
+    """helm on PATH, at least Helm 4; ToolMissingError with the fix otherwise."""
+    tool = next(t for t in TOOLS if t.name == "helm")
+    _helm_4(require_tool("helm", tool.install))
+
+
+@functools.cache
+def _helm_4(path: str) -> None:
+    """Refuse the helm at ``path`` when it is older than Helm 4 (asked once per path)."""
+    problem = check_tool(next(t for t in TOOLS if t.name == "helm")).problem
+    if problem:
+        raise ToolMissingError(problem)
 
 
 def find_charts(root: Path, only: str | None = None) -> list[Chart]:
@@ -225,8 +235,9 @@ def run_helm(
     hint = ""
     if "cluster unreachable" in tail:
         hint = (
-            "No Kubernetes cluster answers: point KUBECONFIG (or the current kube context) at "
-            "the cluster of this environment."
+            "No Kubernetes cluster answers: point KUBECONFIG (and RELEASEKIT_KUBE_CONTEXT) at "
+            "the cluster of this environment, or start the local one with `invoke cluster.up` "
+            "and use `--env cluster`."
         )
     if values is not None and _SCHEMA_FAILURE in tail:
         hint = (

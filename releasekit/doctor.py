@@ -9,9 +9,14 @@ from dataclasses import dataclass
 from releasekit.errors import ReleaseError
 from releasekit.run import run
 
-__all__ = ["TOOLS", "Check", "Tool", "check_all", "check_tool"]
+__all__ = ["TOOLS", "Check", "Tool", "check_all", "check_tool", "older_than"]
 
 _SETUP = "Run `scripts/setup.sh` as root on Debian, or"
+_CLUSTER = (
+    "the local Kubernetes cluster (invoke cluster.up)",
+    f"{_SETUP} see scripts/build-kubernetes.sh: it builds the control plane from the Go "
+    "module proxy (about 10 minutes the first time).",
+)
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,7 @@ class Tool:
     version_argv: tuple[str, ...]
     purpose: str
     install: str
+    minimum: str | None = None
 
 
 @dataclass(frozen=True)
@@ -33,8 +39,41 @@ class Check:
     version: str | None
 
     @property
+    def too_old(self) -> bool:
+        """True when the tool answers with a version below its minimum."""
+        minimum = self.tool.minimum
+        return bool(minimum and self.version and older_than(self.version, minimum))
+
+    @property
     def ok(self) -> bool:
-        return self.path is not None and self.version is not None
+        return self.path is not None and self.version is not None and not self.too_old
+
+    @property
+    def problem(self) -> str | None:
+        """Why the tool cannot be used, with the fix; None when it can."""
+        if self.path is None:
+            return f"`{self.tool.name}` is missing. {self.tool.install}"
+        if self.version is None:
+            asked = " ".join(self.tool.version_argv)
+            return (
+                f"`{self.tool.name}` at {self.path} does not answer `{asked}`. {self.tool.install}"
+            )
+        if self.too_old:
+            return (
+                f"`{self.tool.name}` at {self.path} is {self.version}, older than the "
+                f"{self.tool.minimum} the toolkit needs. {self.tool.install}"
+            )
+        return None
+
+
+def older_than(version: str, minimum: str) -> bool:
+    """True when ``version`` (``v3.16.4``, ``4.3.2+g1a2b``) is below ``minimum``."""
+
+    def parts(text: str) -> tuple[int, ...]:
+        found = re.match(r"v?(\d+(?:\.\d+)*)", text.strip())
+        return tuple(int(p) for p in found.group(1).split(".")) if found else (0,)
+
+    return parts(version) < parts(minimum)
 
 
 TOOLS: tuple[Tool, ...] = (
@@ -66,9 +105,23 @@ TOOLS: tuple[Tool, ...] = (
     Tool(
         "helm",
         ("helm", "version", "--short"),
-        "charts: lint, template, package, push, deploy",
-        f"{_SETUP} `go install helm.sh/helm/v3/cmd/helm@v3.16.4`.",
+        "charts: lint, template, package, push, deploy (Helm 4)",
+        f"{_SETUP} `go install helm.sh/helm/v4/cmd/helm@v4.3.2` (with -ldflags "
+        "'-X helm.sh/helm/v4/internal/version.version=v4.3.2') and put it first on PATH: "
+        "Helm 3 lacks --rollback-on-failure, --wait=watcher and server-side apply.",
+        minimum="4.0.0",
     ),
+    Tool(
+        "openssl",
+        ("openssl", "version"),
+        "certificates of the local Kubernetes cluster",
+        f"{_SETUP} `apt-get install openssl`.",
+    ),
+    Tool("etcd", ("etcd", "--version"), *_CLUSTER),
+    Tool("kube-apiserver", ("kube-apiserver", "--version"), *_CLUSTER),
+    Tool("kube-controller-manager", ("kube-controller-manager", "--version"), *_CLUSTER),
+    Tool("kube-scheduler", ("kube-scheduler", "--version"), *_CLUSTER),
+    Tool("kwok", ("kwok", "--version"), *_CLUSTER),
     Tool(
         "terraform",
         ("terraform", "version"),

@@ -15,11 +15,14 @@ from releasekit import (
     changelog,
     charts,
     checksums,
+    cluster,
     git,
     helm_deploy,
     infra,
+    kube_env,
     pilot,
     python_upload,
+    rollout,
     supply_chain,
     targets,
     version,
@@ -275,12 +278,12 @@ def deploy(ctx: dict[str, Any]) -> dict[str, Any]:
         infra.apply(module, tf_env, ws.root, saved)
         done.append(f"terraform {tf_env}")
     if env.get("helm"):
-        helm_env = str(env["helm"])
-        argvs = helm_deploy.deploy_argvs(
-            ws.root, helm_env, new, target.chart_registry, target.registry
-        )
-        helm_deploy.deploy(argvs, ws.root)
-        done.append(f"helm {helm_env}")
+        kenv = kube_env.resolve(ws.root, _opts(ctx).env)
+        if kenv.local_root is not None:
+            cluster.up(kenv.local_root)
+        upgrades = helm_deploy.plan(ws.root, kenv, new, target.chart_registry, target.registry)
+        outcomes = helm_deploy.deploy(ws.root, kenv, upgrades)
+        done.append(f"helm {kenv.name}: " + ", ".join(f"{o.release} {o.status}" for o in outcomes))
     if env.get("compose"):
         deployment = pilot.deploy(ws.root, new, target.registry)
         done.append(f"pilot {deployment.version}")
@@ -290,6 +293,17 @@ def deploy(ctx: dict[str, Any]) -> dict[str, Any]:
 def health(ctx: dict[str, Any]) -> dict[str, Any]:
     """The deployed services answer /health with the released version."""
     env = _environment(ctx)
+    if env.get("helm"):
+        kenv = kube_env.resolve(_ws(ctx).root, _opts(ctx).env)
+        releases = rollout.check(_ws(ctx).root, kenv, ctx["version"])
+        problems = [p for r in releases for p in r.problems]
+        if problems:
+            raise ReleaseError(
+                f"{kenv.describe()} is unhealthy after the deploy: {'; '.join(problems)}"
+            )
+        rolled = sum(len(r.workloads) for r in releases)
+        if not env.get("compose"):
+            return {"summary": f"{rolled} workloads of {len(releases)} releases rolled out"}
     if not env.get("compose"):
         return {"summary": "no pilot in this environment"}
     verdict = pilot.health(_ws(ctx).root, ctx["version"])
@@ -384,10 +398,9 @@ def describe(ctx: dict[str, Any]) -> list[str]:
     if env.get("terraform"):
         lines.append(f"$ terraform plan/apply environment {env['terraform']}")
     if env.get("helm"):
-        for argv in helm_deploy.deploy_argvs(
-            ws.root, str(env["helm"]), new, target.chart_registry, target.registry
-        ):
-            lines.append("$ " + " ".join(argv))
+        kenv = kube_env.resolve(ws.root, _opts(ctx).env)
+        for up in helm_deploy.plan(ws.root, kenv, new, target.chart_registry, target.registry):
+            lines.append("$ " + " ".join(up.argv))
     if env.get("compose"):
         lines.append(f"$ compose up: pilot at {new} from {target.registry}, then health checks")
     lines.append(f"report dist/{new}/release.json, RELEASE_NOTES.md, SHA256SUMS")

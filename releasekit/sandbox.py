@@ -25,7 +25,7 @@ from pathlib import Path
 
 from passlib.apache import HtpasswdFile
 
-from releasekit import manifest, pilot, signing
+from releasekit import cluster, manifest, pilot, signing
 from releasekit.errors import ManifestError, PreflightError, PublishError
 from releasekit.run import register_secret, require_tool, run, spawn
 
@@ -372,8 +372,11 @@ def _branch(root: Path) -> str:
     return "main"
 
 
-def up(root: Path) -> SandboxState:
-    """Start (or keep) every part of the sandbox under ``root/.sandbox``; idempotent."""
+def up(root: Path, with_cluster: bool = False) -> SandboxState:
+    """Start (or keep) every part of the sandbox under ``root/.sandbox``; idempotent.
+
+    ``with_cluster`` also starts the local Kubernetes control plane (``releasekit.cluster``).
+    """
     home = root / SANDBOX_DIR
     home.mkdir(parents=True, exist_ok=True)
     creds = credentials(root)
@@ -394,6 +397,8 @@ def up(root: Path) -> SandboxState:
     if not (remote / "HEAD").is_file():
         run(["git", "init", "--bare", f"--initial-branch={_branch(root)}", str(remote)])
     pilot.pilot_dir(root).mkdir(parents=True, exist_ok=True)
+    if with_cluster:
+        cluster.up(root)
     return status(root)
 
 
@@ -417,6 +422,9 @@ def status(root: Path) -> SandboxState:
     probe = pilot.probe(root)
     if probe is not None:
         rows.append(ServiceStatus("pilot", probe[0], None, probe[1]))
+    with contextlib.suppress(PreflightError):
+        local = cluster.status(root)
+        rows.append(ServiceStatus("cluster", local.server, None, local.alive))
     return SandboxState(
         home=home,
         registry=services["registry"],
@@ -432,7 +440,7 @@ def status(root: Path) -> SandboxState:
 def running(root: Path) -> SandboxState:
     """The sandbox when its servers and git remote answer; PreflightError naming what is down."""
     state = status(root)
-    down = [s.name for s in state.services if not s.alive and s.name != "pilot"]
+    down = [s.name for s in state.services if not s.alive and s.name not in ("pilot", "cluster")]
     if down:
         raise PreflightError(
             f"The sandbox in {state.home} is not running ({', '.join(down)} down): run "
@@ -442,8 +450,9 @@ def running(root: Path) -> SandboxState:
 
 
 def down(root: Path, purge: bool = False) -> None:
-    """Stop every server and the pilot; with ``purge`` also delete all data under .sandbox."""
+    """Stop every server, the pilot and the local cluster; ``purge`` deletes .sandbox too."""
     home = root / SANDBOX_DIR
+    cluster.down(root, purge=purge)
     for service in _recorded(home).values():
         if _owns(service):
             stop(service)

@@ -8,13 +8,16 @@
 #      chromium (browser checks), redis-server (the agent runtime's shared task store in
 #      tests), curl, ca-certificates
 #   2. starts dockerd if the engine does not answer
-#   3. helm (pinned, built with `go install`, cached under ~/.cache/releasekit)
+#   3. Go tools, pinned and cached by version under ~/.cache/releasekit/bin: helm v4 and
+#      actionlint (`go install`), and the local Kubernetes control plane
+#      (scripts/build-kubernetes.sh: etcd, kube-apiserver, kube-controller-manager,
+#      kube-scheduler, kwok; about 10 to 15 minutes the first time on 2 cores)
 #   4. checks terraform (the machine image carries it)
 #   5. the Python environment .venv (uv) with the toolkit and its tools
 #   6. local base images (debootstrap) when the public ones cannot be pulled
 set -euo pipefail
 
-HELM_VERSION="v3.16.4"
+HELM_VERSION="v4.3.2"
 ACTIONLINT_VERSION="v1.7.4"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${RELEASEKIT_CACHE:-$HOME/.cache/releasekit}"
@@ -25,7 +28,7 @@ die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
 
 manual_help="On other systems install by hand: git, Docker Engine with compose, Distribution's \
 registry (docker-registry), debootstrap (only where base images cannot be pulled), helm $HELM_VERSION, \
-terraform >= 1.5, Python >= 3.11; then 'python3 -m venv .venv && .venv/bin/pip install -e .'."
+terraform >= 1.5, Python >= 3.11, and for the local cluster Go >= 1.24 (scripts/build-kubernetes.sh); then 'python3 -m venv .venv && .venv/bin/pip install -e .'."
 
 if [ ! -r /etc/debian_version ] || ! command -v apt-get >/dev/null; then
   die "this script supports Debian (bookworm) only. $manual_help"
@@ -81,7 +84,7 @@ if ! docker info >/dev/null 2>&1; then
 fi
 say "docker engine $(docker version --format '{{.Server.Version}}')"
 
-# 3. helm and actionlint (Go tools, pinned, cached) ----------------------------------------
+# 3. Go tools: helm, actionlint, the local cluster (pinned, cached) --------------------------
 go_tool() {  # name module version
   local name="$1" module="$2" version="$3" bin="$CACHE/bin/$1-$3"
   if [ ! -x "$bin" ]; then
@@ -95,11 +98,13 @@ go_tool() {  # name module version
   ln -sf "$bin" "/usr/local/bin/$name"
   say "$name $version"
 }
-go_tool helm helm.sh/helm/v3/cmd/helm "$HELM_VERSION" \
-  "-X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+go_tool helm helm.sh/helm/v4/cmd/helm "$HELM_VERSION" \
+  "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
 go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION" \
   "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION"
 go_tool cosign github.com/sigstore/cosign/v3/cmd/cosign v3.1.3 "-X sigs.k8s.io/release-utils/version.gitVersion=v3.1.3"
+command -v openssl >/dev/null || die "openssl is missing: apt-get install openssl"
+RELEASEKIT_CACHE="$CACHE" "$ROOT/scripts/build-kubernetes.sh"
 
 # 4. terraform ---------------------------------------------------------------------------------
 command -v terraform >/dev/null || die "terraform is missing: install terraform >= 1.5 into \

@@ -6,6 +6,7 @@ from invoke.collection import Collection
 
 from releasekit.commands import (
     build,
+    cluster,
     deploy,
     docker,
     helm,
@@ -30,6 +31,7 @@ def namespace() -> Collection:
     ns.add_collection(version.ns)
     ns.add_collection(build.ns)
     ns.add_collection(sandbox.ns)
+    ns.add_collection(cluster.ns)
     ns.add_task(deploy.deploy)
     ns.add_task(deploy.health)
     ns.add_task(deploy.rollback)

@@ -1,36 +1,40 @@
 """Top-level tasks `deploy`, `health` and `rollback`: the pilot and the Kubernetes envs.
 
-`--env pilot` (the default) is docker compose on this host (releasekit.pilot); dev, staging
-and prod are helm releases of every chart (releasekit.helm_deploy) in namespace ironcage-ENV.
+`--env pilot` (the default) is docker compose on this host (releasekit.pilot); the other
+environments of release.toml (cluster, dev, staging, prod) are helm releases of every chart
+(releasekit.helm_deploy) in namespace ironcage-ENV, read back from the API server.
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 from invoke.context import Context
 from invoke.tasks import task
 
-from releasekit import charts, helm_deploy, pilot, sandbox, version
+from releasekit import helm_deploy, kube_env, pilot, rollout, sandbox, version
 from releasekit.commands._common import console, emit_json, find_root, load_workspace, reported
-from releasekit.errors import ManifestError, PublishError
+from releasekit.errors import ManifestError, PreflightError, PublishError
 
 __all__ = ["deploy", "health", "rollback"]
 
 PILOT = "pilot"
 
 
-def _is_pilot(env: str) -> bool:
-    """True for the pilot, False for a Kubernetes env; ManifestError naming all otherwise."""
+def _kube(root: Path, env: str) -> kube_env.KubeEnv | None:
+    """None for the pilot, else the Kubernetes environment; ManifestError naming all."""
     if env == PILOT:
-        return True
-    if env in charts.ENVIRONMENTS:
-        return False
-    raise ManifestError(
-        f"Unknown environment `{env}`: the known environments are "
-        f"{', '.join([PILOT, *charts.ENVIRONMENTS])} (pilot: docker compose on this host; "
-        "the others: helm releases of helm/*/values-ENV.yaml)."
-    )
+        return None
+    try:
+        return kube_env.resolve(root, env)
+    except ManifestError:
+        known = [PILOT, *kube_env.kube_environments(root)]
+        raise ManifestError(
+            f"Unknown environment `{env}`: the known environments are {', '.join(known)} "
+            "(pilot: docker compose on this host; the others: helm releases of the "
+            "[environments.NAME] tables of release.toml)."
+        ) from None
 
 
 def _show(entry: pilot.Deployment, json: bool) -> None:
@@ -40,19 +44,38 @@ def _show(entry: pilot.Deployment, json: bool) -> None:
         console.print(f"[green]{entry.action}[/] {entry.version}: {entry.status} ({entry.detail})")
 
 
-def _helm_releases(root: Path, env: str) -> list[dict[str, object]]:
-    """The last revision of each chart's release in ``env`` (helm history)."""
-    found = helm_deploy.history(root, env)
-    return [{"chart": name, **(revs[-1] if revs else {})} for name, revs in found.items()]
+def _outcomes(outcomes: list[helm_deploy.Outcome], json: bool) -> None:
+    if json:
+        emit_json([o.to_json() for o in outcomes])
+        return
+    for o in outcomes:
+        console.print(
+            f"[green]{o.status}[/] {o.release}: {o.previous or '-'} -> {o.now or '-'}"
+            f"{f' ({o.detail})' if o.detail else ''}"
+        )
+
+
+def _chart_registry(root: Path, env: kube_env.KubeEnv, registry: str | None) -> str | None:
+    """--registry's host; for the local cluster, the sandbox registry when it runs."""
+    if registry:
+        return registry.split("/", 1)[0]
+    if env.local_root is not None:
+        with contextlib.suppress(PreflightError):
+            return sandbox.running(env.local_root).registry_host
+    return None
 
 
 @task(
     help={
-        "env": "Environment: pilot (default; docker compose on this host), dev, staging or prod.",
+        "env": "Environment: pilot (default; docker compose on this host), cluster (the "
+        "sandbox's Kubernetes cluster), dev, staging or prod (the cluster of KUBECONFIG).",
         "version": "Version to deploy (default: the workspace's current version).",
         "registry": "Registry host[:port][/namespace] holding the images (and charts) "
-        "(default: the running sandbox's for the pilot; the local charts otherwise).",
+        "(default: the running sandbox's for the pilot and the local cluster; the local "
+        "charts and the registry images.json records otherwise).",
         "port": "Host port of the pilot's web front end (default: the last one, or 8088).",
+        "timeout": "Kubernetes: how long each chart may take to roll out before helm rolls it "
+        "back (default 5m).",
         "json": "Print the deployment record as JSON.",
     }
 )
@@ -62,26 +85,34 @@ def deploy(
     version_: str | None = None,
     registry: str | None = None,
     port: int = 0,
+    timeout: str = helm_deploy.DEFAULT_TIMEOUT,
     json: bool = False,
 ) -> None:
     """Deploy a released version and check its health; roll back by itself when unhealthy."""
     with reported():
         root = find_root()
-        is_pilot = _is_pilot(env)
+        kenv = _kube(root, env)
         target = version_ or next(iter(version.check(load_workspace()).values()))
-        if is_pilot:
+        if kenv is None:
             where = registry or sandbox.running(root).registry_host
             _show(pilot.deploy(root, target, where, port=port or None), json)
             return
-        host = registry.split("/", 1)[0] if registry else None
-        argvs = helm_deploy.deploy_argvs(root, env, target, host, registry)
-        for done in helm_deploy.deploy(argvs, root):
-            console.print(f"[green]deployed[/] {done.release} {target} to {env}")
+        images = root / "dist" / target / "images.json"
+        if not images.is_file():
+            raise PreflightError(
+                f"{images} does not exist, so the images of {target} cannot be pinned by "
+                "digest: deploy a released version (`invoke release` writes it) or push the "
+                "images first (`invoke docker.push`)."
+            )
+        upgrades = helm_deploy.plan(
+            root, kenv, target, _chart_registry(root, kenv, registry), registry, timeout=timeout
+        )
+        _outcomes(helm_deploy.deploy(root, kenv, upgrades), json)
 
 
 @task(
     help={
-        "env": "Environment to check: pilot (default), dev, staging or prod.",
+        "env": "Environment to check: pilot (default), cluster, dev, staging or prod.",
         "version": "Fail unless the deployment reports this version.",
         "timeout": "Seconds to keep retrying the pilot before giving up (default 60).",
         "json": "Print the verdict as JSON.",
@@ -94,27 +125,26 @@ def health(
     timeout: float = pilot.HEALTH_TIMEOUT,
     json: bool = False,
 ) -> None:
-    """Check the pilot's /api/health (through the web proxy) and /health, or helm releases."""
+    """Check the pilot's /api/health and /health, or every rollout of ENV on its API server."""
     with reported():
         root = find_root()
-        if not _is_pilot(env):
-            releases = _helm_releases(root, env)
+        kenv = _kube(root, env)
+        if kenv is not None:
+            releases = rollout.check(root, kenv, version_)
             if json:
-                emit_json(releases)
-            bad = [
-                r["chart"]
-                for r in releases
-                if r.get("status") != "deployed"
-                or (version_ is not None and r.get("app_version") != version_)
-            ]
+                emit_json([r.to_json() for r in releases])
+            bad = [p for r in releases for p in r.problems]
             if bad:
                 raise PublishError(
-                    f"Unhealthy in {env}: {', '.join(map(str, bad))} (not `deployed`"
-                    f"{' at ' + version_ if version_ else ''}); see `invoke helm.history "
-                    f"--env {env}`."
+                    f"Unhealthy in {kenv.describe()}: {'; '.join(bad)}. See `invoke "
+                    f"helm.history --env {env}`."
                 )
             if not json:
-                console.print(f"[green]healthy[/] {env}: every release deployed")
+                for r in releases:
+                    names = ", ".join(
+                        f"{w.kind}/{w.name} {w.ready}/{w.desired}" for w in r.workloads
+                    )
+                    console.print(f"[green]healthy[/] {r.release} {r.version}: {names}")
             return
         verdict = pilot.health(root, version_, timeout=timeout)
         if json:
@@ -127,8 +157,9 @@ def health(
 
 @task(
     help={
-        "env": "Environment to roll back: pilot (default), dev, staging or prod.",
-        "to": "Pilot only: version to return to (default: the previous healthy one).",
+        "env": "Environment to roll back: pilot (default), cluster, dev, staging or prod.",
+        "to": "Version to return to (default: the previous healthy one; on Kubernetes each "
+        "release's previous version).",
         "json": "Print the deployment record as JSON.",
     }
 )
@@ -136,13 +167,8 @@ def rollback(c: Context, env: str = PILOT, to: str | None = None, json: bool = F
     """Return to the previous healthy version (or --to one) and check its health."""
     with reported():
         root = find_root()
-        if _is_pilot(env):
+        kenv = _kube(root, env)
+        if kenv is None:
             _show(pilot.rollback(root, to), json)
             return
-        if to is not None:
-            raise ManifestError(
-                f"--to works for the pilot only; helm rolls {env} back to the previous "
-                f"revision. Run without --to, or `invoke deploy --env {env} --version {to}`."
-            )
-        helm_deploy.rollback(root, env)
-        console.print(f"[green]rolled back[/] every release in {env} to its previous revision")
+        _outcomes(helm_deploy.rollback(root, kenv, to), json)

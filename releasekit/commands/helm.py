@@ -10,7 +10,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 from rich.table import Table
 
-from releasekit import charts, helm_deploy, sandbox
+from releasekit import charts, helm_deploy, kube_env, sandbox
 from releasekit.commands._common import console, emit_json, find_root, reported
 from releasekit.run import redact
 
@@ -104,11 +104,14 @@ def push(
             console.print(f"{pushed.ref}: {pushed.action}")
 
 
+_KENV = "Environment of release.toml whose `helm` key names the values (e.g. cluster, dev)."
+
+
 @task(
     help={
-        "env": f"Environment to deploy. {_ENV}",
-        "dry_run": "Print the exact helm commands and render them (--dry-run=client); "
-        "without a cluster the render is done offline by helm template.",
+        "env": f"Environment to deploy. {_KENV}",
+        "dry_run": "Print the exact helm commands and let the API server validate them "
+        "(--dry-run=server); nothing changes. Needs the environment's cluster.",
         "version": "Release version whose charts and dist/<version>/images.json are deployed "
         "(default: the version Chart.yaml holds).",
         "registry": "Install the charts from this OCI registry (HOST or oci:// URL) instead of "
@@ -117,6 +120,9 @@ def push(
         "images.json records).",
         "namespace": _NAMESPACE,
         "chart": _CHART,
+        "timeout": "How long helm waits for each chart to roll out before it rolls back "
+        "(default 5m).",
+        "json": "Print what happened to each release as JSON.",
     }
 )
 def deploy(
@@ -128,50 +134,68 @@ def deploy(
     image_registry: str | None = None,
     namespace: str | None = None,
     chart: str | None = None,
+    timeout: str = helm_deploy.DEFAULT_TIMEOUT,
+    json: bool = False,
 ) -> None:
-    """helm upgrade --install --atomic every chart into ENV, images pinned by digest."""
+    """helm upgrade --install every chart into ENV (Helm 4: server-side, waits, rolls back)."""
     with reported():
         root = find_root()
-        argvs = helm_deploy.deploy_argvs(
-            root, env, version, registry, image_registry, namespace, dry_run, chart
-        )
-        for argv in argvs:
-            console.print(redact(shlex.join(argv)), markup=False, soft_wrap=True)
-        for done in helm_deploy.deploy(argvs, root):
+        kenv = kube_env.resolve(root, env, namespace)
+        upgrades = helm_deploy.plan(
+            root, kenv, version, registry, image_registry, "server" if dry_run else None, chart,
+            timeout,
+        )  # fmt: skip
+        if not json:
+            for up in upgrades:
+                console.print(redact(shlex.join(up.argv)), markup=False, soft_wrap=True)
+        outcomes = helm_deploy.deploy(root, kenv, upgrades)
+        if json:
+            emit_json([o.to_json() for o in outcomes])
+            return
+        for done in outcomes:
             if dry_run:
-                if done.note:
-                    console.print(f"[yellow]{done.release}[/]: {done.note}")
-                print(redact(done.output))
-            else:
-                console.print(f"[green]deployed[/] {done.release}")
+                print(redact(done.detail))
+            console.print(
+                f"[green]{done.status}[/] {done.release} {done.target} ({kenv.describe()})"
+            )
         if dry_run:
-            console.print("[green]dry run[/]: nothing deployed")
+            console.print("[green]dry run[/]: the API server accepted every chart; nothing changed")
 
 
 @task(
     help={
-        "env": f"Environment to roll back. {_ENV}",
-        "revision": "Roll back to this revision (default: the previous one).",
+        "env": f"Environment to roll back. {_KENV}",
+        "to": "Version to return to (default: each release's previous version).",
         "namespace": _NAMESPACE,
         "chart": _CHART,
+        "json": "Print what happened to each release as JSON.",
     }
 )
 def rollback(
     c: Context,
     env: str,
-    revision: int | None = None,
+    to: str | None = None,
     namespace: str | None = None,
     chart: str | None = None,
+    json: bool = False,
 ) -> None:
-    """helm rollback the releases of ENV and wait for them."""
+    """helm rollback each release of ENV to its previous version (or --to one) and wait."""
     with reported():
-        for result in helm_deploy.rollback(find_root(), env, revision, namespace, chart):
-            console.print(f"[green]rolled back[/] {result.argv[2]}")
+        root = find_root()
+        outcomes = helm_deploy.rollback(root, kube_env.resolve(root, env, namespace), to, chart)
+        if json:
+            emit_json([o.to_json() for o in outcomes])
+            return
+        for done in outcomes:
+            console.print(
+                f"[green]rolled back[/] {done.release}: {done.previous} -> {done.now} "
+                f"({done.detail}, now revision {done.revision})"
+            )
 
 
 @task(
     help={
-        "env": f"Environment to show. {_ENV}",
+        "env": f"Environment to show. {_KENV}",
         "namespace": _NAMESPACE,
         "chart": _CHART,
         "json": "Print the revisions as JSON.",
@@ -186,7 +210,8 @@ def history(
 ) -> None:
     """Show the revisions of each release in ENV (helm history)."""
     with reported():
-        found = helm_deploy.history(find_root(), env, namespace, chart)
+        root = find_root()
+        found = helm_deploy.history(root, kube_env.resolve(root, env, namespace), chart)
         if json:
             emit_json(found)
             return

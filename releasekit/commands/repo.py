@@ -119,6 +119,8 @@ def doctor(c: Context, json: bool = False, strict: bool = False) -> None:
                 status = "[green]ok[/]" if k.ok else "[red]missing[/]"
                 if k.path and not k.version:
                     status = "[yellow]not working[/]"
+                if k.too_old:
+                    status = f"[red]too old (needs >= {k.tool.minimum})[/]"
                 table.add_row(
                     k.tool.name,
                     status,
@@ -126,6 +128,9 @@ def doctor(c: Context, json: bool = False, strict: bool = False) -> None:
                     k.tool.purpose if k.ok else k.tool.install,
                 )
             console.print(table)
+        old = [k.problem for k in checks if k.too_old]
+        if old:
+            raise ToolMissingError(" ".join(p for p in old if p))
         missing = [k.tool.name for k in checks if not k.ok]
         if strict and missing:
             raise ToolMissingError(

@@ -28,16 +28,26 @@ def _show(state: sandbox.SandboxState, json: bool) -> None:
     console.print(f"index user {state.pypi_user}; password in .sandbox/pypi/credentials")
 
 
-@task(default=True, help={"json": "Print the sandbox's services and locations as JSON."})
-def up(c: Context, json: bool = False) -> None:
+@task(
+    default=True,
+    help={
+        "json": "Print the sandbox's services and locations as JSON.",
+        "cluster": "Also start the local Kubernetes cluster (see `invoke cluster.up`).",
+    },
+)
+def up(c: Context, json: bool = False, cluster: bool = False) -> None:
     """Start the local registry, package index and git remote (keeps what already runs)."""
     with reported():
-        _show(sandbox.up(find_root()), json)
+        _show(sandbox.up(find_root(), with_cluster=cluster), json)
 
 
-@task(help={"purge": "Also delete every registry, index, git and pilot data under .sandbox/."})
+@task(
+    help={
+        "purge": "Also delete every registry, index, git, pilot and cluster data under .sandbox/."
+    }
+)
 def down(c: Context, purge: bool = False) -> None:
-    """Stop the sandbox's servers and the pilot deployment; keep their data unless --purge."""
+    """Stop the sandbox's servers, the pilot and the local cluster; keep data unless --purge."""
     with reported():
         root = find_root()
         sandbox.down(root, purge=purge)

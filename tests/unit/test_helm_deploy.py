@@ -1,4 +1,4 @@
-"""releasekit.helm_deploy without helm: argv builders, image pins, deploy argument lists."""
+"""releasekit.helm_deploy without a cluster: image pins, plans, user values, rollback targets."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import charts, helm_deploy
+from releasekit import charts, helm_deploy, helm_pins, kube_env
 from releasekit.errors import ManifestError
+from releasekit.kube import Kube
+from releasekit.kube_env import KubeEnv
 
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_W = "sha256:" + "b" * 64
@@ -51,44 +53,12 @@ def _images_json(root: Path, version: str, data: object) -> Path:
     return path
 
 
-@pytest.mark.parametrize(
-    ("argv", "expected"),
-    [
-        (
-            helm_deploy.upgrade_argv("app", "helm/app", "ironcage-dev", Path("v.yaml"), ["x=1"]),
-            [
-                "helm", "upgrade", "--install", "app", "helm/app", "--namespace", "ironcage-dev",
-                "--create-namespace", "--atomic", "--wait", "--timeout", "5m", "-f", "v.yaml",
-                "--set", "x=1",
-            ],
-        ),
-        (
-            helm_deploy.upgrade_argv(
-                "app", "oci://r:1/charts/app", "ns", Path("v.yaml"), [], version="1.2.3",
-                dry_run=True, plain=True,
-            ),
-            [
-                "helm", "upgrade", "--install", "app", "oci://r:1/charts/app", "--version",
-                "1.2.3", "--namespace", "ns", "--create-namespace", "--atomic", "--wait",
-                "--timeout", "5m", "-f", "v.yaml", "--plain-http", "--dry-run=client",
-            ],
-        ),
-        (
-            helm_deploy.rollback_argv("app", "ironcage-prod"),
-            ["helm", "rollback", "app", "--namespace", "ironcage-prod", "--wait"],
-        ),
-        (
-            helm_deploy.rollback_argv("app", "ironcage-prod", 4),
-            ["helm", "rollback", "app", "4", "--namespace", "ironcage-prod", "--wait"],
-        ),
-        (
-            helm_deploy.history_argv("app", "ironcage-prod"),
-            ["helm", "history", "app", "--namespace", "ironcage-prod", "-o", "json"],
-        ),
-    ],
-)  # fmt: skip
-def test_argv_builders(argv: list[str], expected: list[str]) -> None:
-    assert argv == expected
+def _env(name: str = "staging", namespace: str | None = None) -> KubeEnv:
+    return KubeEnv(name, name, namespace or f"ironcage-{name}", Kube())
+
+
+def _sets(argv: tuple[str, ...]) -> list[str]:
+    return [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
 
 
 @pytest.mark.parametrize(
@@ -129,15 +99,14 @@ def test_argv_builders(argv: list[str], expected: list[str]) -> None:
 )
 def test_deploy_pins_images_by_digest(root: Path, data: object) -> None:
     _images_json(root, "1.2.3", data)
-    (argv,) = helm_deploy.deploy_argvs(root, "staging")
-    assert argv == [
-        "helm", "upgrade", "--install", "control-panel", "helm/control-panel",
-        "--namespace", "ironcage-staging", "--create-namespace", "--atomic", "--wait",
-        "--timeout", "5m", "-f", "helm/control-panel/values-staging.yaml",
-        "--set", "image.registry=127.0.0.1:5000",
-        "--set", f"api.image.digest={DIGEST_A}",
-        "--set", f"web.image.digest={DIGEST_W}",
-    ]  # fmt: skip
+    (up,) = helm_deploy.plan(root, _env())
+    assert up.argv[:5] == ("helm", "upgrade", "--install", "control-panel", "helm/control-panel")
+    assert _sets(up.argv) == [
+        "image.registry=127.0.0.1:5000",
+        f"api.image.digest={DIGEST_A}",
+        f"web.image.digest={DIGEST_W}",
+    ]
+    assert up.values == Path("helm/control-panel/values-staging.yaml")
 
 
 def test_deploy_sets_the_repository_when_the_registry_namespace_differs(root: Path) -> None:
@@ -146,7 +115,8 @@ def test_deploy_sets_the_repository_when_the_registry_namespace_differs(root: Pa
         "1.2.3",
         {"control-panel-api": {"repository": "ghcr.io/acme/control-panel-api", "digest": DIGEST_A}},
     )
-    (argv,) = helm_deploy.deploy_argvs(root, "prod", chart_registry="oci://ghcr.io/acme/charts")
+    (up,) = helm_deploy.plan(root, _env("prod"), chart_registry="oci://ghcr.io/acme/charts")
+    argv = list(up.argv)
     assert argv[3:8] == ["control-panel", "oci://ghcr.io/acme/charts/control-panel", "--version",
                          "1.2.3", "--namespace"]  # fmt: skip
     sets = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
@@ -159,15 +129,53 @@ def test_deploy_sets_the_repository_when_the_registry_namespace_differs(root: Pa
 
 
 def test_deploy_without_images_json_uses_the_chart_tags(root: Path) -> None:
-    (argv,) = helm_deploy.deploy_argvs(
-        root, "dev", version="1.2.3", image_registry="r.example.com", namespace="team", dry_run=True
+    (up,) = helm_deploy.plan(
+        root, _env("dev", "team"), version="1.2.3", image_registry="r.example.com", dry_run="server"
     )
-    assert argv == [
-        "helm", "upgrade", "--install", "control-panel", "helm/control-panel",
-        "--namespace", "team", "--create-namespace", "--atomic", "--wait", "--timeout", "5m",
-        "-f", "helm/control-panel/values-dev.yaml", "--set", "image.registry=r.example.com",
-        "--dry-run=client",
-    ]  # fmt: skip
+    assert _sets(up.argv) == ["image.registry=r.example.com"]
+    assert up.argv[up.argv.index("--namespace") + 1] == "team"
+    assert up.argv[-1] == "--dry-run=server"
+
+
+@pytest.mark.parametrize(
+    ("sets", "expected"),
+    [
+        ([], {"replicaCount": 1}),
+        (["image.registry=h:1", "api.image.digest=sha256:x"],
+         {"replicaCount": 1, "image": {"registry": "h:1"},
+          "api": {"image": {"digest": "sha256:x"}}}),
+    ],
+)  # fmt: skip
+def test_user_values_are_what_helm_records(
+    tmp_path: Path, sets: list[str], expected: object
+) -> None:
+    values = tmp_path / "values.yaml"
+    values.write_text("replicaCount: 1\n")
+    assert helm_pins.user_values(values, sets) == expected
+
+
+def _rev(n: int, version: str, status: str) -> dict[str, object]:
+    return {"revision": n, "app_version": version, "status": status}
+
+
+@pytest.mark.parametrize(
+    ("revisions", "to", "expected"),
+    [
+        ([_rev(1, "1.0", "superseded"), _rev(2, "1.1", "deployed")], None, 1),
+        # a failed upgrade and helm's own rollback are skipped: the previous version is 1.0
+        ([_rev(1, "1.0", "superseded"), _rev(2, "1.1", "superseded"), _rev(3, "1.2", "failed"),
+          _rev(4, "1.1", "deployed")], None, 1),
+        ([_rev(1, "1.0", "superseded"), _rev(2, "1.1", "superseded"), _rev(3, "1.2", "deployed")],
+         "1.0", 1),
+        ([_rev(1, "1.0", "deployed")], None, None),
+        ([_rev(1, "1.0", "superseded"), _rev(2, "1.1", "deployed")], "3.0", None),
+    ],
+)  # fmt: skip
+def test_rollback_target(
+    revisions: list[dict[str, object]], to: str | None, expected: int | None
+) -> None:
+    found = helm_deploy._target(revisions, to)
+    assert (found["revision"] if found else None) == expected
 
 
 @pytest.mark.parametrize(
@@ -190,7 +198,7 @@ def test_image_registry_with_or_without_namespace(
     root: Path, registry: str | None, expected: list[str]
 ) -> None:
     (chart,) = charts.find_charts(root)
-    assert helm_deploy.image_sets(chart, None, registry) == expected
+    assert helm_pins.image_sets(chart, None, registry) == expected
 
 
 def test_an_explicit_registry_wins_over_images_json(root: Path) -> None:
@@ -205,12 +213,19 @@ def test_an_explicit_registry_wins_over_images_json(root: Path) -> None:
         },
     )
     (chart,) = charts.find_charts(root)
-    assert helm_deploy.image_sets(chart, path, "reg.example.com/ironcage") == [
+    assert helm_pins.image_sets(chart, path, "reg.example.com/ironcage") == [
         "image.registry=reg.example.com",
         f"api.image.digest={DIGEST_A}",
     ]
 
 
 def test_deploy_refuses_unknown_environment(root: Path) -> None:
-    with pytest.raises(ManifestError, match=r"Unknown environment `pilot`"):
-        helm_deploy.deploy_argvs(root, "pilot")
+    with pytest.raises(ManifestError, match=r"Environment `pilot` deploys no charts"):
+        kube_env.resolve(root, "pilot")
+
+
+def test_helm_4_flags(root: Path) -> None:
+    (up,) = helm_deploy.plan(root, _env(), timeout="30s")
+    assert {"--server-side=true", "--rollback-on-failure", "--wait=watcher"} <= set(up.argv)
+    assert "--atomic" not in up.argv
+    assert up.argv[up.argv.index("--timeout") + 1] == "30s"

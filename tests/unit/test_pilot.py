@@ -335,5 +335,5 @@ def test_unknown_environment_names_the_known_ones(
     from releasekit.commands import deploy
 
     monkeypatch.chdir(repo_root)
-    with pytest.raises(Exit, match="known environments are pilot, dev, staging, prod"):
+    with pytest.raises(Exit, match="known environments are pilot, cluster, dev, staging, prod"):
         getattr(deploy, task)(Context(), env="qa")

@@ -189,10 +189,10 @@ def test_digest_wins_over_tag_and_registry_prefixes() -> None:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ("bogus: 1\n", "Additional property bogus is not allowed"),
-        ("api:\n  image:\n    digest: latest\n", "api.image.digest: Does not match pattern"),
-        ('auth:\n  existingSecret: ""\n', "auth.existingSecret"),
-        ("securityContext:\n  runAsNonRoot: false\n", "securityContext.runAsNonRoot"),
+        ("bogus: 1\n", "additional properties 'bogus' not allowed"),
+        ("api:\n  image:\n    digest: latest\n", "at '/api/image/digest': 'latest' does not match"),
+        ('auth:\n  existingSecret: ""\n', "at '/auth/existingSecret'"),
+        ("securityContext:\n  runAsNonRoot: false\n", "at '/securityContext/runAsNonRoot'"),
     ],
 )
 def test_values_breaking_the_schema_name_the_file(copy: Path, values: str, message: str) -> None:
