@@ -202,7 +202,7 @@ def login_argv(registry: str, username: str) -> list[str]:
     """``helm registry login``; the password goes on standard input, never in argv."""
     host = chart_repo(registry).removeprefix("oci://").split("/", 1)[0]
     return ["helm", "registry", "login", host, "--username", username, "--password-stdin",
-            *(["--insecure"] if plain_http(registry) else [])]  # fmt: skip
+            *_tls(registry)]  # fmt: skip
 
 
 def login(registry: str, username: str, password: str) -> None:

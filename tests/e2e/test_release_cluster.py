@@ -1,7 +1,7 @@
 """A whole `invoke release --env cluster` into the local cluster, in a fresh copy of the repo.
 
-It builds and pushes images: run the session that holds it under the docker lock
-(`flock /tmp/ironcage-docker.lock nox -s cluster`) on a machine shared with other builds.
+The `cluster` session tests deploys, rollbacks and failures against the API server; this
+one release, from the commit to the live Deployments, is part of the e2e session.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import yaml
 from releasekit import sandbox
 from tests.conftest import copy_repo, git, require
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 
 def _invoke(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
