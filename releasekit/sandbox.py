@@ -23,7 +23,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-
 from releasekit import cluster, manifest, pilot, signing
 from releasekit.errors import ManifestError, PreflightError, PublishError
 from releasekit.run import register_secret, require_tool, run, spawn
