@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import kubernetes_validate
 import yaml
 
 from releasekit.doctor import TOOLS, check_tool
@@ -202,7 +201,7 @@ def login_argv(registry: str, username: str) -> list[str]:
     """``helm registry login``; the password goes on standard input, never in argv."""
     host = chart_repo(registry).removeprefix("oci://").split("/", 1)[0]
     return ["helm", "registry", "login", host, "--username", username, "--password-stdin",
-            *(["--insecure"] if plain_http(registry) else [])]  # fmt: skip
+            *_tls(registry)]  # fmt: skip
 
 
 def login(registry: str, username: str, password: str) -> None:
@@ -268,6 +267,10 @@ def render(root: Path, env: str, chart: Chart, sets: list[str] | None = None) ->
 
 def validate(rendered: Rendered) -> list[Invalid]:
     """Each manifest checked against the (strict) Kubernetes schema of KUBERNETES_VERSION."""
+    # Imported here: loading the schemas' validators takes about a second, which listing
+    # or parsing tasks must not pay.
+    import kubernetes_validate
+
     found = []
     for doc in rendered.manifests:
         kind = str(doc.get("kind", "?"))

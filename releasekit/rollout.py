@@ -7,11 +7,13 @@ rolled out: all replicas updated, available, and no old ones left.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 
 from releasekit import helm_deploy, kube
 from releasekit.charts import find_charts
+from releasekit.errors import PublishError
 from releasekit.kube_env import KubeEnv
 
 __all__ = ["ReleaseHealth", "check", "live_images"]
@@ -69,13 +71,24 @@ def check(root: Path, env: KubeEnv, expected: str | None = None) -> list[Release
     return [_one(env, name, found[name], expected) for name in sorted(found)]
 
 
-def live_images(root: Path, env: KubeEnv) -> dict[str, str]:
-    """Image name (last path part) -> ``sha256:`` digest the live workloads run, by digest."""
+def live_images(root: Path, env: KubeEnv, released: Collection[str]) -> dict[str, str]:
+    """Image name (last path part) -> ``sha256:`` digest the live workloads run, per chart.
+
+    Only the ``released`` images (those the release built) are reported, and each of them
+    must run by digest; third-party images a chart deploys beside them (a Redis) are not the
+    release's to pin.
+    """
     images: dict[str, str] = {}
     for chart in find_charts(root):
         for workload in kube.workloads(env.kube, env.namespace, chart.name):
             for ref in workload.images:
                 name, _, digest = ref.partition("@")
-                if digest:  # a third-party image by tag (a Redis) is not the release's
-                    images[name.rsplit("/", 1)[-1]] = digest
+                if name.rsplit("/", 1)[-1].partition(":")[0] not in released:
+                    continue
+                if not digest:
+                    raise PublishError(
+                        f"{workload.kind}/{workload.name} runs {ref}, which is not pinned by "
+                        "digest."
+                    )
+                images[name.rsplit("/", 1)[-1]] = digest
     return images

@@ -23,8 +23,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from passlib.apache import HtpasswdFile
-
 from releasekit import cluster, manifest, pilot, signing
 from releasekit.errors import ManifestError, PreflightError, PublishError
 from releasekit.run import register_secret, require_tool, run, spawn
@@ -234,6 +232,8 @@ def start_pypi(data: Path, user: str, password: str, port: int | None = None) ->
     port = port or free_port()
     packages = data / "packages"
     packages.mkdir(parents=True, exist_ok=True)
+    from passlib.apache import HtpasswdFile
+
     htpasswd = HtpasswdFile(str(data / "htpasswd"), new=True)
     htpasswd.set_password(user, password)
     htpasswd.save()

@@ -136,10 +136,7 @@ def resolve(
     password_env = str(table.get("pypi_password_env", "TWINE_PASSWORD"))
     reg_user_env = table.get("registry_username_env")
     reg_password_env = table.get("registry_password_env")
-    for key in ("signing_key_env", "signing_password_env"):
-        if credentials and table.get(key):
-            _env(name, str(table[key]), manifest, key)  # set, and redacted from now on
-    return Target(
+    target = Target(
         name=name,
         kind="remote",
         pypi_url=table["pypi_url"],
@@ -170,6 +167,10 @@ def resolve(
         signing_key_env=str(table.get("signing_key_env", "")),
         signing_password_env=str(table.get("signing_password_env", "")),
     )
+    for key in ("signing_key_env", "signing_password_env"):
+        if credentials and table.get(key):
+            _env(name, str(table[key]), manifest, key)  # set, and redacted from now on
+    return target
 
 
 def check_reachable(target: Target, timeout: float = 10.0) -> None:

@@ -18,6 +18,7 @@
 set -euo pipefail
 
 HELM_VERSION="v4.3.2"
+COSIGN_VERSION="v3.1.3"
 ACTIONLINT_VERSION="v1.7.4"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${RELEASEKIT_CACHE:-$HOME/.cache/releasekit}"
@@ -98,13 +99,20 @@ go_tool() {  # name module version
   ln -sf "$bin" "/usr/local/bin/$name"
   say "$name $version"
 }
-go_tool helm helm.sh/helm/v4/cmd/helm "$HELM_VERSION" \
-  "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
-go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION" \
-  "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION"
-go_tool cosign github.com/sigstore/cosign/v3/cmd/cosign v3.1.3 "-X sigs.k8s.io/release-utils/version.gitVersion=v3.1.3"
-command -v openssl >/dev/null || die "openssl is missing: apt-get install openssl"
-RELEASEKIT_CACHE="$CACHE" "$ROOT/scripts/build-kubernetes.sh"
+go_tools() {
+  go_tool helm helm.sh/helm/v4/cmd/helm "$HELM_VERSION" \
+    "-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
+  go_tool actionlint github.com/rhysd/actionlint/cmd/actionlint "$ACTIONLINT_VERSION" \
+    "-X github.com/rhysd/actionlint.version=$ACTIONLINT_VERSION"
+  go_tool cosign github.com/sigstore/cosign/v3/cmd/cosign "$COSIGN_VERSION" \
+    "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION"
+  command -v openssl >/dev/null || die "openssl is missing: apt-get install openssl"
+  RELEASEKIT_CACHE="$CACHE" "$ROOT/scripts/build-kubernetes.sh"
+}
+# The cold Go builds take minutes of CPU; the steps below are mostly downloads and disk,
+# so they run meanwhile and the builds are waited for at the end.
+go_tools &
+GO_TOOLS=$!
 
 # 4. terraform ---------------------------------------------------------------------------------
 command -v terraform >/dev/null || die "terraform is missing: install terraform >= 1.5 into \
@@ -122,5 +130,9 @@ say "installing the toolkit and its tools into .venv"
 
 # 6. base images -------------------------------------------------------------------------------
 "$ROOT/docker/base/bootstrap.sh"
+
+if ! wait "$GO_TOOLS"; then
+  die "building the pinned Go tools failed (see the lines above); run scripts/setup.sh again"
+fi
 
 say "done: run '.venv/bin/invoke doctor' to see every tool"

@@ -210,7 +210,7 @@ def test_every_value_is_documented_and_the_schema_is_strict(chart: str) -> None:
                 "--username",
                 "bot",
                 "--password-stdin",
-                "--insecure",
+                "--plain-http",
             ],
         ),
     ],

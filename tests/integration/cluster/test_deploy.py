@@ -64,7 +64,7 @@ def test_deploy_pins_the_released_digests_and_a_second_deploy_changes_nothing(
     assert [(o.release, o.status, o.now) for o in outcomes] == [
         (name, "deployed", "1.0.0") for name in CHARTS
     ]
-    assert rollout.live_images(charts_root, env) == pins
+    assert rollout.live_images(charts_root, env, pins) == pins
     health = rollout.check(charts_root, env, "1.0.0")
     assert all(r.ok for r in health), [r.problems for r in health]
     assert {w.name for r in health for w in r.workloads} >= {"agent-runtime"}
@@ -88,7 +88,7 @@ def test_an_upgrade_that_never_becomes_ready_rolls_back_and_names_both_versions(
     assert _versions(charts_root, env) == {"agent-runtime": "1.0.0", "control-panel": "1.0.0"}
     statuses = [r["status"] for r in helm_deploy.history(charts_root, env)["agent-runtime"]]
     assert statuses == ["superseded", "failed", "deployed"]
-    assert rollout.live_images(charts_root, env) == good
+    assert rollout.live_images(charts_root, env, good) == good
 
 
 def test_a_deploy_that_fails_half_way_leaves_every_chart_at_its_previous_version(
@@ -104,7 +104,7 @@ def test_a_deploy_that_fails_half_way_leaves_every_chart_at_its_previous_version
     assert "- agent-runtime: rolled back; now at 2.0.0" in message
     assert "- control-panel: failed; now at 2.0.0" in message
     assert _versions(charts_root, env) == {"agent-runtime": "2.0.0", "control-panel": "2.0.0"}
-    assert rollout.live_images(charts_root, env) == good
+    assert rollout.live_images(charts_root, env, good) == good
     assert _settled(charts_root, env, "2.0.0") == []
 
 
@@ -135,13 +135,13 @@ def test_rollback_restores_the_previous_version_then_any_earlier_one(
     _deploy(charts_root, env, "4.0.0")
     second = release(charts_root, "4.1.0")
     _deploy(charts_root, env, "4.1.0")
-    assert rollout.live_images(charts_root, env) == second
+    assert rollout.live_images(charts_root, env, second) == second
 
     outcomes = helm_deploy.rollback(charts_root, env)
     assert [(o.release, o.previous, o.now) for o in outcomes] == [
         (name, "4.1.0", "4.0.0") for name in CHARTS
     ]
-    assert rollout.live_images(charts_root, env) == first
+    assert rollout.live_images(charts_root, env, first) == first
     assert all(r.ok for r in rollout.check(charts_root, env, "4.0.0"))
 
     helm_deploy.rollback(charts_root, env, to="4.1.0")
