@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import ssl
 import time
 import urllib.error
@@ -26,6 +25,7 @@ from pathlib import Path
 
 from releasekit import cluster_pki, kube
 from releasekit.errors import PreflightError, PublishError
+from releasekit.net import free_port, port_free
 from releasekit.run import require_tool, spawn
 
 __all__ = [
@@ -100,22 +100,6 @@ def kubeconfig_path(root: Path) -> Path:
 # -- processes ---------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
-
-
 def _owns(pid: int | None, home: Path) -> bool:
     """True while ``pid`` is alive and is a server of the cluster in ``home``."""
     if not pid:
@@ -177,8 +161,8 @@ def _ports(recorded: dict[str, int], pids: dict[str, int], home: Path) -> dict[s
     ports = {}
     for name in (*COMPONENTS, "etcd-peer"):
         old = recorded.get(name)
-        keep = old is not None and (_owns(pids.get(owner.get(name, name)), home) or _port_free(old))
-        ports[name] = old if keep and old is not None else _free_port()
+        keep = old is not None and (_owns(pids.get(owner.get(name, name)), home) or port_free(old))
+        ports[name] = old if keep and old is not None else free_port()
     return ports
 
 

@@ -15,7 +15,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -25,6 +24,7 @@ from pathlib import Path
 
 from releasekit import cluster, manifest, pilot, signing
 from releasekit.errors import ManifestError, PreflightError, PublishError
+from releasekit.net import free_port, port_free
 from releasekit.run import register_secret, require_tool, run, spawn
 
 __all__ = [
@@ -135,24 +135,6 @@ class SandboxState:
             "alive": self.alive,
             "services": [asdict(s) for s in self.services],
         }
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _port_free(port: int) -> bool:
-    """True when a server could listen on ``port`` (as servers do, with SO_REUSEADDR)."""
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 def wait_http(url: str, timeout: float = 30.0, log: Path | None = None) -> None:
@@ -360,7 +342,7 @@ def _ensure(old: Service | None, start: Callable[[int | None], Service], preferr
         if _owns(old):
             stop(old)
     for port in (old.port if old else None, preferred):
-        if port is not None and _port_free(port):
+        if port is not None and port_free(port):
             return start(port)
     return start(None)
 
