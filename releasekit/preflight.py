@@ -9,6 +9,7 @@ and accepts the target's credentials (a 401 is a preflight failure, not a publis
 from __future__ import annotations
 
 import base64
+import dataclasses
 import os
 import shutil
 import urllib.error
@@ -119,6 +120,14 @@ def check(
     if target_name == targets.SANDBOX:
         state = _sandbox_as_planned(ws.root) if readonly else sandbox.up(ws.root)
     target = targets.resolve(ws.manifest, target_name, state, credentials=not readonly)
+    if target.trusted_publishing and not readonly:
+        from releasekit.attestations import mint_upload_token
+
+        target = dataclasses.replace(
+            target,
+            pypi_password=mint_upload_token(target.pypi_url),
+            pypi_credentials_from="the upload token trusted publishing minted",
+        )
     if not readonly:
         if target.kind == "remote":
             targets.check_reachable(target)

@@ -163,7 +163,11 @@ def upload(
         results.append(Uploaded(path, "skipped", local))
     if pending:
         env = {"TWINE_USERNAME": username, "TWINE_PASSWORD": password, "TWINE_NON_INTERACTIVE": "1"}
+        from releasekit.attestations import attested
+
         twine = [sys.executable, "-m", "twine", "upload", "--non-interactive"]
+        if attested(pending):
+            twine.append("--attestations")  # PEP 740: each file's attestation beside it
         run(
             [*twine, "--disable-progress-bar", "--repository-url", repository_url, *pending],
             env=env,

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from releasekit import (
+    attestations,
     builds,
     changelog,
     charts,
@@ -156,8 +157,10 @@ def _python_files(ctx: dict[str, Any]) -> list[Path]:
 def publish_python(ctx: dict[str, Any]) -> dict[str, Any]:
     """Upload every sdist and wheel the index does not hold yet."""
     target = _target(ctx)
+    dists = _python_files(ctx)
+    attestations.attest(dists)  # PEP 740, only where the job has an OIDC identity
     results = python_upload.upload(
-        _python_files(ctx),
+        dists,
         target.pypi_url,
         index_url=target.pypi_index,
         auth=(target.pypi_username, target.pypi_password),

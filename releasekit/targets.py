@@ -33,6 +33,7 @@ _KEYS = {
     "git_remote": "git remote name or URL the release tag is pushed to",
     "git_token_env": "variable holding a token for an https git remote (e.g. GH_TOKEN)",
     "plain_http": "true for a registry without TLS (loopback registries only)",
+    "pypi_trusted_publishing": "true to upload with a token minted from the job's OIDC identity",
     "signing_key_env": "variable holding the cosign private key (PEM) that signs the release",
     "signing_password_env": "variable holding the password of that key",
 }
@@ -55,6 +56,8 @@ class Target:
     registry_username: str = ""
     registry_password: str = field(default="", repr=False)
     git_token: str = field(default="", repr=False)
+    trusted_publishing: bool = False
+    """Upload with a token the index mints for the job's OIDC identity (no stored password)."""
     pypi_credentials_from: str = ""
     """Where the index credentials come from, in words (variable names), for errors."""
     registry_credentials_from: str = ""
@@ -136,6 +139,7 @@ def resolve(
     password_env = str(table.get("pypi_password_env", "TWINE_PASSWORD"))
     reg_user_env = table.get("registry_username_env")
     reg_password_env = table.get("registry_password_env")
+    trusted = bool(table.get("pypi_trusted_publishing", False))
     target = Target(
         name=name,
         kind="remote",
@@ -145,8 +149,15 @@ def resolve(
         chart_registry=table["chart_registry"],
         git_remote=table["git_remote"],
         plain_http=bool(table.get("plain_http", False)),
-        pypi_username=_env(name, user_env, manifest, "pypi_username_env", credentials),
-        pypi_password=_env(name, password_env, manifest, "pypi_password_env", credentials),
+        pypi_username=(
+            "__token__"
+            if trusted
+            else _env(name, user_env, manifest, "pypi_username_env", credentials)
+        ),
+        pypi_password=(
+            "" if trusted else _env(name, password_env, manifest, "pypi_password_env", credentials)
+        ),
+        trusted_publishing=trusted,
         registry_username=(
             _env(name, str(reg_user_env), manifest, "registry_username_env", credentials)
             if reg_user_env
