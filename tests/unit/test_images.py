@@ -22,7 +22,7 @@ DOCKERFILES = sorted((REPO / "docker").glob("*.Dockerfile"))
     ("version", "sha", "expected"),
     [
         ("1.4.2", "abc1234", ["1.4.2", "1.4", "1", "latest", "sha-abc1234"]),
-        ("0.1.0", "0123456", ["0.1.0", "0.1", "0", "latest", "sha-0123456"]),
+        ("7.3.1", "0123456", ["7.3.1", "7.3", "7", "latest", "sha-0123456"]),
         ("2.0.0-rc.1", "abc1234", ["2.0.0-rc.1", "sha-abc1234"]),
         ("1.0.0-alpha", None, ["1.0.0-alpha"]),
         ("3.2.1", None, ["3.2.1", "3.2", "3", "latest"]),
@@ -215,7 +215,7 @@ base-files\t12.4+deb12u5\tamd64
 libc6\t2.36-9+deb12u4\tamd64
 tzdata\t2024a-0+deb12u1\tall
 ----releasekit-sbom----
-[["ironcage_sandbox", "0.1.0"], ["Ironcage-Agent-Runtime", "0.1.0"]]
+[["ironcage_sandbox", "7.3.1"], ["Ironcage-Agent-Runtime", "7.3.1"]]
 """
 
 
@@ -225,8 +225,8 @@ def test_parse_inventory_gives_purls() -> None:
         "pkg:deb/debian/base-files@12.4%2Bdeb12u5?arch=amd64&distro=debian-12",
         "pkg:deb/debian/libc6@2.36-9%2Bdeb12u4?arch=amd64&distro=debian-12",
         "pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1?arch=all&distro=debian-12",
-        "pkg:pypi/ironcage-agent-runtime@0.1.0",
-        "pkg:pypi/ironcage-sandbox@0.1.0",
+        "pkg:pypi/ironcage-agent-runtime@7.3.1",
+        "pkg:pypi/ironcage-sandbox@7.3.1",
     ]
 
 

@@ -9,8 +9,8 @@ from releasekit.python_upload import _Links, dist_name
 @pytest.mark.parametrize(
     ("filename", "project"),
     [
-        ("ironcage_cli-0.1.0-py3-none-any.whl", "ironcage-cli"),
-        ("ironcage_cli-0.1.0.tar.gz", "ironcage-cli"),
+        ("ironcage_cli-7.3.1-py3-none-any.whl", "ironcage-cli"),
+        ("ironcage_cli-7.3.1.tar.gz", "ironcage-cli"),
         ("Foo.Bar-1.0rc1.tar.gz", "foo-bar"),
         ("ironcage_agent_runtime-1.4.2-py3-none-any.whl", "ironcage-agent-runtime"),
     ],
@@ -21,7 +21,7 @@ def test_dist_name(filename: str, project: str) -> None:
 
 def test_dist_name_refuses_other_files() -> None:
     with pytest.raises(PublishError, match=r"neither a wheel"):
-        dist_name("ironcage-0.1.0-linux-x86_64")
+        dist_name("ironcage-7.3.1-linux-x86_64")
 
 
 def test_simple_page_links() -> None:

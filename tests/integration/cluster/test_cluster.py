@@ -70,7 +70,7 @@ def test_helm_test_pods_complete_and_never_ready_images_stay_pending(
 ) -> None:
     chart = tmp_path / "probe"
     (chart / "templates").mkdir(parents=True)
-    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: probe\nversion: 0.1.0\n")
+    (chart / "Chart.yaml").write_text("apiVersion: v2\nname: probe\nversion: 7.3.1\n")
     (chart / "templates" / "test.yaml").write_text(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: probe-test\n"
         "  annotations:\n    helm.sh/hook: test\n"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from releasekit import manifest, workspace
-from tests.conftest import REPO, set_version
+from tests.conftest import REPO, current_version
 
 MANIFEST = """\
 [release]
@@ -56,8 +56,8 @@ _IGNORED = shutil.ignore_patterns(
 )
 
 
-# The version every throwaway workspace is set to, whatever the monorepo's own version is.
-VERSION = "0.1.0"
+# The version the throwaway workspaces hold: the monorepo's own, read from its workspace.
+VERSION = current_version(REPO)
 
 # Every commit of a throwaway workspace has this time, so builds of two copies compare equal.
 COMMIT_DATE = "2024-06-01T12:00:00+00:00"
@@ -72,14 +72,13 @@ def git(root: Path, *args: str) -> str:
 
 
 def make_workspace(root: Path) -> Path:
-    """Copy the packages, release.toml (trimmed), tasks.py and .gitignore at VERSION; commit."""
+    """Copy the packages, release.toml (trimmed), tasks.py and .gitignore; commit on main."""
     root.mkdir(parents=True)
     for name in _PACKAGES:
         shutil.copytree(REPO / "packages" / name, root / "packages" / name, ignore=_IGNORED)
     (root / "release.toml").write_text(MANIFEST, encoding="utf-8")
     shutil.copy2(REPO / ".gitignore", root / ".gitignore")
     shutil.copy2(REPO / "tasks.py", root / "tasks.py")
-    set_version(root, VERSION)
     git(root, "init", "-q", "-b", "main")
     git(root, "config", "user.email", "test@example.com")
     git(root, "config", "user.name", "Test")

@@ -26,7 +26,7 @@ def exe(built_ws: Path, outcomes) -> Path:
 
 def test_binary_is_built_once(built_ws: Path, outcomes, exe: Path) -> None:
     assert [(o.key, o.status, o.outputs) for o in outcomes] == [("binary:cli", "built", (exe,))]
-    assert exe.name == "ironcage-0.1.0-linux-x86_64"
+    assert exe.name == f"ironcage-{VERSION}-linux-x86_64"
     assert exe.stat().st_size > 5_000_000
     again = binary.build_all(load(built_ws), VERSION)
     assert [(o.key, o.status) for o in again] == [("binary:cli", "up to date")]
@@ -36,7 +36,7 @@ def test_binary_prints_version_without_python_or_path(exe: Path) -> None:
     out = subprocess.run(
         ["/usr/bin/env", "-i", exe, "version"], capture_output=True, text=True, check=True
     )
-    assert out.stdout == "ironcage 0.1.0\n"
+    assert out.stdout == f"ironcage {VERSION}\n"
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ import pytest
 from releasekit import builds
 from tests.conftest import require
 
-from .conftest import load
+from .conftest import VERSION, load
 
 pytestmark = pytest.mark.integration
 
@@ -34,22 +34,22 @@ def test_build_python_twice_second_up_to_date(make_ws: Callable[[], Path]) -> No
     first = _invoke(root, "build.python", "--json")
     assert first.returncode == 0, first.stderr
     statuses = _statuses(first.stdout)
-    assert statuses["dist/0.1.0/python/ironcage_cli-0.1.0-py3-none-any.whl"] == "built"
-    assert statuses["dist/0.1.0/sbom/ironcage-sandbox-0.1.0.cdx.json"] == "built"
+    assert statuses[f"dist/{VERSION}/python/ironcage_cli-{VERSION}-py3-none-any.whl"] == "built"
+    assert statuses[f"dist/{VERSION}/sbom/ironcage-sandbox-{VERSION}.cdx.json"] == "built"
     second = _invoke(root, "build.python", "--json")
     assert second.returncode == 0, second.stderr
     assert "wheel:cli up to date" in second.stderr
     assert {s for p, s in _statuses(second.stdout).items() if "python/" in p} == {"up to date"}
     forced = _invoke(root, "build.python", "--package", "sandbox", "--force", "--json")
     assert _statuses(forced.stdout) == {
-        "dist/0.1.0/python/ironcage_sandbox-0.1.0-py3-none-any.whl": "built",
-        "dist/0.1.0/python/ironcage_sandbox-0.1.0.tar.gz": "built",
-        "dist/0.1.0/sbom/ironcage-sandbox-0.1.0.cdx.json": "built",
-        "dist/0.1.0/SHA256SUMS": "up to date",
+        f"dist/{VERSION}/python/ironcage_sandbox-{VERSION}-py3-none-any.whl": "built",
+        f"dist/{VERSION}/python/ironcage_sandbox-{VERSION}.tar.gz": "built",
+        f"dist/{VERSION}/sbom/ironcage-sandbox-{VERSION}.cdx.json": "built",
+        f"dist/{VERSION}/SHA256SUMS": "up to date",
     }
     table = _invoke(root, "build.python")
     assert "up to date" in table.stdout
-    assert "ironcage_cli-0.1.0-py3-none-any.whl" in table.stdout
+    assert f"ironcage_cli-{VERSION}-py3-none-any.whl" in table.stdout
 
 
 def test_unknown_package_is_a_clear_error(make_ws: Callable[[], Path]) -> None:
@@ -68,14 +68,14 @@ def test_engine_build_writes_checksums_over_everything(make_ws: Callable[[], Pat
     sha256sum = require("sha256sum")
     root = make_ws()
     built = builds.build(load(root), ("python", "site"))
-    assert built.version == "0.1.0"
+    assert built.version == f"{VERSION}"
     assert {o.key for o in built.outcomes} == {
         "wheel:sandbox",
         "wheel:agent-runtime",
         "wheel:cli",
         "site:marketing-site",
     }
-    folder = root / "dist" / "0.1.0"
+    folder = root / "dist" / f"{VERSION}"
     check = subprocess.run(
         [sha256sum, "-c", "SHA256SUMS"], cwd=folder, capture_output=True, text=True, check=True
     )

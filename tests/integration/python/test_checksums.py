@@ -17,12 +17,12 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
-    root = tmp_path / "0.1.0"
+    root = tmp_path / "7.3.1"
     for rel, data in {
-        "python/a-0.1.0-py3-none-any.whl": b"wheel",
-        "python/a-0.1.0.tar.gz": b"sdist",
-        "bin/tool-0.1.0-linux-x86_64": b"\x7fELF",
-        "site/site 0.1.0.tar.gz": b"site with a space",
+        "python/a-7.3.1-py3-none-any.whl": b"wheel",
+        "python/a-7.3.1.tar.gz": b"sdist",
+        "bin/tool-7.3.1-linux-x86_64": b"\x7fELF",
+        "site/site 7.3.1.tar.gz": b"site with a space",
         "sbom/a.cdx.json": b"{}",
         ".partial.tmp": b"hidden",
         "state.json": b"{}",
@@ -49,26 +49,26 @@ def test_lists_release_files_sorted_and_skips_state(folder: Path) -> None:
     checksums.write(folder)
     lines = (folder / "SHA256SUMS").read_text().splitlines()
     assert [line.split("  ", 1)[1] for line in lines] == [
-        "bin/tool-0.1.0-linux-x86_64",
-        "python/a-0.1.0-py3-none-any.whl",
-        "python/a-0.1.0.tar.gz",
+        "bin/tool-7.3.1-linux-x86_64",
+        "python/a-7.3.1-py3-none-any.whl",
+        "python/a-7.3.1.tar.gz",
         "sbom/a.cdx.json",
-        "site/site 0.1.0.tar.gz",
+        "site/site 7.3.1.tar.gz",
     ]
-    assert checksums.parse(folder / "SHA256SUMS")["python/a-0.1.0.tar.gz"] == file_sha256(
-        folder / "python/a-0.1.0.tar.gz"
+    assert checksums.parse(folder / "SHA256SUMS")["python/a-7.3.1.tar.gz"] == file_sha256(
+        folder / "python/a-7.3.1.tar.gz"
     )
 
 
 def test_rewrite_follows_changes_and_sha256sum_catches_tampering(folder: Path) -> None:
     sha256sum = require("sha256sum")
     checksums.write(folder)
-    (folder / "python/a-0.1.0.tar.gz").write_bytes(b"tampered")
+    (folder / "python/a-7.3.1.tar.gz").write_bytes(b"tampered")
     tampered = subprocess.run(
         [sha256sum, "-c", "SHA256SUMS"], cwd=folder, capture_output=True, text=True
     )
     assert tampered.returncode == 1
-    assert "python/a-0.1.0.tar.gz: FAILED" in tampered.stdout
+    assert "python/a-7.3.1.tar.gz: FAILED" in tampered.stdout
     checksums.write(folder)
     subprocess.run([sha256sum, "-c", "SHA256SUMS"], cwd=folder, check=True, capture_output=True)
 

@@ -51,33 +51,33 @@ def test_build_all_writes_dists_and_sboms(built_ws: Path, outcomes) -> None:
     ]
     dist = built_ws / "dist" / VERSION
     assert sorted(p.name for p in (dist / "python").iterdir()) == [
-        "ironcage_agent_runtime-0.1.0-py3-none-any.whl",
-        "ironcage_agent_runtime-0.1.0.tar.gz",
-        "ironcage_cli-0.1.0-py3-none-any.whl",
-        "ironcage_cli-0.1.0.tar.gz",
-        "ironcage_sandbox-0.1.0-py3-none-any.whl",
-        "ironcage_sandbox-0.1.0.tar.gz",
+        f"ironcage_agent_runtime-{VERSION}-py3-none-any.whl",
+        f"ironcage_agent_runtime-{VERSION}.tar.gz",
+        f"ironcage_cli-{VERSION}-py3-none-any.whl",
+        f"ironcage_cli-{VERSION}.tar.gz",
+        f"ironcage_sandbox-{VERSION}-py3-none-any.whl",
+        f"ironcage_sandbox-{VERSION}.tar.gz",
     ]
     assert sorted(p.name for p in (dist / "sbom").iterdir()) == [
-        "ironcage-agent-runtime-0.1.0.cdx.json",
-        "ironcage-cli-0.1.0.cdx.json",
-        "ironcage-sandbox-0.1.0.cdx.json",
+        f"ironcage-agent-runtime-{VERSION}.cdx.json",
+        f"ironcage-cli-{VERSION}.cdx.json",
+        f"ironcage-sandbox-{VERSION}.cdx.json",
     ]
 
 
 def test_sbom_is_valid_cyclonedx_with_wheel_digests(built_ws: Path, outcomes) -> None:
     dist = built_ws / "dist" / VERSION
-    text = (dist / "sbom" / "ironcage-cli-0.1.0.cdx.json").read_text()
+    text = (dist / "sbom" / f"ironcage-cli-{VERSION}.cdx.json").read_text()
     assert JsonStrictValidator(SchemaVersion.V1_5).validate_str(text) is None
     bom = json.loads(text)
-    assert bom["metadata"]["component"]["purl"] == "pkg:pypi/ironcage-cli@0.1.0"
+    assert bom["metadata"]["component"]["purl"] == f"pkg:pypi/ironcage-cli@{VERSION}"
     assert bom["metadata"]["component"]["hashes"][0]["content"] == file_sha256(
-        dist / "python" / "ironcage_cli-0.1.0-py3-none-any.whl"
+        dist / "python" / f"ironcage_cli-{VERSION}-py3-none-any.whl"
     )
     (sandbox_component,) = bom["components"]
-    assert sandbox_component["purl"] == "pkg:pypi/ironcage-sandbox@0.1.0"
+    assert sandbox_component["purl"] == f"pkg:pypi/ironcage-sandbox@{VERSION}"
     assert sandbox_component["hashes"][0]["content"] == file_sha256(
-        dist / "python" / "ironcage_sandbox-0.1.0-py3-none-any.whl"
+        dist / "python" / f"ironcage_sandbox-{VERSION}-py3-none-any.whl"
     )
 
 
@@ -114,7 +114,7 @@ def test_smoke_venv_runs_console_script(built_ws: Path, outcomes, tmp_path: Path
     ws = load(built_ws)
     python = python_dist.smoke_test(
         ws.get("cli"),
-        built_ws / "dist" / VERSION / "python" / "ironcage_cli-0.1.0-py3-none-any.whl",
+        built_ws / "dist" / VERSION / "python" / f"ironcage_cli-{VERSION}-py3-none-any.whl",
         [built_ws / "dist" / VERSION / "python"],
         tmp_path / "venv",
         VERSION,
@@ -122,7 +122,7 @@ def test_smoke_venv_runs_console_script(built_ws: Path, outcomes, tmp_path: Path
     out = subprocess.run(
         [python.parent / "ironcage", "version"], capture_output=True, text=True, check=True
     ).stdout
-    assert out.strip() == "ironcage 0.1.0"
+    assert out.strip() == f"ironcage {VERSION}"
 
 
 def test_smoke_test_refuses_wrong_version(built_ws: Path, outcomes, tmp_path: Path) -> None:
@@ -130,7 +130,7 @@ def test_smoke_test_refuses_wrong_version(built_ws: Path, outcomes, tmp_path: Pa
     with pytest.raises(PublishError, match=r"expected '9\.9\.9'"):
         python_dist.smoke_test(
             ws.get("sandbox"),
-            built_ws / "dist" / VERSION / "python" / "ironcage_sandbox-0.1.0-py3-none-any.whl",
+            built_ws / "dist" / VERSION / "python" / f"ironcage_sandbox-{VERSION}-py3-none-any.whl",
             [built_ws / "dist" / VERSION / "python"],
             tmp_path / "venv",
             "9.9.9",

@@ -21,7 +21,7 @@ def test_site_tarball_is_reproducible_and_cached(make_ws: Callable[[], Path]) ->
     root = make_ws()
     ws = load(root)
     (first,) = site.build_all(ws, VERSION)
-    tarball = root / "dist" / VERSION / "site" / "marketing-site-0.1.0.tar.gz"
+    tarball = root / "dist" / VERSION / "site" / f"marketing-site-{VERSION}.tar.gz"
     assert (first.key, first.status, first.outputs) == ("site:marketing-site", "built", (tarball,))
     digest = file_sha256(tarball)
     (again,) = site.build_all(ws, VERSION)

@@ -149,12 +149,12 @@ def test_apply_refuses_a_missing_plan(copy: Path) -> None:
 
 
 def test_image_digests_from_images_json(copy: Path) -> None:
-    images = copy / "dist/0.1.0/images.json"
+    images = copy / "dist/7.3.1/images.json"
     images.parent.mkdir(parents=True)
     images.write_text(
         json.dumps({"agent-runtime": {"repository": "r/ironcage/agent-runtime", "digest": DIGEST}})
     )
-    var_file = infra.images_var_file(copy, "local", Path("dist/0.1.0/images.json"))
+    var_file = infra.images_var_file(copy, "local", Path("dist/7.3.1/images.json"))
     assert _plan(copy, (var_file,)).changes
     _apply(copy)
     assert infra.output(LOCAL, copy)["image_digests"] == {"agent-runtime": DIGEST}
