@@ -39,10 +39,12 @@ def _pytest(session: nox.Session, *paths: str) -> None:
 
 @nox.session(python=PYTHON, tags=["check"])
 def lint(session: nox.Session) -> None:
-    """Ruff lint and format check over the toolkit, the packages and the tests."""
+    """Ruff lint and format check, and the engine's layer contract (import-linter)."""
     session.install(*GROUPS["lint"])
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports")
+    session.run("python", "scripts/check_module_size.py")
 
 
 @nox.session(python=PYTHON, tags=["check"])
@@ -121,7 +123,7 @@ def supply_chain(session: nox.Session) -> None:
     _pytest(session, "tests/integration/supply_chain")
 
 
-# The Kubernetes version the charts are rendered for (releasekit.charts.KUBERNETES_VERSION).
+# The Kubernetes version the charts are rendered for (releasekit.publish.charts.KUBERNETES_VERSION).
 KUBERNETES_VERSION = "1.31.0"
 
 

@@ -30,8 +30,10 @@ import docker.errors
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from releasekit import images, manifest, python_dist, version, workspace  # noqa: E402
-from releasekit.images.spec import ImageSpec  # noqa: E402
+from releasekit.build import images  # noqa: E402
+from releasekit.build import python as python_dist  # noqa: E402
+from releasekit.build.images.spec import ImageSpec  # noqa: E402
+from releasekit.core import manifest, version, workspace  # noqa: E402
 
 T = TypeVar("T")
 

@@ -22,9 +22,11 @@ from typing import TypeVar
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from releasekit import cluster, helm_deploy, run  # noqa: E402
-from releasekit.kube import Kube  # noqa: E402
-from releasekit.kube_env import KubeEnv  # noqa: E402
+from releasekit.core import run  # noqa: E402
+from releasekit.deploy import cluster  # noqa: E402
+from releasekit.deploy import helm as helm_deploy  # noqa: E402
+from releasekit.deploy.kube import Kube  # noqa: E402
+from releasekit.deploy.kube_env import KubeEnv  # noqa: E402
 
 T = TypeVar("T")
 IMAGES = ("agent-runtime", "control-panel-api", "control-panel-web")

@@ -32,8 +32,10 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from releasekit import charts, checksums, oci, sandbox, signing, supply_chain  # noqa: E402
-from releasekit.verify import failures, verify_release  # noqa: E402
+from releasekit.build import checksums  # noqa: E402
+from releasekit.deploy import testbed  # noqa: E402
+from releasekit.publish import charts, oci, signing, supply_chain  # noqa: E402
+from releasekit.publish.verify import failures, verify_release  # noqa: E402
 
 IMAGES = ("agent-runtime", "control-panel-api", "control-panel-web", "marketing-site")
 VERSION = "97.0.0"
@@ -100,7 +102,7 @@ def _timed(label: str, fn: Callable[[], T]) -> T:
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="supply-chain-bench-") as tmp:
         home = Path(tmp)
-        registry = sandbox.start_registry(home / "registry")
+        registry = testbed.start_registry(home / "registry")
         try:
             folder = home / "dist" / VERSION
             (folder / "sbom").mkdir(parents=True)
@@ -146,7 +148,7 @@ def main() -> None:
             problems = failures(rows)
             print("verify:", problems or "ok")
         finally:
-            sandbox.stop(registry)
+            testbed.stop(registry)
 
 
 if __name__ == "__main__":

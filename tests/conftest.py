@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import sandbox
+from releasekit.deploy import testbed
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -32,7 +32,7 @@ def set_version(root: Path, value: str) -> None:
     Tests pin their copies to a version of their own, so they pass whatever version the
     monorepo itself is at after any number of releases.
     """
-    from releasekit import manifest, version, workspace
+    from releasekit.core import manifest, version, workspace
 
     ws = workspace.load(manifest.load(root))
     current = version.current(ws)
@@ -41,7 +41,7 @@ def set_version(root: Path, value: str) -> None:
 
 def current_version(root: Path = REPO) -> str:
     """The one version the workspace at ``root`` holds (policy lockstep)."""
-    from releasekit import manifest, version, workspace
+    from releasekit.core import manifest, version, workspace
 
     return next(iter(version.check(workspace.load(manifest.load(root))).values()))
 
@@ -74,18 +74,18 @@ def repo_root() -> Path:
 
 
 @pytest.fixture(scope="session")
-def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sandbox.Service]:
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[testbed.Service]:
     """A real docker-registry on 127.0.0.1, stopped at the end of the session."""
     require("docker-registry")
-    service = sandbox.start_registry(tmp_path_factory.mktemp("registry"))
+    service = testbed.start_registry(tmp_path_factory.mktemp("registry"))
     yield service
-    sandbox.stop(service)
+    testbed.stop(service)
 
 
 @pytest.fixture(scope="session")
-def pypi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sandbox.Service]:
+def pypi(tmp_path_factory: pytest.TempPathFactory) -> Iterator[testbed.Service]:
     """A real pypiserver on 127.0.0.1 (user `ci`, password `pypi-test-password`)."""
     require("pypi-server")
-    service = sandbox.start_pypi(tmp_path_factory.mktemp("pypi"), "ci", "pypi-test-password")
+    service = testbed.start_pypi(tmp_path_factory.mktemp("pypi"), "ci", "pypi-test-password")
     yield service
-    sandbox.stop(service)
+    testbed.stop(service)

@@ -1,4 +1,8 @@
-"""The invoke namespaces: the only part of the engine that imports invoke."""
+"""commands: the invoke namespaces, the only part of the engine that imports invoke.
+
+Each module parses flags, calls the layers below and prints; no logic worth testing lives
+here. Imports: every other layer.
+"""
 
 from __future__ import annotations
 

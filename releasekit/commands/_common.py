@@ -11,9 +11,9 @@ from typing import Any
 from invoke.exceptions import Exit
 from rich.console import Console
 
-from releasekit import manifest, workspace
-from releasekit.errors import ManifestError, ReleaseError
-from releasekit.run import redact, secrets_from_env
+from releasekit.core import manifest, workspace
+from releasekit.core.errors import ManifestError, ReleaseError
+from releasekit.core.run import redact, secrets_from_env
 
 __all__ = ["console", "emit_json", "err_console", "find_root", "load_workspace", "reported"]
 

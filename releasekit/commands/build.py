@@ -11,9 +11,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from releasekit import artifacts, builds
+from releasekit.build import artifacts
+from releasekit.build import runner as builds
+from releasekit.build.images import build_images
 from releasekit.commands._common import console, emit_json, load_workspace, reported
-from releasekit.images import build_images
 
 __all__ = ["ns"]
 

@@ -9,9 +9,9 @@ from invoke.context import Context
 from invoke.tasks import task
 from rich.table import Table
 
-from releasekit import cluster
 from releasekit.commands._common import console, emit_json, find_root, reported
-from releasekit.errors import PreflightError
+from releasekit.core.errors import PreflightError
+from releasekit.deploy import cluster
 
 __all__ = ["ns", "show"]
 

@@ -1,8 +1,8 @@
 """Top-level tasks `deploy`, `health` and `rollback`: the pilot and the Kubernetes envs.
 
-`--env pilot` (the default) is docker compose on this host (releasekit.pilot); the other
+`--env pilot` (the default) is docker compose on this host (releasekit.deploy.pilot); the other
 environments of release.toml (cluster, dev, staging, prod) are helm releases of every chart
-(releasekit.helm_deploy) in namespace ironcage-ENV, read back from the API server.
+(releasekit.deploy.helm) in namespace ironcage-ENV, read back from the API server.
 """
 
 from __future__ import annotations
@@ -13,9 +13,11 @@ from pathlib import Path
 from invoke.context import Context
 from invoke.tasks import task
 
-from releasekit import helm_deploy, kube_env, pilot, rollout, sandbox, version
 from releasekit.commands._common import console, emit_json, find_root, load_workspace, reported
-from releasekit.errors import ManifestError, PreflightError, PublishError
+from releasekit.core import version
+from releasekit.core.errors import ManifestError, PreflightError, PublishError
+from releasekit.deploy import helm as helm_deploy
+from releasekit.deploy import kube_env, pilot, rollout, testbed
 
 __all__ = ["deploy", "health", "rollback"]
 
@@ -61,7 +63,7 @@ def _chart_registry(root: Path, env: kube_env.KubeEnv, registry: str | None) -> 
         return registry.split("/", 1)[0]
     if env.local_root is not None:
         with contextlib.suppress(PreflightError):
-            return sandbox.running(env.local_root).registry_host
+            return testbed.running(env.local_root).registry_host
     return None
 
 
@@ -94,7 +96,7 @@ def deploy(
         kenv = _kube(root, env)
         target = version_ or next(iter(version.check(load_workspace()).values()))
         if kenv is None:
-            where = registry or sandbox.running(root).registry_host
+            where = registry or testbed.running(root).registry_host
             _show(pilot.deploy(root, target, where, port=port or None), json)
             return
         images = root / "dist" / target / "images.json"

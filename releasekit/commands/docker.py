@@ -10,9 +10,10 @@ from invoke.tasks import task
 from rich.console import Console
 from rich.table import Table
 
-from releasekit import artifacts, images
+from releasekit.build import artifacts, images
 from releasekit.commands._common import console, emit_json, load_workspace, reported
-from releasekit.errors import PreflightError
+from releasekit.core.errors import PreflightError
+from releasekit.publish.registry import push_images
 
 __all__ = ["ns"]
 
@@ -46,7 +47,7 @@ def push(
         ws = load_workspace()
         packages = [package] if package else None
         version = artifacts.dist_version(ws, packages)
-        results = images.push_images(ws, version, target, packages=packages, progress=_say)
+        results = push_images(ws, version, target, packages=packages, progress=_say)
         if json:
             emit_json(
                 {

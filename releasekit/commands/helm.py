@@ -10,9 +10,11 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 from rich.table import Table
 
-from releasekit import charts, helm_deploy, kube_env, sandbox
 from releasekit.commands._common import console, emit_json, find_root, reported
-from releasekit.run import redact
+from releasekit.core.run import redact
+from releasekit.deploy import helm as helm_deploy
+from releasekit.deploy import kube_env, testbed
+from releasekit.publish import charts
 
 __all__ = ["ns"]
 
@@ -94,7 +96,7 @@ def push(
     """Push the packaged charts to an OCI registry; identical ones are skipped."""
     with reported():
         root = find_root()
-        where = registry or sandbox.running(root).registry_host
+        where = registry or testbed.running(root).registry_host
         for ch in charts.find_charts(root, chart):
             v = version or ch.version
             archive = root / "dist" / v / "charts" / f"{ch.name}-{v}.tgz"

@@ -10,8 +10,9 @@ from invoke.tasks import task
 from rich.markup import escape
 from rich.table import Table
 
-from releasekit import pipeline, release
 from releasekit.commands._common import console, emit_json, err_console, load_workspace, reported
+from releasekit.release import pipeline as release
+from releasekit.release import state as pipeline
 
 __all__ = ["ns"]
 
@@ -109,8 +110,8 @@ def _confirm(question: str) -> bool:
 )
 def assets(c: Context, tag: str | None = None, dry_run: bool = False) -> None:
     """Attach binary, SHA256SUMS, SBOMs, site and notes to the GitHub release of the tag."""
-    from releasekit import assets as assets_mod
-    from releasekit import version
+    from releasekit.core import version
+    from releasekit.publish import assets as assets_mod
 
     with reported():
         ws = load_workspace()
@@ -133,9 +134,10 @@ def assets(c: Context, tag: str | None = None, dry_run: bool = False) -> None:
 )
 def fetch(c: Context, tag: str) -> None:
     """Download a GitHub release's record (images.json, release.json) into dist/<version>/."""
-    from releasekit import assets as assets_mod
-    from releasekit import helm_deploy, images
-    from releasekit.errors import PreflightError
+    from releasekit.build import images
+    from releasekit.core.errors import PreflightError
+    from releasekit.deploy import helm as helm_deploy
+    from releasekit.publish import assets as assets_mod
 
     with reported():
         ws = load_workspace()

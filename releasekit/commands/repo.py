@@ -6,11 +6,11 @@ from invoke.context import Context
 from invoke.tasks import task
 from rich.table import Table
 
-from releasekit import changelog as changelog_mod
-from releasekit import doctor as doctor_mod
-from releasekit import version
 from releasekit.commands._common import console, emit_json, load_workspace, reported
-from releasekit.errors import ToolMissingError
+from releasekit.core import changelog as changelog_mod
+from releasekit.core import doctor as doctor_mod
+from releasekit.core import version
+from releasekit.core.errors import ToolMissingError
 
 __all__ = ["changelog", "doctor", "graph"]
 

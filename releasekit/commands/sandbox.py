@@ -7,14 +7,14 @@ from invoke.context import Context
 from invoke.tasks import task
 from rich.table import Table
 
-from releasekit import sandbox
 from releasekit.commands._common import console, emit_json, find_root, reported
-from releasekit.errors import PreflightError
+from releasekit.core.errors import PreflightError
+from releasekit.deploy import testbed
 
 __all__ = ["ns"]
 
 
-def _show(state: sandbox.SandboxState, json: bool) -> None:
+def _show(state: testbed.TestbedState, json: bool) -> None:
     if json:
         emit_json(state.to_json())
         return
@@ -38,7 +38,7 @@ def _show(state: sandbox.SandboxState, json: bool) -> None:
 def up(c: Context, json: bool = False, cluster: bool = False) -> None:
     """Start the local registry, package index and git remote (keeps what already runs)."""
     with reported():
-        _show(sandbox.up(find_root(), with_cluster=cluster), json)
+        _show(testbed.up(find_root(), with_cluster=cluster), json)
 
 
 @task(
@@ -50,9 +50,9 @@ def down(c: Context, purge: bool = False) -> None:
     """Stop the sandbox's servers, the pilot and the local cluster; keep data unless --purge."""
     with reported():
         root = find_root()
-        sandbox.down(root, purge=purge)
+        testbed.down(root, purge=purge)
         console.print(
-            f"sandbox stopped{' and purged' if purge else ''} ({root / sandbox.SANDBOX_DIR})"
+            f"sandbox stopped{' and purged' if purge else ''} ({root / testbed.TESTBED_DIR})"
         )
 
 
@@ -60,7 +60,7 @@ def down(c: Context, purge: bool = False) -> None:
 def status(c: Context, json: bool = False) -> None:
     """Show each sandbox service (url, pid, alive); exit non-zero if any is down."""
     with reported():
-        state = sandbox.status(find_root())
+        state = testbed.status(find_root())
         _show(state, json)
         down = [s.name for s in state.services if not s.alive]
         if down:

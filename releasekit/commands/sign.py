@@ -7,9 +7,9 @@ from invoke.context import Context
 from invoke.tasks import task
 from rich.markup import escape
 
-from releasekit import keyless
-from releasekit import version as versions
 from releasekit.commands._common import console, load_workspace, reported
+from releasekit.core import version as versions
+from releasekit.publish import keyless
 
 __all__ = ["ns"]
 

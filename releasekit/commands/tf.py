@@ -9,8 +9,8 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from releasekit import infra
 from releasekit.commands._common import console, emit_json, find_root, reported
+from releasekit.deploy import terraform as infra
 
 __all__ = ["ns"]
 

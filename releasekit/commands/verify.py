@@ -10,8 +10,9 @@ from invoke.tasks import task
 from rich.markup import escape
 from rich.table import Table
 
-from releasekit import verify
 from releasekit.commands._common import console, emit_json, err_console, load_workspace, reported
+from releasekit.publish import verify
+from releasekit.release.verify import verify_version
 
 __all__ = ["ns"]
 
@@ -39,7 +40,7 @@ def verify_task(
     with reported():
         ws = load_workspace()
         out = err_console if json else console
-        checked = verify.verify_version(
+        checked = verify_version(
             ws,
             version,
             target,

@@ -7,8 +7,8 @@ from invoke.context import Context
 from invoke.tasks import task
 from rich.table import Table
 
-from releasekit import version
 from releasekit.commands._common import console, emit_json, load_workspace, reported
+from releasekit.core import version
 
 __all__ = ["ns"]
 

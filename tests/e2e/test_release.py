@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from releasekit import sandbox
+from releasekit.deploy import testbed
 from tests.conftest import copy_repo, require, set_version
 from tests.conftest import git as _git
 
@@ -137,7 +137,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory):
     git(path, "config", "user.name", "e2e")
     git(path, "add", "-A")
     git(path, "commit", "-qm", "feat: first release of the monorepo")
-    r = Repo(path, sandbox.free_port())
+    r = Repo(path, testbed.free_port())
     yield r
     r.invoke("sandbox.down", "--purge", ok=False)
 
@@ -563,10 +563,10 @@ plain_http = true
 @pytest.fixture
 def secure(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A registry (htpasswd) and an index (password) that refuse anyone without credentials."""
-    registry = sandbox.start_registry(
+    registry = testbed.start_registry(
         tmp_path / "registry", auth=("releaser", SECURE_REGISTRY_PASSWORD)
     )
-    pypi = sandbox.start_pypi(tmp_path / "pypi", "uploader", SECURE_INDEX_PASSWORD)
+    pypi = testbed.start_pypi(tmp_path / "pypi", "uploader", SECURE_INDEX_PASSWORD)
     remote = tmp_path / "remote.git"
     _git(tmp_path, "init", "-q", "--bare", str(remote))
     try:
@@ -577,8 +577,8 @@ def secure(tmp_path: Path) -> Iterator[dict[str, str]]:
             "packages": str(tmp_path / "pypi/packages"),
         }
     finally:
-        sandbox.stop(registry)
-        sandbox.stop(pypi)
+        testbed.stop(registry)
+        testbed.stop(pypi)
 
 
 def test_release_to_a_target_that_needs_credentials(repo: Repo, secure: dict[str, str]) -> None:
@@ -634,7 +634,7 @@ def test_secrets_never_appear(repo: Repo) -> None:
         CANARY_REGISTRY,
         SECURE_INDEX_PASSWORD,
         SECURE_REGISTRY_PASSWORD,
-        sandbox.credentials(repo.path).password,
+        testbed.credentials(repo.path).password,
         *(path.read_text().strip() for path in sorted(homes) if path.name != "credentials"),
     ]
     assert all(len(secret) >= 8 for secret in secrets)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from releasekit import sandbox
+from releasekit.deploy import testbed
 from tests.conftest import copy_repo, git, require
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 def _invoke(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELEASEKIT_")}
     env["PATH"] = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
-    env["PILOT_PROJECT"] = f"ironcage-cluster-{sandbox.free_port()}"
+    env["PILOT_PROJECT"] = f"ironcage-cluster-{testbed.free_port()}"
     proc = subprocess.run(
         [sys.executable, "-m", "invoke", *args], cwd=repo, env=env, capture_output=True,
         text=True, timeout=1500, stdin=subprocess.DEVNULL,

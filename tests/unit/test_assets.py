@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from releasekit import assets
-from releasekit.errors import ConflictError, PreflightError
+from releasekit.core.errors import ConflictError, PreflightError
+from releasekit.publish import assets
 
 
 class _GitHub(BaseHTTPRequestHandler):

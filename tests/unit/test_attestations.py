@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import attestations, manifest, targets
-from releasekit.keyless import OIDC_VARIABLES
+from releasekit.core import manifest
+from releasekit.publish import attestations, targets
+from releasekit.publish.keyless import OIDC_VARIABLES
 
 from .conftest import git
 

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import buildcache, manifest, workspace
-from releasekit.buildcache import Cache, inputs_hash
+from releasekit.build import cache as buildcache
+from releasekit.build.cache import Cache, inputs_hash
+from releasekit.core import manifest, workspace
 
 
 def load(root: Path) -> workspace.Workspace:

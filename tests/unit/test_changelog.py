@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import changelog, manifest, workspace
+from releasekit.core import changelog, manifest, workspace
 
 from .conftest import git
 

@@ -1,4 +1,4 @@
-"""releasekit.charts without helm: argv builders, environments, chart discovery, schema checks."""
+"""releasekit.publish.charts without helm: argv builders, environments, charts, schema checks."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from releasekit import charts
-from releasekit.errors import ManifestError, ToolMissingError
+from releasekit.core.errors import ManifestError, ToolMissingError
+from releasekit.publish import charts
 
 
 @pytest.fixture

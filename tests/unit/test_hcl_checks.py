@@ -1,4 +1,4 @@
-"""releasekit.hcl_checks: static findings, built-in-only root modules, local modules."""
+"""releasekit.deploy.hcl_checks: static findings, built-in-only root modules, local modules."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import hcl_checks
+from releasekit.deploy import hcl_checks
 
 
 def _findings(tmp_path: Path, files: dict[str, str]) -> list[str]:

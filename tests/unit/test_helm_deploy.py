@@ -1,4 +1,4 @@
-"""releasekit.helm_deploy without a cluster: image pins, plans, user values, rollback targets."""
+"""releasekit.deploy.helm without a cluster: image pins, plans, user values, rollback targets."""
 
 from __future__ import annotations
 
@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import charts, helm_deploy, helm_pins, kube_env
-from releasekit.errors import ManifestError
-from releasekit.kube import Kube
-from releasekit.kube_env import KubeEnv
+from releasekit.core.errors import ManifestError
+from releasekit.deploy import helm as helm_deploy
+from releasekit.deploy import helm_pins, kube_env
+from releasekit.deploy.kube import Kube
+from releasekit.deploy.kube_env import KubeEnv
+from releasekit.publish import charts
 
 DIGEST_A = "sha256:" + "a" * 64
 DIGEST_W = "sha256:" + "b" * 64

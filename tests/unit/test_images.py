@@ -9,10 +9,11 @@ from pathlib import Path
 import docker.errors
 import pytest
 
-from releasekit import images, manifest, workspace
-from releasekit.errors import ManifestError, PreflightError, PublishError, VersionError
-from releasekit.images import sbom
-from releasekit.images.push import split_registry
+from releasekit.build import images
+from releasekit.build.images import sbom
+from releasekit.core import manifest, workspace
+from releasekit.core.errors import ManifestError, PreflightError, PublishError, VersionError
+from releasekit.publish.registry import split_registry
 from tests.conftest import REPO
 
 DOCKERFILES = sorted((REPO / "docker").glob("*.Dockerfile"))

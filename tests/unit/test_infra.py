@@ -1,4 +1,4 @@
-"""releasekit.infra without terraform: argv builders, environments, drift, refusals."""
+"""releasekit.deploy.terraform without terraform: argv builders, environments, drift, refusals."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import infra
-from releasekit.errors import ManifestError, PreflightError
+from releasekit.core.errors import ManifestError, PreflightError
+from releasekit.deploy import terraform as infra
 
 M = Path("terraform/environments/local")
 

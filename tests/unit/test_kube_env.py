@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import charts, cluster, doctor, kube_env
-from releasekit.errors import ManifestError, ToolMissingError
+from releasekit.core import doctor
+from releasekit.core.errors import ManifestError, ToolMissingError
+from releasekit.deploy import cluster, kube_env
+from releasekit.publish import charts
 from tests.conftest import REPO
 
 

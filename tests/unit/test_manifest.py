@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import manifest
-from releasekit.errors import ManifestError
+from releasekit.core import manifest
+from releasekit.core.errors import ManifestError
 
 
 def test_repository_manifest_loads(repo_root: Path) -> None:

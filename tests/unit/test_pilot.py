@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import health, pilot, run
-from releasekit.errors import PreflightError, PublishError, ToolError
+from releasekit.core import run
+from releasekit.core.errors import PreflightError, PublishError, ToolError
+from releasekit.deploy import health, pilot
 
 
 @dataclass

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from releasekit import pipeline
-from releasekit.errors import LockError
+from releasekit.core.errors import LockError
+from releasekit.release import state as pipeline
 
 
 def test_lock_names_the_holder_and_is_free_after(tmp_path: Path) -> None:
@@ -51,7 +51,7 @@ def test_a_file_left_by_a_dead_process_is_no_lock(tmp_path: Path) -> None:
 _HOLDER = """
 import sys, time
 from pathlib import Path
-from releasekit import pipeline
+from releasekit.release import state as pipeline
 with pipeline.lock(Path(sys.argv[1])):
     print("held", flush=True)
     time.sleep(60)
@@ -106,7 +106,7 @@ def test_execute_records_and_resumes(tmp_path: Path) -> None:
 
 
 def test_state_file_is_redacted(tmp_path: Path) -> None:
-    from releasekit.run import register_secret
+    from releasekit.core.run import register_secret
 
     register_secret("canary-state-secret")
     state = pipeline.State(
@@ -117,7 +117,7 @@ def test_state_file_is_redacted(tmp_path: Path) -> None:
 
 
 def test_a_switch_in_a_secret_looking_variable_keeps_the_state_valid(tmp_path: Path) -> None:
-    from releasekit.run import secrets_from_env
+    from releasekit.core.run import secrets_from_env
 
     secrets_from_env({"FEATURE_TOKEN": "true", "OTHER_SECRET": "canary-value-91"})
     state = pipeline.State(

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import keyless, provenance, supply_chain
-from releasekit.errors import PublishError
-from releasekit.provenance import Subject
-from releasekit.verify import Row, failures
+from releasekit.core.errors import PublishError
+from releasekit.publish import keyless, provenance, supply_chain
+from releasekit.publish.provenance import Subject
+from releasekit.publish.verify import Row, failures
 
 
 def test_pae_is_the_dsse_v1_encoding() -> None:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from releasekit.errors import PublishError
-from releasekit.python_upload import _Links, dist_name
+from releasekit.core.errors import PublishError
+from releasekit.publish.index import _Links, dist_name
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import manifest, pipeline, release, workspace
-from releasekit.errors import PreflightError, ReleaseError, VersionError
+from releasekit.core import manifest, workspace
+from releasekit.core.errors import PreflightError, ReleaseError, VersionError
+from releasekit.release import pipeline as release
+from releasekit.release import state as pipeline
 
 from .conftest import git
 
@@ -132,7 +134,7 @@ def plan(make_repo, monkeypatch: pytest.MonkeyPatch) -> _Plan:
     git(root, "add", ".gitignore")
     git(root, "commit", "-qm", "chore: ignore build")
     made = _Plan(root)
-    monkeypatch.setattr("releasekit.release.release_steps.steps", made.steps)
+    monkeypatch.setattr("releasekit.release.pipeline.release_steps.steps", made.steps)
     return made
 
 

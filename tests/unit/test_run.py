@@ -4,8 +4,8 @@ import sys
 
 import pytest
 
-from releasekit import run
-from releasekit.errors import ToolError, ToolMissingError
+from releasekit.core import run
+from releasekit.core.errors import ToolError, ToolMissingError
 
 
 def test_runs_argv_and_captures() -> None:

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from releasekit import sbom
-from releasekit.buildcache import file_sha256
-from releasekit.sbom import Installed
+from releasekit.build import sbom
+from releasekit.build.sbom import Installed
+from releasekit.core.files import file_sha256
 
 ENV = [
     Installed("ironcage-cli", "1.0.0", "Apache-2.0", ("ironcage-sandbox",)),

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import manifest, sandbox, targets
-from releasekit.errors import ManifestError, PreflightError
+from releasekit.core import manifest
+from releasekit.core.errors import ManifestError, PreflightError
+from releasekit.deploy import testbed
+from releasekit.publish import targets
 
 TABLE = """
 [targets.prod]
@@ -108,6 +110,6 @@ def test_reachable_target_passes_even_when_it_refuses(make_repo, server: int) ->
 
 
 def test_target_that_does_not_answer_stops_preflight(make_repo) -> None:
-    target = targets.resolve(_manifest(make_repo, sandbox.free_port()), "prod", credentials=False)
+    target = targets.resolve(_manifest(make_repo, testbed.free_port()), "prod", credentials=False)
     with pytest.raises(PreflightError, match=r"package index of target `prod` does not answer"):
         targets.check_reachable(target, timeout=2)

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import manifest, version, workspace
-from releasekit.errors import ManifestError, VersionError
+from releasekit.core import manifest, version, workspace
+from releasekit.core.errors import ManifestError, VersionError
 
 
 def load(root: Path) -> workspace.Workspace:

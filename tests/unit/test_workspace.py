@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import manifest, workspace
-from releasekit.errors import GraphError, ManifestError, ReleaseError
+from releasekit.core import manifest, workspace
+from releasekit.core.errors import GraphError, ManifestError, ReleaseError
 
 from .conftest import git
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from releasekit import cluster
-from releasekit.kube import Kube
-from releasekit.kube_env import KubeEnv
+from releasekit.deploy import cluster
+from releasekit.deploy.kube import Kube
+from releasekit.deploy.kube_env import KubeEnv
 from tests.conftest import REPO, require
 
 IMAGES = ("agent-runtime", "control-panel-api", "control-panel-web")

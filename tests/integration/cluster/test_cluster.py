@@ -12,10 +12,10 @@ import pytest
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 
-from releasekit import cluster
-from releasekit.errors import PreflightError
-from releasekit.kube import Kube
-from releasekit.run import run
+from releasekit.core.errors import PreflightError
+from releasekit.core.run import run
+from releasekit.deploy import cluster
+from releasekit.deploy.kube import Kube
 
 pytestmark = pytest.mark.integration
 

@@ -9,10 +9,11 @@ import pytest
 import yaml
 from kubernetes import client as k8s
 
-from releasekit import helm_deploy, rollout
-from releasekit.errors import PreflightError, PublishError, ToolError
-from releasekit.kube import Kube
-from releasekit.kube_env import KubeEnv
+from releasekit.core.errors import PreflightError, PublishError, ToolError
+from releasekit.deploy import helm as helm_deploy
+from releasekit.deploy import rollout
+from releasekit.deploy.kube import Kube
+from releasekit.deploy.kube_env import KubeEnv
 from tests.integration.cluster.conftest import kube_env, release
 
 pytestmark = pytest.mark.integration

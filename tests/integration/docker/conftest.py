@@ -16,7 +16,8 @@ from typing import Any
 import docker.errors
 import pytest
 
-from releasekit import images, manifest, version, workspace
+from releasekit.build import images
+from releasekit.core import manifest, version, workspace
 from tests.conftest import REPO, copy_repo, git, require
 
 IMAGES = ("agent-runtime", "control-panel-api", "control-panel-web", "marketing-site")

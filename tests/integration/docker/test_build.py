@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from releasekit import git, images, manifest, workspace
-from releasekit.errors import ToolError
+from releasekit.build import images
+from releasekit.core import git, manifest, workspace
+from releasekit.core.errors import ToolError
 from tests.integration.docker.conftest import IMAGES, Built, commit_all
 
 pytestmark = pytest.mark.integration

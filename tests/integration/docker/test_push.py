@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
-from releasekit import images, sandbox
-from releasekit.errors import ConflictError, PublishError
+from releasekit.build import images
+from releasekit.core.errors import ConflictError, PublishError
+from releasekit.deploy import testbed
+from releasekit.publish import registry
 from tests.integration.docker.conftest import IMAGES, Built
 
 pytestmark = pytest.mark.integration
@@ -33,9 +35,9 @@ def _registry_digest(host: str, repository: str, tag: str) -> str:
 
 
 def test_push_records_what_the_registry_holds(
-    built: Built, client: Any, registry: sandbox.Service
+    built: Built, client: Any, registry: testbed.Service
 ) -> None:
-    results = images.push_images(built.ws, built.version, registry.host, client=client)
+    results = registry.push_images(built.ws, built.version, registry.host, client=client)
     assert {r.name: r.status for r in results} == dict.fromkeys(IMAGES, "pushed")
     recorded = json.loads((built.ws.root / "dist" / built.version / "images.json").read_text())
     assert sorted(recorded) == sorted(IMAGES)
@@ -46,17 +48,17 @@ def test_push_records_what_the_registry_holds(
         for tag in entry["tags"]:
             assert _registry_digest(registry.host, f"ironcage/{name}", tag) == entry["digest"]
 
-    again = images.push_images(built.ws, built.version, registry.host, client=client)
+    again = registry.push_images(built.ws, built.version, registry.host, client=client)
     assert {r.name: r.status for r in again} == dict.fromkeys(IMAGES, "up to date")
     assert {r.name: r.digest for r in again} == {n: e["digest"] for n, e in recorded.items()}
 
 
 def test_an_image_rebuilt_elsewhere_from_the_same_inputs_is_recognised(
-    built: Built, client: Any, registry: sandbox.Service
+    built: Built, client: Any, registry: testbed.Service
 ) -> None:
     # As on a machine that never built it: another build of the same commit and inputs
     # (no layer cache, so another image id) finds the release already in the registry.
-    first = images.push_images(
+    first = registry.push_images(
         built.ws, built.version, registry.host, images=["marketing-site"], client=client
     )
     (rebuilt,) = images.build_images(
@@ -64,7 +66,7 @@ def test_an_image_rebuilt_elsewhere_from_the_same_inputs_is_recognised(
     )
     try:
         assert rebuilt.image_id != built.results["marketing-site"].image_id
-        (again,) = images.push_images(
+        (again,) = registry.push_images(
             built.ws, built.version, registry.host, images=["marketing-site"], client=client
         )
         assert (again.status, again.digest) == ("up to date", first[0].digest)
@@ -79,7 +81,7 @@ def test_an_image_rebuilt_elsewhere_from_the_same_inputs_is_recognised(
 
 
 def test_different_content_under_the_version_tag_is_a_conflict(
-    built: Built, client: Any, registry: sandbox.Service
+    built: Built, client: Any, registry: testbed.Service
 ) -> None:
     # Another image already holds agent-runtime's version tag in this namespace.
     other = client.images.get(f"ironcage/marketing-site:{built.version}")
@@ -88,7 +90,7 @@ def test_different_content_under_the_version_tag_is_a_conflict(
     for chunk in client.images.push(repository, tag=built.version, stream=True, decode=True):
         assert "error" not in chunk, chunk
     with pytest.raises(ConflictError, match=rf"agent-runtime:{built.version} already exists"):
-        images.push_images(
+        registry.push_images(
             built.ws,
             built.version,
             f"{registry.host}/conflict",
@@ -101,7 +103,7 @@ def test_different_content_under_the_version_tag_is_a_conflict(
 def test_unreachable_registry_records_nothing(built: Built, client: Any) -> None:
     recorded = built.ws.root / "dist" / built.version / "images.json"
     recorded.unlink(missing_ok=True)
-    dead = f"127.0.0.1:{sandbox.free_port()}"
+    dead = f"127.0.0.1:{testbed.free_port()}"
     with pytest.raises(PublishError, match=rf"registry {dead} cannot be reached"):
-        images.push_images(built.ws, built.version, dead, client=client)
+        registry.push_images(built.ws, built.version, dead, client=client)
     assert not recorded.exists()

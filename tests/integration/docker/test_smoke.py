@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from releasekit import images
-from releasekit.images.smoke import SmokeError
+from releasekit.build import images
+from releasekit.build.images.smoke import SmokeError
 from tests.integration.docker.conftest import Built
 
 pytestmark = pytest.mark.integration

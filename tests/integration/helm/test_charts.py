@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from releasekit import charts, run, sandbox
-from releasekit.errors import ConflictError, ToolError
+from releasekit.core import run
+from releasekit.core.errors import ConflictError, ToolError
+from releasekit.deploy import testbed
+from releasekit.publish import charts
 from tests.conftest import REPO
 from tests.integration.helm.conftest import CHARTS
 
@@ -207,7 +209,7 @@ def test_values_breaking_the_schema_name_the_file(copy: Path, values: str, messa
 
 
 def test_package_push_pull_and_idempotence(
-    copy: Path, tmp_path: Path, registry: sandbox.Service
+    copy: Path, tmp_path: Path, registry: testbed.Service
 ) -> None:
     version = "9.9.1"
     archives = charts.package(copy, version)

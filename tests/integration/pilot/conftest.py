@@ -1,7 +1,7 @@
 """Real control panel images of two versions in the test registry, and a broken third.
 
-The images are built by ``releasekit.images`` from copies of this repository whose
-versions were set with ``releasekit.version``, so each reports its own version on
+The images are built by ``releasekit.build.images`` from copies of this repository whose
+versions were set with ``releasekit.core.version``, so each reports its own version on
 /api/health and /health. Every local tag made here is removed (and a ``latest`` tag it
 moved is put back) at the end of the session.
 """
@@ -19,7 +19,9 @@ import docker
 import docker.errors
 import pytest
 
-from releasekit import images, manifest, sandbox, version, workspace
+from releasekit.build import images
+from releasekit.core import manifest, version, workspace
+from releasekit.deploy import testbed
 from tests.conftest import REPO, copy_repo, git, require
 
 IMAGES = ("control-panel-api", "control-panel-web", "agent-runtime")
@@ -61,7 +63,7 @@ def _push(client: Any, ref: str) -> None:
 
 @pytest.fixture(scope="session")
 def pilot_images(
-    registry: sandbox.Service, tmp_path_factory: pytest.TempPathFactory
+    registry: testbed.Service, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PilotImages]:
     require("docker")
     client = docker.from_env(version="auto")
@@ -79,7 +81,7 @@ def pilot_images(
             ws = _release_copy(tmp_path_factory.mktemp(f"repo-{new}"), new)
             built = images.build_images(ws, new, packages=PACKAGES, client=client)
             made += [tag for result in built for tag in result.tags]
-            pushed = images.push_images(ws, new, registry.host, packages=PACKAGES, client=client)
+            pushed = registry.push_images(ws, new, registry.host, packages=PACKAGES, client=client)
             made += [f"{p.repository}:{tag}" for p in pushed for tag in p.tags]
         remote = f"{registry.host}/ironcage"
         _broken_api(

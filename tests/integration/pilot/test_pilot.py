@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import pilot, sandbox
-from releasekit.errors import PublishError
+from releasekit.core.errors import PublishError
+from releasekit.deploy import pilot, testbed
 from tests.conftest import REPO
 from tests.integration.pilot.conftest import PilotImages
 
@@ -34,7 +34,7 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def port() -> int:
-    return sandbox.free_port()
+    return testbed.free_port()
 
 
 @pytest.fixture(scope="module")

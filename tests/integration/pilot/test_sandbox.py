@@ -20,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import sandbox
-from releasekit.errors import PreflightError
+from releasekit.core.errors import PreflightError
+from releasekit.deploy import testbed
 from tests.conftest import REPO, require
 
 pytestmark = pytest.mark.integration
@@ -32,12 +32,12 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     require("docker-registry")
     require("pypi-server")
     require("git")
-    monkeypatch.setattr(sandbox, "REGISTRY_PORT", sandbox.free_port())
-    monkeypatch.setattr(sandbox, "PYPI_PORT", sandbox.free_port())
+    monkeypatch.setattr(testbed, "REGISTRY_PORT", testbed.free_port())
+    monkeypatch.setattr(testbed, "PYPI_PORT", testbed.free_port())
     home = tmp_path / "repo"
     home.mkdir()
     yield home
-    sandbox.down(home, purge=True)
+    testbed.down(home, purge=True)
 
 
 def _status(url: str, data: bytes | None = None, headers: dict[str, str] | None = None) -> int:
@@ -81,10 +81,10 @@ def _git(cwd: Path, *args: str) -> str:
 
 
 def test_up_starts_every_service_on_loopback(root: Path) -> None:
-    state = sandbox.up(root)
+    state = testbed.up(root)
     assert state.alive
     assert [s.name for s in state.services] == ["registry", "pypi", "git-remote"]
-    assert state.registry_host == f"127.0.0.1:{sandbox.REGISTRY_PORT}"
+    assert state.registry_host == f"127.0.0.1:{testbed.REGISTRY_PORT}"
     assert _status(f"http://{state.registry_host}/v2/") == 200
     assert _status(f"{state.pypi_url}/simple/") == 200
     assert (state.git_remote / "HEAD").is_file()
@@ -94,18 +94,18 @@ def test_up_starts_every_service_on_loopback(root: Path) -> None:
 
 
 def test_password_is_generated_private_and_never_shown(root: Path) -> None:
-    state = sandbox.up(root)
+    state = testbed.up(root)
     creds = root / ".sandbox" / "pypi" / "credentials"
     assert stat.S_IMODE(creds.stat().st_mode) == 0o600
     assert state.pypi_user == "releasekit"
-    assert state.pypi_password == sandbox.credentials(root).password
+    assert state.pypi_password == testbed.credentials(root).password
     assert len(state.pypi_password) >= 20
     for shown in (repr(state), json.dumps(state.to_json())):
         assert state.pypi_password not in shown
 
 
 def test_index_refuses_uploads_without_the_password(root: Path) -> None:
-    state = sandbox.up(root)
+    state = testbed.up(root)
     assert _upload(state.pypi_url, None) in (401, 403)
     assert _upload(state.pypi_url, ("releasekit", "wrong-password")) in (401, 403)
     assert "demo-pkg" not in _listing(state.pypi_url)
@@ -114,7 +114,7 @@ def test_index_refuses_uploads_without_the_password(root: Path) -> None:
 
 
 def test_bare_remote_accepts_a_push(root: Path, tmp_path: Path) -> None:
-    state = sandbox.up(root)
+    state = testbed.up(root)
     work = tmp_path / "work"
     work.mkdir()
     _git(work, "init", "-q", "-b", "main")
@@ -135,13 +135,13 @@ def test_bare_remote_accepts_a_push(root: Path, tmp_path: Path) -> None:
 
 
 def test_up_is_idempotent_and_restarts_only_what_died(root: Path) -> None:
-    first = sandbox.up(root)
+    first = testbed.up(root)
     assert _upload(first.pypi_url, (first.pypi_user, first.pypi_password)) == 200
-    again = sandbox.up(root)
+    again = testbed.up(root)
     assert (again.registry.pid, again.pypi.pid) == (first.registry.pid, first.pypi.pid)
-    sandbox.stop(first.pypi)
-    assert [s.name for s in sandbox.status(root).services if not s.alive] == ["pypi"]
-    revived = sandbox.up(root)
+    testbed.stop(first.pypi)
+    assert [s.name for s in testbed.status(root).services if not s.alive] == ["pypi"]
+    revived = testbed.up(root)
     assert revived.registry.pid == first.registry.pid
     assert revived.pypi.pid != first.pypi.pid
     assert revived.pypi_url == first.pypi_url
@@ -150,16 +150,16 @@ def test_up_is_idempotent_and_restarts_only_what_died(root: Path) -> None:
 
 
 def test_down_stops_everything_and_keeps_data_unless_purged(root: Path) -> None:
-    state = sandbox.up(root)
-    assert sandbox.running(root).registry_host == state.registry_host
-    sandbox.down(root)
-    after = sandbox.status(root)
+    state = testbed.up(root)
+    assert testbed.running(root).registry_host == state.registry_host
+    testbed.down(root)
+    after = testbed.status(root)
     assert not any(s.alive for s in after.services if s.name != "git-remote")
     with pytest.raises(PreflightError, match=r"not running \(registry, pypi down\)"):
-        sandbox.running(root)
+        testbed.running(root)
     assert (state.git_remote / "HEAD").is_file()
-    assert sandbox.up(root).pypi_password == state.pypi_password
-    sandbox.down(root, purge=True)
+    assert testbed.up(root).pypi_password == state.pypi_password
+    testbed.down(root, purge=True)
     assert not (root / ".sandbox").exists()
 
 
@@ -167,13 +167,13 @@ def test_status_command_exits_non_zero_when_something_is_down(root: Path) -> Non
     (root / "release.toml").write_text('[release]\nbranch = "main"\n')
     invoke = [sys.executable, "-m", "invoke", "-r", str(REPO)]
     env = {**os.environ, "COLUMNS": "200"}
-    sandbox.up(root)
+    testbed.up(root)
     shown = subprocess.run(
         [*invoke, "sandbox.status", "--json"], cwd=root, env=env, capture_output=True, text=True
     )
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["alive"] is True
-    sandbox.down(root)
+    testbed.down(root)
     table = subprocess.run(
         [*invoke, "sandbox.status"], cwd=root, env=env, capture_output=True, text=True
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import manifest, workspace
+from releasekit.core import manifest, workspace
 from tests.conftest import REPO, current_version
 
 MANIFEST = """\

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import artifacts, binary
+from releasekit.build import artifacts, binary
 
 from .conftest import VERSION, load
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import builds
+from releasekit.build import runner as builds
 from tests.conftest import require
 
 from .conftest import VERSION, load

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import checksums
-from releasekit.buildcache import file_sha256
-from releasekit.errors import PublishError
+from releasekit.build import checksums
+from releasekit.core.errors import PublishError
+from releasekit.core.files import file_sha256
 from tests.conftest import require
 
 pytestmark = pytest.mark.integration

@@ -13,9 +13,13 @@ import pytest
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from releasekit import artifacts, python_dist, sandbox
-from releasekit.buildcache import Cache, file_sha256
-from releasekit.errors import ConflictError, PublishError
+from releasekit.build import artifacts
+from releasekit.build import python as python_dist
+from releasekit.build.cache import Cache
+from releasekit.core.errors import ConflictError, PublishError
+from releasekit.core.files import file_sha256
+from releasekit.deploy import testbed
+from releasekit.publish import index as index_upload
 
 from .conftest import VERSION, git, load
 
@@ -196,9 +200,9 @@ def credentials(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     return {"username_env": "PROBE_INDEX_USER", "password_env": "PROBE_INDEX_PASSWORD"}
 
 
-def test_upload_then_install_back(pypi: sandbox.Service, credentials, tmp_path: Path) -> None:
+def test_upload_then_install_back(pypi: testbed.Service, credentials, tmp_path: Path) -> None:
     name, files = _probe(tmp_path)
-    results = python_dist.upload(files, pypi.url, **credentials)
+    results = index_upload.upload(files, pypi.url, **credentials)
     assert [(r.path, r.status) for r in results] == [(f, "uploaded") for f in files]
 
     down = tmp_path / "down"
@@ -238,31 +242,31 @@ def test_upload_then_install_back(pypi: sandbox.Service, credentials, tmp_path: 
     ).stdout
     assert out.strip() == "1.0.0"
 
-    again = python_dist.upload(files, pypi.url, **credentials)
+    again = index_upload.upload(files, pypi.url, **credentials)
     assert [r.status for r in again] == ["skipped", "skipped"]
 
 
 def test_upload_refuses_different_content_under_same_name(
-    pypi: sandbox.Service, credentials, tmp_path: Path
+    pypi: testbed.Service, credentials, tmp_path: Path
 ) -> None:
     name, files = _probe(tmp_path)
-    python_dist.upload(files, pypi.url, **credentials)
+    index_upload.upload(files, pypi.url, **credentials)
     other = _build_probe(tmp_path / "b", name, "CHANGED = True\n")
     (wheel,) = [f for f in other if f.suffix == ".whl"]
     (original,) = [f for f in files if f.suffix == ".whl"]
     assert wheel.name == original.name
     with pytest.raises(ConflictError, match=file_sha256(original)) as info:
-        python_dist.upload([wheel], pypi.url, **credentials)
+        index_upload.upload([wheel], pypi.url, **credentials)
     assert file_sha256(wheel) in str(info.value)
     assert wheel.name in str(info.value)
 
 
 def test_upload_with_wrong_password_fails_without_leaking_it(
-    pypi: sandbox.Service, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    pypi: testbed.Service, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     _, files = _probe(tmp_path)
     monkeypatch.setenv("TWINE_USERNAME", "ci")
     monkeypatch.setenv("TWINE_PASSWORD", "wrong-password-1234")
     with pytest.raises(Exception, match="twine") as info:
-        python_dist.upload(files, pypi.url)
+        index_upload.upload(files, pypi.url)
     assert "wrong-password-1234" not in str(info.value)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import artifacts, site
-from releasekit.buildcache import file_sha256
-from releasekit.errors import PublishError
+from releasekit.build import artifacts, site
+from releasekit.core.errors import PublishError
+from releasekit.core.files import file_sha256
 
 from .conftest import COMMIT_EPOCH, VERSION, load
 

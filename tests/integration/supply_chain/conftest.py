@@ -27,17 +27,11 @@ import pytest
 import requests
 import yaml
 
-from releasekit import (
-    charts,
-    checksums,
-    manifest,
-    oci,
-    python_upload,
-    sandbox,
-    signing,
-    supply_chain,
-    targets,
-)
+from releasekit.build import checksums
+from releasekit.core import manifest
+from releasekit.deploy import testbed
+from releasekit.publish import charts, oci, signing, supply_chain, targets
+from releasekit.publish import index as python_upload
 from tests.conftest import REPO, copy_repo, require
 
 KEY_PASSWORD = "canary-key-password-7f3a9c"
@@ -70,7 +64,7 @@ class Released:
     version: str
     target: targets.Target
     folder: Path
-    pypi: sandbox.Service
+    pypi: testbed.Service
     keys: Keys
     wheel: str
     auth: tuple[str, str] | None = None
@@ -246,21 +240,21 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> Keys:
 
 
 @pytest.fixture(scope="session")
-def private_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[sandbox.Service]:
+def private_registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[testbed.Service]:
     """A docker-registry that answers only to user `ci` with REGISTRY_PASSWORD (htpasswd)."""
     require("docker-registry")
-    service = sandbox.start_registry(
+    service = testbed.start_registry(
         tmp_path_factory.mktemp("private-registry"), auth=("ci", REGISTRY_PASSWORD)
     )
     yield service
-    sandbox.stop(service)
+    testbed.stop(service)
 
 
 @pytest.fixture(params=["open"])
-def release_registry(request: pytest.FixtureRequest) -> sandbox.Service:
+def release_registry(request: pytest.FixtureRequest) -> testbed.Service:
     """The registry a release goes to: open (default) or `private` (needs credentials)."""
     name = "private_registry" if request.param == "private" else "registry"
-    service: sandbox.Service = request.getfixturevalue(name)
+    service: testbed.Service = request.getfixturevalue(name)
     return service
 
 
@@ -269,7 +263,7 @@ def released(
     workspace_copy: Path,
     dists: list[Path],
     keys: Keys,
-    release_registry: sandbox.Service,
+    release_registry: testbed.Service,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Released]:
@@ -279,7 +273,7 @@ def released(
     auth = ("ci", REGISTRY_PASSWORD) if registry.data.find("private") >= 0 else None
     number = next(_COUNTER)
     version, name, namespace = f"93.{number}.0", f"t{number}", f"sc{number}-{os.getpid()}"
-    pypi = sandbox.start_pypi(tmp_path / "pypi", "ci", PYPI_PASSWORD)
+    pypi = testbed.start_pypi(tmp_path / "pypi", "ci", PYPI_PASSWORD)
     try:
         with (workspace_copy / manifest.MANIFEST_NAME).open("a", encoding="utf-8") as handle:
             handle.write(
@@ -361,7 +355,7 @@ def released(
         wheel = next(u.path.name for u in uploaded if u.path.suffix == ".whl")
         yield Released(workspace_copy, version, target, folder, pypi, keys, wheel, auth)
     finally:
-        sandbox.stop(pypi)
+        testbed.stop(pypi)
 
 
 def registry_tags(host: str, repository: str) -> list[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import oci, provenance, signing, supply_chain
+from releasekit.publish import oci, provenance, signing, supply_chain
 from tests.integration.supply_chain.conftest import (
     CHART,
     IMAGE,
@@ -142,7 +142,7 @@ def test_an_image_tag_pushed_again_with_other_content(released: Released) -> Non
 
 def test_a_replaced_chart(released: Released, tmp_path: Path) -> None:
     other = package_chart(released.root, released.version, tmp_path, description="Replaced.")
-    from releasekit import charts
+    from releasekit.publish import charts
 
     charts.run_helm(charts.push_argv(other, released.target.chart_registry))
     result = released.invoke_verify()
@@ -223,9 +223,9 @@ def test_a_private_registry_and_secrets_never_show_in_output_or_files(
 
 
 def test_the_sandbox_key_pair_is_made_once_and_kept_private(tmp_path: Path) -> None:
-    from releasekit import sandbox
+    from releasekit.deploy import testbed
 
-    first = sandbox.signing_key(tmp_path)
+    first = testbed.signing_key(tmp_path)
     home = tmp_path / ".sandbox" / "keys"
     assert (first.key, first.public) == (home / "cosign.key", home / "cosign.pub")
     assert oct(home.stat().st_mode & 0o777) == "0o700"
@@ -234,7 +234,7 @@ def test_the_sandbox_key_pair_is_made_once_and_kept_private(tmp_path: Path) -> N
     assert (home / "password").read_text() == first.password
     assert first.password not in first.key.read_text()
     assert sorted(p.name for p in home.iterdir()) == ["cosign.key", "cosign.pub", "password"]
-    again = sandbox.signing_key(tmp_path)
+    again = testbed.signing_key(tmp_path)
     assert again == first and again.key.read_bytes() == first.key.read_bytes()
     # The pair works: a signature by the private key verifies with the public one.
     key = signing.SigningKey(str(first.key), first.public, first.password)

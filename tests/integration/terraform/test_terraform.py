@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from releasekit import infra
-from releasekit.errors import ManifestError, PreflightError, ToolError
+from releasekit.core.errors import ManifestError, PreflightError, ToolError
+from releasekit.deploy import terraform as infra
 from tests.conftest import REPO, require
 
 pytestmark = pytest.mark.integration

@@ -1,0 +1,106 @@
+"""What every artifact builder shares: the dist folder layout, build time and outcomes.
+
+Artifacts of a release land in ``dist/<version>/``::
+
+    dist/1.4.2/python/   sdists and wheels
+    dist/1.4.2/sbom/     CycloneDX SBOMs
+    dist/1.4.2/bin/      the standalone binary
+    dist/1.4.2/site/     the site tarball
+    dist/1.4.2/SHA256SUMS
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from releasekit.core import version as versions
+from releasekit.core.files import file_sha256
+from releasekit.core.errors import VersionError
+from releasekit.core.run import run
+from releasekit.core.workspace import Workspace
+
+__all__ = [
+    "Outcome",
+    "Progress",
+    "Status",
+    "dist_dir",
+    "dist_version",
+    "outcome_rows",
+    "source_date_epoch",
+]
+
+Status = Literal["built", "up to date"]
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One artifact after a build: its cache key, whether it was rebuilt, and its files."""
+
+    key: str
+    status: Status
+    outputs: tuple[Path, ...]
+
+
+def dist_version(ws: Workspace, packages: Sequence[str] | None = None) -> str:
+    """The version naming ``dist/<version>/``: the one version ``packages`` (default all) share.
+
+    Raises VersionError when version sites drift, or when the selected packages hold
+    different versions (``independent`` policy: build them one at a time).
+    """
+    names = [ws.get(n).name for n in packages] if packages else [p.name for p in ws.packages]
+    current = versions.check(ws)
+    found = {current[name] for name in names}
+    if len(found) != 1:
+        shown = ", ".join(f"{name} {current[name]}" for name in names)
+        raise VersionError(
+            f"The packages to build hold different versions ({shown}) and share one "
+            f"dist/<version>/ folder. Build them one at a time with `--package NAME`."
+        )
+    return found.pop()
+
+
+def dist_dir(ws: Workspace, version: str) -> Path:
+    """``<root>/dist/<version>``."""
+    return ws.root / "dist" / version
+
+
+def source_date_epoch(root: Path) -> str:
+    """The commit time of HEAD (seconds since the epoch), the timestamp of every archive entry."""
+    out = run(
+        ["git", "-C", str(root), "log", "-1", "--format=%ct"],
+        mutates=False,
+        quiet=True,
+        hint="Reproducible builds take their timestamp from the last commit; commit first.",
+    ).stdout.strip()
+    if not out.isdigit():
+        raise VersionError(
+            f"`git log -1 --format=%ct` in {root} printed {out!r}, not a timestamp. "
+            "Make at least one commit before building."
+        )
+    return out
+
+
+def outcome_rows(root: Path, outcomes: Sequence[Outcome]) -> list[dict[str, object]]:
+    """One row per output file (artifact, status, path, size, sha256), for tables and JSON."""
+    rows: list[dict[str, object]] = []
+    for outcome in outcomes:
+        for path in outcome.outputs:
+            try:
+                shown = path.resolve().relative_to(root.resolve()).as_posix()
+            except ValueError:
+                shown = str(path)
+            exists = path.is_file()
+            rows.append(
+                {
+                    "artifact": outcome.key,
+                    "status": outcome.status,
+                    "path": shown,
+                    "size": path.stat().st_size if exists else None,
+                    "sha256": file_sha256(path) if exists else None,
+                }
+            )
+    return rows

@@ -1,0 +1,44 @@
+"""Container images: specs and tags, builds through the docker SDK, SBOMs, smoke tests, push.
+
+``build_images`` builds each image of release.toml from ``docker/<image>.Dockerfile`` (a
+multi-stage build on the classic builder, installing from a host-built wheelhouse),
+``smoke_image`` runs one and checks it, ``push_images`` publishes every tag and records the
+digests in ``dist/<version>/images.json``.
+"""
+
+from __future__ import annotations
+
+from releasekit.build.images.build import ImageResult, build_images, build_one, prepare_context
+from releasekit.build.images.sbom import sbom_path, write_sbom
+from releasekit.build.images.smoke import SmokeResult, smoke_image
+from releasekit.build.images.spec import (
+    DEFAULT_BASES,
+    LOCAL_BASES,
+    LOCAL_PREFIX,
+    BaseImage,
+    ImageSpec,
+    connect,
+    resolve_base_images,
+    specs,
+    tags_for,
+)
+
+__all__ = [
+    "DEFAULT_BASES",
+    "LOCAL_BASES",
+    "LOCAL_PREFIX",
+    "BaseImage",
+    "ImageResult",
+    "ImageSpec",
+    "SmokeResult",
+    "build_images",
+    "build_one",
+    "connect",
+    "prepare_context",
+    "resolve_base_images",
+    "sbom_path",
+    "smoke_image",
+    "specs",
+    "tags_for",
+    "write_sbom",
+]

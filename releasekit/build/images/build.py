@@ -1,0 +1,334 @@
+"""Build the images through the docker SDK, skipping those whose inputs did not change.
+
+Before a build the host prepares what the Dockerfile copies: the wheels of the image's
+Python distributions in ``build/wheelhouse/<image>/`` (the published wheels of
+``dist/<version>/python/`` when they are fresh, else ``python -m build --wheel``), and for the
+site image the rendered site in ``build/site/<package>/``. The build itself never reaches an
+index. Cache key ``image:<image>``: the package files (and its internal dependencies'),
+the Dockerfile, the nginx config, the base image id and the version; the cache output is
+``build/images/<image>.json`` (image id and tags), valid while the image still exists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, cast
+
+import docker.errors
+
+from releasekit.build import artifacts
+from releasekit.core import git
+from releasekit.build.artifacts import Progress, Status
+from releasekit.build.cache import Cache, inputs_hash
+from releasekit.core.errors import ToolError
+from releasekit.build.images.sbom import sbom_path, write_sbom
+from releasekit.build.images.spec import (
+    INPUTS_LABEL,
+    BaseImage,
+    ImageSpec,
+    connect,
+    resolve_base_images,
+    specs,
+    tags_for,
+)
+from releasekit.core.run import run
+from releasekit.core.workspace import Workspace
+
+__all__ = ["ImageResult", "build_images", "build_one", "prepare_context"]
+
+_TAIL = 30
+_BUILD_WHEEL = (sys.executable, "-m", "build", "--wheel", "--no-isolation")
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """One image after ``build_images``: its id, local tags, size and whether it was rebuilt."""
+
+    name: str
+    image_id: str
+    tags: tuple[str, ...]
+    size: int
+    status: Status
+    sbom: Path
+
+    @property
+    def key(self) -> str:
+        """The build cache key, ``image:<name>``."""
+        return f"image:{self.name}"
+
+    @property
+    def outputs(self) -> tuple[Path, ...]:
+        """The files the build left in ``dist/<version>/`` (the image's SBOM)."""
+        return (self.sbom,)
+
+
+def _wheel_name(dist: str, version: str) -> str:
+    return f"{dist.replace('-', '_')}-{version}-"
+
+
+def _wheelhouse(ws: Workspace, spec: ImageSpec, version: str, epoch: str, say: Progress) -> None:
+    """Fill ``build/wheelhouse/<image>/`` with one wheel per distribution of ``spec``."""
+    dest = ws.root / "build" / "wheelhouse" / spec.name
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    published = artifacts.dist_dir(ws, version) / "python"
+    cache = Cache(ws.root)
+    by_dist = {p.spec.dist: p for p in ws.packages}
+    for dist in spec.dists:
+        pkg = by_dist[dist]
+        wheels = sorted(published.glob(_wheel_name(dist, version) + "*.whl"))
+        if wheels and cache.fresh(f"wheel:{pkg.name}", inputs_hash(ws, pkg.name)):
+            shutil.copy2(wheels[-1], dest / wheels[-1].name)
+            say(f"image:{spec.name} wheel {wheels[-1].name} (from {published})")
+            continue
+        say(f"image:{spec.name} building the wheel of {dist} {version}")
+        run(
+            [*_BUILD_WHEEL, "--outdir", str(dest), str(pkg.dir)],
+            env={"SOURCE_DATE_EPOCH": epoch},
+            quiet=True,
+            hint=f"Building the wheel of {pkg.dir} failed; fix the error above.",
+        )
+        if not any(dest.glob(_wheel_name(dist, version) + "*.whl")):
+            raise ToolError(
+                ["python", "-m", "build", "--wheel", str(pkg.dir)],
+                0,
+                "",
+                f"No {_wheel_name(dist, version)}*.whl was built: does {pkg.pyproject} "
+                f"hold version {version}? Run `invoke version.check`.",
+            )
+
+
+def _site(ws: Workspace, spec: ImageSpec, version: str, epoch: str, say: Progress) -> None:
+    """Render the package's static site into ``build/site/<package>/``."""
+    pkg = ws.get(spec.package)
+    dest = ws.root / "build" / "site" / pkg.name
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    say(f"image:{spec.name} rendering the site of {pkg.name} {version}")
+    pythonpath = os.pathsep.join(str(ws.get(n).dir / "src") for n in (pkg.name, *pkg.deps))
+    run(
+        [sys.executable, "-m", pkg.spec.module, "build", "--out", str(dest), "--version", version],
+        cwd=ws.root,
+        env={"PYTHONPATH": pythonpath, "SOURCE_DATE_EPOCH": epoch},
+        quiet=True,
+        hint=f"The site builder of {pkg.dir} failed; fix the error above.",
+    )
+
+
+def prepare_context(
+    ws: Workspace, spec: ImageSpec, version: str, epoch: str, progress: Progress | None = None
+) -> None:
+    """Put what ``spec``'s Dockerfile copies from ``build/`` in place (wheels, site)."""
+    say = progress or (lambda _msg: None)
+    if spec.dists:
+        _wheelhouse(ws, spec, version, epoch, say)
+    if spec.site:
+        _site(ws, spec, version, epoch, say)
+
+
+def _equivalent_argv(spec: ImageSpec, tag: str, args: Mapping[str, str]) -> list[str]:
+    argv = ["docker", "build", "-f", spec.dockerfile, "-t", tag]
+    for key, value in sorted(args.items()):
+        argv += ["--build-arg", f"{key}={value}"]
+    if spec.target:
+        argv += ["--target", spec.target]
+    return [*argv, spec.context]
+
+
+def build_one(
+    client: Any,
+    root: Path,
+    spec: ImageSpec,
+    tag: str,
+    args: Mapping[str, str],
+    progress: Progress | None = None,
+    log: Path | None = None,
+    nocache: bool = False,
+    labels: Mapping[str, str] | None = None,
+) -> str:
+    """Build ``spec`` as ``tag`` with the classic builder; the image id.
+
+    The build log streams to ``progress`` (one call per ``Step N/M`` line) and to ``log``.
+    A failure raises ToolError naming the failing step with the tail of the log.
+    """
+    say = progress or (lambda _msg: None)
+    lines: list[str] = []
+    step = "(before the first step)"
+    image_id: str | None = None
+    argv = _equivalent_argv(spec, tag, args)
+    error: str | None = None
+    code: int | None = 1
+    try:
+        stream: Iterable[dict[str, Any]] = client.api.build(
+            path=str(root / spec.context),
+            dockerfile=spec.dockerfile,
+            tag=tag,
+            buildargs=dict(args),
+            target=spec.target,
+            rm=True,
+            forcerm=True,
+            pull=False,
+            nocache=nocache,
+            labels=dict(labels or {}),
+            decode=True,
+        )
+        for chunk in stream:
+            for line in str(chunk.get("stream", "")).splitlines():
+                if not line.strip():
+                    continue
+                lines.append(line)
+                if line.startswith("Step "):
+                    step = line
+                    say(f"image:{spec.name} {line}")
+            if "aux" in chunk and isinstance(chunk["aux"], dict) and "ID" in chunk["aux"]:
+                image_id = str(chunk["aux"]["ID"])
+            if "error" in chunk:
+                error = str(chunk["error"]).strip()
+                detail = chunk.get("errorDetail") or {}
+                code = int(detail.get("code", 1)) if isinstance(detail, dict) else 1
+                lines.append(error)
+                break
+    except docker.errors.APIError as exc:
+        error = str(exc.explanation or exc)
+        lines.append(error)
+    finally:
+        if log is not None:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if error is None and image_id is None:
+        error = "the build stream ended without an image id"
+    if error is not None:
+        where = f" Full log: {log}." if log is not None else ""
+        raise ToolError(
+            argv,
+            code,
+            "\n".join(lines[-_TAIL:]),
+            f"The image {spec.name} failed at {step}. Fix {spec.dockerfile} (or the files that "
+            f"step copies) and build again.{where}",
+        )
+    return cast(str, image_id)
+
+
+def _record_path(root: Path, name: str) -> Path:
+    return root / "build" / "images" / f"{name}.json"
+
+
+def _cached_image(client: Any, record: Path) -> Any | None:
+    """The local image a cache record names, or None when it is gone."""
+    try:
+        image_id = json.loads(record.read_text(encoding="utf-8"))["id"]
+        return client.images.get(image_id)
+    except (OSError, ValueError, KeyError, docker.errors.ImageNotFound):
+        return None
+
+
+def _labels_args(ws: Workspace, spec: ImageSpec, version: str, epoch: str) -> dict[str, str]:
+    pkg = ws.get(spec.package)
+    project = _pyproject(pkg.pyproject)
+    source = dict(project.get("urls", {})).get("Source", "")
+    lic = project.get("license", {})
+    licenses = lic.get("text", "") if isinstance(lic, dict) else str(lic)
+    created = datetime.fromtimestamp(int(epoch), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    args = {"VERSION": version, "REVISION": git.head(ws.root), "CREATED": created}
+    if source:
+        args["SOURCE"] = str(source)
+    if licenses:
+        args["LICENSES"] = str(licenses)
+    return args
+
+
+def _pyproject(path: Path) -> dict[str, Any]:
+    return dict(tomllib.loads(path.read_text(encoding="utf-8")).get("project", {}))
+
+
+def _tag_all(image: Any, repository: str, tags: Sequence[str]) -> tuple[str, ...]:
+    for tag in tags:
+        if f"{repository}:{tag}" not in image.tags:
+            image.tag(repository, tag)
+    return tuple(f"{repository}:{t}" for t in tags)
+
+
+def build_images(
+    ws: Workspace,
+    version: str,
+    *,
+    packages: Sequence[str] | None = None,
+    images: Sequence[str] | None = None,
+    force: bool = False,
+    nocache: bool = False,
+    progress: Progress | None = None,
+    client: Any | None = None,
+) -> list[ImageResult]:
+    """Build every image of ``packages`` (default all) whose inputs changed; tag and SBOM it.
+
+    Tags: ``ironcage/<image>:<tag>`` for each of ``tags_for(version, HEAD)``. An unchanged
+    image is only re-tagged (a new commit adds its ``sha-`` tag). ``force`` rebuilds all;
+    ``nocache`` also bypasses the engine's layer cache.
+    """
+    say = progress or (lambda _msg: None)
+    client = client or connect()
+    chosen = specs(ws, packages, images)
+    bases = resolve_base_images(client, sorted({s.base_arg for s in chosen}))
+    epoch = artifacts.source_date_epoch(ws.root)
+    revision = git.head(ws.root)
+    tags = tags_for(version, revision[:7], git.released_versions(ws.root))
+    cache = Cache(ws.root)
+    results: list[ImageResult] = []
+    for spec in chosen:
+        base: BaseImage = bases[spec.base_arg]
+        key = f"image:{spec.name}"
+        dockerfile = (ws.root / spec.dockerfile).read_text(encoding="utf-8")
+        inputs = inputs_hash(
+            ws,
+            spec.package,
+            extra_files=spec.input_files(ws.root),
+            extra={
+                "dockerfile": dockerfile,
+                "base": base.id,
+                "version": version,
+                "revision": revision,
+                "source_date_epoch": epoch,
+            },
+        )
+        record = _record_path(ws.root, spec.name)
+        fresh = None if force or nocache else cache.fresh(key, inputs)
+        image = _cached_image(client, record) if fresh is not None else None
+        status: Status = "up to date"
+        if image is None:
+            status = "built"
+            say(f"{key} building from {spec.dockerfile} on {base.ref}")
+            prepare_context(ws, spec, version, epoch, say)
+            args = {**_labels_args(ws, spec, version, epoch), **spec.build_args}
+            args[spec.base_arg] = base.ref
+            log = ws.root / "build" / "images" / f"{spec.name}.log"
+            tag = f"{spec.repository}:{version}"
+            labels = {INPUTS_LABEL: inputs}
+            image_id = build_one(client, ws.root, spec, tag, args, say, log, nocache, labels)
+            image = client.images.get(image_id)
+        else:
+            say(f"{key} up to date")
+        full_tags = _tag_all(image, spec.repository, tags)
+        bom = sbom_path(ws.root, spec.name, version)
+        if status == "built" or not bom.is_file():
+            write_sbom(client, image, spec.name, version, bom, timestamp=int(epoch))
+        if status == "built":
+            record.parent.mkdir(parents=True, exist_ok=True)
+            data = {"id": image.id, "version": version, "base": base.ref, "tags": list(full_tags)}
+            record.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+            cache.record(key, inputs, [record])
+        image.reload()
+        results.append(
+            ImageResult(spec.name, image.id, full_tags, int(image.attrs["Size"]), status, bom)
+        )
+        say(f"{key} {status}")
+    return results

@@ -1,0 +1,251 @@
+"""Python distributions: reproducible sdists and wheels, their checks and SBOMs.
+
+Every package whose manifest entry lists ``sdist`` or ``wheel`` is built with
+``python -m build --sdist --wheel --no-isolation``: the hatchling backend comes from the
+toolkit's own environment instead of a fresh download per package, which keeps a build of
+all packages to a few seconds and works without reaching an index. ``SOURCE_DATE_EPOCH`` is
+the commit time of HEAD, so two builds of one commit are byte-identical. The timestamp is
+not part of the build cache's inputs: an unchanged package keeps the files (and timestamps)
+of the commit it was last built at.
+
+Before anything leaves the staging folder (``build/python/<version>/``), ``twine check
+--strict`` passes over every file, each wheel is installed into a fresh virtual environment
+(from the built wheels only, no index) where its module imports and its console scripts
+answer, and a CycloneDX SBOM is written from that environment. Then the files move to
+``dist/<version>/python/`` and the SBOMs to ``dist/<version>/sbom/``.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+import shutil
+import sys
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+
+from releasekit.build import artifacts, sbom
+from releasekit.build.artifacts import Outcome, Progress
+from releasekit.build.cache import Cache, inputs_hash
+from releasekit.core.files import file_sha256
+from releasekit.core.errors import ManifestError, PublishError, ToolError
+from releasekit.core.run import run
+from releasekit.core.workspace import Package, Workspace
+
+__all__ = [
+    "build_all",
+    "build_dists",
+    "python_packages",
+    "smoke_test",
+    "twine_check",
+]
+
+_PY_ARTIFACTS = {"sdist", "wheel"}
+
+
+def python_packages(ws: Workspace, names: Sequence[str] | None = None) -> list[Package]:
+    """Packages that ship an sdist or wheel, dependencies first.
+
+    With ``names``, only those and the internal packages they depend on (their wheels are
+    needed to install and smoke-test them).
+    """
+    wanted: set[str] = set()
+    frontier = list(names or ())
+    for name in frontier:
+        pkg = ws.get(name)
+        if not _PY_ARTIFACTS & set(pkg.spec.artifacts):
+            raise ManifestError(
+                f"{ws.manifest.path}: package `{name}` has artifacts "
+                f"{list(pkg.spec.artifacts)}, none of them sdist or wheel. "
+                "Add them to its `artifacts`, or pick another package."
+            )
+    while frontier:
+        name = frontier.pop()
+        if name not in wanted:
+            wanted.add(name)
+            frontier.extend(ws.get(name).deps)
+    return [
+        ws.get(n)
+        for n in ws.order()
+        if _PY_ARTIFACTS & set(ws.get(n).spec.artifacts) and (not wanted or n in wanted)
+    ]
+
+
+def build_dists(pkg: Package, outdir: Path, *, epoch: str) -> tuple[Path, ...]:
+    """Build the sdist and wheel of ``pkg`` into the empty folder ``outdir``; their paths."""
+    if outdir.exists():
+        shutil.rmtree(outdir)
+    outdir.mkdir(parents=True)
+    argv = [sys.executable, "-m", "build", "--sdist", "--wheel", "--no-isolation"]
+    run(
+        [*argv, "--outdir", str(outdir), str(pkg.dir)],
+        env={"SOURCE_DATE_EPOCH": epoch},
+        hint=f"Building {pkg.dir} failed; fix the error above. The hatchling backend must be "
+        "installed beside the toolkit (`uv pip install hatchling`).",
+    )
+    return tuple(sorted(p for p in outdir.iterdir() if p.is_file()))
+
+
+def twine_check(files: Sequence[Path]) -> None:
+    """``twine check --strict`` over ``files``; PublishError with twine's report on failure."""
+    if not files:
+        return
+    try:
+        run(
+            [sys.executable, "-m", "twine", "check", "--strict", *map(str, files)],
+            env={"NO_COLOR": "1", "COLUMNS": "200"},
+            mutates=False,
+            quiet=True,
+        )
+    except ToolError as exc:
+        names = ", ".join(p.name for p in files)
+        raise PublishError(
+            f"`twine check --strict` refused the distributions ({names}); an index would reject "
+            f"them too. Its report:\n{exc.stderr_tail}\nFix the metadata (usually `readme` or "
+            "`description` in the package's pyproject.toml) and build again."
+        ) from None
+
+
+def _scripts(pkg: Package) -> list[str]:
+    data = tomllib.loads(pkg.pyproject.read_text(encoding="utf-8"))
+    return sorted(data.get("project", {}).get("scripts", {}))
+
+
+def _expect(argv: Sequence[str | Path], expected: str, where: str) -> None:
+    out = run(argv, mutates=False, quiet=True, timeout=60).stdout.strip()
+    if out != expected:
+        raise PublishError(
+            f"Smoke test of {where}: `{' '.join(map(str, argv))}` printed {out!r}, "
+            f"expected {expected!r}. Fix the package's version or entry point."
+        )
+
+
+def smoke_test(
+    pkg: Package, wheel: Path, find_links: Sequence[Path], venv: Path, version: str
+) -> Path:
+    """Install ``wheel`` into a fresh venv from ``find_links`` only and exercise it.
+
+    The module must import with ``__version__ == version``; every console script must
+    answer ``--help``, and ``--version`` and a ``version`` command when it offers them must
+    print ``<script> <version>``. Returns the venv's interpreter.
+    """
+    if venv.exists():
+        shutil.rmtree(venv)
+    run([sys.executable, "-m", "venv", "--without-pip", str(venv)], quiet=True)
+    python = venv / "bin" / "python"
+    links = [arg for folder in find_links for arg in ("--find-links", str(folder))]
+    pip = [sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet"]
+    run(
+        [*pip, "--disable-pip-version-check", "--no-index", *links, str(wheel)],
+        quiet=True,
+        hint=f"{wheel.name} does not install from the built wheels alone; "
+        "its dependencies on other packages must be built too.",
+    )
+    check_version = f"import {pkg.spec.module} as m; print(getattr(m, '__version__', {version!r}))"
+    _expect([python, "-I", "-c", check_version], version, f"{wheel.name} (import)")
+    for script in _scripts(pkg):
+        exe = venv / "bin" / script
+        usage = run([exe, "--help"], mutates=False, quiet=True, timeout=60).stdout
+        if "--version" in usage:
+            _expect([exe, "--version"], f"{script} {version}", wheel.name)
+        if re.search(r"(\{|,)version(,|\})|^\s+version\s", usage, re.MULTILINE):
+            _expect([exe, "version"], f"{script} {version}", wheel.name)
+    return python
+
+
+def _installed_version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "missing"
+
+
+def _wheel(files: Sequence[Path]) -> Path:
+    return next(p for p in files if p.suffix == ".whl")
+
+
+def _publish(files: Sequence[Path], dest: Path) -> tuple[Path, ...]:
+    dest.mkdir(parents=True, exist_ok=True)
+    moved = []
+    for path in files:
+        target = dest / path.name
+        shutil.move(str(path), target)
+        moved.append(target)
+    return tuple(moved)
+
+
+def _wheelhouse(
+    folder: Path, published: Path, built: dict[str, tuple[Path, ...]], version: str
+) -> Path:
+    """A folder with one wheel per package: the new ones, else the published ones."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    new = [_wheel(files) for files in built.values()]
+    names = {w.name for w in new}
+    old = [w for w in published.glob(f"*-{version}-*.whl") if w.name not in names]
+    for wheel in [*old, *new]:
+        shutil.copy2(wheel, folder / wheel.name)
+    return folder
+
+
+def build_all(
+    ws: Workspace,
+    version: str,
+    *,
+    packages: Sequence[str] | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> list[Outcome]:
+    """Build, check, smoke-test and SBOM every Python package whose inputs changed.
+
+    Cache key ``wheel:<package>``; its outputs are the sdist, the wheel and the SBOM.
+    """
+    say = progress or (lambda _msg: None)
+    cache = Cache(ws.root)
+    dist = artifacts.dist_dir(ws, version)
+    out_dir, sbom_dir = dist / "python", dist / "sbom"
+    staging = ws.root / "build" / "python" / version
+    epoch = artifacts.source_date_epoch(ws.root)
+    tools = {name: _installed_version(name) for name in ("build", "hatchling")}
+    outcomes: dict[str, Outcome] = {}
+    stale: list[tuple[Package, str]] = []
+    for pkg in python_packages(ws, packages):
+        key = f"wheel:{pkg.name}"
+        inputs = inputs_hash(
+            ws, pkg.name, extra={**tools, "source_date_epoch": epoch, "version": version}
+        )
+        entry = None if force else cache.fresh(key, inputs)
+        if entry is None:
+            stale.append((pkg, inputs))
+        else:
+            say(f"{key} up to date")
+            outputs = tuple(ws.root / rel for rel in entry.outputs)
+            outcomes[pkg.name] = Outcome(key, "up to date", outputs)
+
+    built: dict[str, tuple[Path, ...]] = {}
+    for pkg, _ in stale:
+        say(f"wheel:{pkg.name} building {pkg.spec.dist} {version}")
+        built[pkg.name] = build_dists(pkg, staging / "dists" / pkg.name, epoch=epoch)
+    twine_check([p for files in built.values() for p in files])
+
+    wheelhouse = _wheelhouse(staging / "wheelhouse", out_dir, built, version)
+    digests = {sbom.canonical(w.name.split("-")[0]): file_sha256(w) for w in wheelhouse.iterdir()}
+    boms: dict[str, Path] = {}
+    for pkg, _ in stale:
+        wheel = _wheel(built[pkg.name])
+        say(f"wheel:{pkg.name} smoke test")
+        python = smoke_test(pkg, wheel, [wheelhouse], staging / "venvs" / pkg.name, version)
+        env = sbom.installed(python)
+        root = next(d for d in env if sbom.canonical(d.name) == sbom.canonical(pkg.spec.dist))
+        bom = sbom.python_bom(root, wheel, env, digests, timestamp=int(epoch))
+        boms[pkg.name] = sbom.write(bom, staging / "sbom" / f"{pkg.spec.dist}-{version}.cdx.json")
+
+    for pkg, inputs in stale:
+        key = f"wheel:{pkg.name}"
+        outputs = _publish(built[pkg.name], out_dir) + _publish([boms[pkg.name]], sbom_dir)
+        cache.record(key, inputs, outputs)
+        outcomes[pkg.name] = Outcome(key, "built", outputs)
+        say(f"{key} built")
+    return [outcomes[pkg.name] for pkg in python_packages(ws, packages)]

@@ -1,0 +1,100 @@
+"""Site tarballs: each ``site`` package renders itself with its own builder.
+
+A site package's module is a command line taking ``build --out DIR --version V --tarball
+PATH`` (``python -m <module>``). It runs from the package's ``src/`` folder with the
+toolkit's interpreter and ``SOURCE_DATE_EPOCH`` set to the commit time of HEAD, so the
+tarball ``dist/<version>/site/<package>-<version>.tar.gz`` is byte-identical for one commit.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tarfile
+from pathlib import Path
+
+from releasekit.build import artifacts
+from releasekit.build.artifacts import Outcome, Progress
+from releasekit.build.cache import Cache, inputs_hash
+from releasekit.core.errors import PublishError
+from releasekit.core.run import run
+from releasekit.core.workspace import Package, Workspace
+
+__all__ = ["build", "build_all", "check_tarball", "site_packages", "tarball_name"]
+
+
+def site_packages(ws: Workspace) -> list[Package]:
+    """Packages whose manifest entry lists the ``site`` artifact, in build order."""
+    return [ws.get(n) for n in ws.order() if "site" in ws.get(n).spec.artifacts]
+
+
+def tarball_name(pkg: Package, version: str) -> str:
+    """``<package>-<version>.tar.gz``."""
+    return f"{pkg.name}-{version}.tar.gz"
+
+
+def build(ws: Workspace, pkg: Package, version: str, dest: Path, *, epoch: str) -> Path:
+    """Render ``pkg`` into ``build/site/<package>/`` and write its tarball to ``dest``."""
+    out = ws.root / "build" / "site" / pkg.name
+    if out.exists():
+        shutil.rmtree(out)
+    src = [str(ws.get(n).dir / "src") for n in (pkg.name, *pkg.deps)]
+    pythonpath = os.pathsep.join([*src, *filter(None, [os.environ.get("PYTHONPATH", "")])])
+    argv = [sys.executable, "-m", pkg.spec.module, "build", "--out", str(out)]
+    run(
+        [*argv, "--version", version, "--tarball", str(dest)],
+        cwd=ws.root,
+        env={"SOURCE_DATE_EPOCH": epoch, "PYTHONPATH": pythonpath},
+        hint=f"The site builder of `{pkg.name}` (`python -m {pkg.spec.module} build`) failed; "
+        "fix the content or template it names.",
+    )
+    return dest
+
+
+def check_tarball(path: Path, version: str) -> None:
+    """The tarball holds ``index.html`` stating ``version``; PublishError otherwise."""
+    try:
+        with tarfile.open(path, "r:gz") as tar:
+            member = tar.extractfile("index.html")
+            page = member.read().decode("utf-8", errors="replace") if member else ""
+    except (tarfile.TarError, KeyError, OSError) as exc:
+        raise PublishError(
+            f"The site tarball {path} is unreadable or has no index.html ({exc}). "
+            "The site builder must write index.html at the top of the archive."
+        ) from None
+    if version not in page:
+        raise PublishError(
+            f"index.html in {path} does not mention version {version}; the site builder "
+            "must print the version it was given (`--version`)."
+        )
+
+
+def build_all(
+    ws: Workspace, version: str, *, force: bool = False, progress: Progress | None = None
+) -> list[Outcome]:
+    """Build every site tarball whose inputs changed (cache key ``site:<package>``)."""
+    say = progress or (lambda _msg: None)
+    cache = Cache(ws.root)
+    folder = artifacts.dist_dir(ws, version) / "site"
+    outcomes = []
+    for pkg in site_packages(ws):
+        key = f"site:{pkg.name}"
+        inputs = inputs_hash(
+            ws,
+            pkg.name,
+            extra={"version": version, "source_date_epoch": artifacts.source_date_epoch(ws.root)},
+        )
+        entry = None if force else cache.fresh(key, inputs)
+        if entry is not None:
+            say(f"{key} up to date")
+            outcomes.append(Outcome(key, "up to date", tuple(ws.root / o for o in entry.outputs)))
+            continue
+        say(f"{key} building {tarball_name(pkg, version)}")
+        dest = folder / tarball_name(pkg, version)
+        build(ws, pkg, version, dest, epoch=artifacts.source_date_epoch(ws.root))
+        check_tarball(dest, version)
+        cache.record(key, inputs, [dest])
+        outcomes.append(Outcome(key, "built", (dest,)))
+        say(f"{key} built")
+    return outcomes

@@ -1,0 +1,188 @@
+"""Every external tool the toolkit drives: found or not, its version, how to install it."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+
+from releasekit.core.errors import ReleaseError
+from releasekit.core.run import run
+
+__all__ = ["TOOLS", "Check", "Tool", "check_all", "check_tool", "older_than"]
+
+_SETUP = "Run `scripts/setup.sh` as root on Debian, or"
+_CLUSTER = (
+    "the local Kubernetes cluster (invoke cluster.up)",
+    f"{_SETUP} see scripts/build-kubernetes.sh: it builds the control plane from the Go "
+    "module proxy (about 10 minutes the first time).",
+)
+
+
+@dataclass(frozen=True)
+class Tool:
+    """An external command, how to ask its version, and how to install it."""
+
+    name: str
+    version_argv: tuple[str, ...]
+    purpose: str
+    install: str
+    minimum: str | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    """The doctor's finding for one tool."""
+
+    tool: Tool
+    path: str | None
+    version: str | None
+
+    @property
+    def too_old(self) -> bool:
+        """True when the tool answers with a version below its minimum."""
+        minimum = self.tool.minimum
+        return bool(minimum and self.version and older_than(self.version, minimum))
+
+    @property
+    def ok(self) -> bool:
+        return self.path is not None and self.version is not None and not self.too_old
+
+    @property
+    def problem(self) -> str | None:
+        """Why the tool cannot be used, with the fix; None when it can."""
+        if self.path is None:
+            return f"`{self.tool.name}` is missing. {self.tool.install}"
+        if self.version is None:
+            asked = " ".join(self.tool.version_argv)
+            return (
+                f"`{self.tool.name}` at {self.path} does not answer `{asked}`. {self.tool.install}"
+            )
+        if self.too_old:
+            return (
+                f"`{self.tool.name}` at {self.path} is {self.version}, older than the "
+                f"{self.tool.minimum} the toolkit needs. {self.tool.install}"
+            )
+        return None
+
+
+def older_than(version: str, minimum: str) -> bool:
+    """True when ``version`` (``v3.16.4``, ``4.3.2+g1a2b``) is below ``minimum``."""
+
+    def parts(text: str) -> tuple[int, ...]:
+        found = re.match(r"v?(\d+(?:\.\d+)*)", text.strip())
+        return tuple(int(p) for p in found.group(1).split(".")) if found else (0,)
+
+    return parts(version) < parts(minimum)
+
+
+TOOLS: tuple[Tool, ...] = (
+    Tool("git", ("git", "--version"), "history, tags, push", f"{_SETUP} `apt-get install git`."),
+    Tool(
+        "docker",
+        ("docker", "version", "--format", "{{.Server.Version}}"),
+        "image builds and the pilot deployment (client and a running engine)",
+        f"{_SETUP} `apt-get install docker.io` and start `dockerd`.",
+    ),
+    Tool(
+        "docker-compose",
+        ("docker-compose", "version", "--short"),
+        "the pilot deployment",
+        f"{_SETUP} `apt-get install docker-compose`.",
+    ),
+    Tool(
+        "docker-registry",
+        ("docker-registry", "--version"),
+        "the sandbox's OCI registry",
+        f"{_SETUP} `apt-get install docker-registry`.",
+    ),
+    Tool(
+        "debootstrap",
+        ("debootstrap", "--version"),
+        "local base images where none can be pulled",
+        f"{_SETUP} `apt-get install debootstrap`.",
+    ),
+    Tool(
+        "helm",
+        ("helm", "version", "--short"),
+        "charts: lint, template, package, push, deploy (Helm 4)",
+        f"{_SETUP} `go install helm.sh/helm/v4/cmd/helm@v4.3.2` (with -ldflags "
+        "'-X helm.sh/helm/v4/internal/version.version=v4.3.2') and put it first on PATH: "
+        "Helm 3 lacks --rollback-on-failure, --wait=watcher and server-side apply.",
+        minimum="4.0.0",
+    ),
+    Tool(
+        "openssl",
+        ("openssl", "version"),
+        "certificates of the local Kubernetes cluster",
+        f"{_SETUP} `apt-get install openssl`.",
+    ),
+    Tool("etcd", ("etcd", "--version"), *_CLUSTER),
+    Tool("kube-apiserver", ("kube-apiserver", "--version"), *_CLUSTER),
+    Tool("kube-controller-manager", ("kube-controller-manager", "--version"), *_CLUSTER),
+    Tool("kube-scheduler", ("kube-scheduler", "--version"), *_CLUSTER),
+    Tool("kwok", ("kwok", "--version"), *_CLUSTER),
+    Tool(
+        "terraform",
+        ("terraform", "version"),
+        "infrastructure: fmt, validate, plan, apply",
+        "Install terraform >= 1.5 from HashiCorp's packages into /usr/local/bin.",
+    ),
+    Tool(
+        "twine",
+        ("twine", "--version"),
+        "checking and uploading Python distributions",
+        f"{_SETUP} `pip install twine`.",
+    ),
+    Tool(
+        "pypi-server",
+        ("pypi-server", "--version"),
+        "the sandbox's package index",
+        f"{_SETUP} `pip install pypiserver`.",
+    ),
+    Tool(
+        "actionlint",
+        ("actionlint", "-version"),
+        "linting .github/workflows",
+        f"{_SETUP} `go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.4`.",
+    ),
+    Tool(
+        "cosign",
+        ("cosign", "version"),
+        "signing images, charts and the provenance; `invoke verify`",
+        f"{_SETUP} `go install github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3`.",
+    ),
+    Tool(
+        "chromium",
+        ("chromium", "--version"),
+        "the end-to-end check of the pilot's frontend",
+        f"{_SETUP} `apt-get install chromium`.",
+    ),
+    Tool(
+        "pyinstaller",
+        ("pyinstaller", "--version"),
+        "the standalone `ironcage` binary",
+        f"{_SETUP} `pip install pyinstaller`.",
+    ),
+)
+
+
+def check_tool(tool: Tool) -> Check:
+    """Find ``tool`` on PATH and ask its version (the first version-looking token)."""
+    path = shutil.which(tool.name)
+    if path is None:
+        return Check(tool, None, None)
+    try:
+        result = run(list(tool.version_argv), check=False, timeout=20, mutates=False, quiet=True)
+    except ReleaseError:
+        return Check(tool, path, None)
+    if result.returncode != 0:
+        return Check(tool, path, None)
+    text = result.stdout + result.stderr
+    match = re.search(r"v?(\d+\.\d+(?:\.\d+)?[^\s,\"]*)", text)
+    return Check(tool, path, match.group(1) if match else text.strip().splitlines()[0])
+
+
+def check_all() -> list[Check]:
+    """The doctor's finding for every tool, in a fixed order."""
+    return [check_tool(tool) for tool in TOOLS]

@@ -1,0 +1,262 @@
+"""Git: clean-tree and branch checks, history, tags and pushes, all through ``run``."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from releasekit.core.errors import PreflightError, ReleaseError
+from releasekit.core.run import register_secret, run
+
+__all__ = [
+    "add",
+    "add_and_commit",
+    "changed_files",
+    "check_remote",
+    "commit",
+    "commit_subject",
+    "create_tag",
+    "current_branch",
+    "dirty_files",
+    "ensure_branch",
+    "ensure_clean",
+    "head",
+    "last_tag",
+    "push_atomic",
+    "ref_exists",
+    "released_versions",
+    "remote_tag_commit",
+    "remote_versions",
+    "short_sha",
+    "tag_commit",
+    "token_auth_env",
+    "toplevel",
+]
+
+
+def _git(root: Path, *args: str, check: bool = True, mutates: bool = False) -> str:
+    return run(["git", "-C", str(root), *args], check=check, mutates=mutates, quiet=True).stdout
+
+
+def toplevel(start: Path) -> Path:
+    """The root of the work tree holding ``start``."""
+    return Path(_git(start, "rev-parse", "--show-toplevel").strip())
+
+
+def head(root: Path) -> str:
+    """The full commit id of HEAD."""
+    return _git(root, "rev-parse", "HEAD").strip()
+
+
+def short_sha(root: Path, length: int = 7) -> str:
+    """The abbreviated commit id of HEAD (``length`` hex digits)."""
+    return head(root)[:length]
+
+
+def ref_exists(root: Path, ref: str) -> bool:
+    """Whether ``ref`` names a commit in the repository at ``root``."""
+    result = run(
+        ["git", "-C", str(root), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"],
+        check=False,
+        mutates=False,
+        quiet=True,
+    )
+    return result.returncode == 0
+
+
+def dirty_files(root: Path) -> list[str]:
+    """Paths with uncommitted changes, untracked files included (ignored files excluded)."""
+    out = _git(root, "status", "--porcelain", "--untracked-files=all")
+    return [line[3:] for line in out.splitlines() if line.strip()]
+
+
+def ensure_clean(root: Path) -> None:
+    """Raise PreflightError listing the dirty paths when the work tree is not clean."""
+    dirty = dirty_files(root)
+    if dirty:
+        shown = ", ".join(dirty[:10]) + (" ..." if len(dirty) > 10 else "")
+        raise PreflightError(
+            f"The work tree at {root} has uncommitted changes ({shown}). "
+            "Commit or stash them (`git stash --include-untracked`) and run again."
+        )
+
+
+def current_branch(root: Path) -> str:
+    """The checked-out branch name, or ``HEAD`` when detached."""
+    return _git(root, "rev-parse", "--abbrev-ref", "HEAD").strip()
+
+
+def ensure_branch(root: Path, expected: str, manifest: Path) -> None:
+    """Raise PreflightError when the checked-out branch is not ``expected``."""
+    branch = current_branch(root)
+    if branch != expected:
+        raise PreflightError(
+            f"Releases are made from branch `{expected}` ([release].branch in {manifest}), "
+            f"but `{branch}` is checked out. Run `git switch {expected}` and try again."
+        )
+
+
+def changed_files(root: Path, since: str) -> list[str]:
+    """Files changed between ``since`` and the work tree, untracked files included."""
+    if not ref_exists(root, since):
+        raise ReleaseError(
+            f"`{since}` is not a commit, branch or tag in {root}. "
+            "Pass an existing ref to --since (for example a release tag or `HEAD~1`)."
+        )
+    changed = _git(root, "diff", "--name-only", since).splitlines()
+    untracked = _git(root, "ls-files", "--others", "--exclude-standard").splitlines()
+    return sorted({p for p in [*changed, *untracked] if p})
+
+
+def last_tag(root: Path, pattern: str, ref: str = "HEAD") -> str | None:
+    """The most recent tag reachable from ``ref`` that matches the glob ``pattern``."""
+    if ref != "HEAD" and not ref_exists(root, ref):
+        return None
+    result = run(
+        ["git", "-C", str(root), "describe", "--tags", "--abbrev=0", "--match", pattern, ref],
+        check=False,
+        mutates=False,
+        quiet=True,
+    )
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def tag_commit(root: Path, tag: str) -> str | None:
+    """The commit a local tag points at, or None when the tag does not exist."""
+    result = run(
+        ["git", "-C", str(root), "rev-parse", "--verify", "--quiet", f"refs/tags/{tag}^{{commit}}"],
+        check=False,
+        mutates=False,
+        quiet=True,
+    )
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
+def remote_tag_commit(root: Path, remote: str, tag: str) -> str | None:
+    """The commit ``tag`` points at on ``remote``, or None when the remote lacks it."""
+    out = _git(root, "ls-remote", "--tags", remote, f"refs/tags/{tag}", f"refs/tags/{tag}^{{}}")
+    found: dict[str, str] = {}
+    for line in out.splitlines():
+        sha, _, ref = line.partition("\t")
+        found[ref] = sha
+    return found.get(f"refs/tags/{tag}^{{}}") or found.get(f"refs/tags/{tag}")
+
+
+def create_tag(root: Path, tag: str, message: str) -> None:
+    """Create annotated tag ``tag`` at HEAD."""
+    _git(root, "tag", "-a", tag, "-m", message, mutates=True)
+
+
+def add(root: Path, paths: list[str]) -> None:
+    """Stage ``paths``."""
+    _git(root, "add", "--", *paths, mutates=True)
+
+
+def commit(root: Path, message: str) -> None:
+    """Commit what is staged with ``message``."""
+    _git(root, "commit", "-m", message, mutates=True)
+
+
+def add_and_commit(root: Path, paths: list[str], message: str) -> None:
+    """Stage ``paths`` and commit them with ``message``."""
+    add(root, paths)
+    commit(root, message)
+
+
+def commit_subject(root: Path, ref: str = "HEAD") -> str:
+    """The first line of the message of commit ``ref``."""
+    return _git(root, "log", "-1", "--format=%s", ref).strip()
+
+
+def released_versions(root: Path, prefix: str = "v") -> list[str]:
+    """Every ``<prefix>X.Y.Z`` tag of the repository, without the prefix (unsorted)."""
+    out = _git(root, "tag", "--list", f"{prefix}[0-9]*")
+    return [t.removeprefix(prefix) for t in out.split()]
+
+
+def remote_versions(root: Path, remote: str, prefix: str = "v") -> list[str]:
+    """Every ``<prefix>X.Y.Z`` tag on ``remote``, without the prefix (unsorted)."""
+    out = _git(root, "ls-remote", "--tags", "--refs", remote, f"refs/tags/{prefix}[0-9]*")
+    return [line.rpartition("refs/tags/")[2].removeprefix(prefix) for line in out.splitlines()]
+
+
+def _remote_branch(root: Path, remote: str, branch: str) -> str | None:
+    out = _git(root, "ls-remote", "--heads", remote, f"refs/heads/{branch}")
+    for line in out.splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref == f"refs/heads/{branch}":
+            return sha
+    return None
+
+
+def check_remote(root: Path, remote: str, branch: str) -> None:
+    """Preflight: ``branch`` is not behind ``remote``, and a push of HEAD to it would be taken.
+
+    Fetches the remote branch, refuses when it holds commits HEAD lacks, then asks the
+    remote with ``git push --dry-run``. Nothing is changed on the remote.
+    """
+    try:
+        theirs = _remote_branch(root, remote, branch)
+    except ReleaseError as exc:
+        first = (getattr(exc, "stderr_tail", "") or str(exc)).strip().splitlines()
+        raise PreflightError(
+            f"The git remote `{remote}` does not answer ({first[0] if first else exc}). Check "
+            "the network and its credentials, or `git_remote` of the target in release.toml."
+        ) from None
+    if theirs is not None:
+        _git(root, "fetch", "--quiet", remote, f"refs/heads/{branch}", mutates=True)
+        merged = run(
+            ["git", "-C", str(root), "merge-base", "--is-ancestor", theirs, "HEAD"],
+            check=False,
+            mutates=False,
+            quiet=True,
+        )
+        if merged.returncode != 0:
+            raise PreflightError(
+                f"Branch `{branch}` is behind `{remote}`: the remote holds {theirs[:12]}, which "
+                f"HEAD {head(root)[:12]} does not contain. Run `git pull --ff-only {remote} "
+                f"{branch}` (or rebase), then release again."
+            )
+    dry = run(
+        ["git", "-C", str(root), "push", "--dry-run", "--porcelain", remote,
+         f"HEAD:refs/heads/{branch}"],
+        check=False,
+        mutates=False,
+        quiet=True,
+    )  # fmt: skip
+    if dry.returncode != 0:
+        reason = dry.stderr.strip() or dry.stdout.strip() or f"exit {dry.returncode}"
+        raise PreflightError(
+            f"`{remote}` would refuse a push of HEAD to `{branch}` "
+            f"({reason.splitlines()[-1]}). Fix the cause (permissions, branch protection, a "
+            "diverged branch), then release again."
+        )
+
+
+def push_atomic(root: Path, remote: str, commit: str, branch: str, tag: str) -> None:
+    """Push ``commit`` to ``branch`` and ``tag`` in one atomic push: both land or neither."""
+    _git(
+        root, "push", "--atomic", "--quiet", remote,
+        f"{commit}:refs/heads/{branch}", f"refs/tags/{tag}", mutates=True,
+    )  # fmt: skip
+
+
+def token_auth_env(root: Path, remote: str, token: str) -> dict[str, str]:
+    """Environment that lets git push to the https ``remote`` with ``token``.
+
+    The token goes into an ``http.<url>.extraheader`` given through GIT_CONFIG_* variables:
+    never on a command line, never into .git/config. Empty for a remote that is not https.
+    """
+    url = remote
+    if "://" not in remote and not remote.startswith("/"):
+        url = _git(root, "remote", "get-url", remote).strip()
+    if not url.startswith("https://"):
+        return {}
+    host = url.split("://", 1)[1].split("/", 1)[0].rpartition("@")[2]
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    register_secret(basic)
+    return {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": f"http.https://{host}/.extraheader",
+        "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
+    }

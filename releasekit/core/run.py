@@ -1,0 +1,221 @@
+"""The one place that starts processes.
+
+Commands are argument lists, never shell strings. Secrets travel only in ``env`` and are
+redacted from every line this module prints or puts into an error. In dry-run mode the
+commands are recorded instead of executed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from releasekit.core.errors import ToolError, ToolMissingError
+
+__all__ = [
+    "REDACTED",
+    "Result",
+    "Runner",
+    "child_env",
+    "redact",
+    "redact_data",
+    "register_secret",
+    "require_tool",
+    "run",
+    "runner",
+    "secrets_from_env",
+    "spawn",
+]
+
+REDACTED = "***"
+_SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|TOKEN|SECRET|API_KEY|CREDENTIAL)", re.IGNORECASE)
+_secrets: set[str] = set()
+_TAIL_LINES = 30
+# Values of secret-looking variables that are switches, not secrets: redacting them would
+# mangle ordinary words ("true") in every line and file.
+_NOT_SECRETS = {"true", "false", "yes", "no", "on", "off", "none", "null", "enabled", "disabled"}
+_NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
+
+
+def register_secret(value: str | None) -> None:
+    """Redact ``value`` from every line printed from now on.
+
+    Values under 4 characters and switch words (``true``, ``off``, ...) are ignored.
+    """
+    if value and len(value) >= 4 and value.strip().lower() not in _NOT_SECRETS:
+        _secrets.add(value)
+
+
+def secrets_from_env(environ: Mapping[str, str] | None = None) -> None:
+    """Register the value of every environment variable whose name looks secret."""
+    for name, value in (os.environ if environ is None else environ).items():
+        if _SECRET_NAME.search(name):
+            register_secret(value)
+
+
+def redact(text: str, extra: Iterable[str] = ()) -> str:
+    """Return ``text`` with every registered secret (and ``extra``) replaced by ``***``."""
+    for secret in sorted({*_secrets, *(e for e in extra if e and len(e) >= 4)}, key=len)[::-1]:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def redact_data(data: object) -> object:
+    """A copy of JSON-like ``data`` with secrets redacted in every string (keys included)."""
+    if isinstance(data, str):
+        return redact(data)
+    if isinstance(data, dict):
+        return {redact_data(k): redact_data(v) for k, v in data.items()}
+    if isinstance(data, list | tuple):
+        return [redact_data(v) for v in data]
+    return data
+
+
+def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a child process: ours, no interactive prompts, then ``env``."""
+    return {**os.environ, **_NO_PROMPT, **(env or {})}
+
+
+@dataclass(frozen=True)
+class Result:
+    """What a finished (or dry-run) command produced."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    dry_run: bool = False
+
+
+@dataclass
+class Runner:
+    """Runs commands; swap ``runner`` in tests or set ``dry_run`` to record instead of running."""
+
+    dry_run: bool = False
+    echo: bool = True
+    recorded: list[tuple[str, ...]] = field(default_factory=list)
+
+    def __call__(
+        self,
+        argv: Sequence[str | Path],
+        *,
+        cwd: str | Path | None = None,
+        env: Mapping[str, str] | None = None,
+        timeout: float | None = 900,
+        check: bool = True,
+        input: str | None = None,
+        capture: bool = True,
+        mutates: bool = True,
+        quiet: bool = False,
+        hint: str = "",
+    ) -> Result:
+        args = tuple(str(a) for a in argv)
+        if not args:
+            raise ValueError("empty argv")
+        secrets_from_env(env or {})
+        shown = _shorten(redact(" ".join(args)), len(args))
+        echo = self.echo and not quiet
+        if self.dry_run and mutates:
+            self.recorded.append(args)
+            if echo:
+                print(f"[dry-run] $ {shown}", file=sys.stderr)
+            return Result(args, 0, "", "", dry_run=True)
+        if echo:
+            print(f"$ {shown}", file=sys.stderr)
+        try:
+            proc = subprocess.run(
+                args,
+                cwd=cwd,
+                env=child_env(env),
+                timeout=timeout,
+                input=input,
+                stdin=subprocess.DEVNULL if input is None else None,
+                text=True,
+                capture_output=capture,
+                check=False,
+            )
+        except FileNotFoundError:
+            raise ToolMissingError(
+                f"`{args[0]}` is not installed or not on PATH (needed for `{shown}`). "
+                "Run `scripts/setup.sh` as root, or `invoke doctor` for how to install it."
+            ) from None
+        except subprocess.TimeoutExpired as exc:
+            tail = _tail(_text(exc.stderr) or _text(exc.stdout))
+            raise ToolError([redact(a) for a in args], None, redact(tail), hint) from None
+        stdout = proc.stdout or ""
+        stderr = proc.stderr or ""
+        if check and proc.returncode != 0:
+            tail = _tail(stderr if stderr.strip() else stdout)
+            raise ToolError([redact(a) for a in args], proc.returncode, redact(tail), hint)
+        return Result(args, proc.returncode, stdout, stderr)
+
+
+def _shorten(shown: str, count: int, limit: int = 400) -> str:
+    """A command line for people: past ``limit`` characters, its head and its argument count."""
+    if len(shown) <= limit:
+        return shown
+    return f"{shown[: limit - 100]} ... ({count} arguments in all)"
+
+
+def _text(data: bytes | str | None) -> str:
+    if data is None:
+        return ""
+    return data.decode(errors="replace") if isinstance(data, bytes) else data
+
+
+def _tail(text: str, lines: int = _TAIL_LINES) -> str:
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+runner = Runner()
+
+
+def run(argv: Sequence[str | Path], **kwargs: object) -> Result:
+    """Run ``argv`` with the module's current runner (see ``Runner.__call__``)."""
+    return runner(argv, **kwargs)  # type: ignore[arg-type]
+
+
+def require_tool(name: str, hint: str) -> str:
+    """The path of tool ``name`` (beside this interpreter, or on PATH); ToolMissingError else."""
+    beside = Path(sys.executable).parent / name
+    path = str(beside) if beside.is_file() else shutil.which(name)
+    if path is None:
+        raise ToolMissingError(f"`{name}` is not installed or not on PATH. {hint}")
+    return path
+
+
+def spawn(
+    argv: Sequence[str | Path],
+    *,
+    log: Path,
+    cwd: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start a long-running server in its own session, its output appended to ``log``."""
+    args = [str(a) for a in argv]
+    secrets_from_env(env or {})
+    if runner.echo:
+        print(f"$ {redact(' '.join(args))} &", file=sys.stderr)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as handle:
+        try:
+            return subprocess.Popen(
+                args,
+                cwd=cwd,
+                env=child_env(env),
+                stdin=subprocess.DEVNULL,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except FileNotFoundError:
+            raise ToolMissingError(
+                f"`{args[0]}` is not installed or not on PATH. Run `scripts/setup.sh` as root, "
+                "or `invoke doctor` for how to install it."
+            ) from None

@@ -1,0 +1,114 @@
+"""Images of a chart pinned to the digests a release pushed (dist/<version>/images.json).
+
+``image_sets`` turns the images.json of a release into helm ``--set`` values; ``user_values``
+is what helm records as a release's user-supplied values for a values file and those sets,
+so a deploy can tell that the release already runs exactly this.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from releasekit.publish.charts import Chart
+
+__all__ = ["image_pins", "image_sets", "user_values"]
+
+
+def _image_keys(values: Any, prefix: str = "") -> dict[str, str]:
+    """Image name -> values path of its ``image`` block (``api.image``), from values.yaml."""
+    found: dict[str, str] = {}
+    if not isinstance(values, dict):
+        return found
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        if key == "image" and isinstance(value, dict) and isinstance(value.get("repository"), str):
+            found[value["repository"].rsplit("/", 1)[-1]] = path
+        found.update(_image_keys(value, f"{path}."))
+    return found
+
+
+def image_pins(images_json: Path) -> dict[str, tuple[str, str]]:
+    """Image name -> (pushed repository or "", sha256 digest) from dist/<version>/images.json.
+
+    Accepted shapes: ``{"images": [{"name", "repository", "digest"}, ...]}``, or a mapping of
+    name to such an object or to a ``repository@sha256:...`` reference.
+    """
+    data = json.loads(images_json.read_text(encoding="utf-8"))
+    entries: list[tuple[str, Any]] = []
+    if isinstance(data, dict) and isinstance(data.get("images"), list):
+        entries = [(str(e.get("name", "")), e) for e in data["images"] if isinstance(e, dict)]
+    elif isinstance(data, dict):
+        entries = [(str(k), v) for k, v in (data.get("images") or data).items()]
+    pins = {}
+    for name, entry in entries:
+        if isinstance(entry, str):
+            entry = {"reference": entry}
+        if not isinstance(entry, dict):
+            continue
+        ref = str(entry.get("reference") or entry.get("ref") or "")
+        repo = str(entry.get("repository") or ref.split("@", 1)[0])
+        digest = str(entry.get("digest") or (ref.split("@", 1)[1] if "@" in ref else ""))
+        if digest.startswith("sha256:") and name:
+            pins[name.rsplit("/", 1)[-1]] = (repo.split("@", 1)[0], digest)
+    return pins
+
+
+def image_sets(
+    chart: Chart,
+    images_json: Path | None,
+    registry: str | None,
+    released: frozenset[str] | None = None,
+) -> list[str]:
+    """``--set`` values pinning the chart's images to their released digests and registry.
+
+    ``registry`` is ``HOST[:PORT][/NAMESPACE]``; without it, the host and path each image was
+    pushed to (images.json) are used. A repository differing from the chart's default (another
+    namespace) is set too, so the reference always names where the image really is. Only the
+    ``released`` images are touched (default: those of images.json, else every image); a
+    third-party image of the chart (a Redis) keeps its own repository and tag.
+    """
+    defaults = yaml.safe_load((chart.dir / "values.yaml").read_text(encoding="utf-8")) or {}
+    pins = image_pins(images_json) if images_json is not None and images_json.is_file() else {}
+    ours = released if released is not None else (frozenset(pins) or None)
+    host, _, namespace = (registry or "").strip("/").partition("/")
+    sets: list[str] = []
+    for image, key in sorted(_image_keys(defaults).items()):
+        if ours is not None and image not in ours:
+            continue
+        path = f"{namespace}/{image}" if namespace else ""
+        if image in pins:
+            pushed, digest = pins[image]
+            sets.append(f"{key}.digest={digest}")
+            pushed_host, _, pushed_path = pushed.partition("/")
+            if "." in pushed_host or ":" in pushed_host or pushed_host == "localhost":
+                host = host or pushed_host
+                path = path or pushed_path
+        if path and path != _lookup(defaults, f"{key}.repository"):
+            sets.append(f"{key}.repository={path}")
+    if host:
+        sets.insert(0, f"image.registry={host}")
+    return sets
+
+
+def _lookup(values: dict[str, Any], dotted: str) -> Any:
+    node: Any = values
+    for part in dotted.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
+def user_values(values_file: Path, sets: list[str]) -> dict[str, Any]:
+    """The values file with ``key.path=value`` sets applied, as ``helm get values`` shows them."""
+    merged: Any = yaml.safe_load(values_file.read_text(encoding="utf-8")) or {}
+    for item in sets:
+        dotted, _, value = item.partition("=")
+        node = merged
+        *parents, leaf = dotted.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return dict(merged)

@@ -1,0 +1,384 @@
+"""The pilot deployment: the control panel on this host with docker compose.
+
+``docker/compose.yaml`` runs the API and the web front end as compose project
+``ironcage-pilot``; the version, the registry, the API token and the host port reach it
+through the environment only. Every deployment is health-checked through the web's proxy
+and recorded in ``.sandbox/pilot/history.json``; a deployment that fails its health check
+rolls back to the previous healthy version by itself and is reported as a failure.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from releasekit.core.errors import PreflightError, PublishError, ToolError, ToolMissingError
+from releasekit.core.run import register_secret, run
+from releasekit.deploy.health import HEALTH_PATHS, Health, ask, judge
+
+__all__ = [
+    "COMPOSE_FILE",
+    "PROJECT",
+    "Deployment",
+    "Settings",
+    "compose_argv",
+    "compose_command",
+    "compose_env",
+    "deploy",
+    "health",
+    "history",
+    "pilot_dir",
+    "previous_healthy",
+    "probe",
+    "registry_path",
+    "rollback",
+    "rollback_target",
+    "teardown",
+]
+
+PROJECT = "ironcage-pilot"
+COMPOSE_FILE = "docker/compose.yaml"
+DEFAULT_PORT = 8088
+NAMESPACE = "ironcage"
+HEALTH_TIMEOUT = 60.0
+Status = Literal["healthy", "failed", "dry-run"]
+Action = Literal["deploy", "rollback", "auto-rollback"]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the pilot runs: compose project, host port and compose file (relative to root)."""
+
+    project: str = PROJECT
+    port: int = DEFAULT_PORT
+    compose_file: str = COMPOSE_FILE
+    up: bool = False
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One entry of the pilot's history."""
+
+    version: str
+    deployed_at: str
+    status: Status
+    action: Action = "deploy"
+    registry: str = ""
+    detail: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def pilot_dir(root: Path) -> Path:
+    """The pilot's folder: settings, token and history."""
+    return root / ".sandbox" / "pilot"
+
+
+def registry_path(registry: str) -> str:
+    """Images' registry and namespace: a bare host[:port] gets the `ironcage` namespace."""
+    registry = registry.rstrip("/")
+    return registry if "/" in registry else f"{registry}/{NAMESPACE}"
+
+
+@functools.cache
+def compose_command() -> tuple[str, ...]:
+    """``docker compose`` (the v2 plugin) when it works, else Debian's ``docker-compose``."""
+    if shutil.which("docker"):
+        found = run(["docker", "compose", "version"], check=False, mutates=False, quiet=True)
+        if found.returncode == 0:
+            return ("docker", "compose")
+    if shutil.which("docker-compose"):
+        return ("docker-compose",)
+    raise ToolMissingError(
+        "Neither `docker compose` nor `docker-compose` is installed; the pilot deployment needs "
+        "one. Install it with `apt-get install docker-compose` (scripts/setup.sh)."
+    )
+
+
+def compose_argv(base: Sequence[str], settings: Settings, root: Path, *args: str) -> list[str]:
+    """The compose command line for the pilot project."""
+    return [*base, "-p", settings.project, "-f", str(root / settings.compose_file), *args]
+
+
+def compose_env(
+    registry: str, version: str, token: str, port: int, *, runtime_token: str = ""
+) -> dict[str, str]:
+    """The variables docker/compose.yaml reads (passed through ``env=``, never written)."""
+    return {
+        "IRONCAGE_REGISTRY": registry,
+        "IRONCAGE_VERSION": version,
+        "CONTROL_PANEL_TOKEN": token,
+        "AGENT_RUNTIME_TOKEN": runtime_token,
+        "PILOT_PORT": str(port),
+    }
+
+
+# --- state under .sandbox/pilot ---------------------------------------------------------
+
+
+def _settings_path(root: Path) -> Path:
+    return pilot_dir(root) / "pilot.json"
+
+
+def _history_path(root: Path) -> Path:
+    return pilot_dir(root) / "history.json"
+
+
+def _write(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _settings(root: Path) -> Settings | None:
+    path = _settings_path(root)
+    if not path.is_file():
+        return None
+    return Settings(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def _configure(root: Path, project: str | None, port: int | None) -> Settings:
+    old = _settings(root) or Settings()
+    env_port = os.environ.get("PILOT_PORT", "")
+    if env_port and not env_port.isdigit():
+        raise PreflightError(f"PILOT_PORT is {env_port!r}; set it to a TCP port, e.g. 8088.")
+    project = project or os.environ.get("PILOT_PROJECT") or old.project
+    settings = replace(old, project=project, port=port or int(env_port or old.port))
+    compose = root / settings.compose_file
+    if not compose.is_file():
+        raise PreflightError(
+            f"{compose} is missing: the pilot deployment is defined there. Restore it from git."
+        )
+    _write(_settings_path(root), asdict(settings))
+    return settings
+
+
+def _require_settings(root: Path) -> Settings:
+    settings = _settings(root)
+    if settings is None:
+        raise PreflightError(
+            f"Nothing was ever deployed to the pilot ({_settings_path(root)} is missing): "
+            "run `invoke deploy --env pilot --version X.Y.Z` first."
+        )
+    return settings
+
+
+def _token(root: Path, token: str | None) -> str:
+    return _secret(root, token, "CONTROL_PANEL_TOKEN", "token")
+
+
+def _runtime_token(root: Path) -> str:
+    """The agent runtime's bearer token: AGENT_RUNTIME_TOKEN, else generated once."""
+    return _secret(root, None, "AGENT_RUNTIME_TOKEN", "agent-runtime-token")
+
+
+def _secret(root: Path, given: str | None, variable: str, filename: str) -> str:
+    value = given or os.environ.get(variable, "")
+    if not value:
+        path = pilot_dir(root) / filename
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(secrets.token_urlsafe(32))
+        value = path.read_text(encoding="utf-8").strip()
+    register_secret(value)
+    return value
+
+
+def history(root: Path) -> list[Deployment]:
+    """Every deployment to the pilot, oldest first."""
+    path = _history_path(root)
+    if not path.is_file():
+        return []
+    return [Deployment(**entry) for entry in json.loads(path.read_text(encoding="utf-8"))]
+
+
+def _append(root: Path, entry: Deployment) -> None:
+    _write(_history_path(root), [e.to_json() for e in [*history(root), entry]])
+
+
+def previous_healthy(entries: Sequence[Deployment], other_than: str) -> Deployment | None:
+    """The latest healthy deployment of a version other than ``other_than``."""
+    for entry in reversed(entries):
+        if entry.status == "healthy" and entry.version != other_than:
+            return entry
+    return None
+
+
+# --- health -------------------------------------------------------------------------------
+
+
+def health(
+    root: Path, expect_version: str | None = None, timeout: float = HEALTH_TIMEOUT
+) -> Health:
+    """Ask the pilot's /api/health (through the web's proxy) and /health until both pass."""
+    settings = _require_settings(root)
+    url = f"http://127.0.0.1:{settings.port}"
+    deadline = time.monotonic() + timeout
+    while True:
+        verdict = judge(url, [ask(url, path) for path in HEALTH_PATHS], expect_version)
+        if verdict.ok or time.monotonic() >= deadline:
+            return verdict
+        time.sleep(1.0)
+
+
+def probe(root: Path) -> tuple[str, bool] | None:
+    """(URL, answers /health) of a deployed pilot; None when none is up."""
+    settings = _settings(root)
+    if settings is None or not settings.up:
+        return None
+    url = f"http://127.0.0.1:{settings.port}"
+    return url, ask(url, "/health").status == 200
+
+
+# --- deploy and rollback --------------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _rollout(
+    root: Path,
+    settings: Settings,
+    version: str,
+    registry: str,
+    token: str,
+    action: Action,
+    timeout: float,
+) -> Deployment:
+    """``compose up`` of ``version`` and its health check, recorded in the history."""
+    env = compose_env(registry, version, token, settings.port, runtime_token=_runtime_token(root))
+    argv = compose_argv(compose_command(), settings, root, "up", "-d", "--no-build")
+    _write(_settings_path(root), asdict(replace(settings, up=True)))
+    try:
+        result = run(argv, cwd=root, env=env, timeout=600)
+    except ToolError as exc:
+        last = exc.stderr_tail.strip().splitlines()[-2:] or ["no output"]
+        entry = Deployment(
+            version, _now(), "failed", action, registry, "compose up failed: " + " ".join(last)
+        )
+    else:
+        if result.dry_run:
+            return Deployment(version, _now(), "dry-run", action, registry)
+        verdict = health(root, version, timeout)
+        status: Status = "healthy" if verdict.ok else "failed"
+        entry = Deployment(version, _now(), status, action, registry, verdict.detail)
+    _append(root, entry)
+    return entry
+
+
+def deploy(
+    root: Path,
+    version: str,
+    registry_host: str,
+    token: str | None = None,
+    *,
+    project: str | None = None,
+    port: int | None = None,
+    timeout: float = HEALTH_TIMEOUT,
+) -> Deployment:
+    """Run ``version`` of the control panel on the pilot; roll back by itself if unhealthy."""
+    settings = _configure(root, project, port)
+    secret = _token(root, token)
+    registry = registry_path(registry_host)
+    env = compose_env(registry, version, secret, settings.port, runtime_token=_runtime_token(root))
+    pull = compose_argv(compose_command(), settings, root, "pull", "--quiet")
+    try:
+        run(pull, cwd=root, env=env, timeout=600)
+    except ToolError as exc:
+        raise PublishError(
+            f"The pilot's images {version} could not be pulled from {registry} (the running "
+            f"deployment was left as it was): {exc.stderr_tail}\nPublish them first "
+            "(`invoke release`), or pass the registry that holds them."
+        ) from None
+    entry = _rollout(root, settings, version, registry, secret, "deploy", timeout)
+    if entry.status != "failed":
+        return entry
+    back = previous_healthy(history(root), version)
+    if back is None:
+        raise PublishError(
+            f"Deploying {version} to the pilot failed its health check: {entry.detail}. "
+            f"No earlier version was ever healthy there, so nothing was rolled back; fix the "
+            f"release and deploy again (history: {_history_path(root)})."
+        )
+    restored = _rollout(
+        root, settings, back.version, back.registry, secret, "auto-rollback", timeout
+    )
+    if restored.status == "healthy":
+        raise PublishError(
+            f"Deploying {version} to the pilot failed its health check: {entry.detail}. "
+            f"Rolled back to {back.version}, which is healthy again."
+        )
+    raise PublishError(
+        f"Deploying {version} to the pilot failed its health check: {entry.detail}. Rolling "
+        f"back to {back.version} failed too: {restored.detail}. The pilot is down; inspect it "
+        f"with `docker-compose -p {settings.project} ps` and `logs`."
+    )
+
+
+def rollback_target(entries: Sequence[Deployment], to: str | None) -> Deployment:
+    """The entry a rollback restores: ``to``'s last healthy one, else the previous healthy."""
+    current = entries[-1]
+    if to is None:
+        target = previous_healthy(entries, current.version)
+        if target is None:
+            ever = {e.version for e in entries} == {current.version}
+            how = "was ever deployed to" if ever else "was ever healthy on"
+            raise PublishError(f"nothing to roll back to: only {current.version} {how} the pilot.")
+        return target
+    healthy = [e for e in entries if e.status == "healthy" and e.version == to]
+    if not healthy:
+        known = sorted({e.version for e in entries if e.status == "healthy"})
+        raise PublishError(
+            f"Cannot roll the pilot back to {to}: it was never healthy there. Healthy "
+            f"versions: {', '.join(known) or 'none'}."
+        )
+    if current.version == to and current.status == "healthy":
+        raise PublishError(f"The pilot already runs {to}: nothing to roll back.")
+    return healthy[-1]
+
+
+def rollback(root: Path, to: str | None = None, timeout: float = HEALTH_TIMEOUT) -> Deployment:
+    """Go back to the previous healthy version (or ``to``, which must once have been healthy)."""
+    settings = _require_settings(root)
+    entries = history(root)
+    if not entries:
+        raise PublishError(
+            f"nothing to roll back to: nothing was ever deployed to the pilot "
+            f"({_history_path(root)} is empty)."
+        )
+    current = entries[-1]
+    target = rollback_target(entries, to)
+    entry = _rollout(
+        root, settings, target.version, target.registry, _token(root, None), "rollback", timeout
+    )
+    if entry.status == "failed":
+        raise PublishError(
+            f"Rolling the pilot back from {current.version} to {target.version} failed its "
+            f"health check: {entry.detail}."
+        )
+    return entry
+
+
+def teardown(root: Path, purge: bool = False) -> None:
+    """``compose down`` of the pilot project (its data volume too with ``purge``)."""
+    settings = _settings(root)
+    if settings is None:
+        return
+    args = ["down", "--remove-orphans", *(["--volumes"] if purge else [])]
+    env = compose_env(NAMESPACE, "0.0.0", "", settings.port)
+    run(compose_argv(compose_command(), settings, root, *args), cwd=root, env=env, timeout=300)
+    _write(_settings_path(root), asdict(replace(settings, up=False)))

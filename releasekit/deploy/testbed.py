@@ -1,0 +1,445 @@
+"""The embedded default target: local OCI registry, package index, git remote and pilot.
+
+``up(root)`` starts them under ``ROOT/.sandbox/`` (git-ignored): Debian's docker-registry and
+pypiserver bound to 127.0.0.1, a bare git remote, and the folder of the pilot deployment
+(``releasekit.deploy.pilot``). ``state.json`` records each server's pid and URL, so ``up`` keeps
+what still runs, restarts what died on its old port and data, and ``down`` stops it all.
+The release pipeline and the tests share the server starters below.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from releasekit.core import manifest
+from releasekit.core.errors import ManifestError, PreflightError, PublishError
+from releasekit.core.net import free_port, port_free
+from releasekit.core.run import register_secret, require_tool, run, spawn
+from releasekit.core.workspace import TESTBED_DIR
+from releasekit.deploy import cluster, pilot
+from releasekit.publish import signing
+
+__all__ = [
+    "PYPI_USER",
+    "TESTBED_DIR",
+    "Credentials",
+    "Service",
+    "ServiceStatus",
+    "SigningPair",
+    "TestbedState",
+    "credentials",
+    "down",
+    "free_port",
+    "running",
+    "signing_key",
+    "start_pypi",
+    "start_registry",
+    "status",
+    "stop",
+    "up",
+    "wait_http",
+]
+
+PYPI_USER = "releasekit"
+REGISTRY_PORT = 5555
+PYPI_PORT = 5556
+_PROBES = {"registry": "/v2/", "pypi": "/simple/"}
+
+
+@dataclass(frozen=True)
+class Service:
+    """A running local server: its name, pid, URL, data folder and log."""
+
+    name: str
+    pid: int
+    url: str
+    data: str
+    log: str
+
+    @property
+    def host(self) -> str:
+        """``host:port`` of the server (as docker and helm name a registry)."""
+        return self.url.split("://", 1)[1].rstrip("/")
+
+    @property
+    def port(self) -> int:
+        return int(self.host.rsplit(":", 1)[1])
+
+    def to_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The package index's upload user and password."""
+
+    user: str
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """One row of ``invoke sandbox.status``."""
+
+    name: str
+    url: str
+    pid: int | None
+    alive: bool
+
+
+@dataclass(frozen=True)
+class TestbedState:
+    """The sandbox as recorded in ``.sandbox/state.json``, with each part's liveness."""
+
+    home: Path
+    registry: Service
+    pypi: Service
+    pypi_user: str
+    pypi_password: str = field(repr=False)
+    git_remote: Path
+    pilot: Path
+    services: tuple[ServiceStatus, ...]
+
+    @property
+    def registry_host(self) -> str:
+        return self.registry.host
+
+    @property
+    def pypi_url(self) -> str:
+        return self.pypi.url
+
+    @property
+    def alive(self) -> bool:
+        """True when every part of the sandbox answers."""
+        return all(s.alive for s in self.services)
+
+    def to_json(self) -> dict[str, object]:
+        """Everything but the password (which lives in ``credentials_file``)."""
+        return {
+            "home": str(self.home),
+            "registry_host": self.registry_host,
+            "pypi_url": self.pypi_url,
+            "pypi_user": self.pypi_user,
+            "credentials_file": str(_credentials_path(self.home)),
+            "git_remote": str(self.git_remote),
+            "pilot": str(self.pilot),
+            "alive": self.alive,
+            "services": [asdict(s) for s in self.services],
+        }
+
+
+def wait_http(url: str, timeout: float = 30.0, log: Path | None = None) -> None:
+    """Wait until ``url`` answers any HTTP status; PublishError with the log tail otherwise."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _answers(url):
+            return
+        time.sleep(0.1)
+    tail = ""
+    if log is not None and log.exists():
+        tail = "\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
+    raise PublishError(f"{url} did not answer within {timeout:.0f} s.{tail}")
+
+
+def _answers(url: str, timeout: float = 2.0) -> bool:
+    """True when ``url`` answers with any HTTP status."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout):
+            return True
+    except urllib.error.HTTPError:
+        return True
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _registry_htpasswd(path: Path, user: str, password: str) -> None:
+    """An htpasswd file with one bcrypt entry (the only scheme the registry accepts)."""
+    import bcrypt
+
+    register_secret(password)
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
+    path.write_text(f"{user}:{hashed.replace('$2b$', '$2a$', 1)}\n", encoding="utf-8")
+    os.chmod(path, 0o600)
+
+
+def start_registry(
+    data: Path, port: int | None = None, auth: tuple[str, str] | None = None
+) -> Service:
+    """Start Debian's docker-registry on 127.0.0.1 with its storage under ``data``.
+
+    With ``auth`` (user, password) every request needs HTTP basic credentials (htpasswd),
+    as a private registry would.
+    """
+    exe = require_tool(
+        "docker-registry", "Install it with `apt-get install docker-registry` (scripts/setup.sh)."
+    )
+    port = port or free_port()
+    data.mkdir(parents=True, exist_ok=True)
+    config = data / "config.yml"
+    storage = data / "storage"
+    config.write_text(
+        "version: 0.1\n"
+        "log:\n  level: warn\n"
+        f"storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n"
+        f"http:\n  addr: 127.0.0.1:{port}\n"
+        + (
+            f"auth:\n  htpasswd:\n    realm: releasekit\n    path: {data / 'htpasswd'}\n"
+            if auth
+            else ""
+        ),
+        encoding="utf-8",
+    )
+    if auth:
+        _registry_htpasswd(data / "htpasswd", *auth)
+    log = data / "registry.log"
+    proc = spawn([exe, "serve", str(config)], log=log)
+    service = Service("registry", proc.pid, f"http://127.0.0.1:{port}", str(data), str(log))
+    wait_http(f"{service.url}/v2/", log=log)
+    return service
+
+
+def start_pypi(data: Path, user: str, password: str, port: int | None = None) -> Service:
+    """Start pypiserver on 127.0.0.1; uploads need ``user``/``password`` (htpasswd)."""
+    exe = require_tool("pypi-server", "Install it with `pip install pypiserver passlib`.")
+    register_secret(password)
+    port = port or free_port()
+    packages = data / "packages"
+    packages.mkdir(parents=True, exist_ok=True)
+    from passlib.apache import HtpasswdFile
+
+    htpasswd = HtpasswdFile(str(data / "htpasswd"), new=True)
+    htpasswd.set_password(user, password)
+    htpasswd.save()
+    os.chmod(data / "htpasswd", 0o600)
+    log = data / "pypi.log"
+    argv = [
+        exe,
+        "run",
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-P",
+        str(data / "htpasswd"),
+        "-a",
+        "update",
+        "--disable-fallback",
+        str(packages),
+    ]
+    proc = spawn(argv, log=log)
+    service = Service("pypi", proc.pid, f"http://127.0.0.1:{port}", str(data), str(log))
+    wait_http(f"{service.url}/simple/", log=log)
+    return service
+
+
+def stop(service: Service, timeout: float = 10.0) -> None:
+    """Stop a server started here (SIGTERM to its session, SIGKILL after ``timeout``)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(service.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(service.pid, 0)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(service.pid, os.WNOHANG)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(service.pid, signal.SIGKILL)
+
+
+# --- the sandbox as a whole -------------------------------------------------------------
+
+
+def _credentials_path(home: Path) -> Path:
+    return home / "pypi" / "credentials"
+
+
+def credentials(root: Path) -> Credentials:
+    """The index's upload credentials, generated once into .sandbox/pypi/credentials (0600)."""
+    path = _credentials_path(root / TESTBED_DIR)
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"user": PYPI_USER, "password": secrets.token_urlsafe(24)}
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    register_secret(data["password"])
+    return Credentials(str(data["user"]), str(data["password"]))
+
+
+@dataclass(frozen=True)
+class SigningPair:
+    """The sandbox's release key pair (cosign) and the password of its private key."""
+
+    key: Path
+    public: Path
+    password: str = field(repr=False)
+
+
+def signing_key(root: Path) -> SigningPair:
+    """The key pair that signs sandbox releases, made once under .sandbox/keys/ (0600)."""
+    key, public, password = signing.ensure_key_pair(root / TESTBED_DIR / "keys")
+    return SigningPair(key, public, password)
+
+
+def _owns(service: Service) -> bool:
+    """True while ``service.pid`` is alive and is still the server over ``service.data``."""
+    try:
+        os.kill(service.pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    proc = Path("/proc") / str(service.pid)
+    if not proc.is_dir():
+        return True
+    with contextlib.suppress(OSError):
+        if proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+        return service.data in proc.joinpath("cmdline").read_bytes().decode(errors="replace")
+    return False
+
+
+def _alive(service: Service) -> bool:
+    return _owns(service) and _answers(service.url + _PROBES[service.name])
+
+
+def _state_path(home: Path) -> Path:
+    return home / "state.json"
+
+
+def _recorded(home: Path) -> dict[str, Service]:
+    path = _state_path(home)
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return {name: Service(**fields) for name, fields in data.get("services", {}).items()}
+
+
+def _record(home: Path, services: dict[str, Service]) -> None:
+    data = {"services": {name: s.to_json() for name, s in services.items()}}
+    path = _state_path(home)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _ensure(old: Service | None, start: Callable[[int | None], Service], preferred: int) -> Service:
+    """``old`` when it still runs; otherwise a fresh server on the old (or preferred) port."""
+    if old is not None:
+        if _alive(old):
+            return old
+        if _owns(old):
+            stop(old)
+    for port in (old.port if old else None, preferred):
+        if port is not None and port_free(port):
+            return start(port)
+    return start(None)
+
+
+def _branch(root: Path) -> str:
+    """The release branch of release.toml (``main`` when there is none to read)."""
+    with contextlib.suppress(ManifestError):
+        return manifest.load(root).branch
+    return "main"
+
+
+def up(root: Path, with_cluster: bool = False) -> TestbedState:
+    """Start (or keep) every part of the sandbox under ``root/.sandbox``; idempotent.
+
+    ``with_cluster`` also starts the local Kubernetes control plane (``releasekit.deploy.cluster``).
+    """
+    home = root / TESTBED_DIR
+    home.mkdir(parents=True, exist_ok=True)
+    creds = credentials(root)
+    services = _recorded(home)
+    services["registry"] = _ensure(
+        services.get("registry"),
+        lambda port: start_registry(home / "registry", port),
+        REGISTRY_PORT,
+    )
+    _record(home, services)
+    services["pypi"] = _ensure(
+        services.get("pypi"),
+        lambda port: start_pypi(home / "pypi", creds.user, creds.password, port),
+        PYPI_PORT,
+    )
+    _record(home, services)
+    remote = home / "remote.git"
+    if not (remote / "HEAD").is_file():
+        run(["git", "init", "--bare", f"--initial-branch={_branch(root)}", str(remote)])
+    pilot.pilot_dir(root).mkdir(parents=True, exist_ok=True)
+    if with_cluster:
+        cluster.up(root)
+    return status(root)
+
+
+def status(root: Path) -> TestbedState:
+    """The recorded sandbox and which of its parts answer right now."""
+    home = root / TESTBED_DIR
+    services = _recorded(home)
+    missing = [name for name in _PROBES if name not in services]
+    if missing:
+        raise PreflightError(
+            f"The sandbox in {home} has no {' or '.join(missing)} recorded in "
+            f"{_state_path(home)}: run `invoke sandbox.up` to start it."
+        )
+    creds = credentials(root)
+    remote = home / "remote.git"
+    rows = [
+        ServiceStatus(s.name, s.url, s.pid, _alive(s))
+        for s in (services["registry"], services["pypi"])
+    ]
+    rows.append(ServiceStatus("git-remote", str(remote), None, (remote / "HEAD").is_file()))
+    probe = pilot.probe(root)
+    if probe is not None:
+        rows.append(ServiceStatus("pilot", probe[0], None, probe[1]))
+    with contextlib.suppress(PreflightError):
+        local = cluster.status(root)
+        rows.append(ServiceStatus("cluster", local.server, None, local.alive))
+    return TestbedState(
+        home=home,
+        registry=services["registry"],
+        pypi=services["pypi"],
+        pypi_user=creds.user,
+        pypi_password=creds.password,
+        git_remote=remote,
+        pilot=pilot.pilot_dir(root),
+        services=tuple(rows),
+    )
+
+
+def running(root: Path) -> TestbedState:
+    """The sandbox when its servers and git remote answer; PreflightError naming what is down."""
+    state = status(root)
+    down = [s.name for s in state.services if not s.alive and s.name not in ("pilot", "cluster")]
+    if down:
+        raise PreflightError(
+            f"The sandbox in {state.home} is not running ({', '.join(down)} down): run "
+            "`invoke sandbox.up` first."
+        )
+    return state
+
+
+def down(root: Path, purge: bool = False) -> None:
+    """Stop every server, the pilot and the local cluster; ``purge`` deletes .sandbox too."""
+    home = root / TESTBED_DIR
+    cluster.down(root, purge=purge)
+    for service in _recorded(home).values():
+        if _owns(service):
+            stop(service)
+    pilot.teardown(root, purge=purge)
+    if purge and home.exists():
+        shutil.rmtree(home)

@@ -1,0 +1,208 @@
+"""Release assets: the files a GitHub release carries, and their idempotent upload.
+
+The binary, SHA256SUMS, the SBOMs, the site tarball, the release notes, the release's
+record (images.json, release.json), the signed provenance and the release's public key of
+``dist/<version>/`` are attached to the GitHub release of tag ``v<version>``; ``fetch``
+brings the record back for a deploy elsewhere, ``download`` every asset for `invoke verify`
+in a clone that built nothing. The token
+comes from GH_TOKEN (or GITHUB_TOKEN) and the repository from GITHUB_REPOSITORY, as in
+GitHub Actions; an asset already attached with the same digest is skipped, a different
+one is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from releasekit.build import checksums
+from releasekit.core.errors import ConflictError, PreflightError, PublishError
+from releasekit.core.run import register_secret
+
+__all__ = ["API", "RECORD", "Asset", "attach", "collect", "download", "fetch"]
+
+API = "https://api.github.com"
+RECORD = ("images.json", "release.json")
+"""The release's record among its assets: what a deploy pins images from."""
+_PATTERNS = (
+    "bin/*",
+    "SHA256SUMS",
+    "sbom/*.cdx.json",
+    "site/*.tar.gz",
+    "RELEASE_NOTES.md",
+    *RECORD,
+    "provenance.intoto.jsonl",
+    "cosign.pub",
+)
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One file to attach: its path, name on the release, and sha256."""
+
+    path: Path
+    name: str
+    sha256: str
+
+
+def collect(folder: Path) -> list[Asset]:
+    """The assets of one release folder (dist/<version>/), in a stable order."""
+    if not (folder / "SHA256SUMS").is_file():
+        raise PreflightError(
+            f"{folder} holds no SHA256SUMS: it is not a finished release. Run `invoke release` "
+            "(or `invoke build`) first."
+        )
+    files = sorted({p for pattern in _PATTERNS for p in folder.glob(pattern) if p.is_file()})
+    return [Asset(p, p.name, hashlib.sha256(p.read_bytes()).hexdigest()) for p in files]
+
+
+def _session() -> tuple[requests.Session, str]:
+    token = os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN") or ""
+    repo = os.environ.get("GITHUB_REPOSITORY", "")
+    if not token or not repo:
+        missing = " and ".join(
+            name for name, value in (("GH_TOKEN", token), ("GITHUB_REPOSITORY", repo)) if not value
+        )
+        raise PreflightError(
+            f"{missing} not set: release assets go to the GitHub release of GITHUB_REPOSITORY "
+            "(owner/name) with the token in GH_TOKEN. Export them (GitHub Actions sets "
+            "GITHUB_REPOSITORY; pass GH_TOKEN from secrets.GITHUB_TOKEN)."
+        )
+    register_secret(token)
+    session = requests.Session()
+    session.headers.update(
+        {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"}
+    )
+    return session, repo
+
+
+def _check(response: requests.Response, what: str) -> Any:
+    if response.status_code >= 400:
+        raise PublishError(
+            f"GitHub refused to {what}: HTTP {response.status_code} {response.text[:300]}"
+        )
+    return response.json() if response.content else {}
+
+
+def attach(
+    folder: Path,
+    tag: str,
+    notes: str,
+    *,
+    prerelease: bool = False,
+    api: str = API,
+    say: Callable[[str], None] = print,
+) -> list[tuple[Asset, str]]:
+    """Create the release of ``tag`` if missing and attach every asset not attached yet."""
+    assets = collect(folder)
+    session, repo = _session()
+    base = f"{api}/repos/{repo}/releases"
+    found = session.get(f"{base}/tags/{quote(tag)}", timeout=30)
+    if found.status_code == 404:
+        body = {"tag_name": tag, "name": tag, "body": notes, "prerelease": prerelease}
+        release = _check(session.post(base, json=body, timeout=30), f"create release {tag}")
+    else:
+        release = _check(found, f"read release {tag}")
+    present = {a["name"]: a for a in release.get("assets", [])}
+    upload = str(release["upload_url"]).split("{", 1)[0]
+    results = []
+    for asset in assets:
+        existing = present.get(asset.name)
+        if existing is not None:
+            digest = existing.get("digest") or ""
+            same = (
+                digest == f"sha256:{asset.sha256}"
+                if digest
+                else (existing.get("size") == asset.path.stat().st_size)
+            )
+            if not same:
+                raise ConflictError(
+                    f"Release {tag} already has an asset {asset.name} with different content "
+                    f"({digest or 'another size'}; local sha256:{asset.sha256}). Delete that asset "
+                    "on GitHub if it is wrong, or release a new version."
+                )
+            results.append((asset, "skipped"))
+            say(f"{asset.name}: already attached")
+            continue
+        with asset.path.open("rb") as handle:
+            response = session.post(
+                f"{upload}?name={quote(asset.name)}",
+                data=handle,
+                headers={"Content-Type": "application/octet-stream"},
+                timeout=600,
+            )
+        _check(response, f"upload {asset.name}")
+        results.append((asset, "uploaded"))
+        say(f"{asset.name}: uploaded")
+    return results
+
+
+def fetch(tag: str, folder: Path, names: tuple[str, ...] = RECORD, *, api: str = API) -> list[Path]:
+    """Download the assets ``names`` of the GitHub release of ``tag`` into ``folder``."""
+    session, repo = _session()
+    found = session.get(f"{api}/repos/{repo}/releases/tags/{quote(tag)}", timeout=30)
+    if found.status_code == 404:
+        raise PreflightError(
+            f"{repo} has no GitHub release {tag}: nothing records what it shipped. Release it "
+            "first (`invoke release`, then `invoke release.assets`)."
+        )
+    attached = {a["name"]: a for a in _check(found, f"read release {tag}").get("assets", [])}
+    missing = [name for name in names if name not in attached]
+    if missing:
+        raise PreflightError(
+            f"The GitHub release {tag} of {repo} lacks {', '.join(missing)}. Attach the "
+            f"release's record with `invoke release.assets --tag {tag}` from its dist/ folder."
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in names:
+        response = session.get(
+            str(attached[name]["url"]),
+            headers={"Accept": "application/octet-stream"},
+            timeout=120,
+        )
+        if response.status_code >= 400:
+            raise PublishError(f"GitHub refused to send {name} of {tag}: {response.status_code}")
+        (folder / name).write_bytes(response.content)
+        written.append(folder / name)
+    return written
+
+
+def download(tag: str, dest: Path, *, api: str = API, say: Callable[[str], None] = print) -> Path:
+    """Every asset of the GitHub release of ``tag`` into ``dest``, at its SHA256SUMS path."""
+    session, repo = _session()
+    release = _check(
+        session.get(f"{api}/repos/{repo}/releases/tags/{quote(tag)}", timeout=30),
+        f"read release {tag}",
+    )
+    found = {str(a["name"]): str(a["url"]) for a in release.get("assets", [])}
+
+    def get(name: str) -> bytes:
+        response = session.get(
+            found[name], headers={"Accept": "application/octet-stream"}, timeout=600
+        )
+        if response.status_code >= 400:
+            raise PublishError(f"GitHub refused to send {name} of {tag}: {response.status_code}")
+        return response.content
+
+    if "SHA256SUMS" not in found:
+        raise PreflightError(f"The GitHub release {tag} of {repo} has no SHA256SUMS asset.")
+    dest.mkdir(parents=True, exist_ok=True)
+    sums = get("SHA256SUMS")
+    (dest / "SHA256SUMS").write_bytes(sums)
+    where = {Path(rel).name: rel for rel in checksums.parse(dest / "SHA256SUMS")}
+    for name in found:
+        if name == "SHA256SUMS":
+            continue
+        path = dest / where.get(name, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(get(name))
+        say(f"{name}: downloaded")
+    return dest

@@ -1,0 +1,57 @@
+"""Keyless cosign signatures where a workload identity exists (GitHub Actions OIDC).
+
+In a GitHub Actions job granted ``id-token: write`` the runner exposes
+``ACTIONS_ID_TOKEN_REQUEST_URL`` and ``ACTIONS_ID_TOKEN_REQUEST_TOKEN``; cosign then gets a
+short-lived Fulcio certificate for the workflow's identity and records the signature in
+Rekor. These signatures come in addition to the key-based ones of the release (which
+``invoke verify`` checks); without an identity there is nothing to do, and nothing is done.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from releasekit.core.errors import PreflightError
+from releasekit.core.run import register_secret, run
+from releasekit.publish import signing
+from releasekit.publish.supply_chain import release_record
+
+__all__ = ["OIDC_VARIABLES", "identity", "keyless_sign_argv", "sign_images"]
+
+OIDC_VARIABLES = ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+
+
+def identity(environ: Mapping[str, str] | None = None) -> bool:
+    """True when this job can ask for an OIDC token (GitHub Actions with id-token: write)."""
+    env = os.environ if environ is None else environ
+    return all(env.get(name) for name in OIDC_VARIABLES)
+
+
+def keyless_sign_argv(ref: str) -> list[str]:
+    """``cosign sign`` with the ambient OIDC identity: Fulcio certificate, Rekor entry."""
+    return ["cosign", "sign", "--yes", ref]
+
+
+def sign_images(
+    root: Path, version: str, say: Callable[[str], None] = lambda _line: None
+) -> list[str]:
+    """Sign every image of release ``version`` keylessly; [] when there is no identity."""
+    if not identity():
+        say("no OIDC identity (not a GitHub Actions job with id-token: write): nothing to sign")
+        return []
+    register_secret(os.environ.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"))
+    folder = root / "dist" / version
+    if not (folder / "release.json").is_file():
+        raise PreflightError(
+            f"{folder / 'release.json'} does not exist: run `invoke release` before signing "
+            "its images keylessly."
+        )
+    signed = []
+    for image in release_record(folder).images:
+        argv = keyless_sign_argv(image.ref)
+        run([signing.require_cosign(), *argv[1:]])
+        signed.append(image.ref)
+        say(f"{image.ref}: signed keylessly")
+    return signed

@@ -1,0 +1,387 @@
+"""Sign what a release published: images and charts by digest, image SBOMs, the provenance.
+
+``Record`` is the release record (``release.json``, or the context of a running release):
+the Python files with their sha256, the images and charts with their digests, and the
+files of SHA256SUMS. ``sign_release`` asks the registry what each tag names before it signs
+anything, signs by digest, attests each image's CycloneDX SBOM, and writes the signed SLSA
+provenance and the public key into the release folder. Each part is skipped when the
+destination already holds it signed by the same key, so a resumed release signs nothing
+twice. ``release_key`` finds the key of a target: the sandbox's own pair, or the
+variables a ``[targets.NAME]`` table names.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import shutil
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from releasekit import __version__
+from releasekit.build import checksums
+from releasekit.core.errors import ConflictError, PreflightError, PublishError, ReleaseError
+from releasekit.core.files import file_sha256
+from releasekit.core.run import register_secret
+from releasekit.core.workspace import TESTBED_DIR
+from releasekit.publish import oci, provenance, signing
+from releasekit.publish.provenance import Subject
+from releasekit.publish.targets import Target
+
+__all__ = [
+    "ChartRecord",
+    "ImageRecord",
+    "Record",
+    "Signed",
+    "access",
+    "build_facts",
+    "builder",
+    "chart_digest",
+    "files_of",
+    "release_key",
+    "release_record",
+    "sign_published",
+    "sign_release",
+    "signs",
+    "subjects",
+]
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """An image of the release: ``repository`` (``HOST/NAMESPACE/NAME``), digest and tags."""
+
+    name: str
+    repository: str
+    digest: str
+    tags: tuple[str, ...]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repository}@{self.digest}"
+
+
+@dataclass(frozen=True)
+class ChartRecord:
+    """A chart of the release: its ``oci://`` ref with tag, archive sha256, manifest digest."""
+
+    archive: str
+    ref: str
+    sha256: str
+    digest: str = ""
+
+    @property
+    def repository(self) -> str:
+        """``HOST/charts/NAME``, without scheme and tag."""
+        return self.ref.removeprefix("oci://").rsplit(":", 1)[0]
+
+    @property
+    def tag(self) -> str:
+        return self.ref.rsplit(":", 1)[1]
+
+    def to_json(self) -> dict[str, str]:
+        return {"ref": self.ref, "sha256": self.sha256, "digest": self.digest}
+
+
+@dataclass(frozen=True)
+class Record:
+    """What a release published and where, as release.json (or the running release) says."""
+
+    version: str
+    commit: str
+    python: dict[str, str] = field(default_factory=dict)
+    images: tuple[ImageRecord, ...] = ()
+    charts: tuple[ChartRecord, ...] = ()
+    files: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], files: Mapping[str, str]) -> Record:
+        """From release.json's shape (also the shape the release steps return)."""
+        images = tuple(
+            ImageRecord(name, str(e["repository"]), str(e["digest"]), tuple(e.get("tags") or ()))
+            for name, e in sorted((data.get("images") or {}).items())
+        )
+        charts = tuple(
+            ChartRecord(name, str(e["ref"]), str(e["sha256"]), str(e.get("digest") or ""))
+            for name, e in sorted((data.get("charts") or {}).items())
+        )
+        python = {name: str(e["sha256"]) for name, e in (data.get("python") or {}).items()}
+        return cls(
+            version=str(data["version"]),
+            commit=str(data.get("commit") or ""),
+            python=python,
+            images=images,
+            charts=charts,
+            files=dict(files),
+        )
+
+
+@dataclass(frozen=True)
+class Signed:
+    """What ``sign_release`` did: one line per artifact, the charts with digests, the files."""
+
+    actions: tuple[str, ...]
+    charts: dict[str, dict[str, str]]
+    provenance: Path
+    public_key: Path
+
+
+def access(target: Target) -> oci.Access:
+    """How to reach the target's registry (plain HTTP, credentials)."""
+    return oci.Access(target.plain_http, target.registry_username, target.registry_password)
+
+
+def signs(target: Target) -> bool:
+    """True when ``target`` has a release key: the sandbox always, a table that names one."""
+    return target.kind == "sandbox" or bool(target.signing_key_env)
+
+
+def release_key(root: Path, target: Target) -> signing.SigningKey:
+    """The release key of ``target``: the sandbox's pair, or the variables its table names."""
+    if target.kind == "sandbox":
+        private, pair_public, pair_password = signing.ensure_key_pair(root / TESTBED_DIR / "keys")
+        return signing.SigningKey(str(private), pair_public, pair_password)
+    if not target.signing_key_env:
+        raise PreflightError(
+            f"Target `{target.name}` names no signing key: set `signing_key_env` (the variable "
+            "holding a cosign private key, PEM) and `signing_password_env` (the variable holding "
+            f"its password) in [targets.{target.name}] of release.toml."
+        )
+    for variable in (target.signing_key_env, target.signing_password_env):
+        if variable and not os.environ.get(variable):
+            raise PreflightError(
+                f"Target `{target.name}` reads its signing key from {variable}, which is not "
+                f"set. Export {variable} (in CI: from a secret) and run again."
+            )
+    password = (
+        os.environ.get(target.signing_password_env, "") if target.signing_password_env else ""
+    )
+    register_secret(password)
+    register_secret(os.environ.get(target.signing_key_env))
+    # cosign reads the key itself from the variable; its public half is derived once.
+    public = root / "build" / "release" / f"{target.name}.cosign.pub"
+    key = signing.SigningKey(f"env://{target.signing_key_env}", public, password)
+    signing.public_key(key, public)
+    return key
+
+
+def subjects(record: Record) -> list[Subject]:
+    """Every artifact of the release: files of SHA256SUMS, images and charts by digest."""
+    found = [
+        Subject(name, digest)
+        for name, digest in record.files.items()
+        if Path(name).name not in provenance.METADATA
+    ]
+    found += [Subject(i.repository, i.digest.removeprefix("sha256:")) for i in record.images]
+    found += [
+        Subject(c.repository, c.digest.removeprefix("sha256:")) for c in record.charts if c.digest
+    ]
+    return sorted(set(found))
+
+
+def chart_digest(chart: ChartRecord, how: oci.Access) -> str:
+    """The manifest digest the registry serves for ``chart``, once its archive is checked."""
+    host, repository = oci.split_ref(chart.repository)
+    manifest = oci.fetch_manifest(host, repository, chart.tag, how)
+    if manifest is None:
+        raise PublishError(f"{chart.ref} is not in the chart registry: push the charts again.")
+    layers = manifest.layer_digests(oci.CHART_LAYER)
+    if layers != [f"sha256:{chart.sha256}"]:
+        raise ConflictError(
+            f"{chart.ref} holds the chart archive {', '.join(layers) or '(none)'}, not "
+            f"{chart.archive} (sha256:{chart.sha256}) of this release. Something replaced it: "
+            "find out what, and release a new version."
+        )
+    return manifest.digest
+
+
+def _check_image(image: ImageRecord, version: str, how: oci.Access) -> None:
+    host, repository = oci.split_ref(image.repository)
+    manifest = oci.fetch_manifest(host, repository, version, how)
+    served = manifest.digest if manifest else "nothing"
+    if served != image.digest:
+        raise ConflictError(
+            f"{image.repository}:{version} names {served}, not {image.digest} that this release "
+            "pushed. Something replaced it: find out what, and release a new version."
+        )
+
+
+def _copy_if_changed(source: Path, dest: Path) -> None:
+    if not dest.is_file() or dest.read_bytes() != source.read_bytes():
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, dest)
+
+
+def sign_release(
+    folder: Path,
+    record: Record,
+    key: signing.SigningKey,
+    how: oci.Access,
+    build: Mapping[str, Any],
+    say: Callable[[str], None] = lambda _line: None,
+) -> Signed:
+    """Sign images and charts, attest image SBOMs, write provenance and public key."""
+    actions: list[str] = []
+    charts: dict[str, dict[str, str]] = {}
+    resolved: list[ChartRecord] = []
+    for chart in record.charts:
+        digest = chart_digest(chart, how)
+        resolved.append(ChartRecord(chart.archive, chart.ref, chart.sha256, digest))
+        charts[chart.archive] = {**resolved[-1].to_json()}
+        status = signing.sign(f"{chart.repository}@{digest}", key, how)
+        actions.append(f"chart {chart.archive}: {status}")
+        say(actions[-1])
+    for image in record.images:
+        _check_image(image, record.version, how)
+        status = signing.sign(image.ref, key, how)
+        bom = folder / "sbom" / f"{image.name}-{record.version}.cdx.json"
+        if not bom.is_file():
+            raise PublishError(
+                f"{bom} is missing, so the SBOM of {image.name} cannot be attested. Build the "
+                "images again (`invoke build.images`), then resume the release."
+            )
+        attested = signing.attest(image.ref, bom, signing.SBOM_TYPE, key, how)
+        actions.append(f"image {image.name}: {status}, SBOM {attested}")
+        say(actions[-1])
+    public = folder / provenance.PUBLIC_KEY
+    _copy_if_changed(key.public, public)
+    full = Record(
+        record.version, record.commit, record.python, record.images, tuple(resolved), record.files
+    )
+    path = folder / provenance.FILENAME
+    wanted = {s.name: s.sha256 for s in subjects(full)}
+    existing, why = provenance.check(path, key.public) if path.is_file() else (None, "absent")
+    if why is None and existing is not None and existing.subjects == wanted:
+        actions.append(f"provenance: already signed ({len(wanted)} subjects)")
+    else:
+        provenance.write(path, provenance.envelope(_statement(full, build), key))
+        actions.append(f"provenance: signed ({len(wanted)} subjects)")
+    say(actions[-1])
+    return Signed(tuple(actions), charts, path, public)
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def builder() -> tuple[str, str]:
+    """(builder id, invocation id): the GitHub workflow run, or this host."""
+    server, repo = os.environ.get("GITHUB_SERVER_URL"), os.environ.get("GITHUB_REPOSITORY")
+    workflow = os.environ.get("GITHUB_WORKFLOW_REF")
+    if server and repo and workflow:
+        run_id, attempt = os.environ.get("GITHUB_RUN_ID", ""), os.environ.get("GITHUB_RUN_ATTEMPT")
+        return f"{server}/{workflow}", f"{server}/{repo}/actions/runs/{run_id}/attempts/{attempt}"
+    host = socket.gethostname()
+    return f"https://releasekit.invalid/local/{host}", f"local:{host}:{os.getpid()}"
+
+
+def _statement(record: Record, build: Mapping[str, Any]) -> dict[str, Any]:
+    deps: list[dict[str, Any]] = [
+        {
+            "uri": f"git+{build.get('remote', '')}@refs/tags/v{record.version}",
+            "digest": {"gitCommit": record.commit},
+        }
+    ]
+    for ref, image_id in sorted((build.get("base_images") or {}).items()):
+        deps.append({"uri": f"docker-image://{ref}", "digest": {"sha256": image_id.split(":")[-1]}})
+    builder_id, invocation = builder()
+    return provenance.statement(
+        subjects(record),
+        external={
+            "version": record.version,
+            "target": build.get("target", ""),
+            "options": dict(build.get("options") or {}),
+        },
+        internal={
+            "toolkit": f"releasekit {__version__}",
+            "commit": record.commit,
+            "tools": dict(build.get("tools") or {}),
+            "baseImages": dict(build.get("base_images") or {}),
+        },
+        dependencies=deps,
+        builder_id=builder_id,
+        invocation=invocation,
+        started=str(build.get("started") or _now()),
+        finished=_now(),
+    )
+
+
+def files_of(folder: Path) -> dict[str, str]:
+    """SHA256SUMS of ``folder`` as a mapping (empty when there is none)."""
+    path = folder / checksums.FILENAME
+    return checksums.parse(path) if path.is_file() else {}
+
+
+def release_record(folder: Path) -> Record:
+    """The record of a finished release: ``folder/release.json`` and its SHA256SUMS."""
+    path = folder / "release.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PreflightError(
+            f"{path} does not exist: no release of that version was made here. Pass the "
+            "released --version, or fetch the release assets (GH_TOKEN, GITHUB_REPOSITORY)."
+        ) from None
+    except ValueError as exc:
+        raise PreflightError(f"{path} is not valid JSON ({exc}); fetch it again.") from None
+    return Record.from_data(data, files_of(folder))
+
+
+def build_facts(
+    target: str, options: Mapping[str, Any], remote: str, started: str | None
+) -> dict[str, Any]:
+    """What the provenance says about the build: options, tool versions, base images."""
+    from releasekit.build import images
+    from releasekit.core import doctor
+
+    tools = {"python": platform.python_version(), "cosign": signing.COSIGN_VERSION}
+    for tool in doctor.TOOLS:
+        if tool.name in {"docker", "helm"}:
+            found = doctor.check_tool(tool)
+            if found.version:
+                tools[tool.name] = found.version
+    for dist in ("build", "hatchling", "pyinstaller", "twine", "cyclonedx-bom"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            tools[dist] = metadata.version(dist)
+    bases: dict[str, str] = {}
+    with contextlib.suppress(ReleaseError):
+        for base in images.resolve_base_images(images.connect()).values():
+            bases[base.ref] = base.id
+    return {
+        "target": target,
+        "options": dict(options),
+        "remote": remote,
+        "started": started,
+        "tools": tools,
+        "base_images": bases,
+    }
+
+
+def sign_published(
+    root: Path,
+    version: str,
+    target: Target,
+    published: Mapping[str, Any],
+    options: Mapping[str, Any],
+    started: str | None = None,
+    say: Callable[[str], None] = lambda _line: None,
+) -> tuple[Signed, signing.SigningKey]:
+    """Sign what the release steps published (their outputs in ``published``)."""
+    folder = root / "dist" / version
+    files = {
+        rel: file_sha256(folder / rel)
+        for rel in checksums.release_files(folder)
+        if Path(rel).name not in provenance.METADATA
+    }
+    data = {**published, "version": version}
+    record = Record.from_data(data, files)
+    key = release_key(root, target)
+    facts = build_facts(target.name, options, str(published.get("remote", "")), started)
+    return sign_release(folder, record, key, access(target), facts, say), key
