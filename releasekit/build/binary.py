@@ -35,6 +35,7 @@ __all__ = [
     "binary_packages",
     "build",
     "build_all",
+    "build_package",
     "pyinstaller_argv",
     "smoke_test",
     "stdlib_args",
@@ -186,38 +187,56 @@ def _pyinstaller_version() -> str:
         return "missing"
 
 
-def build_all(
-    ws: Workspace, version: str, *, force: bool = False, progress: Progress | None = None
-) -> list[Outcome]:
-    """Build and smoke-test the binary of every package that ships one (key ``binary:<pkg>``)."""
+def build_package(
+    ws: Workspace,
+    pkg: Package,
+    version: str,
+    *,
+    epoch: str,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> Outcome:
+    """Build and smoke-test the binary of ``pkg`` unless its cache entry is fresh.
+
+    Cache key ``binary:<package>``; the output is ``dist/<version>/bin/<binary_name>``.
+    """
     say = progress or (lambda _msg: None)
     if not sys.platform.startswith("linux"):
         raise PublishError("The standalone binary is built on Linux only (PyInstaller target).")
     cache = Cache(ws.root)
+    key = f"binary:{pkg.name}"
+    extra = {
+        "target": binary_name(version),
+        "python": sys.version,
+        "pyinstaller": _pyinstaller_version(),
+        "source_date_epoch": epoch,
+    }
+    inputs = inputs_hash(ws, pkg.name, extra=extra)
+    entry = None if force else cache.fresh(key, inputs)
+    if entry is not None:
+        say(f"{key} up to date")
+        return Outcome(key, "up to date", tuple(ws.root / o for o in entry.outputs))
+    say(f"{key} building {binary_name(version)} with PyInstaller")
+    staged = build(ws, pkg, version, epoch=epoch)
+    say(f"{key} smoke test (env -i)")
+    smoke_test(staged, version)
     dest = artifacts.dist_dir(ws, version) / "bin"
-    outcomes = []
-    for pkg in binary_packages(ws):
-        key = f"binary:{pkg.name}"
-        extra = {
-            "target": binary_name(version),
-            "python": sys.version,
-            "pyinstaller": _pyinstaller_version(),
-            "source_date_epoch": artifacts.source_date_epoch(ws.root),
-        }
-        inputs = inputs_hash(ws, pkg.name, extra=extra)
-        entry = None if force else cache.fresh(key, inputs)
-        if entry is not None:
-            say(f"{key} up to date")
-            outcomes.append(Outcome(key, "up to date", tuple(ws.root / o for o in entry.outputs)))
-            continue
-        say(f"{key} building {binary_name(version)} with PyInstaller")
-        staged = build(ws, pkg, version, epoch=artifacts.source_date_epoch(ws.root))
-        say(f"{key} smoke test (env -i)")
-        smoke_test(staged, version)
-        dest.mkdir(parents=True, exist_ok=True)
-        path = dest / staged.name
-        shutil.move(str(staged), path)
-        cache.record(key, inputs, [path])
-        outcomes.append(Outcome(key, "built", (path,)))
-        say(f"{key} built")
-    return outcomes
+    dest.mkdir(parents=True, exist_ok=True)
+    path = dest / staged.name
+    shutil.move(str(staged), path)
+    cache.record(key, inputs, [path])
+    say(f"{key} built")
+    return Outcome(key, "built", (path,))
+
+
+def build_all(
+    ws: Workspace, version: str, *, force: bool = False, progress: Progress | None = None
+) -> list[Outcome]:
+    """``build_package`` for every package that ships a binary (key ``binary:<pkg>``)."""
+    if not sys.platform.startswith("linux"):
+        raise PublishError("The standalone binary is built on Linux only (PyInstaller target).")
+    epoch = artifacts.source_date_epoch(ws.root)
+    return [
+        build_package(ws, pkg, version, epoch=epoch, force=force, progress=progress)
+        for pkg in binary_packages(ws)
+    ]

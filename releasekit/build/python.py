@@ -22,7 +22,7 @@ import re
 import shutil
 import sys
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from releasekit.build import artifacts, sbom
@@ -35,6 +35,8 @@ from releasekit.core.workspace import Package, Workspace
 
 __all__ = [
     "build_all",
+    "build_package",
+    "cache_inputs",
     "build_dists",
     "python_packages",
     "smoke_test",
@@ -175,19 +177,68 @@ def _publish(files: Sequence[Path], dest: Path) -> tuple[Path, ...]:
     return tuple(moved)
 
 
-def _wheelhouse(
-    folder: Path, published: Path, built: dict[str, tuple[Path, ...]], version: str
-) -> Path:
-    """A folder with one wheel per package: the new ones, else the published ones."""
+def _wheelhouse(folder: Path, wheels: Sequence[Path]) -> Path:
+    """A fresh folder holding a copy of each of ``wheels``."""
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    new = [_wheel(files) for files in built.values()]
-    names = {w.name for w in new}
-    old = [w for w in published.glob(f"*-{version}-*.whl") if w.name not in names]
-    for wheel in [*old, *new]:
+    for wheel in wheels:
         shutil.copy2(wheel, folder / wheel.name)
     return folder
+
+
+def cache_inputs(ws: Workspace, pkg: Package, version: str, epoch: str) -> str:
+    """The inputs hash of ``wheel:<package>``: its files, the build tools, version and epoch."""
+    tools = {name: _installed_version(name) for name in ("build", "hatchling")}
+    return inputs_hash(
+        ws, pkg.name, extra={**tools, "source_date_epoch": epoch, "version": version}
+    )
+
+
+def build_package(
+    ws: Workspace,
+    pkg: Package,
+    version: str,
+    *,
+    epoch: str,
+    deps: Mapping[str, Outcome],
+    force: bool = False,
+    progress: Progress | None = None,
+) -> Outcome:
+    """Build, check, smoke-test and SBOM ``pkg`` unless its cache entry is fresh.
+
+    ``deps`` holds the outcomes of the internal packages ``pkg`` depends on (directly or
+    not), by package name: their wheels join its smoke-test wheelhouse. Cache key
+    ``wheel:<package>``; the outputs are the sdist, the wheel and the SBOM.
+    """
+    say = progress or (lambda _msg: None)
+    cache = Cache(ws.root)
+    key = f"wheel:{pkg.name}"
+    inputs = cache_inputs(ws, pkg, version, epoch)
+    entry = None if force else cache.fresh(key, inputs)
+    if entry is not None:
+        say(f"{key} up to date")
+        return Outcome(key, "up to date", tuple(ws.root / rel for rel in entry.outputs))
+    dist = artifacts.dist_dir(ws, version)
+    staging = ws.root / "build" / "python" / version
+    say(f"{key} building {pkg.spec.dist} {version}")
+    built = build_dists(pkg, staging / "dists" / pkg.name, epoch=epoch)
+    twine_check(built)
+    wheel = _wheel(built)
+    closure = [n for n in python_packages(ws, [pkg.name]) if n.name != pkg.name]
+    theirs = [_wheel(deps[other.name].outputs) for other in closure]
+    wheelhouse = _wheelhouse(staging / "wheelhouse" / pkg.name, [*theirs, wheel])
+    digests = {sbom.canonical(w.name.split("-")[0]): file_sha256(w) for w in wheelhouse.iterdir()}
+    say(f"{key} smoke test")
+    python = smoke_test(pkg, wheel, [wheelhouse], staging / "venvs" / pkg.name, version)
+    env = sbom.installed(python)
+    root = next(d for d in env if sbom.canonical(d.name) == sbom.canonical(pkg.spec.dist))
+    bom = sbom.python_bom(root, wheel, env, digests, timestamp=int(epoch))
+    written = sbom.write(bom, staging / "sbom" / f"{pkg.spec.dist}-{version}.cdx.json")
+    outputs = _publish(built, dist / "python") + _publish([written], dist / "sbom")
+    cache.record(key, inputs, outputs)
+    say(f"{key} built")
+    return Outcome(key, "built", outputs)
 
 
 def build_all(
@@ -198,54 +249,11 @@ def build_all(
     force: bool = False,
     progress: Progress | None = None,
 ) -> list[Outcome]:
-    """Build, check, smoke-test and SBOM every Python package whose inputs changed.
-
-    Cache key ``wheel:<package>``; its outputs are the sdist, the wheel and the SBOM.
-    """
-    say = progress or (lambda _msg: None)
-    cache = Cache(ws.root)
-    dist = artifacts.dist_dir(ws, version)
-    out_dir, sbom_dir = dist / "python", dist / "sbom"
-    staging = ws.root / "build" / "python" / version
+    """``build_package`` for every Python package of ``packages`` (default all), in order."""
     epoch = artifacts.source_date_epoch(ws.root)
-    tools = {name: _installed_version(name) for name in ("build", "hatchling")}
     outcomes: dict[str, Outcome] = {}
-    stale: list[tuple[Package, str]] = []
     for pkg in python_packages(ws, packages):
-        key = f"wheel:{pkg.name}"
-        inputs = inputs_hash(
-            ws, pkg.name, extra={**tools, "source_date_epoch": epoch, "version": version}
+        outcomes[pkg.name] = build_package(
+            ws, pkg, version, epoch=epoch, deps=outcomes, force=force, progress=progress
         )
-        entry = None if force else cache.fresh(key, inputs)
-        if entry is None:
-            stale.append((pkg, inputs))
-        else:
-            say(f"{key} up to date")
-            outputs = tuple(ws.root / rel for rel in entry.outputs)
-            outcomes[pkg.name] = Outcome(key, "up to date", outputs)
-
-    built: dict[str, tuple[Path, ...]] = {}
-    for pkg, _ in stale:
-        say(f"wheel:{pkg.name} building {pkg.spec.dist} {version}")
-        built[pkg.name] = build_dists(pkg, staging / "dists" / pkg.name, epoch=epoch)
-    twine_check([p for files in built.values() for p in files])
-
-    wheelhouse = _wheelhouse(staging / "wheelhouse", out_dir, built, version)
-    digests = {sbom.canonical(w.name.split("-")[0]): file_sha256(w) for w in wheelhouse.iterdir()}
-    boms: dict[str, Path] = {}
-    for pkg, _ in stale:
-        wheel = _wheel(built[pkg.name])
-        say(f"wheel:{pkg.name} smoke test")
-        python = smoke_test(pkg, wheel, [wheelhouse], staging / "venvs" / pkg.name, version)
-        env = sbom.installed(python)
-        root = next(d for d in env if sbom.canonical(d.name) == sbom.canonical(pkg.spec.dist))
-        bom = sbom.python_bom(root, wheel, env, digests, timestamp=int(epoch))
-        boms[pkg.name] = sbom.write(bom, staging / "sbom" / f"{pkg.spec.dist}-{version}.cdx.json")
-
-    for pkg, inputs in stale:
-        key = f"wheel:{pkg.name}"
-        outputs = _publish(built[pkg.name], out_dir) + _publish([boms[pkg.name]], sbom_dir)
-        cache.record(key, inputs, outputs)
-        outcomes[pkg.name] = Outcome(key, "built", outputs)
-        say(f"{key} built")
-    return [outcomes[pkg.name] for pkg in python_packages(ws, packages)]
+    return list(outcomes.values())

@@ -1,24 +1,39 @@
 """Build every artifact of the monorepo into ``dist/<version>/``, skipping what is up to date.
 
-The order is fixed: Python distributions (the wheels the images install from), the
-standalone binary, the site tarballs, then the container images, each started and
-health-checked; ``SHA256SUMS`` is rewritten last, over whatever ``dist/<version>/`` holds.
+The artifacts form a graph (``schedule``) and build side by side, ``jobs`` at a time:
+
+- ``wheel:<package>``: sdist, wheel, smoke test and SBOM; needs the ``wheel:`` nodes of
+  the internal packages it depends on (their wheels install beside it in the smoke test);
+- ``binary:<package>``: PyInstaller from the packages' sources; needs nothing;
+- ``site:<package>``: the site tarball; needs nothing;
+- ``image:<image>``: the image, built (or found up to date) then started and health-checked,
+  cached or not (what ships is what was seen running); needs the ``wheel:`` nodes of the
+  distributions it installs, and ``control-panel-web`` needs the API image its smoke test
+  starts behind it.
+
+``SHA256SUMS`` is rewritten last, over whatever ``dist/<version>/`` holds.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from releasekit.build import artifacts, binary, checksums, images, python as python_dist, site
 from releasekit.build.artifacts import Outcome, Progress
-from releasekit.core.workspace import Workspace
+from releasekit.build.board import Board
+from releasekit.build.schedule import Job, Node, run_graph
+from releasekit.core.workspace import Package, Workspace
 
-__all__ = ["KINDS", "Built", "Kind", "build"]
+__all__ = ["KINDS", "Built", "Kind", "build", "build_images", "default_jobs"]
 
 Kind = Literal["python", "binary", "site", "images"]
 KINDS: tuple[Kind, ...] = ("python", "binary", "site", "images")
+# The smoke test of the web image starts the API image behind its proxy.
+_SMOKE_NEEDS = {"control-panel-web": ("control-panel-api",)}
 
 
 @dataclass(frozen=True)
@@ -30,24 +45,103 @@ class Built:
     checksums: Outcome
 
 
-def _images(
+def default_jobs() -> int:
+    """The number of cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def _python_nodes(
+    ws: Workspace, version: str, epoch: str, packages: Sequence[str] | None, force: bool
+) -> list[Node]:
+    nodes = []
+    for pkg in python_dist.python_packages(ws, packages):
+
+        def work(job: Job, pkg: Package = pkg) -> Outcome:
+            deps = {k.removeprefix("wheel:"): o for k, o in job.done.items() if k[:6] == "wheel:"}
+            return python_dist.build_package(
+                ws, pkg, version, epoch=epoch, deps=deps, force=force, progress=job.say
+            )
+
+        needs = tuple(f"wheel:{d}" for d in pkg.deps if "wheel" in ws.get(d).spec.artifacts)
+        nodes.append(Node(f"wheel:{pkg.name}", work, needs))
+    return nodes
+
+
+def _binary_nodes(ws: Workspace, version: str, epoch: str, force: bool) -> list[Node]:
+    nodes = []
+    for pkg in binary.binary_packages(ws):
+
+        def work(job: Job, pkg: Package = pkg) -> Outcome:
+            return binary.build_package(
+                ws, pkg, version, epoch=epoch, force=force, progress=job.say
+            )
+
+        nodes.append(Node(f"binary:{pkg.name}", work))
+    return nodes
+
+
+def _site_nodes(ws: Workspace, version: str, epoch: str, force: bool) -> list[Node]:
+    nodes = []
+    for pkg in site.site_packages(ws):
+
+        def work(job: Job, pkg: Package = pkg) -> Outcome:
+            return site.build_package(ws, pkg, version, epoch=epoch, force=force, progress=job.say)
+
+        nodes.append(Node(f"site:{pkg.name}", work))
+    return nodes
+
+
+def _image_nodes(
     ws: Workspace,
     version: str,
     packages: Sequence[str] | None,
     force: bool,
-    progress: Progress | None,
-) -> list[Outcome]:
-    """Container images (``releasekit.build.images``); each outcome's file is the image's SBOM.
+    wheel_nodes: Sequence[Node],
+) -> list[Node]:
+    chosen = images.specs(ws, packages)
+    if not chosen:
+        return []
+    planned = images.plan(ws, version, chosen, images.connect())
+    wheel_keys = {n.key for n in wheel_nodes}
+    by_dist = {p.spec.dist: p.name for p in ws.packages}
+    names = {spec.name for spec in chosen}
+    nodes = []
+    for spec in chosen:
+        needs = [f"wheel:{by_dist[d]}" for d in spec.dists if f"wheel:{by_dist[d]}" in wheel_keys]
+        needs += [f"image:{n}" for n in _SMOKE_NEEDS.get(spec.name, ()) if n in names]
 
-    Every image is started and health-checked (``images.smoke_image``) before the build
-    counts as done, cached or not: what ships is what was seen running.
-    """
-    results = images.build_images(ws, version, packages=packages, force=force, progress=progress)
-    say = progress or (lambda _msg: None)
-    for result in results:
-        smoked = images.smoke_image(result.name, version)
-        say(f"image:{result.name} started: {', '.join(smoked.checks)}")
-    return [Outcome(r.key, r.status, r.outputs) for r in results]
+        def work(job: Job, spec: images.ImageSpec = spec, from_python: bool = bool(wheel_keys)) -> Outcome:
+            client = images.connect()
+            try:
+                wheels: dict[str, Path] | None = None
+                if from_python:
+                    wheels = {}
+                    for dist in spec.dists:
+                        done = job.done.get(f"wheel:{by_dist[dist]}")
+                        if done is not None:
+                            wheels[dist] = next(p for p in done.outputs if p.suffix == ".whl")
+                result = images.build_image(
+                    ws,
+                    planned,
+                    spec,
+                    client=client,
+                    wheels=wheels,
+                    force=force,
+                    progress=job.say,
+                    every_line=job.every_line,
+                )
+                job.say(f"image:{spec.name} smoke test")
+                smoked = images.smoke_image(spec.name, version, client=client)
+                job.say(f"image:{spec.name} started: {', '.join(smoked.checks)}")
+            finally:
+                client.close()
+            return Outcome(result.key, result.status, result.outputs)
+
+        nodes.append(Node(f"image:{spec.name}", work, tuple(needs)))
+    return nodes
 
 
 def build(
@@ -57,20 +151,31 @@ def build(
     packages: Sequence[str] | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    jobs: int | None = None,
+    verbose: bool = False,
 ) -> Built:
-    """Build the artifacts of ``kinds`` (Python ones of ``packages`` only, when given)."""
+    """Build the artifacts of ``kinds`` (Python ones of ``packages`` only, when given).
+
+    At most ``jobs`` artifacts build at once (default: the number of cores). The console
+    shows one line per artifact (``board``): live on a terminal, else one line per state
+    change through ``progress`` (default stderr); ``verbose`` also prints every log line.
+    """
     version = artifacts.dist_version(ws, packages)
-    outcomes: list[Outcome] = []
+    epoch = artifacts.source_date_epoch(ws.root)
+    nodes: list[Node] = []
     if "python" in kinds:
-        outcomes += python_dist.build_all(
-            ws, version, packages=packages, force=force, progress=progress
-        )
+        nodes += _python_nodes(ws, version, epoch, packages, force)
     if "binary" in kinds:
-        outcomes += binary.build_all(ws, version, force=force, progress=progress)
+        nodes += _binary_nodes(ws, version, epoch, force)
     if "site" in kinds:
-        outcomes += site.build_all(ws, version, force=force, progress=progress)
+        nodes += _site_nodes(ws, version, epoch, force)
     if "images" in kinds:
-        outcomes += _images(ws, version, packages, force, progress)
+        wheels = [n for n in nodes if n.key.startswith("wheel:")]
+        nodes += _image_nodes(ws, version, packages, force, wheels)
+    board = Board([n.key for n in nodes], progress=progress, verbose=verbose)
+    with board.shown():
+        done = run_graph(ws.root, nodes, jobs=jobs or default_jobs(), board=board)
+    outcomes = [done[n.key] for n in nodes]
     folder = artifacts.dist_dir(ws, version)
     folder.mkdir(parents=True, exist_ok=True)
     previous = folder / checksums.FILENAME
@@ -79,3 +184,47 @@ def build(
     status: artifacts.Status = "up to date" if path.read_bytes() == before else "built"
     sums = Outcome(checksums.FILENAME, status, (path,))
     return Built(version=version, outcomes=tuple(outcomes), checksums=sums)
+
+
+def build_images(
+    ws: Workspace,
+    *,
+    packages: Sequence[str] | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+    jobs: int | None = None,
+    verbose: bool = False,
+) -> tuple[str, list[images.ImageResult]]:
+    """Build, tag and SBOM the images of ``packages`` (default all) side by side, no smoke test.
+
+    Returns the version and one result per image, in manifest order.
+    """
+    version = artifacts.dist_version(ws, packages)
+    chosen = images.specs(ws, packages)
+    planned = images.plan(ws, version, chosen, images.connect())
+    results: dict[str, images.ImageResult] = {}
+    nodes = []
+    for spec in chosen:
+
+        def work(job: Job, spec: images.ImageSpec = spec) -> Outcome:
+            client = images.connect()
+            try:
+                result = images.build_image(
+                    ws,
+                    planned,
+                    spec,
+                    client=client,
+                    force=force,
+                    progress=job.say,
+                    every_line=job.every_line,
+                )
+            finally:
+                client.close()
+            results[spec.name] = result
+            return Outcome(result.key, result.status, result.outputs)
+
+        nodes.append(Node(f"image:{spec.name}", work))
+    board = Board([n.key for n in nodes], progress=progress, verbose=verbose)
+    with board.shown():
+        run_graph(ws.root, nodes, jobs=jobs or default_jobs(), board=board)
+    return version, [results[spec.name] for spec in chosen]

@@ -21,7 +21,14 @@ from releasekit.core.errors import PublishError
 from releasekit.core.run import run
 from releasekit.core.workspace import Package, Workspace
 
-__all__ = ["build", "build_all", "check_tarball", "site_packages", "tarball_name"]
+__all__ = [
+    "build",
+    "build_all",
+    "build_package",
+    "check_tarball",
+    "site_packages",
+    "tarball_name",
+]
 
 
 def site_packages(ws: Workspace) -> list[Package]:
@@ -35,8 +42,12 @@ def tarball_name(pkg: Package, version: str) -> str:
 
 
 def build(ws: Workspace, pkg: Package, version: str, dest: Path, *, epoch: str) -> Path:
-    """Render ``pkg`` into ``build/site/<package>/`` and write its tarball to ``dest``."""
-    out = ws.root / "build" / "site" / pkg.name
+    """Render ``pkg`` into ``build/site-tarball/<package>/`` and write its tarball to ``dest``.
+
+    The folder is the tarball's own, apart from ``build/site/`` where the site image's
+    build renders the same package, so both can build at the same time.
+    """
+    out = ws.root / "build" / "site-tarball" / pkg.name
     if out.exists():
         shutil.rmtree(out)
     src = [str(ws.get(n).dir / "src") for n in (pkg.name, *pkg.deps)]
@@ -70,31 +81,39 @@ def check_tarball(path: Path, version: str) -> None:
         )
 
 
+def build_package(
+    ws: Workspace,
+    pkg: Package,
+    version: str,
+    *,
+    epoch: str,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> Outcome:
+    """Build the site tarball of ``pkg`` unless its cache entry (``site:<package>``) is fresh."""
+    say = progress or (lambda _msg: None)
+    cache = Cache(ws.root)
+    key = f"site:{pkg.name}"
+    inputs = inputs_hash(ws, pkg.name, extra={"version": version, "source_date_epoch": epoch})
+    entry = None if force else cache.fresh(key, inputs)
+    if entry is not None:
+        say(f"{key} up to date")
+        return Outcome(key, "up to date", tuple(ws.root / o for o in entry.outputs))
+    say(f"{key} building {tarball_name(pkg, version)}")
+    dest = artifacts.dist_dir(ws, version) / "site" / tarball_name(pkg, version)
+    build(ws, pkg, version, dest, epoch=epoch)
+    check_tarball(dest, version)
+    cache.record(key, inputs, [dest])
+    say(f"{key} built")
+    return Outcome(key, "built", (dest,))
+
+
 def build_all(
     ws: Workspace, version: str, *, force: bool = False, progress: Progress | None = None
 ) -> list[Outcome]:
-    """Build every site tarball whose inputs changed (cache key ``site:<package>``)."""
-    say = progress or (lambda _msg: None)
-    cache = Cache(ws.root)
-    folder = artifacts.dist_dir(ws, version) / "site"
-    outcomes = []
-    for pkg in site_packages(ws):
-        key = f"site:{pkg.name}"
-        inputs = inputs_hash(
-            ws,
-            pkg.name,
-            extra={"version": version, "source_date_epoch": artifacts.source_date_epoch(ws.root)},
-        )
-        entry = None if force else cache.fresh(key, inputs)
-        if entry is not None:
-            say(f"{key} up to date")
-            outcomes.append(Outcome(key, "up to date", tuple(ws.root / o for o in entry.outputs)))
-            continue
-        say(f"{key} building {tarball_name(pkg, version)}")
-        dest = folder / tarball_name(pkg, version)
-        build(ws, pkg, version, dest, epoch=artifacts.source_date_epoch(ws.root))
-        check_tarball(dest, version)
-        cache.record(key, inputs, [dest])
-        outcomes.append(Outcome(key, "built", (dest,)))
-        say(f"{key} built")
-    return outcomes
+    """``build_package`` for every site package (cache key ``site:<package>``)."""
+    epoch = artifacts.source_date_epoch(ws.root)
+    return [
+        build_package(ws, pkg, version, epoch=epoch, force=force, progress=progress)
+        for pkg in site_packages(ws)
+    ]

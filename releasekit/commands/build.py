@@ -13,7 +13,6 @@ from rich.table import Table
 
 from releasekit.build import artifacts
 from releasekit.build import runner as builds
-from releasekit.build.images import build_images
 from releasekit.commands._common import console, emit_json, load_workspace, reported
 
 __all__ = ["ns"]
@@ -22,10 +21,12 @@ _progress_console = Console(stderr=True, highlight=False, soft_wrap=True)
 _FORCE = "Rebuild even when the build cache says the artifact is up to date."
 _LOG_WIDTH = 132
 _JSON = "Print the artifacts (path, size, sha256, status) as JSON instead of a table."
+_JOBS = "Build at most N artifacts at the same time (default 0: the number of cores)."
+_VERBOSE = "Print every line of every artifact's log (build/logs/) as it comes."
 
 
 def _say(message: str) -> None:
-    _progress_console.print(f"[bold]>[/] {message}")
+    _progress_console.print(f"[bold]>[/] {escape(message)}")
 
 
 def _size(size: object) -> str:
@@ -60,11 +61,24 @@ def _report(built: builds.Built, json: bool) -> None:
     out.print(table)
 
 
-def _run(kinds: Sequence[builds.Kind], package: str | None, force: bool, json: bool) -> None:
+def _run(
+    kinds: Sequence[builds.Kind],
+    package: str | None,
+    force: bool,
+    json: bool,
+    jobs: int | None,
+    verbose: bool,
+) -> None:
     with reported():
         ws = load_workspace()
         built = builds.build(
-            ws, kinds, packages=[package] if package else None, force=force, progress=_say
+            ws,
+            kinds,
+            packages=[package] if package else None,
+            force=force,
+            progress=_say,
+            jobs=jobs,
+            verbose=verbose,
         )
         _report(built, json)
 
@@ -74,29 +88,60 @@ def _run(kinds: Sequence[builds.Kind], package: str | None, force: bool, json: b
         "package": "Build only this package and the internal packages it needs, e.g. cli.",
         "force": _FORCE,
         "json": _JSON,
+        "jobs": _JOBS,
+        "verbose": _VERBOSE,
     }
 )
-def python(c: Context, package: str | None = None, force: bool = False, json: bool = False) -> None:
+def python(
+    c: Context,
+    package: str | None = None,
+    force: bool = False,
+    json: bool = False,
+    jobs: int = 0,
+    verbose: bool = False,
+) -> None:
     """Build every sdist and wheel, twine check, smoke-test in a venv, write SBOMs."""
-    _run(["python"], package, force, json)
+    _run(["python"], package, force, json, jobs, verbose)
 
 
-@task(help={"force": _FORCE, "json": _JSON})
-def binary(c: Context, force: bool = False, json: bool = False) -> None:
+@task(help={"force": _FORCE, "json": _JSON, "jobs": _JOBS, "verbose": _VERBOSE})
+def binary(
+    c: Context,
+    force: bool = False,
+    json: bool = False,
+    jobs: int = 0,
+    verbose: bool = False,
+) -> None:
     """Build the standalone `ironcage` binary (PyInstaller one-file) and smoke-test it."""
-    _run(["binary"], None, force, json)
+    _run(["binary"], None, force, json, jobs, verbose)
 
 
-@task(help={"force": _FORCE, "json": _JSON})
-def site(c: Context, force: bool = False, json: bool = False) -> None:
+@task(help={"force": _FORCE, "json": _JSON, "jobs": _JOBS, "verbose": _VERBOSE})
+def site(
+    c: Context,
+    force: bool = False,
+    json: bool = False,
+    jobs: int = 0,
+    verbose: bool = False,
+) -> None:
     """Build the reproducible marketing site tarball."""
-    _run(["site"], None, force, json)
+    _run(["site"], None, force, json, jobs, verbose)
 
 
-@task(name="all", default=True, help={"force": _FORCE, "json": _JSON})
-def all_(c: Context, force: bool = False, json: bool = False) -> None:
-    """Build everything: Python dists, binary, site, images, SHA256SUMS."""
-    _run(builds.KINDS, None, force, json)
+@task(
+    name="all",
+    default=True,
+    help={"force": _FORCE, "json": _JSON, "jobs": _JOBS, "verbose": _VERBOSE},
+)
+def all_(
+    c: Context,
+    force: bool = False,
+    json: bool = False,
+    jobs: int = 0,
+    verbose: bool = False,
+) -> None:
+    """Build everything side by side: Python dists, binary, site, images, then SHA256SUMS."""
+    _run(builds.KINDS, None, force, json, jobs, verbose)
 
 
 @task(
@@ -104,16 +149,24 @@ def all_(c: Context, force: bool = False, json: bool = False) -> None:
         "package": "Build only the images of this package, e.g. control-panel.",
         "force": _FORCE,
         "json": "Print the images (tags, size, id, status) as JSON instead of a table.",
+        "jobs": _JOBS,
+        "verbose": _VERBOSE,
     }
 )
-def images(c: Context, package: str | None = None, force: bool = False, json: bool = False) -> None:
+def images(
+    c: Context,
+    package: str | None = None,
+    force: bool = False,
+    json: bool = False,
+    jobs: int = 0,
+    verbose: bool = False,
+) -> None:
     """Build the container images (multi-stage, from a host wheelhouse), tag them, SBOM them."""
     with reported():
         ws = load_workspace()
         packages = [package] if package else None
-        version = artifacts.dist_version(ws, packages)
-        results = build_images(
-            ws, version, packages=packages, force=force, progress=lambda m: _say(escape(m))
+        version, results = builds.build_images(
+            ws, packages=packages, force=force, progress=_say, jobs=jobs, verbose=verbose
         )
         rows = [
             {

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "BuildError",
+    "Cancelled",
     "ConflictError",
     "GraphError",
     "LockError",
@@ -102,3 +104,28 @@ class VerificationError(PublishError):
     """A published artifact no longer matches the release record, or its signature fails."""
 
     exit_code = 11
+
+
+class Cancelled(ReleaseError):
+    """Work stopped on purpose because another part of the same build failed."""
+
+    exit_code = 12
+
+
+class BuildError(ReleaseError):
+    """One artifact of a build failed; names it, its log and the tail of that log.
+
+    The exit code is that of the artifact's own error (a ToolError stays 5).
+    """
+
+    def __init__(self, artifact: str, cause: BaseException, log: str, tail: str) -> None:
+        self.artifact = artifact
+        self.cause = cause
+        self.log = log
+        self.exit_code = cause.exit_code if isinstance(cause, ReleaseError) else 1
+        what = str(cause).strip() or type(cause).__name__
+        message = f"Building {artifact} failed: {what}"
+        if tail.strip():
+            message += f"\nLast lines of its log ({log}):\n{tail.rstrip()}"
+        message += f"\nFull log: {log}"
+        super().__init__(message)

@@ -3,6 +3,10 @@
 Commands are argument lists, never shell strings. Secrets travel only in ``env`` and are
 redacted from every line this module prints or puts into an error. In dry-run mode the
 commands are recorded instead of executed.
+
+A thread may send its commands' output somewhere of its own (``captured``): every command
+line and everything the command printed go, redacted, to that writer instead of stderr,
+and setting the thread's cancel event kills a running command (its whole process group).
 """
 
 from __future__ import annotations
@@ -10,18 +14,23 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from releasekit.core.errors import ToolError, ToolMissingError
+from releasekit.core.errors import Cancelled, ToolError, ToolMissingError
 
 __all__ = [
     "REDACTED",
     "Result",
     "Runner",
+    "captured",
+    "check_cancelled",
     "child_env",
     "redact",
     "redact_data",
@@ -41,6 +50,38 @@ _TAIL_LINES = 30
 # mangle ordinary words ("true") in every line and file.
 _NOT_SECRETS = {"true", "false", "yes", "no", "on", "off", "none", "null", "enabled", "disabled"}
 _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
+_POLL = 0.2
+
+
+@dataclass(frozen=True)
+class _Capture:
+    write: Callable[[str], None]
+    cancel: threading.Event
+
+
+_local = threading.local()
+
+
+@contextmanager
+def captured(write: Callable[[str], None], cancel: threading.Event) -> Iterator[None]:
+    """In this thread, send command lines and output to ``write``; ``cancel`` kills commands.
+
+    ``write`` receives one redacted line per call: ``$ argv``, then every line the command
+    printed (stdout, then stderr) once it ends, quiet commands included.
+    """
+    previous = getattr(_local, "capture", None)
+    _local.capture = _Capture(write, cancel)
+    try:
+        yield
+    finally:
+        _local.capture = previous
+
+
+def check_cancelled() -> None:
+    """Raise Cancelled when this thread's ``captured`` cancel event is set."""
+    capture: _Capture | None = getattr(_local, "capture", None)
+    if capture is not None and capture.cancel.is_set():
+        raise Cancelled("Stopped because another artifact of the build failed.")
 
 
 def register_secret(value: str | None) -> None:
@@ -120,40 +161,111 @@ class Runner:
             raise ValueError("empty argv")
         secrets_from_env(env or {})
         shown = _shorten(redact(" ".join(args)), len(args))
+        sink: _Capture | None = getattr(_local, "capture", None)
         echo = self.echo and not quiet
         if self.dry_run and mutates:
             self.recorded.append(args)
-            if echo:
+            if sink is not None:
+                sink.write(f"[dry-run] $ {shown}")
+            elif echo:
                 print(f"[dry-run] $ {shown}", file=sys.stderr)
             return Result(args, 0, "", "", dry_run=True)
-        if echo:
+        if sink is not None:
+            sink.write(f"$ {shown}")
+        elif echo:
             print(f"$ {shown}", file=sys.stderr)
         try:
-            proc = subprocess.run(
-                args,
-                cwd=cwd,
-                env=child_env(env),
-                timeout=timeout,
-                input=input,
-                stdin=subprocess.DEVNULL if input is None else None,
-                text=True,
-                capture_output=capture,
-                check=False,
-            )
+            if sink is None:
+                proc = subprocess.run(
+                    args,
+                    cwd=cwd,
+                    env=child_env(env),
+                    timeout=timeout,
+                    input=input,
+                    stdin=subprocess.DEVNULL if input is None else None,
+                    text=True,
+                    capture_output=capture,
+                    check=False,
+                )
+            else:
+                proc = _cancellable(args, cwd, env, timeout, input, sink)
         except FileNotFoundError:
             raise ToolMissingError(
                 f"`{args[0]}` is not installed or not on PATH (needed for `{shown}`). "
                 "Run `scripts/setup.sh` as root, or `invoke doctor` for how to install it."
             ) from None
         except subprocess.TimeoutExpired as exc:
+            if sink is not None:
+                _write_lines(sink, _text(exc.stdout), _text(exc.stderr))
             tail = _tail(_text(exc.stderr) or _text(exc.stdout))
             raise ToolError([redact(a) for a in args], None, redact(tail), hint) from None
         stdout = proc.stdout or ""
         stderr = proc.stderr or ""
+        if sink is not None:
+            _write_lines(sink, stdout, stderr)
+            if proc.returncode != 0:
+                sink.write(f"(exit status {proc.returncode})")
         if check and proc.returncode != 0:
             tail = _tail(stderr if stderr.strip() else stdout)
             raise ToolError([redact(a) for a in args], proc.returncode, redact(tail), hint)
         return Result(args, proc.returncode, stdout, stderr)
+
+
+def _cancellable(
+    args: Sequence[str],
+    cwd: str | Path | None,
+    env: Mapping[str, str] | None,
+    timeout: float | None,
+    input: str | None,
+    sink: _Capture,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``args`` in a session of its own, killing its process group on cancel or timeout."""
+    with subprocess.Popen(
+        args,
+        cwd=cwd,
+        env=child_env(env),
+        stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as proc:
+        waited = 0.0
+        pending = input
+        while True:
+            try:
+                stdout, stderr = proc.communicate(pending, timeout=_POLL)
+                break
+            except subprocess.TimeoutExpired:
+                pending = None
+                waited += _POLL
+                over = timeout is not None and waited >= timeout
+                if sink.cancel.is_set() or over:
+                    _kill_group(proc)
+                    stdout, stderr = proc.communicate()
+                    if over:
+                        raise subprocess.TimeoutExpired(
+                            args, timeout or 0, stdout, stderr
+                        ) from None
+                    _write_lines(sink, stdout, stderr)
+                    raise Cancelled(
+                        f"`{redact(args[0])}` was stopped because another artifact of the "
+                        "build failed."
+                    ) from None
+    return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
+
+
+def _kill_group(proc: subprocess.Popen[str]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        proc.kill()
+
+
+def _write_lines(sink: _Capture, stdout: str, stderr: str) -> None:
+    for text in (stdout, stderr):
+        for line in text.splitlines():
+            sink.write(redact(line))
 
 
 def _shorten(shown: str, count: int, limit: int = 400) -> str:

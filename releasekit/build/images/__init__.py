@@ -8,7 +8,15 @@ digests in ``dist/<version>/images.json``.
 
 from __future__ import annotations
 
-from releasekit.build.images.build import ImageResult, build_images, build_one, prepare_context
+from releasekit.build.images.build import (
+    ImagePlan,
+    ImageResult,
+    build_image,
+    build_images,
+    build_one,
+    plan,
+    prepare_context,
+)
 from releasekit.build.images.sbom import sbom_path, write_sbom
 from releasekit.build.images.smoke import SmokeResult, smoke_image
 from releasekit.build.images.spec import (
@@ -28,12 +36,15 @@ __all__ = [
     "LOCAL_BASES",
     "LOCAL_PREFIX",
     "BaseImage",
+    "ImagePlan",
     "ImageResult",
     "ImageSpec",
     "SmokeResult",
+    "build_image",
     "build_images",
     "build_one",
     "connect",
+    "plan",
     "prepare_context",
     "resolve_base_images",
     "sbom_path",

@@ -1,20 +1,19 @@
 """Build the images through the docker SDK, skipping those whose inputs did not change.
 
-Before a build the host prepares what the Dockerfile copies: the wheels of the image's
-Python distributions in ``build/wheelhouse/<image>/`` (the published wheels of
-``dist/<version>/python/`` when they are fresh, else ``python -m build --wheel``), and for the
-site image the rendered site in ``build/site/<package>/``. The build itself never reaches an
-index. Cache key ``image:<image>``: the package files (and its internal dependencies'),
-the Dockerfile, the nginx config, the base image id and the version; the cache output is
-``build/images/<image>.json`` (image id and tags), valid while the image still exists.
+Before a build the host prepares what the Dockerfile copies (``images.context``): the
+wheels of the image's Python distributions in ``build/wheelhouse/<image>/`` and, for the
+site image, the rendered site in ``build/site/<package>/``. The build itself never reaches
+an index. Cache key ``image:<image>``: the package files (and its internal dependencies'),
+the Dockerfile, the nginx config, the base image id, the version and revision, and the
+sha256 of every wheel taken from the Python build (reproducible, so an unchanged wheel
+keeps the key). The cache output is ``build/images/<image>.json`` (image id and tags),
+valid while the image still exists; without it, a local image labelled with the same
+inputs hash is the same image and is reused.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import sys
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,10 +27,13 @@ from releasekit.build import artifacts
 from releasekit.core import git
 from releasekit.build.artifacts import Progress, Status
 from releasekit.build.cache import Cache, inputs_hash
+from releasekit.build.images import context
 from releasekit.core.errors import ToolError
+from releasekit.core.files import file_sha256
 from releasekit.build.images.sbom import sbom_path, write_sbom
 from releasekit.build.images.spec import (
     INPUTS_LABEL,
+    BaseArg,
     BaseImage,
     ImageSpec,
     connect,
@@ -39,13 +41,20 @@ from releasekit.build.images.spec import (
     specs,
     tags_for,
 )
-from releasekit.core.run import run
+from releasekit.core.run import check_cancelled
 from releasekit.core.workspace import Workspace
 
-__all__ = ["ImageResult", "build_images", "build_one", "prepare_context"]
+__all__ = [
+    "ImagePlan",
+    "ImageResult",
+    "build_image",
+    "build_images",
+    "build_one",
+    "plan",
+    "prepare_context",
+]
 
 _TAIL = 30
-_BUILD_WHEEL = (sys.executable, "-m", "build", "--wheel", "--no-isolation")
 
 
 @dataclass(frozen=True)
@@ -70,70 +79,14 @@ class ImageResult:
         return (self.sbom,)
 
 
-def _wheel_name(dist: str, version: str) -> str:
-    return f"{dist.replace('-', '_')}-{version}-"
-
-
-def _wheelhouse(ws: Workspace, spec: ImageSpec, version: str, epoch: str, say: Progress) -> None:
-    """Fill ``build/wheelhouse/<image>/`` with one wheel per distribution of ``spec``."""
-    dest = ws.root / "build" / "wheelhouse" / spec.name
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    published = artifacts.dist_dir(ws, version) / "python"
-    cache = Cache(ws.root)
-    by_dist = {p.spec.dist: p for p in ws.packages}
-    for dist in spec.dists:
-        pkg = by_dist[dist]
-        wheels = sorted(published.glob(_wheel_name(dist, version) + "*.whl"))
-        if wheels and cache.fresh(f"wheel:{pkg.name}", inputs_hash(ws, pkg.name)):
-            shutil.copy2(wheels[-1], dest / wheels[-1].name)
-            say(f"image:{spec.name} wheel {wheels[-1].name} (from {published})")
-            continue
-        say(f"image:{spec.name} building the wheel of {dist} {version}")
-        run(
-            [*_BUILD_WHEEL, "--outdir", str(dest), str(pkg.dir)],
-            env={"SOURCE_DATE_EPOCH": epoch},
-            quiet=True,
-            hint=f"Building the wheel of {pkg.dir} failed; fix the error above.",
-        )
-        if not any(dest.glob(_wheel_name(dist, version) + "*.whl")):
-            raise ToolError(
-                ["python", "-m", "build", "--wheel", str(pkg.dir)],
-                0,
-                "",
-                f"No {_wheel_name(dist, version)}*.whl was built: does {pkg.pyproject} "
-                f"hold version {version}? Run `invoke version.check`.",
-            )
-
-
-def _site(ws: Workspace, spec: ImageSpec, version: str, epoch: str, say: Progress) -> None:
-    """Render the package's static site into ``build/site/<package>/``."""
-    pkg = ws.get(spec.package)
-    dest = ws.root / "build" / "site" / pkg.name
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    say(f"image:{spec.name} rendering the site of {pkg.name} {version}")
-    pythonpath = os.pathsep.join(str(ws.get(n).dir / "src") for n in (pkg.name, *pkg.deps))
-    run(
-        [sys.executable, "-m", pkg.spec.module, "build", "--out", str(dest), "--version", version],
-        cwd=ws.root,
-        env={"PYTHONPATH": pythonpath, "SOURCE_DATE_EPOCH": epoch},
-        quiet=True,
-        hint=f"The site builder of {pkg.dir} failed; fix the error above.",
-    )
-
-
 def prepare_context(
     ws: Workspace, spec: ImageSpec, version: str, epoch: str, progress: Progress | None = None
 ) -> None:
     """Put what ``spec``'s Dockerfile copies from ``build/`` in place (wheels, site)."""
-    say = progress or (lambda _msg: None)
-    if spec.dists:
-        _wheelhouse(ws, spec, version, epoch, say)
-    if spec.site:
-        _site(ws, spec, version, epoch, say)
+    given = context.published_wheels(ws, spec, version, epoch)
+    wheels, site = context.stage(ws, spec, version, epoch, given, progress)
+    with context.CONTEXT_LOCK:
+        context.put_in_place(ws, spec, wheels, site)
 
 
 def _equivalent_argv(spec: ImageSpec, tag: str, args: Mapping[str, str]) -> list[str]:
@@ -155,11 +108,13 @@ def build_one(
     log: Path | None = None,
     nocache: bool = False,
     labels: Mapping[str, str] | None = None,
+    every_line: bool = False,
 ) -> str:
     """Build ``spec`` as ``tag`` with the classic builder; the image id.
 
-    The build log streams to ``progress`` (one call per ``Step N/M`` line) and to ``log``.
-    A failure raises ToolError naming the failing step with the tail of the log.
+    The build log streams to ``progress`` (one call per ``Step N/M`` line, or per line with
+    ``every_line``) and to ``log``. The context upload holds ``context.CONTEXT_LOCK``. A
+    failure raises ToolError naming the failing step with the tail of the log.
     """
     say = progress or (lambda _msg: None)
     lines: list[str] = []
@@ -169,26 +124,29 @@ def build_one(
     error: str | None = None
     code: int | None = 1
     try:
-        stream: Iterable[dict[str, Any]] = client.api.build(
-            path=str(root / spec.context),
-            dockerfile=spec.dockerfile,
-            tag=tag,
-            buildargs=dict(args),
-            target=spec.target,
-            rm=True,
-            forcerm=True,
-            pull=False,
-            nocache=nocache,
-            labels=dict(labels or {}),
-            decode=True,
-        )
+        with context.CONTEXT_LOCK:
+            stream: Iterable[dict[str, Any]] = client.api.build(
+                path=str(root / spec.context),
+                dockerfile=spec.dockerfile,
+                tag=tag,
+                buildargs=dict(args),
+                target=spec.target,
+                rm=True,
+                forcerm=True,
+                pull=False,
+                nocache=nocache,
+                labels=dict(labels or {}),
+                decode=True,
+            )
         for chunk in stream:
+            check_cancelled()
             for line in str(chunk.get("stream", "")).splitlines():
                 if not line.strip():
                     continue
                 lines.append(line)
                 if line.startswith("Step "):
                     step = line
+                if every_line or line.startswith("Step "):
                     say(f"image:{spec.name} {line}")
             if "aux" in chunk and isinstance(chunk["aux"], dict) and "ID" in chunk["aux"]:
                 image_id = str(chunk["aux"]["ID"])
@@ -258,6 +216,110 @@ def _tag_all(image: Any, repository: str, tags: Sequence[str]) -> tuple[str, ...
     return tuple(f"{repository}:{t}" for t in tags)
 
 
+def _labelled(client: Any, inputs: str) -> Any | None:
+    """A local image built from ``inputs`` (its INPUTS_LABEL), or None."""
+    try:
+        found = client.images.list(filters={"label": f"{INPUTS_LABEL}={inputs}"})
+    except docker.errors.APIError:
+        return None
+    return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class ImagePlan:
+    """What every image of one build shares: version, base images, tags, epoch, revision."""
+
+    version: str
+    bases: Mapping[BaseArg, BaseImage]
+    tags: tuple[str, ...]
+    epoch: str
+    revision: str
+
+
+def plan(ws: Workspace, version: str, chosen: Sequence[ImageSpec], client: Any) -> ImagePlan:
+    """Resolve the base images of ``chosen`` and the tags of ``version`` at HEAD."""
+    bases = resolve_base_images(client, sorted({s.base_arg for s in chosen}))
+    revision = git.head(ws.root)
+    tags = tags_for(version, revision[:7], git.released_versions(ws.root))
+    epoch = artifacts.source_date_epoch(ws.root)
+    return ImagePlan(version, dict(bases), tuple(tags), epoch, revision)
+
+
+def build_image(
+    ws: Workspace,
+    planned: ImagePlan,
+    spec: ImageSpec,
+    *,
+    client: Any,
+    wheels: Mapping[str, Path] | None = None,
+    force: bool = False,
+    nocache: bool = False,
+    progress: Progress | None = None,
+    every_line: bool = False,
+) -> ImageResult:
+    """Build ``spec`` unless its inputs are unchanged; tag it and write its SBOM.
+
+    ``wheels`` are the wheels of ``spec.dists`` the Python build made, by distribution
+    (default: the fresh published ones); the image installs those, and builds the others.
+    """
+    say = progress or (lambda _msg: None)
+    version, epoch = planned.version, planned.epoch
+    given = context.published_wheels(ws, spec, version, epoch) if wheels is None else wheels
+    given = {d: p for d, p in given.items() if d in spec.dists}
+    base: BaseImage = planned.bases[spec.base_arg]
+    key = f"image:{spec.name}"
+    dockerfile = (ws.root / spec.dockerfile).read_text(encoding="utf-8")
+    inputs = inputs_hash(
+        ws,
+        spec.package,
+        extra_files=spec.input_files(ws.root),
+        extra={
+            "dockerfile": dockerfile,
+            "base": base.id,
+            "version": version,
+            "revision": planned.revision,
+            "source_date_epoch": epoch,
+            **{f"wheel {p.name}": file_sha256(p) for p in given.values()},
+        },
+    )
+    cache = Cache(ws.root)
+    record = _record_path(ws.root, spec.name)
+    image = None
+    if not (force or nocache):
+        fresh = cache.fresh(key, inputs)
+        image = _cached_image(client, record) if fresh is not None else _labelled(client, inputs)
+    status: Status = "up to date"
+    if image is None:
+        status = "built"
+        say(f"{key} building from {spec.dockerfile} on {base.ref}")
+        staged, site = context.stage(ws, spec, version, epoch, given, say)
+        with context.CONTEXT_LOCK:
+            context.put_in_place(ws, spec, staged, site)
+        args = {**_labels_args(ws, spec, version, epoch), **spec.build_args}
+        args[spec.base_arg] = base.ref
+        log = ws.root / "build" / "images" / f"{spec.name}.log"
+        tag = f"{spec.repository}:{version}"
+        labels = {INPUTS_LABEL: inputs}
+        image_id = build_one(
+            client, ws.root, spec, tag, args, say, log, nocache, labels, every_line
+        )
+        image = client.images.get(image_id)
+    else:
+        say(f"{key} up to date")
+    full_tags = _tag_all(image, spec.repository, planned.tags)
+    bom = sbom_path(ws.root, spec.name, version)
+    if status == "built" or not bom.is_file():
+        write_sbom(client, image, spec.name, version, bom, timestamp=int(epoch))
+    if status == "built" or cache.fresh(key, inputs) is None:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        data = {"id": image.id, "version": version, "base": base.ref, "tags": list(full_tags)}
+        record.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+        cache.record(key, inputs, [record])
+    image.reload()
+    say(f"{key} {status}")
+    return ImageResult(spec.name, image.id, full_tags, int(image.attrs["Size"]), status, bom)
+
+
 def build_images(
     ws: Workspace,
     version: str,
@@ -275,60 +337,12 @@ def build_images(
     image is only re-tagged (a new commit adds its ``sha-`` tag). ``force`` rebuilds all;
     ``nocache`` also bypasses the engine's layer cache.
     """
-    say = progress or (lambda _msg: None)
     client = client or connect()
     chosen = specs(ws, packages, images)
-    bases = resolve_base_images(client, sorted({s.base_arg for s in chosen}))
-    epoch = artifacts.source_date_epoch(ws.root)
-    revision = git.head(ws.root)
-    tags = tags_for(version, revision[:7], git.released_versions(ws.root))
-    cache = Cache(ws.root)
-    results: list[ImageResult] = []
-    for spec in chosen:
-        base: BaseImage = bases[spec.base_arg]
-        key = f"image:{spec.name}"
-        dockerfile = (ws.root / spec.dockerfile).read_text(encoding="utf-8")
-        inputs = inputs_hash(
-            ws,
-            spec.package,
-            extra_files=spec.input_files(ws.root),
-            extra={
-                "dockerfile": dockerfile,
-                "base": base.id,
-                "version": version,
-                "revision": revision,
-                "source_date_epoch": epoch,
-            },
+    planned = plan(ws, version, chosen, client)
+    return [
+        build_image(
+            ws, planned, spec, client=client, force=force, nocache=nocache, progress=progress
         )
-        record = _record_path(ws.root, spec.name)
-        fresh = None if force or nocache else cache.fresh(key, inputs)
-        image = _cached_image(client, record) if fresh is not None else None
-        status: Status = "up to date"
-        if image is None:
-            status = "built"
-            say(f"{key} building from {spec.dockerfile} on {base.ref}")
-            prepare_context(ws, spec, version, epoch, say)
-            args = {**_labels_args(ws, spec, version, epoch), **spec.build_args}
-            args[spec.base_arg] = base.ref
-            log = ws.root / "build" / "images" / f"{spec.name}.log"
-            tag = f"{spec.repository}:{version}"
-            labels = {INPUTS_LABEL: inputs}
-            image_id = build_one(client, ws.root, spec, tag, args, say, log, nocache, labels)
-            image = client.images.get(image_id)
-        else:
-            say(f"{key} up to date")
-        full_tags = _tag_all(image, spec.repository, tags)
-        bom = sbom_path(ws.root, spec.name, version)
-        if status == "built" or not bom.is_file():
-            write_sbom(client, image, spec.name, version, bom, timestamp=int(epoch))
-        if status == "built":
-            record.parent.mkdir(parents=True, exist_ok=True)
-            data = {"id": image.id, "version": version, "base": base.ref, "tags": list(full_tags)}
-            record.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-            cache.record(key, inputs, [record])
-        image.reload()
-        results.append(
-            ImageResult(spec.name, image.id, full_tags, int(image.attrs["Size"]), status, bom)
-        )
-        say(f"{key} {status}")
-    return results
+        for spec in chosen
+    ]
