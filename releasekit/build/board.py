@@ -54,12 +54,16 @@ _PLAIN: dict[State, str] = {
 }
 
 
+_ANNOUNCE = 1.0
+
+
 @dataclass
 class _Line:
     state: State = "waiting"
     started: float | None = None
     ended: float | None = None
     detail: str = ""
+    announced: bool = False
 
     def seconds(self, now: float) -> float | None:
         if self.started is None:
@@ -121,10 +125,32 @@ class Board:
             if detail:
                 line.detail = detail
             seconds = line.seconds(now)
-        if not self.live:
-            took = f" in {seconds:.1f} s" if state != "building" and seconds is not None else ""
+        if not self.live and state != "building":
+            took = f" in {seconds:.1f} s" if seconds is not None else ""
             extra = f" ({detail})" if detail else ""
             self._plain(f"{key} {_PLAIN[state]}{took}{extra}")
+
+    def tick(self) -> None:
+        """Say (plain lines only) which artifacts have been building for a second or more.
+
+        An artifact found up to date at once gets one line, not two.
+        """
+        if self.live:
+            return
+        now = time.monotonic()
+        with self._lock:
+            due = [
+                key
+                for key, line in self._lines.items()
+                if line.state == "building"
+                and not line.announced
+                and line.started is not None
+                and now - line.started >= _ANNOUNCE
+            ]
+            for key in due:
+                self._lines[key].announced = True
+        for key in due:
+            self._plain(f"{key} {_PLAIN['building']}")
 
     def note(self, key: str, message: str) -> None:
         """A line of ``key``'s log: the live line shows the latest, ``verbose`` prints all."""
@@ -154,11 +180,6 @@ class Board:
                 Text(key, style="bold"),
                 Text(state, style=style),
                 Text(shown, style="dim"),
-                Text(detail if state == "building" else "", style="dim"),
+                Text(detail if state in ("building", "failed") else "", style="dim"),
             )
         return grid
-
-    def stream(self) -> bool:
-        """Whether log lines should reach the board (``verbose`` or a live line to update)."""
-        return self._verbose or self.live
-

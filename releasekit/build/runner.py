@@ -66,7 +66,7 @@ def _python_nodes(
             )
 
         needs = tuple(f"wheel:{d}" for d in pkg.deps if "wheel" in ws.get(d).spec.artifacts)
-        nodes.append(Node(f"wheel:{pkg.name}", work, needs))
+        nodes.append(Node(f"wheel:{pkg.name}", work, needs, cost=5))
     return nodes
 
 
@@ -79,7 +79,7 @@ def _binary_nodes(ws: Workspace, version: str, epoch: str, force: bool) -> list[
                 ws, pkg, version, epoch=epoch, force=force, progress=job.say
             )
 
-        nodes.append(Node(f"binary:{pkg.name}", work))
+        nodes.append(Node(f"binary:{pkg.name}", work, cost=40))
     return nodes
 
 
@@ -131,7 +131,7 @@ def _image_nodes(
                     wheels=wheels,
                     force=force,
                     progress=job.say,
-                    every_line=job.every_line,
+                    every_line=True,
                 )
                 job.say(f"image:{spec.name} smoke test")
                 smoked = images.smoke_image(spec.name, version, client=client)
@@ -140,7 +140,7 @@ def _image_nodes(
                 client.close()
             return Outcome(result.key, result.status, result.outputs)
 
-        nodes.append(Node(f"image:{spec.name}", work, tuple(needs)))
+        nodes.append(Node(f"image:{spec.name}", work, tuple(needs), cost=15))
     return nodes
 
 
@@ -216,14 +216,14 @@ def build_images(
                     client=client,
                     force=force,
                     progress=job.say,
-                    every_line=job.every_line,
+                    every_line=True,
                 )
             finally:
                 client.close()
             results[spec.name] = result
             return Outcome(result.key, result.status, result.outputs)
 
-        nodes.append(Node(f"image:{spec.name}", work))
+        nodes.append(Node(f"image:{spec.name}", work, cost=15))
     board = Board([n.key for n in nodes], progress=progress, verbose=verbose)
     with board.shown():
         run_graph(ws.root, nodes, jobs=jobs or default_jobs(), board=board)

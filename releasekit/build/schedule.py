@@ -31,6 +31,8 @@ __all__ = ["LOG_DIR", "Job", "Node", "log_path", "run_graph"]
 
 LOG_DIR = Path("build/logs")
 _TAIL = 15
+_TICK = 1.0
+_LONGEST = 2000
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,6 @@ class Job:
     key: str
     say: Progress
     done: Mapping[str, Outcome]
-    every_line: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,8 @@ class Node:
     key: str
     work: Callable[[Job], Outcome] = field(compare=False)
     needs: tuple[str, ...] = ()
+    cost: float = 1.0
+    """A rough guess of the seconds a cold build takes: the longest chain starts first."""
 
 
 def log_path(root: Path, key: str) -> Path:
@@ -72,20 +75,23 @@ def _tail(path: Path, lines: int = _TAIL) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:])
 
 
-def _weights(nodes: Sequence[Node]) -> dict[str, int]:
-    """How many nodes wait on each node, directly or not (more first: the critical path)."""
-    waiting: dict[str, set[str]] = {n.key: set() for n in nodes}
-    by_key = {n.key: n for n in nodes}
+def _weights(nodes: Sequence[Node]) -> dict[str, float]:
+    """The cost of the longest chain from each node to the end of the graph (itself included)."""
+    dependents: dict[str, list[str]] = {n.key: [] for n in nodes}
+    for node in nodes:
+        for need in node.needs:
+            dependents[need].append(node.key)
+    cost = {n.key: n.cost for n in nodes}
+    found: dict[str, float] = {}
 
-    def mark(key: str, dependent: str) -> None:
-        for need in by_key[key].needs:
-            if dependent not in waiting[need]:
-                waiting[need].add(dependent)
-                mark(need, dependent)
+    def chain(key: str) -> float:
+        if key not in found:
+            found[key] = cost[key] + max((chain(d) for d in dependents[key]), default=0.0)
+        return found[key]
 
     for node in nodes:
-        mark(node.key, node.key)
-    return {key: len(found) for key, found in waiting.items()}
+        chain(node.key)
+    return found
 
 
 class _Run:
@@ -98,6 +104,7 @@ class _Run:
         self.board = board
         self.cancel = threading.Event()
         self.done: dict[str, Outcome] = {}
+        self.tails: dict[str, str] = {}
         self.lock = threading.Lock()
 
     def work(self, key: str) -> Outcome:
@@ -111,14 +118,16 @@ class _Run:
             self.board.set(key, "building")
             try:
                 with captured(say, self.cancel):
-                    outcome = node.work(Job(key, say, done, self.board.stream()))
+                    outcome = node.work(Job(key, say, done))
             except Cancelled:
                 log.write("cancelled: another artifact of the build failed\n")
                 raise
             except ReleaseError as exc:
+                self.tails[key] = _tail(path)
                 log.write(f"error: {redact(str(exc))}\n")
                 raise
             except Exception:
+                self.tails[key] = _tail(path)
                 log.write(redact(traceback.format_exc()))
                 raise
         with self.lock:
@@ -130,6 +139,8 @@ class _Run:
 
         def say(message: str) -> None:
             line = redact(message)
+            if len(line) > _LONGEST:
+                line = f"{line[:_LONGEST]} ... ({len(line)} characters)"
             log.write(line + "\n")
             log.flush()
             self.board.note(key, line.removeprefix(prefix))
@@ -158,7 +169,8 @@ def run_graph(
                     running[pool.submit(run.work, key)] = key
             if not running:
                 break
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            finished, _ = wait(running, timeout=_TICK, return_when=FIRST_COMPLETED)
+            board.tick()
             for future in finished:
                 key = running.pop(future)
                 error = future.exception()
@@ -176,5 +188,6 @@ def run_graph(
     if failure is not None:
         key, error = failure
         path = log_path(root, key)
-        raise BuildError(key, error, _shown(root, path), _tail(path)) from error
+        tail = redact(run.tails.get(key, ""))
+        raise BuildError(key, error, _shown(root, path), tail) from error
     return run.done

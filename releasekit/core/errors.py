@@ -113,7 +113,7 @@ class Cancelled(ReleaseError):
 
 
 class BuildError(ReleaseError):
-    """One artifact of a build failed; names it, its log and the tail of that log.
+    """One artifact of a build failed; names it, the tail of its log and the log's path.
 
     The exit code is that of the artifact's own error (a ToolError stays 5).
     """
@@ -123,9 +123,21 @@ class BuildError(ReleaseError):
         self.cause = cause
         self.log = log
         self.exit_code = cause.exit_code if isinstance(cause, ReleaseError) else 1
-        what = str(cause).strip() or type(cause).__name__
-        message = f"Building {artifact} failed: {what}"
+        output = cause.stderr_tail.strip().splitlines() if isinstance(cause, ToolError) else []
+        if isinstance(cause, ToolError) and (not output or output[-1] in tail):
+            # The log holds the command's output already: say what failed, not the output twice.
+            how = (
+                "timed out"
+                if cause.returncode is None
+                else f"exited with status {cause.returncode}"
+            )
+            what = f"Command `{' '.join(cause.argv)}` {how}." + (
+                f" {cause.hint}" if cause.hint else ""
+            )
+        else:
+            what = str(cause).strip() or type(cause).__name__
+        message = f"Building {artifact} failed."
         if tail.strip():
-            message += f"\nLast lines of its log ({log}):\n{tail.rstrip()}"
-        message += f"\nFull log: {log}"
+            message += f" Last lines of its log:\n{tail.rstrip()}\n"
+        message += f"\n{what}\nFull log: {log}"
         super().__init__(message)

@@ -304,8 +304,6 @@ def build_image(
             client, ws.root, spec, tag, args, say, log, nocache, labels, every_line
         )
         image = client.images.get(image_id)
-    else:
-        say(f"{key} up to date")
     full_tags = _tag_all(image, spec.repository, planned.tags)
     bom = sbom_path(ws.root, spec.name, version)
     if status == "built" or not bom.is_file():
