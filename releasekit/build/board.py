@@ -55,6 +55,11 @@ _PLAIN: dict[State, str] = {
 
 
 _ANNOUNCE = 1.0
+_SHORT = 80
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _SHORT else text[: _SHORT - 3] + "..."
 
 
 @dataclass
@@ -149,8 +154,9 @@ class Board:
             ]
             for key in due:
                 self._lines[key].announced = True
+            doing = {key: _short(self._lines[key].detail.removeprefix(f"{key} ")) for key in due}
         for key in due:
-            self._plain(f"{key} {_PLAIN['building']}")
+            self._plain(f"{key} {_PLAIN['building']}" + (f": {doing[key]}" if doing[key] else ""))
 
     def note(self, key: str, message: str) -> None:
         """A line of ``key``'s log: the live line shows the latest, ``verbose`` prints all."""
