@@ -170,11 +170,11 @@ class Board:
 
     def __rich__(self) -> RenderableType:
         now = time.monotonic()
-        grid = Table.grid(padding=(0, 1))
-        grid.add_column(no_wrap=True)
-        grid.add_column(no_wrap=True)
+        grid = Table.grid(padding=(0, 1), expand=True)
+        grid.add_column(no_wrap=True, min_width=1)
+        grid.add_column(no_wrap=True, min_width=max(map(len, self._lines), default=1))
         grid.add_column(no_wrap=True, min_width=9)
-        grid.add_column(no_wrap=True, justify="right", min_width=6)
+        grid.add_column(no_wrap=True, justify="right", min_width=7)
         grid.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
         with self._lock:
             rows = [(key, line.state, line.seconds(now), line.detail) for key, line in self._lines.items()]
