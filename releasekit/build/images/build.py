@@ -155,10 +155,14 @@ def build_one(
                 detail = chunk.get("errorDetail") or {}
                 code = int(detail.get("code", 1)) if isinstance(detail, dict) else 1
                 lines.append(error)
+                if every_line:
+                    say(f"image:{spec.name} {error}")
                 break
     except docker.errors.APIError as exc:
         error = str(exc.explanation or exc)
         lines.append(error)
+        if every_line:
+            say(f"image:{spec.name} {error}")
     finally:
         if log is not None:
             log.parent.mkdir(parents=True, exist_ok=True)
