@@ -53,6 +53,14 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _plan(ws: Workspace, version: str, chosen: Sequence[images.ImageSpec]) -> images.ImagePlan:
+    client = images.connect()
+    try:
+        return images.plan(ws, version, chosen, client)
+    finally:
+        client.close()
+
+
 def _python_nodes(
     ws: Workspace, version: str, epoch: str, packages: Sequence[str] | None, force: bool
 ) -> list[Node]:
@@ -104,7 +112,7 @@ def _image_nodes(
     chosen = images.specs(ws, packages)
     if not chosen:
         return []
-    planned = images.plan(ws, version, chosen, images.connect())
+    planned = _plan(ws, version, chosen)
     wheel_keys = {n.key for n in wheel_nodes}
     by_dist = {p.spec.dist: p.name for p in ws.packages}
     names = {spec.name for spec in chosen}
@@ -201,7 +209,7 @@ def build_images(
     """
     version = artifacts.dist_version(ws, packages)
     chosen = images.specs(ws, packages)
-    planned = images.plan(ws, version, chosen, images.connect())
+    planned = _plan(ws, version, chosen)
     results: dict[str, images.ImageResult] = {}
     nodes = []
     for spec in chosen:

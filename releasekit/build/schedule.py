@@ -160,31 +160,36 @@ def run_graph(
     running: dict[Future[Outcome], str] = {}
     failure: tuple[str, BaseException] | None = None
     with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="build") as pool:
-        while graph.is_active() or running:
-            if failure is None:
-                ready += graph.get_ready()
-                ready.sort(key=lambda k: (-weights[k], run.order[k]))
-                while ready and len(running) < max(1, jobs):
-                    key = ready.pop(0)
-                    running[pool.submit(run.work, key)] = key
-            if not running:
-                break
-            finished, _ = wait(running, timeout=_TICK, return_when=FIRST_COMPLETED)
-            board.tick()
-            for future in finished:
-                key = running.pop(future)
-                error = future.exception()
-                if error is None:
-                    outcome = future.result()
-                    board.set(key, "cached" if outcome.status == "up to date" else "done")
-                    graph.done(key)
-                elif isinstance(error, Cancelled) and failure is not None:
-                    board.set(key, "cancelled")
-                else:
-                    board.set(key, "failed", f"log: {_shown(root, log_path(root, key))}")
-                    if failure is None:
-                        failure = (key, error)
-                        run.cancel.set()
+        try:
+            while graph.is_active() or running:
+                if failure is None:
+                    ready += graph.get_ready()
+                    ready.sort(key=lambda k: (-weights[k], run.order[k]))
+                    while ready and len(running) < max(1, jobs):
+                        key = ready.pop(0)
+                        running[pool.submit(run.work, key)] = key
+                if not running:
+                    break
+                finished, _ = wait(running, timeout=_TICK, return_when=FIRST_COMPLETED)
+                board.tick()
+                for future in finished:
+                    key = running.pop(future)
+                    error = future.exception()
+                    if error is None:
+                        outcome = future.result()
+                        board.set(key, "cached" if outcome.status == "up to date" else "done")
+                        graph.done(key)
+                    elif isinstance(error, Cancelled) and failure is not None:
+                        board.set(key, "cancelled")
+                    else:
+                        board.set(key, "failed", f"log: {_shown(root, log_path(root, key))}")
+                        if failure is None:
+                            failure = (key, error)
+                            run.cancel.set()
+        except BaseException:
+            # Interrupted (Ctrl-C): stop the running commands before the pool waits for them.
+            run.cancel.set()
+            raise
     if failure is not None:
         key, error = failure
         path = log_path(root, key)
