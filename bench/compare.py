@@ -69,8 +69,10 @@ class Side:
     def shown(self) -> str:
         if self.value is None:
             return self.label
-        if self.unit == "B":
+        if self.unit == "B" and abs(self.value) >= 1e6:
             return f"{self.label}: {self.value / 1e6:.1f} MB"
+        if self.unit == "B":
+            return f"{self.label}: {self.value / 1e3:.1f} kB"
         return f"{self.label}: {self.value:.2f} s"
 
 
