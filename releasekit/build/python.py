@@ -7,11 +7,12 @@ reaching an index. ``SOURCE_DATE_EPOCH`` is the commit time of HEAD, so two buil
 commit are byte-identical. The timestamp is not part of the build cache's inputs: an
 unchanged package keeps the files (and timestamps) of the commit it was last built at.
 
-Before anything leaves the staging folder (``build/python/<version>/``), one ``twine check
---strict`` passes over every file, each wheel is installed into a fresh virtual environment
-(``uv venv`` and ``uv pip install`` from the built wheels only, no index) where its module
-imports and its console scripts answer, and a CycloneDX SBOM is made in-process from that
-environment. Then the files move to ``dist/<version>/python/`` and the SBOMs to
+Before anything leaves the staging folder (``build/python/<version>/``), each wheel is
+installed into a fresh virtual environment (``uv venv`` and ``uv pip install`` from the
+built wheels only, no index) where its module imports and its console scripts answer, and a
+CycloneDX SBOM is made in-process from that environment; meanwhile one ``twine check
+--strict`` reads every file, and its refusal wins over anything else (the smoke venvs are
+then removed). Then the files move to ``dist/<version>/python/`` and the SBOMs to
 ``dist/<version>/sbom/``. The packages build, and then smoke-test, side by side (one
 worker per core). ``uv`` is the one beside the interpreter (the toolkit's venv), else the
 one on PATH.
