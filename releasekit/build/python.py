@@ -13,9 +13,8 @@ built wheels only, no index) where its module imports and its console scripts an
 CycloneDX SBOM is made in-process from that environment; meanwhile one ``twine check
 --strict`` reads every file, and its refusal wins over anything else (the smoke venvs are
 then removed). Then the files move to ``dist/<version>/python/`` and the SBOMs to
-``dist/<version>/sbom/``. The packages build, and then smoke-test, side by side (one
-worker per core). ``uv`` is the one beside the interpreter (the toolkit's venv), else the
-one on PATH.
+``dist/<version>/sbom/``. The packages build, and then smoke-test, side by side. ``uv``
+is the one beside the interpreter (the toolkit's venv), else the one on PATH.
 """
 
 from __future__ import annotations
@@ -63,14 +62,15 @@ def _uv() -> str:
 
 
 def _each(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
-    """``fn`` over ``items`` side by side (one worker per core), results in order.
+    """``fn`` over ``items`` side by side, results in order.
 
-    Every call finishes before the first failure (in the order of ``items``) is raised.
+    Up to two workers per core: each call mostly waits on child processes. Every call
+    finishes before the first failure (in the order of ``items``) is raised.
     """
     todo = list(items)
     if len(todo) < 2:
         return [fn(item) for item in todo]
-    with ThreadPoolExecutor(max_workers=min(len(todo), os.cpu_count() or 1)) as pool:
+    with ThreadPoolExecutor(max_workers=min(len(todo), 2 * (os.cpu_count() or 1))) as pool:
         futures = [pool.submit(fn, item) for item in todo]
     return [f.result() for f in futures]
 
