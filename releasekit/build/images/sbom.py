@@ -117,22 +117,13 @@ def image_bom(
     """The CycloneDX 1.5 document of ``image`` holding ``components``."""
     digest = image_id.split(":", 1)[-1]
     root_ref = f"pkg:oci/{image}@sha256%3A{digest}?tag={version}"
-    subject = {
-        "type": "container",
-        "bom-ref": root_ref,
-        "name": image,
-        "version": version,
-        "purl": root_ref,
-        "hashes": [{"alg": "SHA-256", "content": digest}],
-    }
-    listed = [
-        {"type": "library", "bom-ref": c.purl, "name": c.name, "version": c.version, "purl": c.purl}
-        for c in components
-    ]
+    subject = python_sbom.component(image, version, root_ref, kind="container", digest=digest)
+    unique = {c.purl: c for c in components}
+    listed = [python_sbom.component(c.name, c.version, ref) for ref, c in unique.items()]
     return python_sbom.document(
         subject,
         listed,
-        [{"ref": root_ref, "dependsOn": [c.purl for c in components]}],
+        {root_ref: sorted(unique)},
         serial_seed=root_ref,
         timestamp=timestamp,
     )
