@@ -17,8 +17,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import docker.errors
-
 from releasekit.build import artifacts
 from releasekit.build.artifacts import Progress
 from releasekit.build.images.spec import INPUTS_LABEL, ImageSpec, connect, specs, tags_for
@@ -56,6 +54,8 @@ def split_registry(registry: str) -> tuple[str, str]:
 
 
 def _local_image(client: Any, spec: ImageSpec, version: str) -> Any:
+    import docker.errors
+
     ref = f"{spec.repository}:{version}"
     try:
         return client.images.get(ref)
@@ -80,6 +80,8 @@ def _tags(image: Any, spec: ImageSpec, version: str, released: Sequence[str]) ->
 
 def _remote_digest(client: Any, ref: str, auth: Mapping[str, str] | None, host: str) -> str | None:
     """The digest ``ref`` names in its registry, None when the tag does not exist."""
+    import docker.errors
+
     try:
         return str(client.images.get_registry_data(ref, auth_config=auth).id)
     except docker.errors.NotFound:
@@ -97,6 +99,8 @@ def _push_tag(
     client: Any, repository: str, tag: str, auth: Mapping[str, str] | None, say: Progress
 ) -> str:
     """Push one tag; the manifest digest the registry answered with."""
+    import docker.errors
+
     digest = ""
     try:
         stream: Iterable[dict[str, Any]] = client.images.push(
@@ -135,6 +139,8 @@ def _same_release(
     the same commit and the same inputs (labels revision and inputs): a re-run on a machine
     that never built it recognises it and publishes nothing new.
     """
+    import docker.errors
+
     if digest in {d.partition("@")[2] for d in image.attrs.get("RepoDigests") or []}:
         return image
     try:

@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
-import docker.errors
 
 from releasekit.build import artifacts
 from releasekit.core import git
@@ -161,6 +160,8 @@ def build_one(
     The build log streams to ``progress`` (one call per ``Step N/M`` line) and to ``log``.
     A failure raises ToolError naming the failing step with the tail of the log.
     """
+    import docker.errors
+
     say = progress or (lambda _msg: None)
     lines: list[str] = []
     step = "(before the first step)"
@@ -225,6 +226,8 @@ def _record_path(root: Path, name: str) -> Path:
 
 def _cached_image(client: Any, record: Path) -> Any | None:
     """The local image a cache record names, or None when it is gone."""
+    import docker.errors
+
     try:
         image_id = json.loads(record.read_text(encoding="utf-8"))["id"]
         return client.images.get(image_id)

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import docker.errors
 
 from releasekit.build import sbom as python_sbom
 from releasekit.core.errors import ToolError
@@ -91,6 +90,8 @@ def parse_inventory(output: str) -> list[Component]:
 
 def inventory(client: Any, image: Any) -> list[Component]:
     """Every Debian package and Python distribution installed in ``image``."""
+    import docker.errors
+
     try:
         out = client.containers.run(
             image.id,

@@ -21,7 +21,6 @@ from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
-import docker.errors
 
 from releasekit.core.errors import ReleaseError
 from releasekit.build.images.spec import LOCAL_PREFIX, connect
@@ -66,6 +65,8 @@ def _get(url: str, timeout: float = 3.0) -> tuple[int, str, str]:
 
 
 def _logs(container: Any) -> str:
+    import docker.errors
+
     try:
         text: str = container.logs(tail=20).decode("utf-8", "replace")
     except docker.errors.APIError:
@@ -131,6 +132,8 @@ def _check_user(ref: str, image: Any, container: Any) -> tuple[str, int]:
 @contextmanager
 def _running(client: Any, ref: str, **kwargs: Any) -> Iterator[Any]:
     """Run ``ref`` detached; the container is stopped and removed on exit."""
+    import docker.errors
+
     try:
         container = client.containers.run(ref, detach=True, **kwargs)
     except docker.errors.ImageNotFound:
@@ -157,6 +160,8 @@ def smoke_image(
     name: str, version: str, *, client: Any | None = None, prefix: str = LOCAL_PREFIX
 ) -> SmokeResult:
     """Run the smoke test of image ``name`` (``<prefix>/<name>:<version>``); SmokeError else."""
+    import docker.errors
+
     client = client or connect()
     ref = f"{prefix}/{name}:{version}"
     try:

@@ -15,9 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast
 
-import docker.client
-import docker.errors
-import requests
 
 from releasekit.core import version as versions
 from releasekit.core.errors import ManifestError, PreflightError, ReleaseError
@@ -183,6 +180,10 @@ def tags_for(version: str, short_sha: str | None, released: Iterable[str] = ()) 
 
 def connect() -> Any:
     """A docker SDK client of the engine at DOCKER_HOST; PreflightError when it does not answer."""
+    import docker.client
+    import docker.errors
+    import requests
+
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     try:
         client = docker.client.from_env(version="auto")
@@ -207,6 +208,8 @@ class BaseImage:
 
 
 def _local_id(client: Any, ref: str) -> str | None:
+    import docker.errors
+
     try:
         return cast(str, client.images.get(ref).id)
     except docker.errors.ImageNotFound:
@@ -216,6 +219,8 @@ def _local_id(client: Any, ref: str) -> str | None:
 
 
 def _pull(client: Any, ref: str) -> str | None:
+    import docker.errors
+
     try:
         return cast(str, client.images.pull(ref).id)
     except docker.errors.APIError:
