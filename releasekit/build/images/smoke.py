@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import secrets
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
@@ -25,6 +23,8 @@ from typing import Any
 from releasekit.core.errors import ReleaseError
 from releasekit.build.images.spec import LOCAL_PREFIX, connect
 from releasekit.core.run import register_secret
+from releasekit.core import http
+from releasekit.core.errors import HttpError
 
 __all__ = ["SmokeError", "SmokeResult", "smoke_image"]
 
@@ -54,14 +54,10 @@ class SmokeResult:
 def _get(url: str, timeout: float = 3.0) -> tuple[int, str, str]:
     """(status, content type, body) of GET ``url``; status 0 when nothing answers."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            body = response.read().decode("utf-8", "replace")
-            return int(response.status), str(response.headers.get("Content-Type", "")), body
-    except urllib.error.HTTPError as exc:
-        kind = str(exc.headers.get("Content-Type", ""))
-        return exc.code, kind, exc.read().decode("utf-8", "replace")
-    except (urllib.error.URLError, OSError):
+        answer = http.get(url, timeout=timeout, retries=0)
+    except HttpError:
         return 0, "", ""
+    return answer.status, str(answer.headers.get("Content-Type", "")), answer.text()
 
 
 def _logs(container: Any) -> str:
