@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 
 from releasekit.build import artifacts
@@ -40,6 +40,10 @@ from releasekit.build.images.spec import (
 )
 from releasekit.core.run import run
 from releasekit.core.workspace import Workspace
+
+if TYPE_CHECKING:
+    from docker.client import DockerClient
+    from docker.models.images import Image
 
 __all__ = ["ImageResult", "build_images", "build_one", "prepare_context"]
 
@@ -145,7 +149,7 @@ def _equivalent_argv(spec: ImageSpec, tag: str, args: Mapping[str, str]) -> list
 
 
 def build_one(
-    client: Any,
+    client: DockerClient,
     root: Path,
     spec: ImageSpec,
     tag: str,
@@ -224,7 +228,7 @@ def _record_path(root: Path, name: str) -> Path:
     return root / "build" / "images" / f"{name}.json"
 
 
-def _cached_image(client: Any, record: Path) -> Any | None:
+def _cached_image(client: DockerClient, record: Path) -> Image | None:
     """The local image a cache record names, or None when it is gone."""
     import docker.errors
 
@@ -254,7 +258,7 @@ def _pyproject(path: Path) -> dict[str, Any]:
     return dict(tomllib.loads(path.read_text(encoding="utf-8")).get("project", {}))
 
 
-def _tag_all(image: Any, repository: str, tags: Sequence[str]) -> tuple[str, ...]:
+def _tag_all(image: Image, repository: str, tags: Sequence[str]) -> tuple[str, ...]:
     for tag in tags:
         if f"{repository}:{tag}" not in image.tags:
             image.tag(repository, tag)
@@ -270,7 +274,7 @@ def build_images(
     force: bool = False,
     nocache: bool = False,
     progress: Progress | None = None,
-    client: Any | None = None,
+    client: DockerClient | None = None,
 ) -> list[ImageResult]:
     """Build every image of ``packages`` (default all) whose inputs changed; tag and SBOM it.
 
@@ -331,7 +335,7 @@ def build_images(
             cache.record(key, inputs, [record])
         image.reload()
         results.append(
-            ImageResult(spec.name, image.id, full_tags, int(image.attrs["Size"]), status, bom)
+            ImageResult(spec.name, str(image.id), full_tags, int(image.attrs["Size"]), status, bom)
         )
         say(f"{key} {status}")
     return results
