@@ -84,9 +84,10 @@ class PublishError(ReleaseError):
 class HttpError(PublishError):
     """An HTTP request got no answer (``status`` None) or an error status; never names secrets."""
 
-    def __init__(self, message: str, url: str, status: int | None) -> None:
+    def __init__(self, message: str, url: str, status: int | None, reason: str = "") -> None:
         self.url = url
         self.status = status
+        self.reason = reason or message
         super().__init__(message)
 
 

@@ -115,11 +115,9 @@ class Response:
         if self.ok:
             return self
         detail = redact(" ".join(self.text().split())[:200])
-        message = (
-            f"{self.method} {public_url(self.url)} answered {self.status} {self.reason}"
-            f"{f': {detail}' if detail else ''}."
-        )
-        raise HttpError(f"{message} {hint}".strip(), self.url, self.status)
+        answered = f"answered {self.status} {self.reason}{f': {detail}' if detail else ''}"
+        message = f"{self.method} {public_url(self.url)} {answered}. {hint}".strip()
+        raise HttpError(message, self.url, self.status, answered)
 
 
 def public_url(url: str) -> str:
@@ -169,6 +167,10 @@ def _reason(exc: BaseException, timeout: float) -> str:
     return redact(str(inner) or type(inner).__name__)
 
 
+class _StreamBroken(OSError):
+    """The connection broke while a body was streamed to a sink: not retried."""
+
+
 def request(
     method: str,
     url: str,
@@ -210,11 +212,11 @@ def request(
             answer = _send(opener, req, method, timeout, sink)
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             if last or isinstance(exc, _StreamBroken):
+                reason = _reason(exc, timeout)
+                if attempts > 1:
+                    reason += f", tried {attempts} times"
                 raise HttpError(
-                    f"{method} {public_url(url)} got no answer: {_reason(exc, timeout)}"
-                    f"{f' (tried {attempts} times)' if attempts > 1 else ''}.",
-                    url,
-                    None,
+                    f"{method} {public_url(url)} got no answer: {reason}.", url, None, reason
                 ) from None
             time.sleep(_wait(attempt, backoff, None))
             continue
@@ -223,10 +225,6 @@ def request(
             continue
         return answer
     raise AssertionError("unreachable: the last attempt returns or raises")
-
-
-class _StreamBroken(OSError):
-    """The connection broke while a body was streamed to a sink: not retried."""
 
 
 def _send(

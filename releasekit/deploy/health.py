@@ -48,7 +48,7 @@ def ask(base: str, path: str) -> Check:
     try:
         answer = http.get(base + path, timeout=3, retries=0)
     except HttpError as exc:
-        return Check(path, None, error=str(exc))
+        return Check(path, None, error=exc.reason)
     status, body = answer.status, answer.body
     try:
         data = json.loads(body)

@@ -93,8 +93,8 @@ def _get(url: str, auth: http.Auth | None, accept: str = "*/*") -> http.Response
         answer = http.get(url, headers={"Accept": accept}, auth=auth, timeout=_TIMEOUT)
     except HttpError as exc:
         raise PublishError(
-            f"Cannot reach the package index at {http.public_url(url)}: {exc} Is it running, "
-            "and is `pypi_index` of the target right?"
+            f"Cannot reach the package index at {http.public_url(url)}: {exc.reason}. Is it "
+            "running, and is `pypi_index` of the target right?"
         ) from None
     if answer.status == 404:
         return None
@@ -217,7 +217,7 @@ def check_credentials(repository_url: str, username: str, password: str, where: 
     except HttpError as exc:
         raise PreflightError(
             f"The package index upload URL {http.public_url(repository_url)} does not answer "
-            f"({exc}). Check that it runs, or `pypi_url` of the target in release.toml."
+            f"({exc.reason}). Check that it runs, or `pypi_url` of the target in release.toml."
         ) from None
     if answer.status in (401, 403):
         raise PreflightError(

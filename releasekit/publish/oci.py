@@ -102,8 +102,8 @@ def _get(url: str, access: Access, headers: dict[str, str]) -> http.Response:
         return response
     except HttpError as exc:
         raise PublishError(
-            f"Cannot reach the registry at {http.public_url(url)}: {exc} Is it running, and is "
-            "the target's `registry` (or `chart_registry`) right?"
+            f"Cannot reach the registry at {http.public_url(url)}: {exc.reason}. Is it running, "
+            "and is the target's `registry` (or `chart_registry`) right?"
         ) from None
 
 

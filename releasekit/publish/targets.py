@@ -195,6 +195,6 @@ def check_reachable(target: Target, timeout: float = 10.0) -> None:
         except HttpError as exc:
             raise PreflightError(
                 f"The {what} of target `{target.name}` does not answer at "
-                f"{http.public_url(url)} ({exc}). Check the network, or "
+                f"{http.public_url(url)} ({exc.reason}). Check the network, or "
                 f"`targets.{target.name}.{key}` in release.toml."
             ) from None

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from releasekit.core import http
-from releasekit.core.errors import PublishError, VerificationError
+from releasekit.core.errors import HttpError, PublishError, VerificationError
 from releasekit.core.files import file_sha256
 from releasekit.publish import oci, provenance, signing
 from releasekit.publish.index import dist_name, index_files
@@ -107,8 +107,8 @@ def _download_sha256(url: str) -> str:
     digest = hashlib.sha256()
     try:
         http.get(url, timeout=60, sink=digest.update).raise_for_status()
-    except PublishError as exc:
-        raise PublishError(f"Cannot download {http.public_url(url)}: {exc}") from None
+    except HttpError as exc:
+        raise PublishError(f"Cannot download {http.public_url(url)}: {exc.reason}.") from None
     return digest.hexdigest()
 
 

@@ -157,7 +157,7 @@ def _registry_answer(target: targets.Target) -> int:
     except HttpError as exc:
         raise PreflightError(
             f"The image registry of target `{target.name}` does not answer at {url} "
-            f"({exc}). Check that it runs, or `registry` in release.toml."
+            f"({exc.reason}). Check that it runs, or `registry` in release.toml."
         ) from None
 
 
