@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from releasekit.build import artifacts
-from releasekit.build import runner as builds
-from releasekit.build.images import build_images
-from releasekit.commands._common import console, emit_json, load_workspace, reported
+from releasekit.commands._common import console, emit_json, lazy_console, load_workspace, reported
+
+if TYPE_CHECKING:
+    from releasekit.build import runner as builds
 
 __all__ = ["ns"]
 
-_progress_console = Console(stderr=True, highlight=False, soft_wrap=True)
+_progress_console = lazy_console(stderr=True, highlight=False, soft_wrap=True)
 _FORCE = "Rebuild even when the build cache says the artifact is up to date."
 _LOG_WIDTH = 132
 _JSON = "Print the artifacts (path, size, sha256, status) as JSON instead of a table."
@@ -35,6 +33,11 @@ def _size(size: object) -> str:
 
 
 def _report(built: builds.Built, json: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from releasekit.build import artifacts
+
     ws_root = load_workspace().root
     rows = artifacts.outcome_rows(ws_root, [*built.outcomes, built.checksums])
     if json:
@@ -60,11 +63,18 @@ def _report(built: builds.Built, json: bool) -> None:
     out.print(table)
 
 
-def _run(kinds: Sequence[builds.Kind], package: str | None, force: bool, json: bool) -> None:
+def _run(kinds: Sequence[builds.Kind] | None, package: str | None, force: bool, json: bool) -> None:
+    """Build ``kinds`` (None: every kind) and report the artifacts."""
+    from releasekit.build import runner as builds
+
     with reported():
         ws = load_workspace()
         built = builds.build(
-            ws, kinds, packages=[package] if package else None, force=force, progress=_say
+            ws,
+            builds.KINDS if kinds is None else kinds,
+            packages=[package] if package else None,
+            force=force,
+            progress=_say,
         )
         _report(built, json)
 
@@ -96,7 +106,7 @@ def site(c: Context, force: bool = False, json: bool = False) -> None:
 @task(name="all", default=True, help={"force": _FORCE, "json": _JSON})
 def all_(c: Context, force: bool = False, json: bool = False) -> None:
     """Build everything: Python dists, binary, site, images, SHA256SUMS."""
-    _run(builds.KINDS, None, force, json)
+    _run(None, None, force, json)
 
 
 @task(
@@ -108,6 +118,13 @@ def all_(c: Context, force: bool = False, json: bool = False) -> None:
 )
 def images(c: Context, package: str | None = None, force: bool = False, json: bool = False) -> None:
     """Build the container images (multi-stage, from a host wheelhouse), tag them, SBOM them."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from releasekit.build import artifacts
+    from releasekit.build.images import build_images
+
     with reported():
         ws = load_workspace()
         packages = [package] if package else None

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
-from rich.markup import escape
-from rich.table import Table
 
 from releasekit.commands._common import console, emit_json, err_console, load_workspace, reported
-from releasekit.release import pipeline as release
-from releasekit.release import state as pipeline
+
+if TYPE_CHECKING:
+    from releasekit.release import state as pipeline
 
 __all__ = ["ns"]
 
@@ -47,6 +46,11 @@ def release_task(
     json: bool = False,
 ) -> None:
     """Release everything: version, build, verify, publish, tag, deploy, health, report."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from releasekit.release import pipeline as release
+
     with reported():
         ws = load_workspace()
         opts = release.Options(

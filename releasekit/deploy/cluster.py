@@ -16,14 +16,13 @@ import shutil
 import signal
 import ssl
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
-from releasekit.core.errors import PreflightError, PublishError
+from releasekit.core import http
+from releasekit.core.errors import HttpError, PreflightError, PublishError
 from releasekit.core.net import free_port, port_free
 from releasekit.core.run import require_tool, spawn
 from releasekit.deploy import cluster_pki, kube
@@ -195,9 +194,8 @@ def _answers(url: str, pki: cluster_pki.Pki | None) -> bool:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
     try:
-        with urllib.request.urlopen(url, timeout=2, context=context) as answer:
-            return int(answer.status) == 200
-    except (urllib.error.URLError, OSError, ValueError):
+        return http.get(url, timeout=2, retries=0, context=context).status == 200
+    except (HttpError, ValueError):
         return False
 
 

@@ -14,8 +14,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from releasekit.core.run import require_tool, run
 
 __all__ = ["IDENTITIES", "SERVER_SANS", "Pki", "ensure", "write_kubeconfig"]
@@ -143,6 +141,8 @@ def _b64(path: Path) -> str:
 
 def write_kubeconfig(pki: Pki, identity: str, server: str, path: Path, name: str) -> Path:
     """A kubeconfig for ``identity`` at ``server`` with context (and cluster) ``name``."""
+    import yaml
+
     cert, key = pki.client(identity)
     config = {
         "apiVersion": "v1",

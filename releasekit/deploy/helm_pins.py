@@ -11,8 +11,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from releasekit.publish.charts import Chart
 
 __all__ = ["image_pins", "image_sets", "user_values"]
@@ -71,6 +69,8 @@ def image_sets(
     ``released`` images are touched (default: those of images.json, else every image); a
     third-party image of the chart (a Redis) keeps its own repository and tag.
     """
+    import yaml
+
     defaults = yaml.safe_load((chart.dir / "values.yaml").read_text(encoding="utf-8")) or {}
     pins = image_pins(images_json) if images_json is not None and images_json.is_file() else {}
     ours = released if released is not None else (frozenset(pins) or None)
@@ -103,6 +103,8 @@ def _lookup(values: dict[str, Any], dotted: str) -> Any:
 
 def user_values(values_file: Path, sets: list[str]) -> dict[str, Any]:
     """The values file with ``key.path=value`` sets applied, as ``helm get values`` shows them."""
+    import yaml
+
     merged: Any = yaml.safe_load(values_file.read_text(encoding="utf-8")) or {}
     for item in sets:
         dotted, _, value = item.partition("=")

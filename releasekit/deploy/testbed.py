@@ -16,14 +16,12 @@ import secrets
 import shutil
 import signal
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from releasekit.core import manifest
-from releasekit.core.errors import ManifestError, PreflightError, PublishError
+from releasekit.core import http, manifest
+from releasekit.core.errors import HttpError, ManifestError, PreflightError, PublishError
 from releasekit.core.net import free_port, port_free
 from releasekit.core.run import register_secret, require_tool, run, spawn
 from releasekit.core.workspace import TESTBED_DIR
@@ -155,12 +153,10 @@ def wait_http(url: str, timeout: float = 30.0, log: Path | None = None) -> None:
 def _answers(url: str, timeout: float = 2.0) -> bool:
     """True when ``url`` answers with any HTTP status."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout):
-            return True
-    except urllib.error.HTTPError:
-        return True
-    except (urllib.error.URLError, OSError):
+        http.get(url, timeout=timeout, retries=0)
+    except HttpError:
         return False
+    return True
 
 
 def _registry_htpasswd(path: Path, user: str, password: str) -> None:

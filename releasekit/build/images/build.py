@@ -20,9 +20,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import docker.errors
 
 from releasekit.build import artifacts
 from releasekit.core import git
@@ -41,6 +40,10 @@ from releasekit.build.images.spec import (
 )
 from releasekit.core.run import run
 from releasekit.core.workspace import Workspace
+
+if TYPE_CHECKING:
+    from docker.client import DockerClient
+    from docker.models.images import Image
 
 __all__ = ["ImageResult", "build_images", "build_one", "prepare_context"]
 
@@ -146,7 +149,7 @@ def _equivalent_argv(spec: ImageSpec, tag: str, args: Mapping[str, str]) -> list
 
 
 def build_one(
-    client: Any,
+    client: DockerClient,
     root: Path,
     spec: ImageSpec,
     tag: str,
@@ -161,6 +164,8 @@ def build_one(
     The build log streams to ``progress`` (one call per ``Step N/M`` line) and to ``log``.
     A failure raises ToolError naming the failing step with the tail of the log.
     """
+    import docker.errors
+
     say = progress or (lambda _msg: None)
     lines: list[str] = []
     step = "(before the first step)"
@@ -223,8 +228,10 @@ def _record_path(root: Path, name: str) -> Path:
     return root / "build" / "images" / f"{name}.json"
 
 
-def _cached_image(client: Any, record: Path) -> Any | None:
+def _cached_image(client: DockerClient, record: Path) -> Image | None:
     """The local image a cache record names, or None when it is gone."""
+    import docker.errors
+
     try:
         image_id = json.loads(record.read_text(encoding="utf-8"))["id"]
         return client.images.get(image_id)
@@ -251,7 +258,7 @@ def _pyproject(path: Path) -> dict[str, Any]:
     return dict(tomllib.loads(path.read_text(encoding="utf-8")).get("project", {}))
 
 
-def _tag_all(image: Any, repository: str, tags: Sequence[str]) -> tuple[str, ...]:
+def _tag_all(image: Image, repository: str, tags: Sequence[str]) -> tuple[str, ...]:
     for tag in tags:
         if f"{repository}:{tag}" not in image.tags:
             image.tag(repository, tag)
@@ -267,7 +274,7 @@ def build_images(
     force: bool = False,
     nocache: bool = False,
     progress: Progress | None = None,
-    client: Any | None = None,
+    client: DockerClient | None = None,
 ) -> list[ImageResult]:
     """Build every image of ``packages`` (default all) whose inputs changed; tag and SBOM it.
 
@@ -328,7 +335,7 @@ def build_images(
             cache.record(key, inputs, [record])
         image.reload()
         results.append(
-            ImageResult(spec.name, image.id, full_tags, int(image.attrs["Size"]), status, bom)
+            ImageResult(spec.name, str(image.id), full_tags, int(image.attrs["Size"]), status, bom)
         )
         say(f"{key} {status}")
     return results
