@@ -24,6 +24,7 @@ from pathlib import Path
 
 from releasekit.core import manifest
 from releasekit.core.errors import ManifestError, PreflightError, PublishError
+from releasekit.core.files import write_json
 from releasekit.core.net import free_port, port_free
 from releasekit.core.run import register_secret, require_tool, run, spawn
 from releasekit.core.workspace import TESTBED_DIR
@@ -330,10 +331,7 @@ def _recorded(home: Path) -> dict[str, Service]:
 
 def _record(home: Path, services: dict[str, Service]) -> None:
     data = {"services": {name: s.to_json() for name, s in services.items()}}
-    path = _state_path(home)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_json(_state_path(home), data, redacted=False, mode=0o644)
 
 
 def _ensure(old: Service | None, start: Callable[[int | None], Service], preferred: int) -> Service:
