@@ -54,3 +54,17 @@ def test_published_is_release_json_shaped(make_repo) -> None:
     }
     assert published["charts"]["app-1.5.0.tgz"]["ref"] == "oci://r/charts/app:1.5.0"
     assert (published["version"], published["commit"]) == ("1.5.0", "abc")
+
+
+def test_release_notes_list_where_each_artifact_went(make_repo) -> None:
+    from releasekit.release.steps.report import release_notes
+
+    ctx = _context(make_repo())
+    ctx.notes = "## 1.5.0\n\n- fix: a\n"
+    assert release_notes(ctx) == ctx.notes
+    ctx.record(Artifact("wheel", "python/a.whl", path="python/a.whl", destination="http://i"))
+    ctx.record(Artifact("image", "api", digest=DIGEST, tags=("1.5.0",), destination="r/x/api"))
+    notes = release_notes(ctx)
+    assert notes.startswith("## 1.5.0\n\n- fix: a\n\n### Artifacts\n")
+    assert "- wheel `a.whl` -> http://i\n" in notes
+    assert f"- image api: `r/x/api@{DIGEST}` (1.5.0)\n" in notes

@@ -11,7 +11,7 @@ from releasekit.core.files import file_sha256
 from releasekit.release.context import Context
 from releasekit.release.steps.base import Step
 
-__all__ = ["Report", "adopt_folder", "release_record"]
+__all__ = ["Report", "adopt_folder", "release_notes", "release_record"]
 
 NOTES_FILE = "RELEASE_NOTES.md"
 RECORD_FILE = "release.json"
@@ -36,6 +36,24 @@ def adopt_folder(ctx: Context) -> list[str]:
     return listed
 
 
+def release_notes(ctx: Context) -> str:
+    """RELEASE_NOTES.md: the changelog's notes, then where each published artifact went."""
+    lines = [ctx.notes.rstrip(), "", "### Artifacts", ""]
+    for a in ctx.artifacts.of("sdist", "wheel"):
+        if a.destination:
+            lines.append(f"- {a.kind} `{a.name.rsplit('/', 1)[-1]}` -> {a.destination}")
+    for a in ctx.artifacts.of("binary", "site"):
+        lines.append(f"- {a.kind} `{a.path}` (release asset), sha256 `{a.sha256}`")
+    for name, pin in ctx.artifacts.images().items():
+        lines.append(f"- image {name}: `{pin.repository}@{pin.digest}` ({', '.join(pin.tags)})")
+    for a in ctx.artifacts.of("chart"):
+        if a.destination:
+            lines.append(f"- chart `{a.destination}`" + (f" @ `{a.digest}`" if a.digest else ""))
+    if lines[-1] == "":
+        return ctx.notes
+    return "\n".join(lines) + "\n"
+
+
 def release_record(ctx: Context, listed: set[str]) -> dict[str, Any]:
     """The content of release.json: what was published where, and the release's files."""
     recorded = ctx.state.steps if ctx.state is not None else {}
@@ -51,6 +69,7 @@ def release_record(ctx: Context, listed: set[str]) -> dict[str, Any]:
             if a.kind != "checksums" and a.sha256 and a.path in listed
         },
         "sboms": ctx.artifacts.sboms(),
+        "registry": ctx.artifacts.to_json(),
         "steps": {name: step.get("seconds") for name, step in recorded.items()},
     }
 
@@ -64,7 +83,7 @@ class Report(Step):
 
     def run(self, ctx: Context) -> str:
         folder = ctx.folder
-        files.write_text(folder / NOTES_FILE, ctx.notes, mode=0o644)
+        files.write_text(folder / NOTES_FILE, release_notes(ctx), mode=0o644)
         listed = set(adopt_folder(ctx))
         sums = folder / checksums.FILENAME
         files.write_text(sums, ctx.artifacts.checksums(listed), mode=0o644)
