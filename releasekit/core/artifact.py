@@ -117,6 +117,8 @@ def kind_of(rel: str) -> Kind:
         return "binary"
     if top == "site":
         return "site"
+    if top == "charts" and name.endswith(".tgz"):
+        return "chart"
     if name.endswith(".cdx.json") or top == "sbom":
         return "sbom"
     if name.endswith((".intoto.jsonl", ".intoto.json")):

@@ -32,6 +32,7 @@ DIGEST = "sha256:" + "a" * 64
         ("RELEASE_NOTES.md", "notes"),
         ("images.json", "record"),
         ("release.json", "record"),
+        ("charts/app-1.0.0.tgz", "chart"),
         ("other.txt", "file"),
     ],
 )

@@ -105,9 +105,15 @@ class PublishCharts(Step):
         archives = charts.package(ctx.root, ctx.version)
         for archive in archives:
             result = charts.push(archive, target.chart_registry)
+            rel = (
+                archive.relative_to(ctx.folder).as_posix()
+                if archive.is_relative_to(ctx.folder)
+                else ""
+            )
             ctx.artifacts.update(
                 "chart",
                 archive.name,
+                path=rel,
                 package=archive.name.removesuffix(f"-{ctx.version}.tgz"),
                 sha256=file_sha256(archive),
                 destination=result.ref,

@@ -84,6 +84,15 @@ class Report(Step):
     def run(self, ctx: Context) -> str:
         folder = ctx.folder
         files.write_text(folder / NOTES_FILE, release_notes(ctx), mode=0o644)
+        ctx.record(
+            Artifact(
+                "notes",
+                NOTES_FILE,
+                path=NOTES_FILE,
+                sha256=file_sha256(folder / NOTES_FILE),
+                status="written",
+            )
+        )
         listed = set(adopt_folder(ctx))
         sums = folder / checksums.FILENAME
         files.write_text(sums, ctx.artifacts.checksums(listed), mode=0o644)
