@@ -81,9 +81,7 @@ def python_packages(ws: Workspace, names: Sequence[str] | None = None) -> list[P
     With ``names``, only those and the internal packages they depend on (their wheels are
     needed to install and smoke-test them).
     """
-    wanted: set[str] = set()
-    frontier = list(names or ())
-    for name in frontier:
+    for name in names or ():
         pkg = ws.get(name)
         if not _PY_ARTIFACTS & set(pkg.spec.artifacts):
             raise ManifestError(
@@ -91,11 +89,7 @@ def python_packages(ws: Workspace, names: Sequence[str] | None = None) -> list[P
                 f"{list(pkg.spec.artifacts)}, none of them sdist or wheel. "
                 "Add them to its `artifacts`, or pick another package."
             )
-    while frontier:
-        name = frontier.pop()
-        if name not in wanted:
-            wanted.add(name)
-            frontier.extend(ws.get(name).deps)
+    wanted = set(ws.closure(*names)) if names else set()
     return [
         ws.get(n)
         for n in ws.order()

@@ -57,8 +57,15 @@ def build(
     packages: Sequence[str] | None = None,
     force: bool = False,
     progress: Progress | None = None,
+    jobs: int | None = None,
+    verbose: bool = False,
 ) -> Built:
-    """Build the artifacts of ``kinds`` (Python ones of ``packages`` only, when given)."""
+    """Build the artifacts of ``kinds`` (Python ones of ``packages`` only, when given).
+
+    ``jobs`` (how many artifacts build at once) and ``verbose`` (stream every log) are
+    accepted for the callers; this build runs one artifact at a time and streams as it goes.
+    """
+    del jobs, verbose
     version = artifacts.dist_version(ws, packages)
     outcomes: list[Outcome] = []
     if "python" in kinds:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from releasekit.core import http
 from releasekit.core.errors import HttpError, PreflightError, PublishError
+from releasekit.core.files import write_json
 from releasekit.core.net import free_port, port_free
 from releasekit.core.run import require_tool, spawn
 from releasekit.deploy import cluster_pki, kube
@@ -148,10 +149,7 @@ def _recorded(home: Path) -> dict[str, dict[str, int]]:
 
 
 def _record(home: Path, state: dict[str, dict[str, int]]) -> None:
-    path = _state_path(home)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_json(_state_path(home), state, redacted=False, mode=0o644)
 
 
 def _ports(recorded: dict[str, int], pids: dict[str, int], home: Path) -> dict[str, int]:

@@ -7,10 +7,10 @@ so a deploy can tell that the release already runs exactly this.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from releasekit.core.artifact import read_images
 from releasekit.publish.charts import Chart
 
 __all__ = ["image_pins", "image_sets", "user_values"]
@@ -30,29 +30,11 @@ def _image_keys(values: Any, prefix: str = "") -> dict[str, str]:
 
 
 def image_pins(images_json: Path) -> dict[str, tuple[str, str]]:
-    """Image name -> (pushed repository or "", sha256 digest) from dist/<version>/images.json.
-
-    Accepted shapes: ``{"images": [{"name", "repository", "digest"}, ...]}``, or a mapping of
-    name to such an object or to a ``repository@sha256:...`` reference.
-    """
-    data = json.loads(images_json.read_text(encoding="utf-8"))
-    entries: list[tuple[str, Any]] = []
-    if isinstance(data, dict) and isinstance(data.get("images"), list):
-        entries = [(str(e.get("name", "")), e) for e in data["images"] if isinstance(e, dict)]
-    elif isinstance(data, dict):
-        entries = [(str(k), v) for k, v in (data.get("images") or data).items()]
-    pins = {}
-    for name, entry in entries:
-        if isinstance(entry, str):
-            entry = {"reference": entry}
-        if not isinstance(entry, dict):
-            continue
-        ref = str(entry.get("reference") or entry.get("ref") or "")
-        repo = str(entry.get("repository") or ref.split("@", 1)[0])
-        digest = str(entry.get("digest") or (ref.split("@", 1)[1] if "@" in ref else ""))
-        if digest.startswith("sha256:") and name:
-            pins[name.rsplit("/", 1)[-1]] = (repo.split("@", 1)[0], digest)
-    return pins
+    """Image name -> (pushed repository, sha256 digest) from dist/<version>/images.json."""
+    return {
+        name.rsplit("/", 1)[-1]: (pin.repository, pin.digest)
+        for name, pin in read_images(images_json).items()
+    }
 
 
 def image_sets(

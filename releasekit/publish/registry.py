@@ -12,7 +12,6 @@ only once every push succeeded.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
@@ -20,7 +19,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from releasekit.build import artifacts
 from releasekit.build.artifacts import Progress
 from releasekit.build.images.spec import INPUTS_LABEL, ImageSpec, connect, specs, tags_for
-from releasekit.core import files, git
+from releasekit.core import git
+from releasekit.core.artifact import IMAGES_FILE, ImagePin, write_images
 from releasekit.core.errors import ConflictError, PublishError
 from releasekit.core.workspace import Workspace
 
@@ -247,16 +247,8 @@ def push_images(
         _push_image(client, spec, version, host, namespace, auth, say, released)
         for spec in specs(ws, packages, images)
     ]
-    path = artifacts.dist_dir(ws, version) / "images.json"
-    try:
-        recorded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        recorded = {}
-    for result in results:
-        recorded[result.name] = {
-            "repository": result.repository,
-            "tags": list(result.tags),
-            "digest": result.digest,
-        }
-    files.write_json(path, recorded)
+    write_images(
+        artifacts.dist_dir(ws, version) / IMAGES_FILE,
+        {r.name: ImagePin(r.repository, tuple(r.tags), r.digest) for r in results},
+    )
     return results

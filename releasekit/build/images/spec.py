@@ -88,14 +88,7 @@ class ImageSpec:
 
 def _closure_dists(ws: Workspace, package: str) -> tuple[str, ...]:
     """The distributions of ``package`` and its internal dependencies, dependencies first."""
-    needed: set[str] = set()
-    frontier = [package]
-    while frontier:
-        name = frontier.pop()
-        if name not in needed:
-            needed.add(name)
-            frontier.extend(ws.get(name).deps)
-    return tuple(ws.get(n).spec.dist for n in ws.order() if n in needed)
+    return tuple(ws.get(n).spec.dist for n in ws.closure(package))
 
 
 def specs(
