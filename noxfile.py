@@ -152,3 +152,10 @@ def e2e(session: nox.Session) -> None:
     """The whole `invoke release` into a sandbox; install, pull, browse, release, roll back."""
     _install_toolkit(session, "test", "e2e")
     _pytest(session, "tests/e2e")
+
+
+@nox.session(python=PYTHON, tags=["bench"], default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmarks side by side, as ratios: Python artifacts vs uv build, --jobs, no-op, one change, image sizes."""  # noqa: E501
+    _install_toolkit(session)
+    session.run("python", "bench/compare.py", *session.posargs)

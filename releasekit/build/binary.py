@@ -77,14 +77,7 @@ def binary_name(version: str) -> str:
 
 def _src_dirs(ws: Workspace, pkg: Package) -> list[Path]:
     """The ``src/`` folders of ``pkg`` and its internal dependencies (transitively)."""
-    seen: list[str] = []
-    frontier = [pkg.name]
-    while frontier:
-        name = frontier.pop(0)
-        if name not in seen:
-            seen.append(name)
-            frontier.extend(ws.get(name).deps)
-    return [ws.get(n).dir / "src" for n in seen]
+    return [ws.get(n).dir / "src" for n in reversed(ws.closure(pkg.name))]
 
 
 def _entry_script(pkg: Package) -> Path:

@@ -40,19 +40,6 @@ _CHUNK = 1 << 20
 
 
 
-def _closure(ws: Workspace, package: str) -> list[str]:
-    """``package`` and every internal package it depends on, directly or not, sorted."""
-    seen: set[str] = set()
-    frontier = [package]
-    while frontier:
-        name = frontier.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        frontier.extend(ws.get(name).deps)
-    return sorted(seen)
-
-
 def _listed(root: Path, prefixes: Sequence[str]) -> list[str]:
     """Tracked plus untracked-not-ignored files under ``prefixes`` (repo-relative, sorted)."""
     if not prefixes:
@@ -85,7 +72,7 @@ def inputs_hash(
 ) -> str:
     """The sha256 of everything building ``package``'s artifacts reads (see module doc)."""
     prefixes: set[str] = set()
-    for name in _closure(ws, package):
+    for name in sorted(ws.closure(package)):
         spec = ws.get(name).spec
         prefixes.update(p.rstrip("/") for p in (spec.path, *spec.paths))
     digest = hashlib.sha256()

@@ -1,4 +1,9 @@
-"""What every command module shares: finding the workspace and reporting engine errors."""
+"""What every command module shares: finding the workspace and reporting engine errors.
+
+Listing the tasks and parsing their flags must stay fast, so nothing here (nor at the top of
+any command module) imports the engine's heavy parts or rich: they are imported by the task
+bodies that use them, and the consoles are created on first use.
+"""
 
 from __future__ import annotations
 
@@ -6,23 +11,55 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from invoke.exceptions import Exit
-from rich.console import Console
 
-from releasekit.core import manifest, workspace
-from releasekit.core.errors import ManifestError, ReleaseError
-from releasekit.core.run import redact, secrets_from_env
+if TYPE_CHECKING:
+    from rich.console import Console
 
-__all__ = ["console", "emit_json", "err_console", "find_root", "load_workspace", "reported"]
+    from releasekit.core import workspace
 
-console = Console(highlight=False)
-err_console = Console(highlight=False, stderr=True)
+__all__ = [
+    "console",
+    "emit_json",
+    "err_console",
+    "find_root",
+    "lazy_console",
+    "load_workspace",
+    "reported",
+]
+
+
+class _LazyConsole:
+    """A rich Console built on first use, so importing a command module stays cheap."""
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._console: Console | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(**self._options)
+        return getattr(self._console, name)
+
+
+def lazy_console(**options: Any) -> Console:
+    """A ``rich.console.Console(**options)`` that is only built when first used."""
+    return cast("Console", _LazyConsole(**options))
+
+
+console = lazy_console(highlight=False)
+err_console = lazy_console(highlight=False, stderr=True)
 
 
 def find_root(start: Path | None = None) -> Path:
     """The nearest folder at or above ``start`` (the cwd) holding release.toml."""
+    from releasekit.core import manifest
+    from releasekit.core.errors import ManifestError
+
     here = (start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         if (folder / manifest.MANIFEST_NAME).is_file():
@@ -35,12 +72,17 @@ def find_root(start: Path | None = None) -> Path:
 
 def load_workspace(start: Path | None = None) -> workspace.Workspace:
     """Load release.toml and the packages it names."""
+    from releasekit.core import manifest, workspace
+
     return workspace.load(manifest.load(find_root(start)))
 
 
 @contextmanager
 def reported() -> Iterator[None]:
     """Turn an engine error into invoke's Exit with the error's message and code."""
+    from releasekit.core.errors import ReleaseError
+    from releasekit.core.run import redact, secrets_from_env
+
     secrets_from_env()
     try:
         yield
@@ -50,4 +92,6 @@ def reported() -> Iterator[None]:
 
 def emit_json(data: Any) -> None:
     """Print ``data`` as JSON on stdout, for machines."""
+    from releasekit.core.run import redact
+
     print(redact(json.dumps(data, indent=2, sort_keys=True)))

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from releasekit.build import artifacts
-from releasekit.build import runner as builds
-from releasekit.commands._common import console, emit_json, load_workspace, reported
+from releasekit.commands._common import console, emit_json, lazy_console, load_workspace, reported
+
+if TYPE_CHECKING:
+    from releasekit.build import runner as builds
 
 __all__ = ["ns"]
 
-_progress_console = Console(stderr=True, highlight=False, soft_wrap=True)
+_progress_console = lazy_console(stderr=True, highlight=False, soft_wrap=True)
 _FORCE = "Rebuild even when the build cache says the artifact is up to date."
 _LOG_WIDTH = 132
 _JSON = "Print the artifacts (path, size, sha256, status) as JSON instead of a table."
@@ -26,6 +25,8 @@ _VERBOSE = "Print every line of every artifact's log (build/logs/) as it comes."
 
 
 def _say(message: str) -> None:
+    from rich.markup import escape
+
     _progress_console.print(f"[bold]>[/] {escape(message)}")
 
 
@@ -36,6 +37,11 @@ def _size(size: object) -> str:
 
 
 def _report(built: builds.Built, json: bool) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from releasekit.build import artifacts
+
     ws_root = load_workspace().root
     rows = artifacts.outcome_rows(ws_root, [*built.outcomes, built.checksums])
     if json:
@@ -62,22 +68,25 @@ def _report(built: builds.Built, json: bool) -> None:
 
 
 def _run(
-    kinds: Sequence[builds.Kind],
+    kinds: Sequence[builds.Kind] | None,
     package: str | None,
     force: bool,
     json: bool,
-    jobs: int | None,
+    jobs: int,
     verbose: bool,
 ) -> None:
+    """Build ``kinds`` (None: every kind) side by side and report the artifacts."""
+    from releasekit.build import runner as builds
+
     with reported():
         ws = load_workspace()
         built = builds.build(
             ws,
-            kinds,
+            builds.KINDS if kinds is None else kinds,
             packages=[package] if package else None,
             force=force,
             progress=_say,
-            jobs=jobs,
+            jobs=jobs or None,
             verbose=verbose,
         )
         _report(built, json)
@@ -106,11 +115,7 @@ def python(
 
 @task(help={"force": _FORCE, "json": _JSON, "jobs": _JOBS, "verbose": _VERBOSE})
 def binary(
-    c: Context,
-    force: bool = False,
-    json: bool = False,
-    jobs: int = 0,
-    verbose: bool = False,
+    c: Context, force: bool = False, json: bool = False, jobs: int = 0, verbose: bool = False
 ) -> None:
     """Build the standalone `ironcage` binary (PyInstaller one-file) and smoke-test it."""
     _run(["binary"], None, force, json, jobs, verbose)
@@ -118,11 +123,7 @@ def binary(
 
 @task(help={"force": _FORCE, "json": _JSON, "jobs": _JOBS, "verbose": _VERBOSE})
 def site(
-    c: Context,
-    force: bool = False,
-    json: bool = False,
-    jobs: int = 0,
-    verbose: bool = False,
+    c: Context, force: bool = False, json: bool = False, jobs: int = 0, verbose: bool = False
 ) -> None:
     """Build the reproducible marketing site tarball."""
     _run(["site"], None, force, json, jobs, verbose)
@@ -134,14 +135,10 @@ def site(
     help={"force": _FORCE, "json": _JSON, "jobs": _JOBS, "verbose": _VERBOSE},
 )
 def all_(
-    c: Context,
-    force: bool = False,
-    json: bool = False,
-    jobs: int = 0,
-    verbose: bool = False,
+    c: Context, force: bool = False, json: bool = False, jobs: int = 0, verbose: bool = False
 ) -> None:
     """Build everything side by side: Python dists, binary, site, images, then SHA256SUMS."""
-    _run(builds.KINDS, None, force, json, jobs, verbose)
+    _run(None, None, force, json, jobs, verbose)
 
 
 @task(
@@ -162,11 +159,16 @@ def images(
     verbose: bool = False,
 ) -> None:
     """Build the container images (multi-stage, from a host wheelhouse), tag them, SBOM them."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from releasekit.build import runner as builds
+
     with reported():
         ws = load_workspace()
         packages = [package] if package else None
         version, results = builds.build_images(
-            ws, packages=packages, force=force, progress=_say, jobs=jobs, verbose=verbose
+            ws, packages=packages, force=force, progress=_say, jobs=jobs or None, verbose=verbose
         )
         rows = [
             {

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
-from rich.table import Table
 
 from releasekit.commands._common import console, emit_json, find_root, reported
-from releasekit.core.errors import PreflightError
-from releasekit.deploy import cluster
+
+if TYPE_CHECKING:
+    from releasekit.deploy import cluster
 
 __all__ = ["ns", "show"]
 
 
 def show(state: cluster.ClusterState, json: bool) -> None:
     """The cluster's servers as a table (or JSON), and how to point helm or kubectl at it."""
+    from rich.table import Table
+
     if json:
         emit_json(state.to_json())
         return
@@ -35,6 +38,8 @@ def show(state: cluster.ClusterState, json: bool) -> None:
 @task(default=True, help={"json": "Print the cluster's servers and kubeconfig as JSON."})
 def up(c: Context, json: bool = False) -> None:
     """Start the local control plane (etcd, API server, controllers, kwok node); keeps what runs."""
+    from releasekit.deploy import cluster
+
     with reported():
         start = time.monotonic()
         state = cluster.up(find_root())
@@ -46,6 +51,9 @@ def up(c: Context, json: bool = False) -> None:
 @task(help={"json": "Print the cluster's servers and kubeconfig as JSON."})
 def status(c: Context, json: bool = False) -> None:
     """Show each server of the local cluster (url, pid, alive); exit non-zero if any is down."""
+    from releasekit.core.errors import PreflightError
+    from releasekit.deploy import cluster
+
     with reported():
         state = cluster.status(find_root())
         show(state, json)
@@ -59,6 +67,8 @@ def status(c: Context, json: bool = False) -> None:
 @task(help={"purge": "Also delete the cluster's data: etcd, certificates, kubeconfig, logs."})
 def down(c: Context, purge: bool = False) -> None:
     """Stop the local cluster (API server before etcd); keep its data unless --purge."""
+    from releasekit.deploy import cluster
+
     with reported():
         root = find_root()
         cluster.down(root, purge=purge)

@@ -9,23 +9,32 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke.context import Context
 from invoke.tasks import task
 
 from releasekit.commands._common import console, emit_json, find_root, load_workspace, reported
-from releasekit.core import version
-from releasekit.core.errors import ManifestError, PreflightError, PublishError
-from releasekit.deploy import helm as helm_deploy
-from releasekit.deploy import kube_env, pilot, rollout, testbed
+
+if TYPE_CHECKING:
+    from releasekit.deploy import helm as helm_deploy
+    from releasekit.deploy import kube_env, pilot
 
 __all__ = ["deploy", "health", "rollback"]
 
 PILOT = "pilot"
+# Literal copies of engine constants, so that listing the tasks imports no engine module;
+# tests/unit/test_commands.py holds them equal to releasekit.deploy.helm.DEFAULT_TIMEOUT and
+# releasekit.deploy.pilot.HEALTH_TIMEOUT.
+DEFAULT_TIMEOUT = "5m"
+HEALTH_TIMEOUT = 60.0
 
 
 def _kube(root: Path, env: str) -> kube_env.KubeEnv | None:
     """None for the pilot, else the Kubernetes environment; ManifestError naming all."""
+    from releasekit.core.errors import ManifestError
+    from releasekit.deploy import kube_env
+
     if env == PILOT:
         return None
     try:
@@ -59,6 +68,9 @@ def _outcomes(outcomes: list[helm_deploy.Outcome], json: bool) -> None:
 
 def _chart_registry(root: Path, env: kube_env.KubeEnv, registry: str | None) -> str | None:
     """--registry's host; for the local cluster, the sandbox registry when it runs."""
+    from releasekit.core.errors import PreflightError
+    from releasekit.deploy import testbed
+
     if registry:
         return registry.split("/", 1)[0]
     if env.local_root is not None:
@@ -87,10 +99,15 @@ def deploy(
     version_: str | None = None,
     registry: str | None = None,
     port: int = 0,
-    timeout: str = helm_deploy.DEFAULT_TIMEOUT,
+    timeout: str = DEFAULT_TIMEOUT,
     json: bool = False,
 ) -> None:
     """Deploy a released version and check its health; roll back by itself when unhealthy."""
+    from releasekit.core import version
+    from releasekit.core.errors import PreflightError
+    from releasekit.deploy import helm as helm_deploy
+    from releasekit.deploy import pilot, testbed
+
     with reported():
         root = find_root()
         kenv = _kube(root, env)
@@ -124,10 +141,13 @@ def health(
     c: Context,
     env: str = PILOT,
     version_: str | None = None,
-    timeout: float = pilot.HEALTH_TIMEOUT,
+    timeout: float = HEALTH_TIMEOUT,
     json: bool = False,
 ) -> None:
     """Check the pilot's /api/health and /health, or every rollout of ENV on its API server."""
+    from releasekit.core.errors import PublishError
+    from releasekit.deploy import pilot, rollout
+
     with reported():
         root = find_root()
         kenv = _kube(root, env)
@@ -167,6 +187,9 @@ def health(
 )
 def rollback(c: Context, env: str = PILOT, to: str | None = None, json: bool = False) -> None:
     """Return to the previous healthy version (or --to one) and check its health."""
+    from releasekit.deploy import helm as helm_deploy
+    from releasekit.deploy import pilot
+
     with reported():
         root = find_root()
         kenv = _kube(root, env)

@@ -7,18 +7,13 @@ import os
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
-from rich.console import Console
-from rich.table import Table
 
-from releasekit.build import artifacts, images
-from releasekit.commands._common import console, emit_json, load_workspace, reported
-from releasekit.core.errors import PreflightError
-from releasekit.publish.registry import push_images
+from releasekit.commands._common import console, emit_json, lazy_console, load_workspace, reported
 
 __all__ = ["ns"]
 
 REGISTRY_ENV = "RELEASEKIT_REGISTRY"
-_progress_console = Console(stderr=True, highlight=False)
+_progress_console = lazy_console(stderr=True, highlight=False)
 
 
 def _say(message: str) -> None:
@@ -37,6 +32,12 @@ def push(
     c: Context, registry: str | None = None, package: str | None = None, json: bool = False
 ) -> None:
     """Push every tag of the built images and record digests in dist/<version>/images.json."""
+    from rich.table import Table
+
+    from releasekit.build import artifacts
+    from releasekit.core.errors import PreflightError
+    from releasekit.publish.registry import push_images
+
     with reported():
         target = registry or os.environ.get(REGISTRY_ENV, "")
         if not target:
@@ -75,6 +76,10 @@ def push(
 @task(help={"image": "Smoke-test only this image, e.g. control-panel-web (default: all)."})
 def smoke(c: Context, image: str | None = None) -> None:
     """Run each built image, wait for /health and its HEALTHCHECK, check it is not root."""
+    from rich.table import Table
+
+    from releasekit.build import artifacts, images
+
     with reported():
         ws = load_workspace()
         version = artifacts.dist_version(ws)

@@ -8,28 +8,32 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
-from rich.table import Table
 
 from releasekit.commands._common import console, emit_json, find_root, reported
-from releasekit.core.run import redact
-from releasekit.deploy import helm as helm_deploy
-from releasekit.deploy import kube_env, testbed
-from releasekit.publish import charts
 
 __all__ = ["ns"]
 
-_ENV = f"Environment: {', '.join(charts.ENVIRONMENTS)}."
+# Literal copies of engine constants, so that listing the tasks imports no engine module;
+# tests/unit/test_commands.py holds them equal to releasekit.publish.charts.ENVIRONMENTS and
+# releasekit.deploy.helm.DEFAULT_TIMEOUT.
+ENVIRONMENTS: tuple[str, ...] = ("dev", "staging", "prod")
+DEFAULT_TIMEOUT = "5m"
+_ENV = f"Environment: {', '.join(ENVIRONMENTS)}."
 _CHART = "Only this chart (default: every chart under helm/)."
 _NAMESPACE = "Kubernetes namespace (default ironcage-ENV)."
 
 
 def _envs(env: str | None) -> tuple[str, ...]:
+    from releasekit.publish import charts
+
     return (charts.check_env(env),) if env else charts.ENVIRONMENTS
 
 
 @task(help={"env": f"Only this environment (default: all). {_ENV}", "chart": _CHART})
 def lint(c: Context, env: str | None = None, chart: str | None = None) -> None:
     """helm lint --strict every chart with each environment's values."""
+    from releasekit.publish import charts
+
     with reported():
         count = charts.lint(find_root(), _envs(env), chart)
         console.print(f"[green]ok[/] {count} chart/environment pairs lint clean (--strict)")
@@ -46,6 +50,10 @@ def template(
     c: Context, env: str | None = None, chart: str | None = None, out: str = "build/rendered"
 ) -> None:
     """Render every chart for every environment and validate each manifest's schema."""
+    from rich.table import Table
+
+    from releasekit.publish import charts
+
     with reported():
         root = find_root()
         folder = root / out
@@ -77,6 +85,8 @@ def template(
 )
 def package(c: Context, version: str | None = None, chart: str | None = None) -> None:
     """Package the charts into dist/<version>/charts/."""
+    from releasekit.publish import charts
+
     with reported():
         for archive in charts.package(find_root(), version, chart):
             console.print(f"[green]packaged[/] {archive}")
@@ -94,6 +104,9 @@ def push(
     c: Context, registry: str | None = None, version: str | None = None, chart: str | None = None
 ) -> None:
     """Push the packaged charts to an OCI registry; identical ones are skipped."""
+    from releasekit.deploy import testbed
+    from releasekit.publish import charts
+
     with reported():
         root = find_root()
         where = registry or testbed.running(root).registry_host
@@ -136,10 +149,14 @@ def deploy(
     image_registry: str | None = None,
     namespace: str | None = None,
     chart: str | None = None,
-    timeout: str = helm_deploy.DEFAULT_TIMEOUT,
+    timeout: str = DEFAULT_TIMEOUT,
     json: bool = False,
 ) -> None:
     """helm upgrade --install every chart into ENV (Helm 4: server-side, waits, rolls back)."""
+    from releasekit.core.run import redact
+    from releasekit.deploy import helm as helm_deploy
+    from releasekit.deploy import kube_env
+
     with reported():
         root = find_root()
         kenv = kube_env.resolve(root, env, namespace)
@@ -182,6 +199,9 @@ def rollback(
     json: bool = False,
 ) -> None:
     """helm rollback each release of ENV to its previous version (or --to one) and wait."""
+    from releasekit.deploy import helm as helm_deploy
+    from releasekit.deploy import kube_env
+
     with reported():
         root = find_root()
         outcomes = helm_deploy.rollback(root, kube_env.resolve(root, env, namespace), to, chart)
@@ -211,6 +231,11 @@ def history(
     json: bool = False,
 ) -> None:
     """Show the revisions of each release in ENV (helm history)."""
+    from rich.table import Table
+
+    from releasekit.deploy import helm as helm_deploy
+    from releasekit.deploy import kube_env
+
     with reported():
         root = find_root()
         found = helm_deploy.history(root, kube_env.resolve(root, env, namespace), chart)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
-from rich.markup import escape
-from rich.table import Table
 
 from releasekit.commands._common import console, emit_json, err_console, load_workspace, reported
-from releasekit.release import pipeline as release
-from releasekit.release import state as pipeline
+
+if TYPE_CHECKING:
+    from releasekit.release import pipeline as release
 
 __all__ = ["ns"]
 
@@ -32,6 +31,8 @@ __all__ = ["ns"]
         "env": "Deploy to this environment after publishing (default pilot; `none` to skip).",
         "target": "Where artifacts go: `sandbox` (default, started when needed) or a "
         "[targets.NAME] of release.toml.",
+        "jobs": "Build this many artifacts at once (default 0: the number of cores).",
+        "verbose": "Stream every build log to the console.",
     },
 )
 def release_task(
@@ -45,8 +46,15 @@ def release_task(
     env: str = "pilot",
     target: str = "sandbox",
     json: bool = False,
+    jobs: int = 0,
+    verbose: bool = False,
 ) -> None:
     """Release everything: version, build, verify, publish, tag, deploy, health, report."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from releasekit.release import pipeline as release
+
     with reported():
         ws = load_workspace()
         opts = release.Options(
@@ -57,15 +65,17 @@ def release_task(
             resume=resume,
             env=env,
             target=target,
+            jobs=jobs or None,
+            verbose=verbose,
         )
         timings: list[tuple[str, str, float]] = []
         out = err_console if json else console
 
-        def on_start(step: pipeline.Step, skipped: bool) -> None:
+        def on_start(step: release.Step, skipped: bool) -> None:
             mark = "[dim]done before, skipped[/]" if skipped else "..."
             out.print(f"[bold]{step.name}[/]: {step.summary} {mark}")
 
-        def on_end(step: pipeline.Step, outputs: dict[str, Any], seconds: float) -> None:
+        def on_end(step: release.Step, outputs: dict[str, Any], seconds: float) -> None:
             timings.append((step.name, str(outputs.get("summary", "")), seconds))
 
         result = release.run(

@@ -4,13 +4,8 @@ from __future__ import annotations
 
 from invoke.context import Context
 from invoke.tasks import task
-from rich.table import Table
 
 from releasekit.commands._common import console, emit_json, load_workspace, reported
-from releasekit.core import changelog as changelog_mod
-from releasekit.core import doctor as doctor_mod
-from releasekit.core import version
-from releasekit.core.errors import ToolMissingError
 
 __all__ = ["changelog", "doctor", "graph"]
 
@@ -26,6 +21,9 @@ def changelog(
     c: Context, since: str | None = None, write: bool = False, json: bool = False
 ) -> None:
     """Propose the next bump from conventional commits and render the release notes."""
+    from releasekit.core import changelog as changelog_mod
+    from releasekit.core import version
+
     with reported():
         ws = load_workspace()
         ref = since or changelog_mod.since_ref(ws)
@@ -73,6 +71,8 @@ def changelog(
 )
 def graph(c: Context, since: str | None = None, json: bool = False) -> None:
     """Show the packages, their internal dependencies, and what changed since a ref."""
+    from rich.table import Table
+
     with reported():
         ws = load_workspace()
         order = ws.order()
@@ -96,6 +96,11 @@ def graph(c: Context, since: str | None = None, json: bool = False) -> None:
 )
 def doctor(c: Context, json: bool = False, strict: bool = False) -> None:
     """Check every external tool: found or not, its version, and how to install it."""
+    from rich.table import Table
+
+    from releasekit.core import doctor as doctor_mod
+    from releasekit.core.errors import ToolMissingError
+
     with reported():
         checks = doctor_mod.check_all()
         if json:

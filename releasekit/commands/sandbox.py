@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
-from rich.table import Table
 
 from releasekit.commands._common import console, emit_json, find_root, reported
-from releasekit.core.errors import PreflightError
-from releasekit.deploy import testbed
+
+if TYPE_CHECKING:
+    from releasekit.deploy import testbed
 
 __all__ = ["ns"]
 
 
 def _show(state: testbed.TestbedState, json: bool) -> None:
+    from rich.table import Table
+
     if json:
         emit_json(state.to_json())
         return
@@ -37,6 +41,8 @@ def _show(state: testbed.TestbedState, json: bool) -> None:
 )
 def up(c: Context, json: bool = False, cluster: bool = False) -> None:
     """Start the local registry, package index and git remote (keeps what already runs)."""
+    from releasekit.deploy import testbed
+
     with reported():
         _show(testbed.up(find_root(), with_cluster=cluster), json)
 
@@ -48,6 +54,8 @@ def up(c: Context, json: bool = False, cluster: bool = False) -> None:
 )
 def down(c: Context, purge: bool = False) -> None:
     """Stop the sandbox's servers, the pilot and the local cluster; keep data unless --purge."""
+    from releasekit.deploy import testbed
+
     with reported():
         root = find_root()
         testbed.down(root, purge=purge)
@@ -59,6 +67,9 @@ def down(c: Context, purge: bool = False) -> None:
 @task(help={"json": "Print the sandbox's services and locations as JSON."})
 def status(c: Context, json: bool = False) -> None:
     """Show each sandbox service (url, pid, alive); exit non-zero if any is down."""
+    from releasekit.core.errors import PreflightError
+    from releasekit.deploy import testbed
+
     with reported():
         state = testbed.status(find_root())
         _show(state, json)

@@ -10,7 +10,6 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from releasekit.commands._common import console, emit_json, find_root, reported
-from releasekit.deploy import terraform as infra
 
 __all__ = ["ns"]
 
@@ -20,6 +19,8 @@ _ENV = "Root module under terraform/environments/ (local, dev, staging, prod)."
 @task(help={"fix": "Rewrite the files instead of only reporting them."})
 def fmt(c: Context, fix: bool = False) -> None:
     """terraform fmt -check over terraform/ (--fix rewrites)."""
+    from releasekit.deploy import terraform as infra
+
     with reported():
         files = infra.fmt(find_root(), fix)
         if fix:
@@ -35,6 +36,8 @@ def fmt(c: Context, fix: bool = False) -> None:
 @task
 def validate(c: Context) -> None:
     """terraform validate where no provider download is needed; static checks on all."""
+    from releasekit.deploy import terraform as infra
+
     with reported():
         result = infra.validate(find_root())
         for env in result.validated:
@@ -64,6 +67,8 @@ def validate(c: Context) -> None:
 )
 def plan(c: Context, env: str, images: str | None = None, summary: str | None = None) -> None:
     """init, then plan -out build/terraform/ENV.tfplan with a fingerprint beside it."""
+    from releasekit.deploy import terraform as infra
+
     with reported():
         root = find_root()
         module = infra.module_dir(root, env)
@@ -86,6 +91,8 @@ def plan(c: Context, env: str, images: str | None = None, summary: str | None = 
 @task(help={"env": _ENV})
 def apply(c: Context, env: str) -> None:
     """Apply exactly the saved plan of ENV; refuses a missing or stale plan."""
+    from releasekit.deploy import terraform as infra
+
     with reported():
         root = find_root()
         module = infra.module_dir(root, env)
@@ -97,6 +104,8 @@ def apply(c: Context, env: str) -> None:
 @task(help={"env": _ENV})
 def output(c: Context, env: str) -> None:
     """Print the outputs of ENV as JSON (terraform output -json)."""
+    from releasekit.deploy import terraform as infra
+
     with reported():
         root = find_root()
         emit_json(infra.output(infra.module_dir(root, env), root))
@@ -105,6 +114,8 @@ def output(c: Context, env: str) -> None:
 @task(help={"env": _ENV, "images": "images.json the environment was planned with (see tf.plan)."})
 def drift(c: Context, env: str, images: str | None = None) -> None:
     """Compare ENV with its configuration (plan -detailed-exitcode); exit 2 when drifted."""
+    from releasekit.deploy import terraform as infra
+
     with reported():
         root = find_root()
         var_files = (infra.images_var_file(root, env, Path(images)),) if images else ()

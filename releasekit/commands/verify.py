@@ -7,12 +7,8 @@ from pathlib import Path
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
-from rich.markup import escape
-from rich.table import Table
 
 from releasekit.commands._common import console, emit_json, err_console, load_workspace, reported
-from releasekit.publish import verify
-from releasekit.release.verify import verify_version
 
 __all__ = ["ns"]
 
@@ -37,6 +33,12 @@ def verify_task(
     json: bool = False,
 ) -> None:
     """Check a release where it was published: digests, signatures, SBOMs, provenance."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from releasekit.publish import verify
+    from releasekit.release.verify import verify_version
+
     with reported():
         ws = load_workspace()
         out = err_console if json else console

@@ -5,10 +5,8 @@ from __future__ import annotations
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
-from rich.table import Table
 
 from releasekit.commands._common import console, emit_json, load_workspace, reported
-from releasekit.core import version
 
 __all__ = ["ns"]
 
@@ -16,6 +14,10 @@ __all__ = ["ns"]
 @task(help={"json": "Print the versions and their sites as JSON."})
 def show(c: Context, json: bool = False) -> None:
     """Show each package's version and every site that holds it."""
+    from rich.table import Table
+
+    from releasekit.core import version
+
     with reported():
         ws = load_workspace()
         found = version.read(ws)
@@ -50,6 +52,8 @@ def show(c: Context, json: bool = False) -> None:
 @task
 def check(c: Context) -> None:
     """Fail when any version site disagrees, naming each file and the value it holds."""
+    from releasekit.core import version
+
     with reported():
         ws = load_workspace()
         versions = version.check(ws)
@@ -76,6 +80,8 @@ def bump(
     dry_run: bool = False,
 ) -> None:
     """Bump the version and write it to every version site at once."""
+    from releasekit.core import version
+
     with reported():
         ws = load_workspace()
         bumps = version.plan_bump(ws, part=part, to=to, pre_token=pre_token, package=package)

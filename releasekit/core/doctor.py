@@ -135,6 +135,12 @@ TOOLS: tuple[Tool, ...] = (
         f"{_SETUP} `pip install twine`.",
     ),
     Tool(
+        "uv",
+        ("uv", "--version"),
+        "building the Python distributions and their smoke-test environments",
+        f"{_SETUP} `pip install uv`.",
+    ),
+    Tool(
         "pypi-server",
         ("pypi-server", "--version"),
         "the sandbox's package index",

@@ -13,6 +13,7 @@ __all__ = [
     "Cancelled",
     "ConflictError",
     "GraphError",
+    "HttpError",
     "LockError",
     "ManifestError",
     "PreflightError",
@@ -80,6 +81,16 @@ class PublishError(ReleaseError):
     """A destination refused an artifact or could not be reached."""
 
     exit_code = 7
+
+
+class HttpError(PublishError):
+    """An HTTP request got no answer (``status`` None) or an error status; never names secrets."""
+
+    def __init__(self, message: str, url: str, status: int | None, reason: str = "") -> None:
+        self.url = url
+        self.status = status
+        self.reason = reason or message
+        super().__init__(message)
 
 
 class ConflictError(PublishError):

@@ -42,15 +42,28 @@ def write_text(path: Path, text: str, mode: int | None = None) -> None:
     write_bytes(path, text.encode("utf-8"), mode)
 
 
-def write_json(path: Path, data: Any, *, redacted: bool = True) -> None:
-    """Write ``data`` as indented, key-sorted JSON atomically.
+def write_json(
+    path: Path,
+    data: Any,
+    *,
+    redacted: bool = True,
+    compact: bool = False,
+    mode: int | None = None,
+) -> None:
+    """Write ``data`` as JSON atomically: indented and key-sorted, or ``compact`` on one line.
 
     With ``redacted`` (the default) every registered secret is replaced in the string
     values before serialising, so a secret that happens to look like JSON syntax (a
-    variable ``FEATURE_TOKEN=true``) can never corrupt the file.
+    variable ``FEATURE_TOKEN=true``) can never corrupt the file. Files that hold machine
+    state of their own (pids, ports) pass ``redacted=False``. ``mode`` sets the
+    permissions of the file (default: private to its owner).
     """
     value = redact_data(data) if redacted else data
-    write_text(path, json.dumps(value, indent=2, sort_keys=True) + "\n")
+    if compact:
+        text = json.dumps(value, separators=(",", ":"))
+    else:
+        text = json.dumps(value, indent=2, sort_keys=True)
+    write_text(path, text + "\n", mode)
 
 
 def _sync_dir(folder: Path) -> None:

@@ -6,11 +6,13 @@ distribution of another package of the monorepo is an internal dependency.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
 
 from releasekit.core import git
 from releasekit.core.errors import GraphError, ManifestError
@@ -20,12 +22,6 @@ __all__ = ["TESTBED_DIR", "Package", "Workspace", "load"]
 
 # The local testbed (registry, index, git remote, cluster) lives here under the root.
 TESTBED_DIR = ".sandbox"
-
-_REQ_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
-
-
-def _canonical(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 @dataclass(frozen=True)
@@ -98,17 +94,30 @@ class Workspace:
             sorter.done(*ready)
         return result
 
-    def dependents(self, name: str) -> set[str]:
-        """Every package that depends on ``name``, directly or not."""
+    def closure(self, *names: str, dependents: bool = False) -> list[str]:
+        """``names`` and every internal package they depend on, directly or not, in order.
+
+        With ``dependents``, the walk goes the other way: ``names`` and every package that
+        depends on them. The order is ``order()``'s: dependencies before their dependents.
+        """
+        for name in names:
+            self.get(name)  # an unknown name is a ManifestError naming the known ones
+        users: dict[str, list[str]] = {p.name: [] for p in self.packages}
+        for pkg in self.packages:
+            for dep in pkg.deps:
+                users[dep].append(pkg.name)
         found: set[str] = set()
-        frontier = [name]
+        frontier = list(names)
         while frontier:
             current = frontier.pop()
-            for pkg in self.packages:
-                if current in pkg.deps and pkg.name not in found:
-                    found.add(pkg.name)
-                    frontier.append(pkg.name)
-        return found
+            if current not in found:
+                found.add(current)
+                frontier.extend(users[current] if dependents else self.get(current).deps)
+        return [n for n in self.order() if n in found]
+
+    def dependents(self, name: str) -> set[str]:
+        """Every package that depends on ``name``, directly or not."""
+        return set(self.closure(name, dependents=True)) - {name}
 
     def owners(self, paths: list[str]) -> set[str]:
         """The packages whose inputs include any of ``paths``."""
@@ -117,15 +126,12 @@ class Workspace:
     def affected(self, since: str) -> list[str]:
         """Packages changed since ``since`` plus everything that depends on them, in order."""
         changed = self.owners(git.changed_files(self.root, since))
-        closure = set(changed)
-        for name in changed:
-            closure |= self.dependents(name)
-        return [n for n in self.order() if n in closure]
+        return self.closure(*sorted(changed), dependents=True)
 
 
 def load(manifest: Manifest) -> Workspace:
     """Read every package's pyproject.toml and build the workspace."""
-    by_dist = {_canonical(p.dist): p.name for p in manifest.packages}
+    by_dist = {canonicalize_name(p.dist): p.name for p in manifest.packages}
     packages = []
     for spec in manifest.packages:
         pyproject = manifest.root / spec.path / "pyproject.toml"
@@ -135,16 +141,22 @@ def load(manifest: Manifest) -> Workspace:
             raise ManifestError(f"{pyproject} is not valid TOML: {exc}. Fix the syntax.") from None
         project = data.get("project", {})
         dist = project.get("name")
-        if dist is None or _canonical(str(dist)) != _canonical(spec.dist):
+        if dist is None or canonicalize_name(str(dist)) != canonicalize_name(spec.dist):
             raise ManifestError(
                 f"{pyproject}: `project.name` is {dist!r} but {manifest.path} says dist = "
                 f"{spec.dist!r} for package `{spec.name}`. Make the two agree."
             )
         deps = []
         for requirement in project.get("dependencies", []):
-            match = _REQ_NAME.match(requirement)
-            if match and _canonical(match.group(1)) in by_dist:
-                dep = by_dist[_canonical(match.group(1))]
+            try:
+                required = canonicalize_name(Requirement(requirement).name)
+            except InvalidRequirement as exc:
+                raise ManifestError(
+                    f"{pyproject}: dependency {requirement!r} is not a valid requirement "
+                    f"({exc}). Write it as PEP 508 says, e.g. `name>=1.0`."
+                ) from None
+            if required in by_dist:
+                dep = by_dist[required]
                 if dep == spec.name:
                     raise GraphError(f"{pyproject}: package `{dep}` depends on itself. Remove it.")
                 deps.append(dep)

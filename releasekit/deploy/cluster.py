@@ -16,14 +16,14 @@ import shutil
 import signal
 import ssl
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
-from releasekit.core.errors import PreflightError, PublishError
+from releasekit.core import http
+from releasekit.core.errors import HttpError, PreflightError, PublishError
+from releasekit.core.files import write_json
 from releasekit.core.net import free_port, port_free
 from releasekit.core.run import require_tool, spawn
 from releasekit.deploy import cluster_pki, kube
@@ -149,10 +149,7 @@ def _recorded(home: Path) -> dict[str, dict[str, int]]:
 
 
 def _record(home: Path, state: dict[str, dict[str, int]]) -> None:
-    path = _state_path(home)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_json(_state_path(home), state, redacted=False, mode=0o644)
 
 
 def _ports(recorded: dict[str, int], pids: dict[str, int], home: Path) -> dict[str, int]:
@@ -195,9 +192,8 @@ def _answers(url: str, pki: cluster_pki.Pki | None) -> bool:
             context.check_hostname = False
             context.verify_mode = ssl.CERT_NONE
     try:
-        with urllib.request.urlopen(url, timeout=2, context=context) as answer:
-            return int(answer.status) == 200
-    except (urllib.error.URLError, OSError, ValueError):
+        return http.get(url, timeout=2, retries=0, context=context).status == 200
+    except (HttpError, ValueError):
         return False
 
 

@@ -14,8 +14,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from releasekit.core.files import write_text
 from releasekit.core.run import require_tool, run
 
 __all__ = ["IDENTITIES", "SERVER_SANS", "Pki", "ensure", "write_kubeconfig"]
@@ -143,6 +142,8 @@ def _b64(path: Path) -> str:
 
 def write_kubeconfig(pki: Pki, identity: str, server: str, path: Path, name: str) -> Path:
     """A kubeconfig for ``identity`` at ``server`` with context (and cluster) ``name``."""
+    import yaml
+
     cert, key = pki.client(identity)
     config = {
         "apiVersion": "v1",
@@ -163,10 +164,5 @@ def write_kubeconfig(pki: Pki, identity: str, server: str, path: Path, name: str
         "current-context": name,
         "preferences": {},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        yaml.safe_dump(config, handle, sort_keys=False)
-    tmp.replace(path)
+    write_text(path, yaml.safe_dump(config, sort_keys=False), mode=0o600)
     return path

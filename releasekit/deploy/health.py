@@ -7,10 +7,11 @@ version when one is expected.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+
+from releasekit.core import http
+from releasekit.core.errors import HttpError
 
 __all__ = ["HEALTH_PATHS", "Check", "Health", "ask", "judge"]
 
@@ -45,12 +46,10 @@ class Health:
 def ask(base: str, path: str) -> Check:
     """GET ``base + path``: its status and the ``version`` of its JSON answer."""
     try:
-        with urllib.request.urlopen(base + path, timeout=3) as answer:
-            status, body = int(answer.status), answer.read()
-    except urllib.error.HTTPError as exc:
-        status, body = exc.code, exc.read()
-    except (urllib.error.URLError, OSError) as exc:
-        return Check(path, None, error=str(getattr(exc, "reason", exc)))
+        answer = http.get(base + path, timeout=3, retries=0)
+    except HttpError as exc:
+        return Check(path, None, error=exc.reason)
+    status, body = answer.status, answer.body
     try:
         data = json.loads(body)
     except ValueError:

@@ -7,12 +7,10 @@ so a deploy can tell that the release already runs exactly this.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from releasekit.core.artifact import read_images
 from releasekit.publish.charts import Chart
 
 __all__ = ["image_pins", "image_sets", "user_values"]
@@ -32,29 +30,11 @@ def _image_keys(values: Any, prefix: str = "") -> dict[str, str]:
 
 
 def image_pins(images_json: Path) -> dict[str, tuple[str, str]]:
-    """Image name -> (pushed repository or "", sha256 digest) from dist/<version>/images.json.
-
-    Accepted shapes: ``{"images": [{"name", "repository", "digest"}, ...]}``, or a mapping of
-    name to such an object or to a ``repository@sha256:...`` reference.
-    """
-    data = json.loads(images_json.read_text(encoding="utf-8"))
-    entries: list[tuple[str, Any]] = []
-    if isinstance(data, dict) and isinstance(data.get("images"), list):
-        entries = [(str(e.get("name", "")), e) for e in data["images"] if isinstance(e, dict)]
-    elif isinstance(data, dict):
-        entries = [(str(k), v) for k, v in (data.get("images") or data).items()]
-    pins = {}
-    for name, entry in entries:
-        if isinstance(entry, str):
-            entry = {"reference": entry}
-        if not isinstance(entry, dict):
-            continue
-        ref = str(entry.get("reference") or entry.get("ref") or "")
-        repo = str(entry.get("repository") or ref.split("@", 1)[0])
-        digest = str(entry.get("digest") or (ref.split("@", 1)[1] if "@" in ref else ""))
-        if digest.startswith("sha256:") and name:
-            pins[name.rsplit("/", 1)[-1]] = (repo.split("@", 1)[0], digest)
-    return pins
+    """Image name -> (pushed repository, sha256 digest) from dist/<version>/images.json."""
+    return {
+        name.rsplit("/", 1)[-1]: (pin.repository, pin.digest)
+        for name, pin in read_images(images_json).items()
+    }
 
 
 def image_sets(
@@ -71,6 +51,8 @@ def image_sets(
     ``released`` images are touched (default: those of images.json, else every image); a
     third-party image of the chart (a Redis) keeps its own repository and tag.
     """
+    import yaml
+
     defaults = yaml.safe_load((chart.dir / "values.yaml").read_text(encoding="utf-8")) or {}
     pins = image_pins(images_json) if images_json is not None and images_json.is_file() else {}
     ours = released if released is not None else (frozenset(pins) or None)
@@ -103,6 +85,8 @@ def _lookup(values: dict[str, Any], dotted: str) -> Any:
 
 def user_values(values_file: Path, sets: list[str]) -> dict[str, Any]:
     """The values file with ``key.path=value`` sets applied, as ``helm get values`` shows them."""
+    import yaml
+
     merged: Any = yaml.safe_load(values_file.read_text(encoding="utf-8")) or {}
     for item in sets:
         dotted, _, value = item.partition("=")

@@ -15,8 +15,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from urllib3.exceptions import HTTPError
-
 from releasekit.core.errors import PreflightError, PublishError
 
 __all__ = [
@@ -159,6 +157,7 @@ def ready_nodes(kubeconfig: Path, context: str) -> int:
     """How many nodes report Ready (0 when the API server does not answer)."""
     from kubernetes import client as k8s
     from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
 
     try:
         nodes: Any = k8s.CoreV1Api(Kube(kubeconfig, context).api()).list_node(_request_timeout=5)
@@ -212,6 +211,7 @@ def workloads(kube: Kube, namespace: str, release: str | None = None) -> list[Wo
     """The Deployments and StatefulSets in ``namespace`` (of helm release ``release``)."""
     from kubernetes import client as k8s
     from kubernetes.client.exceptions import ApiException
+    from urllib3.exceptions import HTTPError
 
     apps = k8s.AppsV1Api(kube.api())
     found = []

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from releasekit.core.errors import PreflightError, PublishError, ToolError, ToolMissingError
+from releasekit.core.files import write_json
 from releasekit.core.run import register_secret, run
 from releasekit.deploy.health import HEALTH_PATHS, Health, ask, judge
 
@@ -135,10 +136,7 @@ def _history_path(root: Path) -> Path:
 
 
 def _write(path: Path, data: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_json(path, data, redacted=False, mode=0o644)
 
 
 def _settings(root: Path) -> Settings | None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from releasekit.core.doctor import TOOLS
 from releasekit.core.errors import ManifestError, PreflightError, ToolError
+from releasekit.core.files import write_json
 from releasekit.core.run import Result, require_tool, run
 from releasekit.deploy.hcl_checks import Finding, builtin_only, local_modules, static_findings
 from releasekit.deploy.helm import image_pins
@@ -216,8 +217,7 @@ def images_var_file(cwd: Path, env: str, images_json: Path) -> Path:
         )
     digests = {name: pin[1] for name, pin in sorted(image_pins(cwd / images_json).items())}
     path = PLANS_DIR / f"{env}.images.tfvars.json"
-    (cwd / path).parent.mkdir(parents=True, exist_ok=True)
-    (cwd / path).write_text(json.dumps({"image_digests": digests}, indent=2) + "\n", "utf-8")
+    write_json(cwd / path, {"image_digests": digests}, mode=0o644)
     return path
 
 
@@ -259,7 +259,7 @@ def _record(saved: Path, record: Plan, var_files: tuple[Path, ...]) -> None:
         "changes": record.changes,
         "var_files": [str(f) for f in var_files],
     }
-    _record_path(saved).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    write_json(_record_path(saved), data, mode=0o644)
 
 
 def apply(module: Path, env: str, cwd: Path, saved: Path) -> str:

@@ -4,7 +4,7 @@
 pypiserver bound to 127.0.0.1, a bare git remote, and the folder of the pilot deployment
 (``releasekit.deploy.pilot``). ``state.json`` records each server's pid and URL, so ``up`` keeps
 what still runs, restarts what died on its old port and data, and ``down`` stops it all.
-The release pipeline and the tests share the server starters below.
+The servers themselves are started and stopped by ``releasekit.deploy.testbed_servers``.
 """
 
 from __future__ import annotations
@@ -14,20 +14,27 @@ import json
 import os
 import secrets
 import shutil
-import signal
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from releasekit.core import manifest
-from releasekit.core.errors import ManifestError, PreflightError, PublishError
+from releasekit.core.errors import ManifestError, PreflightError
+from releasekit.core.files import write_json
 from releasekit.core.net import free_port, port_free
-from releasekit.core.run import register_secret, require_tool, run, spawn
+from releasekit.core.run import register_secret, run
 from releasekit.core.workspace import TESTBED_DIR
 from releasekit.deploy import cluster, pilot
+from releasekit.deploy.testbed_servers import (
+    PROBES,
+    Service,
+    alive,
+    owns,
+    start_pypi,
+    start_registry,
+    stop,
+    wait_http,
+)
 from releasekit.publish import signing
 
 __all__ = [
@@ -54,30 +61,6 @@ __all__ = [
 PYPI_USER = "releasekit"
 REGISTRY_PORT = 5555
 PYPI_PORT = 5556
-_PROBES = {"registry": "/v2/", "pypi": "/simple/"}
-
-
-@dataclass(frozen=True)
-class Service:
-    """A running local server: its name, pid, URL, data folder and log."""
-
-    name: str
-    pid: int
-    url: str
-    data: str
-    log: str
-
-    @property
-    def host(self) -> str:
-        """``host:port`` of the server (as docker and helm name a registry)."""
-        return self.url.split("://", 1)[1].rstrip("/")
-
-    @property
-    def port(self) -> int:
-        return int(self.host.rsplit(":", 1)[1])
-
-    def to_json(self) -> dict[str, object]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -139,127 +122,6 @@ class TestbedState:
         }
 
 
-def wait_http(url: str, timeout: float = 30.0, log: Path | None = None) -> None:
-    """Wait until ``url`` answers any HTTP status; PublishError with the log tail otherwise."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if _answers(url):
-            return
-        time.sleep(0.1)
-    tail = ""
-    if log is not None and log.exists():
-        tail = "\n" + "\n".join(log.read_text(errors="replace").splitlines()[-15:])
-    raise PublishError(f"{url} did not answer within {timeout:.0f} s.{tail}")
-
-
-def _answers(url: str, timeout: float = 2.0) -> bool:
-    """True when ``url`` answers with any HTTP status."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout):
-            return True
-    except urllib.error.HTTPError:
-        return True
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _registry_htpasswd(path: Path, user: str, password: str) -> None:
-    """An htpasswd file with one bcrypt entry (the only scheme the registry accepts)."""
-    import bcrypt
-
-    register_secret(password)
-    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=10)).decode()
-    path.write_text(f"{user}:{hashed.replace('$2b$', '$2a$', 1)}\n", encoding="utf-8")
-    os.chmod(path, 0o600)
-
-
-def start_registry(
-    data: Path, port: int | None = None, auth: tuple[str, str] | None = None
-) -> Service:
-    """Start Debian's docker-registry on 127.0.0.1 with its storage under ``data``.
-
-    With ``auth`` (user, password) every request needs HTTP basic credentials (htpasswd),
-    as a private registry would.
-    """
-    exe = require_tool(
-        "docker-registry", "Install it with `apt-get install docker-registry` (scripts/setup.sh)."
-    )
-    port = port or free_port()
-    data.mkdir(parents=True, exist_ok=True)
-    config = data / "config.yml"
-    storage = data / "storage"
-    config.write_text(
-        "version: 0.1\n"
-        "log:\n  level: warn\n"
-        f"storage:\n  filesystem:\n    rootdirectory: {storage}\n  delete:\n    enabled: true\n"
-        f"http:\n  addr: 127.0.0.1:{port}\n"
-        + (
-            f"auth:\n  htpasswd:\n    realm: releasekit\n    path: {data / 'htpasswd'}\n"
-            if auth
-            else ""
-        ),
-        encoding="utf-8",
-    )
-    if auth:
-        _registry_htpasswd(data / "htpasswd", *auth)
-    log = data / "registry.log"
-    proc = spawn([exe, "serve", str(config)], log=log)
-    service = Service("registry", proc.pid, f"http://127.0.0.1:{port}", str(data), str(log))
-    wait_http(f"{service.url}/v2/", log=log)
-    return service
-
-
-def start_pypi(data: Path, user: str, password: str, port: int | None = None) -> Service:
-    """Start pypiserver on 127.0.0.1; uploads need ``user``/``password`` (htpasswd)."""
-    exe = require_tool("pypi-server", "Install it with `pip install pypiserver passlib`.")
-    register_secret(password)
-    port = port or free_port()
-    packages = data / "packages"
-    packages.mkdir(parents=True, exist_ok=True)
-    from passlib.apache import HtpasswdFile
-
-    htpasswd = HtpasswdFile(str(data / "htpasswd"), new=True)
-    htpasswd.set_password(user, password)
-    htpasswd.save()
-    os.chmod(data / "htpasswd", 0o600)
-    log = data / "pypi.log"
-    argv = [
-        exe,
-        "run",
-        "-i",
-        "127.0.0.1",
-        "-p",
-        str(port),
-        "-P",
-        str(data / "htpasswd"),
-        "-a",
-        "update",
-        "--disable-fallback",
-        str(packages),
-    ]
-    proc = spawn(argv, log=log)
-    service = Service("pypi", proc.pid, f"http://127.0.0.1:{port}", str(data), str(log))
-    wait_http(f"{service.url}/simple/", log=log)
-    return service
-
-
-def stop(service: Service, timeout: float = 10.0) -> None:
-    """Stop a server started here (SIGTERM to its session, SIGKILL after ``timeout``)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(service.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(service.pid, 0)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(service.pid, os.WNOHANG)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(service.pid, signal.SIGKILL)
-
-
 # --- the sandbox as a whole -------------------------------------------------------------
 
 
@@ -296,26 +158,6 @@ def signing_key(root: Path) -> SigningPair:
     return SigningPair(key, public, password)
 
 
-def _owns(service: Service) -> bool:
-    """True while ``service.pid`` is alive and is still the server over ``service.data``."""
-    try:
-        os.kill(service.pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    proc = Path("/proc") / str(service.pid)
-    if not proc.is_dir():
-        return True
-    with contextlib.suppress(OSError):
-        if proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
-            return False
-        return service.data in proc.joinpath("cmdline").read_bytes().decode(errors="replace")
-    return False
-
-
-def _alive(service: Service) -> bool:
-    return _owns(service) and _answers(service.url + _PROBES[service.name])
-
-
 def _state_path(home: Path) -> Path:
     return home / "state.json"
 
@@ -330,18 +172,15 @@ def _recorded(home: Path) -> dict[str, Service]:
 
 def _record(home: Path, services: dict[str, Service]) -> None:
     data = {"services": {name: s.to_json() for name, s in services.items()}}
-    path = _state_path(home)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_json(_state_path(home), data, redacted=False, mode=0o644)
 
 
 def _ensure(old: Service | None, start: Callable[[int | None], Service], preferred: int) -> Service:
     """``old`` when it still runs; otherwise a fresh server on the old (or preferred) port."""
     if old is not None:
-        if _alive(old):
+        if alive(old):
             return old
-        if _owns(old):
+        if owns(old):
             stop(old)
     for port in (old.port if old else None, preferred):
         if port is not None and port_free(port):
@@ -390,7 +229,7 @@ def status(root: Path) -> TestbedState:
     """The recorded sandbox and which of its parts answer right now."""
     home = root / TESTBED_DIR
     services = _recorded(home)
-    missing = [name for name in _PROBES if name not in services]
+    missing = [name for name in PROBES if name not in services]
     if missing:
         raise PreflightError(
             f"The sandbox in {home} has no {' or '.join(missing)} recorded in "
@@ -399,7 +238,7 @@ def status(root: Path) -> TestbedState:
     creds = credentials(root)
     remote = home / "remote.git"
     rows = [
-        ServiceStatus(s.name, s.url, s.pid, _alive(s))
+        ServiceStatus(s.name, s.url, s.pid, alive(s))
         for s in (services["registry"], services["pypi"])
     ]
     rows.append(ServiceStatus("git-remote", str(remote), None, (remote / "HEAD").is_file()))
@@ -438,7 +277,7 @@ def down(root: Path, purge: bool = False) -> None:
     home = root / TESTBED_DIR
     cluster.down(root, purge=purge)
     for service in _recorded(home).values():
-        if _owns(service):
+        if owns(service):
             stop(service)
     pilot.teardown(root, purge=purge)
     if purge and home.exists():

@@ -20,11 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import requests
-
 from releasekit.build import checksums
+from releasekit.core import http
 from releasekit.core.errors import ConflictError, PreflightError, PublishError
-from releasekit.core.run import register_secret
 
 __all__ = ["API", "RECORD", "Asset", "attach", "collect", "download", "fetch"]
 
@@ -63,7 +61,21 @@ def collect(folder: Path) -> list[Asset]:
     return [Asset(p, p.name, hashlib.sha256(p.read_bytes()).hexdigest()) for p in files]
 
 
-def _session() -> tuple[requests.Session, str]:
+@dataclass(frozen=True)
+class _GitHub:
+    """The GitHub API with the token: every request sends it and asks for API JSON."""
+
+    auth: http.Auth
+
+    def request(self, method: str, url: str, **options: Any) -> http.Response:
+        headers = {"Accept": "application/vnd.github+json", **options.pop("headers", {})}
+        return http.request(method, url, headers=headers, auth=self.auth, **options)
+
+    def get(self, url: str, **options: Any) -> http.Response:
+        return self.request("GET", url, **options)
+
+
+def _session() -> tuple[_GitHub, str]:
     token = os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN") or ""
     repo = os.environ.get("GITHUB_REPOSITORY", "")
     if not token or not repo:
@@ -75,20 +87,15 @@ def _session() -> tuple[requests.Session, str]:
             "(owner/name) with the token in GH_TOKEN. Export them (GitHub Actions sets "
             "GITHUB_REPOSITORY; pass GH_TOKEN from secrets.GITHUB_TOKEN)."
         )
-    register_secret(token)
-    session = requests.Session()
-    session.headers.update(
-        {"Authorization": f"Bearer {token}", "Accept": "application/vnd.github+json"}
-    )
-    return session, repo
+    return _GitHub(http.Auth.bearer(token)), repo
 
 
-def _check(response: requests.Response, what: str) -> Any:
-    if response.status_code >= 400:
+def _check(response: http.Response, what: str) -> Any:
+    if response.status >= 400:
         raise PublishError(
-            f"GitHub refused to {what}: HTTP {response.status_code} {response.text[:300]}"
+            f"GitHub refused to {what}: HTTP {response.status} {response.text()[:300]}"
         )
-    return response.json() if response.content else {}
+    return response.json() if response.body else {}
 
 
 def attach(
@@ -105,9 +112,10 @@ def attach(
     session, repo = _session()
     base = f"{api}/repos/{repo}/releases"
     found = session.get(f"{base}/tags/{quote(tag)}", timeout=30)
-    if found.status_code == 404:
+    if found.status == 404:
         body = {"tag_name": tag, "name": tag, "body": notes, "prerelease": prerelease}
-        release = _check(session.post(base, json=body, timeout=30), f"create release {tag}")
+        created = session.request("POST", base, json_body=body, timeout=30)
+        release = _check(created, f"create release {tag}")
     else:
         release = _check(found, f"read release {tag}")
     present = {a["name"]: a for a in release.get("assets", [])}
@@ -132,10 +140,14 @@ def attach(
             say(f"{asset.name}: already attached")
             continue
         with asset.path.open("rb") as handle:
-            response = session.post(
+            response = session.request(
+                "POST",
                 f"{upload}?name={quote(asset.name)}",
                 data=handle,
-                headers={"Content-Type": "application/octet-stream"},
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(asset.path.stat().st_size),
+                },
                 timeout=600,
             )
         _check(response, f"upload {asset.name}")
@@ -148,7 +160,7 @@ def fetch(tag: str, folder: Path, names: tuple[str, ...] = RECORD, *, api: str =
     """Download the assets ``names`` of the GitHub release of ``tag`` into ``folder``."""
     session, repo = _session()
     found = session.get(f"{api}/repos/{repo}/releases/tags/{quote(tag)}", timeout=30)
-    if found.status_code == 404:
+    if found.status == 404:
         raise PreflightError(
             f"{repo} has no GitHub release {tag}: nothing records what it shipped. Release it "
             "first (`invoke release`, then `invoke release.assets`)."
@@ -168,9 +180,9 @@ def fetch(tag: str, folder: Path, names: tuple[str, ...] = RECORD, *, api: str =
             headers={"Accept": "application/octet-stream"},
             timeout=120,
         )
-        if response.status_code >= 400:
-            raise PublishError(f"GitHub refused to send {name} of {tag}: {response.status_code}")
-        (folder / name).write_bytes(response.content)
+        if response.status >= 400:
+            raise PublishError(f"GitHub refused to send {name} of {tag}: {response.status}")
+        (folder / name).write_bytes(response.body)
         written.append(folder / name)
     return written
 
@@ -188,9 +200,9 @@ def download(tag: str, dest: Path, *, api: str = API, say: Callable[[str], None]
         response = session.get(
             found[name], headers={"Accept": "application/octet-stream"}, timeout=600
         )
-        if response.status_code >= 400:
-            raise PublishError(f"GitHub refused to send {name} of {tag}: {response.status_code}")
-        return response.content
+        if response.status >= 400:
+            raise PublishError(f"GitHub refused to send {name} of {tag}: {response.status}")
+        return response.body
 
     if "SHA256SUMS" not in found:
         raise PreflightError(f"The GitHub release {tag} of {repo} has no SHA256SUMS asset.")

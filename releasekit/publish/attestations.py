@@ -15,15 +15,13 @@ release (``releasekit.publish.supply_chain``) are what every release carries and
 from __future__ import annotations
 
 import importlib.util
-import json
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from releasekit.core.errors import PreflightError, ToolMissingError
+from releasekit.core import http
+from releasekit.core.errors import HttpError, PreflightError, ToolMissingError
 from releasekit.core.run import register_secret, run
 from releasekit.publish.keyless import identity
 
@@ -59,11 +57,10 @@ def index_host(upload_url: str) -> str:
     return host.removeprefix("upload.")
 
 
-def _json(request: urllib.request.Request, what: str) -> dict[str, object]:
+def _json(method: str, url: str, what: str, body: object = None) -> dict[str, object]:
     try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT) as answer:
-            data = json.loads(answer.read())
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+        data = http.request(method, url, json_body=body, timeout=_TIMEOUT).raise_for_status().json()
+    except HttpError as exc:
         raise PreflightError(
             f"Trusted publishing failed while asking for {what} ({exc}). Check that the "
             "index trusts this repository and workflow as a publisher."
@@ -76,7 +73,7 @@ def mint_upload_token(upload_url: str) -> str:
     import id as oidc
 
     host = index_host(upload_url)
-    audience = _json(urllib.request.Request(f"https://{host}/_/oidc/audience"), "the audience")
+    audience = _json("GET", f"https://{host}/_/oidc/audience", "the audience")
     credential = oidc.detect_credential(audience=str(audience.get("audience", "pypi")))
     if not credential:
         raise PreflightError(
@@ -85,13 +82,7 @@ def mint_upload_token(upload_url: str) -> str:
         )
     register_secret(credential)
     minted = _json(
-        urllib.request.Request(
-            f"https://{host}/_/oidc/mint-token",
-            data=json.dumps({"token": credential}).encode(),
-            headers={"Content-Type": "application/json"},
-            method="POST",
-        ),
-        "an upload token",
+        "POST", f"https://{host}/_/oidc/mint-token", "an upload token", {"token": credential}
     )
     token = str(minted.get("token", ""))
     if not token:

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from releasekit.core.doctor import TOOLS, check_tool
 from releasekit.core.errors import ConflictError, ManifestError, ToolError, ToolMissingError
 from releasekit.core.run import Result, redact, register_secret, require_tool, run
@@ -136,6 +134,8 @@ def _helm_4(path: str) -> None:
 
 def find_charts(root: Path, only: str | None = None) -> list[Chart]:
     """Every chart under ``root/helm`` (or just ``only``), sorted by name."""
+    import yaml
+
     found = []
     for chart_yaml in sorted((root / CHARTS_DIR).glob("*/Chart.yaml")):
         meta = yaml.safe_load(chart_yaml.read_text(encoding="utf-8")) or {}
@@ -258,6 +258,8 @@ def lint(root: Path, envs: tuple[str, ...] = ENVIRONMENTS, chart: str | None = N
 
 def render(root: Path, env: str, chart: Chart, sets: list[str] | None = None) -> Rendered:
     """``helm template`` one chart for one environment (release = chart name)."""
+    import yaml
+
     values = chart.values(env)
     argv = template_argv(chart.name, chart.path, f"ironcage-{env}", values, sets)
     result = run_helm(argv, values, mutates=False, cwd=root, quiet=True)
@@ -303,6 +305,8 @@ def package(root: Path, version: str | None = None, chart: str | None = None) ->
 
 
 def _archive_meta(archive: Path) -> tuple[str, str]:
+    import yaml
+
     with tarfile.open(archive, "r:gz") as tar:
         for member in tar.getmembers():
             if member.name.count("/") == 1 and member.name.endswith("/Chart.yaml"):

@@ -1,34 +1,36 @@
 """Idempotent uploads of Python distributions with twine.
 
-Before uploading a file the index's simple page (``<index>/<project>/``) is asked for it. A
-file already there with the same sha256 is skipped; one with different content is a
-ConflictError naming both digests (an index never lets a file be replaced, and a release
-must not silently ship two different files under one name). Credentials travel only in the
-environment of the twine process, never on its command line.
+Before uploading a file the index's simple page (``<index>/<project>/``) is asked for it,
+as PEP 691 JSON where the index speaks it and as the PEP 503 HTML page where it does not
+(pypiserver). A file already there with the same sha256 is skipped; one with different
+content is a ConflictError naming both digests (an index never lets a file be replaced,
+and a release must not silently ship two different files under one name). Credentials
+travel only in the environment of the twine process, never on its command line.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import os
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from releasekit.core.errors import ConflictError, PreflightError, PublishError
+from releasekit.core import http
+from releasekit.core.errors import ConflictError, HttpError, PreflightError, PublishError
 from releasekit.core.files import file_sha256
 from releasekit.core.run import register_secret, run
 
 __all__ = ["Uploaded", "check_credentials", "dist_name", "index_files", "upload"]
 
 _TIMEOUT = 30
+PEP691_JSON = "application/vnd.pypi.simple.v1+json"
+# PEP 691 content negotiation: JSON preferred, the HTML page of PEP 503 accepted.
+_ACCEPT = f"{PEP691_JSON}, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 
 
 @dataclass(frozen=True)
@@ -41,17 +43,28 @@ class Uploaded:
 
 
 def dist_name(filename: str) -> str:
-    """The PEP 503 project name of a wheel or sdist file name."""
-    if filename.endswith(".whl"):
-        raw = filename.split("-")[0]
-    elif filename.endswith((".tar.gz", ".zip")):
-        raw = filename.rsplit("-", 1)[0]
-    else:
+    """The normalized (PEP 503) project name of a wheel or sdist file name."""
+    from packaging.utils import (
+        InvalidSdistFilename,
+        InvalidWheelFilename,
+        parse_sdist_filename,
+        parse_wheel_filename,
+    )
+
+    try:
+        if filename.endswith(".whl"):
+            return str(parse_wheel_filename(filename)[0])
+        if filename.endswith((".tar.gz", ".zip")):
+            return str(parse_sdist_filename(filename)[0])
+    except (InvalidWheelFilename, InvalidSdistFilename) as exc:
         raise PublishError(
-            f"{filename} is neither a wheel (.whl) nor an sdist (.tar.gz); only those are "
-            "uploaded to a package index."
-        )
-    return "-".join(p for p in raw.replace("_", "-").replace(".", "-").lower().split("-") if p)
+            f"{filename} is not a valid distribution file name ({exc}); build it with "
+            "`invoke build.python`, which names files as the packaging specifications say."
+        ) from None
+    raise PublishError(
+        f"{filename} is neither a wheel (.whl) nor an sdist (.tar.gz); only those are "
+        "uploaded to a package index."
+    )
 
 
 class _Links(HTMLParser):
@@ -73,47 +86,48 @@ class _Links(HTMLParser):
             self._href = None
 
 
-def _get(url: str, auth: tuple[str, str] | None) -> bytes | None:
-    """GET ``url`` (``None`` on 404), retrying with basic auth when the index asks for it."""
-    request = urllib.request.Request(url, headers={"Accept": "text/html"})
-    for attempt in (None, auth):
-        if attempt is not None:
-            token = base64.b64encode(f"{attempt[0]}:{attempt[1]}".encode()).decode()
-            request.add_header("Authorization", f"Basic {token}")
-        try:
-            with urllib.request.urlopen(request, timeout=_TIMEOUT) as response:
-                data: bytes = response.read()
-                return data
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            if exc.code == 401 and attempt is None and auth is not None:
-                continue
-            raise PublishError(
-                f"The package index answered {exc.code} {exc.reason} for {url}. Check the "
-                "index URL (`pypi_index` of the target) and its credentials."
-            ) from None
-        except (urllib.error.URLError, OSError) as exc:
-            raise PublishError(
-                f"Cannot reach the package index at {url}: {exc}. Is it running, and is "
-                "`pypi_index` of the target right?"
-            ) from None
-    return None
+def _get(url: str, auth: http.Auth | None, accept: str = "*/*") -> http.Response | None:
+    """GET ``url`` from the index (``None`` on 404); PublishError naming URL and status."""
+    hint = "Check the index URL (`pypi_index` of the target) and its credentials."
+    try:
+        answer = http.get(url, headers={"Accept": accept}, auth=auth, timeout=_TIMEOUT)
+    except HttpError as exc:
+        raise PublishError(
+            f"Cannot reach the package index at {http.public_url(url)}: {exc.reason}. Is it "
+            "running, and is `pypi_index` of the target right?"
+        ) from None
+    if answer.status == 404:
+        return None
+    answer.raise_for_status(hint)
+    return answer
+
+
+def _files(answer: http.Response) -> dict[str, str]:
+    """File name -> URL (as the page gives it) of a PEP 691 JSON or PEP 503 HTML page."""
+    if answer.headers.get_content_type() == PEP691_JSON:
+        page: Any = answer.json()
+        files = page.get("files", []) if isinstance(page, dict) else []
+        return {str(f["filename"]): str(f["url"]) for f in files if isinstance(f, dict)}
+    parser = _Links()
+    parser.feed(answer.text())
+    return parser.links
 
 
 def index_files(
-    index_url: str, project: str, auth: tuple[str, str] | None = None
+    index_url: str, project: str, auth: tuple[str, str] | http.Auth | None = None
 ) -> dict[str, str]:
     """File name -> absolute download URL of ``project`` on the simple index ``index_url``."""
-    page_url = f"{index_url.rstrip('/')}/{project}/"
-    page = _get(page_url, auth)
-    if page is None:
+    if isinstance(auth, tuple):
+        auth = http.Auth.basic(*auth)
+    from packaging.utils import canonicalize_name
+
+    page_url = f"{index_url.rstrip('/')}/{canonicalize_name(project)}/"
+    answer = _get(page_url, auth, _ACCEPT)
+    if answer is None:
         return {}
-    parser = _Links()
-    parser.feed(page.decode("utf-8", errors="replace"))
     return {
-        name: urllib.parse.urljoin(page_url, href.split("#", 1)[0])
-        for name, href in parser.links.items()
+        name: urllib.parse.urljoin(answer.url, href.split("#", 1)[0])
+        for name, href in _files(answer).items()
     }
 
 
@@ -138,7 +152,7 @@ def upload(
         username = os.environ.get(username_env, "")
         password = os.environ.get(password_env, "")
     register_secret(password)
-    auth = (username, password) if username or password else None
+    credentials = http.Auth.basic(username, password) if username or password else None
     index = index_url or repository_url.rstrip("/") + "/simple"
     results: list[Uploaded] = []
     pending: list[Path] = []
@@ -147,14 +161,14 @@ def upload(
         local = file_sha256(path)
         project = dist_name(path.name)
         if project not in listings:
-            listings[project] = index_files(index, project, auth)
+            listings[project] = index_files(index, project, credentials)
         url = listings[project].get(path.name)
         if url is None:
             pending.append(path)
             continue
-        remote_bytes = _get(url, auth)
-        remote = hashlib.sha256(remote_bytes or b"").hexdigest()
-        if remote_bytes is None or remote != local:
+        served = _get(url, credentials)
+        remote = hashlib.sha256(served.body if served else b"").hexdigest()
+        if served is None or remote != local:
             raise ConflictError(
                 f"{path.name} is already on {index} with different content (index sha256 "
                 f"{remote}, local sha256 {local}). An index never replaces a file: bump the "
@@ -185,35 +199,29 @@ def check_credentials(repository_url: str, username: str, password: str, where: 
     403, one that accepts them complains about the missing file (400). ``where`` names the
     variables the credentials came from, for the error.
     """
-    register_secret(password)
     boundary = "releasekit-preflight"
     body = (
         f'--{boundary}\r\nContent-Disposition: form-data; name=":action"\r\n\r\nfile_upload\r\n'
         f'--{boundary}\r\nContent-Disposition: form-data; name="protocol_version"\r\n\r\n1\r\n'
         f"--{boundary}--\r\n"
     ).encode()
-    token = base64.b64encode(f"{username}:{password}".encode()).decode()
-    request = urllib.request.Request(
-        repository_url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-            "Authorization": f"Basic {token}",
-        },
-    )
     try:
-        with urllib.request.urlopen(request, timeout=_TIMEOUT):
-            return
-    except urllib.error.HTTPError as exc:
-        if exc.code in (401, 403):
-            raise PreflightError(
-                f"The package index at {repository_url} refused the upload credentials "
-                f"({exc.code} {exc.reason}) from {where}. Set them to a user or token that may "
-                "upload, then run again; nothing was published."
-            ) from None
-    except (urllib.error.URLError, OSError) as exc:
+        answer = http.request(
+            "POST",
+            repository_url,
+            data=body,
+            headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+            auth=http.Auth.basic(username, password),
+            timeout=_TIMEOUT,
+        )
+    except HttpError as exc:
         raise PreflightError(
-            f"The package index upload URL {repository_url} does not answer ({exc}). Check "
-            "that it runs, or `pypi_url` of the target in release.toml."
+            f"The package index upload URL {http.public_url(repository_url)} does not answer "
+            f"({exc.reason}). Check that it runs, or `pypi_url` of the target in release.toml."
         ) from None
+    if answer.status in (401, 403):
+        raise PreflightError(
+            f"The package index at {http.public_url(repository_url)} refused the upload "
+            f"credentials ({answer.status} {answer.reason}) from {where}. Set them to a user or "
+            "token that may upload, then run again; nothing was published."
+        )

@@ -14,10 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-import requests
-
-from releasekit.core.errors import PublishError
-from releasekit.core.run import register_secret
+from releasekit.core import http
+from releasekit.core.errors import HttpError, PublishError
 
 __all__ = ["CHART_LAYER", "MANIFEST_TYPES", "Access", "Manifest", "fetch_manifest", "split_ref"]
 
@@ -72,46 +70,40 @@ def split_ref(ref: str) -> tuple[str, str]:
     return host, rest
 
 
-def _token(challenge: str, access: Access) -> str | None:
+def _token(challenge: str, access: Access) -> http.Auth | None:
     """A bearer token for a ``Bearer realm=...,service=...,scope=...`` challenge."""
     params = dict(_CHALLENGE.findall(challenge))
     realm = params.pop("realm", "")
     if not realm:
         return None
-    auth = (access.username, access.password) if access.username else None
-    response = requests.get(realm, params=params, auth=auth, timeout=_TIMEOUT)
-    if response.status_code >= 400:
+    auth = http.Auth.basic(access.username, access.password) if access.username else None
+    response = http.get(realm, params=params, auth=auth, timeout=_TIMEOUT)
+    if response.status >= 400:
         return None
     data = response.json()
-    token = data.get("token") or data.get("access_token")
-    if token:
-        register_secret(str(token))
-    return str(token) if token else None
+    token = data.get("token") or data.get("access_token") if isinstance(data, dict) else None
+    return http.Auth.bearer(str(token)) if token else None
 
 
-def _get(url: str, access: Access, headers: dict[str, str]) -> requests.Response:
+def _get(url: str, access: Access, headers: dict[str, str]) -> http.Response:
     """GET ``url``, answering one auth challenge with the credentials of ``access``."""
     try:
-        response = requests.get(url, headers=headers, timeout=_TIMEOUT)
-        if response.status_code != 401:
+        response = http.get(url, headers=headers, timeout=_TIMEOUT)
+        if response.status != 401:
             return response
         challenge = response.headers.get("WWW-Authenticate", "")
         if challenge.lower().startswith("basic") and access.username:
-            register_secret(access.password)
-            return requests.get(
-                url, headers=headers, auth=(access.username, access.password), timeout=_TIMEOUT
-            )
+            auth = http.Auth.basic(access.username, access.password)
+            return http.get(url, headers=headers, auth=auth, timeout=_TIMEOUT)
         if challenge.lower().startswith("bearer"):
             token = _token(challenge, access)
             if token:
-                return requests.get(
-                    url, headers={**headers, "Authorization": f"Bearer {token}"}, timeout=_TIMEOUT
-                )
+                return http.get(url, headers=headers, auth=token, timeout=_TIMEOUT)
         return response
-    except requests.RequestException as exc:
+    except HttpError as exc:
         raise PublishError(
-            f"Cannot reach the registry at {url}: {exc}. Is it running, and is the target's "
-            "`registry` (or `chart_registry`) right?"
+            f"Cannot reach the registry at {http.public_url(url)}: {exc.reason}. Is it running, "
+            "and is the target's `registry` (or `chart_registry`) right?"
         ) from None
 
 
@@ -119,14 +111,14 @@ def fetch_manifest(host: str, repository: str, reference: str, access: Access) -
     """The manifest ``reference`` (a tag or ``sha256:...``) names, None when there is none."""
     url = f"{access.scheme()}://{host}/v2/{repository}/manifests/{reference}"
     response = _get(url, access, {"Accept": ", ".join(MANIFEST_TYPES)})
-    if response.status_code == 404:
+    if response.status == 404:
         return None
-    if response.status_code >= 400:
+    if response.status >= 400:
         raise PublishError(
-            f"The registry {host} answered {response.status_code} for {repository}:"
-            f"{reference}: {response.text[:200]}. Check the target's registry credentials."
+            f"The registry {host} answered {response.status} for {repository}:"
+            f"{reference}: {response.text()[:200]}. Check the target's registry credentials."
         )
-    content = response.content
+    content = response.body
     digest = "sha256:" + hashlib.sha256(content).hexdigest()
     served = response.headers.get("Docker-Content-Digest", digest)
     if served != digest:

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from releasekit.core.errors import PublishError
+from releasekit.core.files import write_json
 from releasekit.publish.signing import SigningKey, sign_blob, verify_blob
 
 __all__ = [
@@ -133,16 +132,7 @@ def envelope(data: Mapping[str, Any], key: SigningKey) -> dict[str, Any]:
 
 def write(path: Path, signed: Mapping[str, Any]) -> Path:
     """Write an envelope as one JSON line (the ``.intoto.jsonl`` format), atomically."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(json.dumps(signed, separators=(",", ":")) + "\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_json(path, signed, redacted=False, compact=True, mode=0o644)
     return path
 
 

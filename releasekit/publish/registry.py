@@ -12,19 +12,21 @@ only once every push succeeded.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
-
-import docker.errors
+from typing import TYPE_CHECKING, Any, Literal
 
 from releasekit.build import artifacts
 from releasekit.build.artifacts import Progress
 from releasekit.build.images.spec import INPUTS_LABEL, ImageSpec, connect, specs, tags_for
-from releasekit.core import files, git
+from releasekit.core import git
+from releasekit.core.artifact import IMAGES_FILE, ImagePin, write_images
 from releasekit.core.errors import ConflictError, PublishError
 from releasekit.core.workspace import Workspace
+
+if TYPE_CHECKING:
+    from docker.client import DockerClient
+    from docker.models.images import Image
 
 __all__ = ["DEFAULT_NAMESPACE", "PushResult", "push_images", "split_registry"]
 
@@ -55,7 +57,9 @@ def split_registry(registry: str) -> tuple[str, str]:
     return host, namespace or DEFAULT_NAMESPACE
 
 
-def _local_image(client: Any, spec: ImageSpec, version: str) -> Any:
+def _local_image(client: DockerClient, spec: ImageSpec, version: str) -> Image:
+    import docker.errors
+
     ref = f"{spec.repository}:{version}"
     try:
         return client.images.get(ref)
@@ -66,7 +70,7 @@ def _local_image(client: Any, spec: ImageSpec, version: str) -> Any:
         ) from None
 
 
-def _tags(image: Any, spec: ImageSpec, version: str, released: Sequence[str]) -> list[str]:
+def _tags(image: Image, spec: ImageSpec, version: str, released: Sequence[str]) -> list[str]:
     """The version's tags, plus the sha tag of the commit it was built at (and any others)."""
     labels = image.labels or {}
     revision = str(labels.get(_LABEL_REVISION, ""))
@@ -78,10 +82,14 @@ def _tags(image: Any, spec: ImageSpec, version: str, released: Sequence[str]) ->
     return tags
 
 
-def _remote_digest(client: Any, ref: str, auth: Mapping[str, str] | None, host: str) -> str | None:
+def _remote_digest(
+    client: DockerClient, ref: str, auth: Mapping[str, str] | None, host: str
+) -> str | None:
     """The digest ``ref`` names in its registry, None when the tag does not exist."""
+    import docker.errors
+
     try:
-        return str(client.images.get_registry_data(ref, auth_config=auth).id)
+        return str(client.images.get_registry_data(ref, auth_config=dict(auth or {}) or None).id)
     except docker.errors.NotFound:
         return None
     except docker.errors.APIError as exc:
@@ -94,9 +102,11 @@ def _remote_digest(client: Any, ref: str, auth: Mapping[str, str] | None, host: 
 
 
 def _push_tag(
-    client: Any, repository: str, tag: str, auth: Mapping[str, str] | None, say: Progress
+    client: DockerClient, repository: str, tag: str, auth: Mapping[str, str] | None, say: Progress
 ) -> str:
     """Push one tag; the manifest digest the registry answered with."""
+    import docker.errors
+
     digest = ""
     try:
         stream: Iterable[dict[str, Any]] = client.images.push(
@@ -127,7 +137,7 @@ def _push_tag(
 
 
 def _same_release(
-    client: Any, image: Any, repository: str, digest: str, auth: Mapping[str, str] | None
+    client: DockerClient, image: Image, repository: str, digest: str, auth: Mapping[str, str] | None
 ) -> Any | None:
     """The registry's image at ``digest`` when it is this release (else None).
 
@@ -135,10 +145,12 @@ def _same_release(
     the same commit and the same inputs (labels revision and inputs): a re-run on a machine
     that never built it recognises it and publishes nothing new.
     """
+    import docker.errors
+
     if digest in {d.partition("@")[2] for d in image.attrs.get("RepoDigests") or []}:
         return image
     try:
-        theirs = client.images.pull(f"{repository}@{digest}", auth_config=auth)
+        theirs = client.images.pull(f"{repository}@{digest}", auth_config=dict(auth or {}) or None)
     except docker.errors.APIError:
         return None
     if theirs.id == image.id:
@@ -151,7 +163,7 @@ def _same_release(
 
 
 def _push_image(
-    client: Any,
+    client: DockerClient,
     spec: ImageSpec,
     version: str,
     host: str,
@@ -216,7 +228,7 @@ def push_images(
     images: Sequence[str] | None = None,
     auth: Mapping[str, str] | None = None,
     progress: Progress | None = None,
-    client: Any | None = None,
+    client: DockerClient | None = None,
     released: Sequence[str] | None = None,
 ) -> list[PushResult]:
     """Push every tag of the images of ``packages`` (default all) to ``registry``.
@@ -235,16 +247,8 @@ def push_images(
         _push_image(client, spec, version, host, namespace, auth, say, released)
         for spec in specs(ws, packages, images)
     ]
-    path = artifacts.dist_dir(ws, version) / "images.json"
-    try:
-        recorded: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        recorded = {}
-    for result in results:
-        recorded[result.name] = {
-            "repository": result.repository,
-            "tags": list(result.tags),
-            "digest": result.digest,
-        }
-    files.write_json(path, recorded)
+    write_images(
+        artifacts.dist_dir(ws, version) / IMAGES_FILE,
+        {r.name: ImagePin(r.repository, tuple(r.tags), r.digest) for r in results},
+    )
     return results

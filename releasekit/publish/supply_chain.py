@@ -347,7 +347,7 @@ def build_facts(
             found = doctor.check_tool(tool)
             if found.version:
                 tools[tool.name] = found.version
-    for dist in ("build", "hatchling", "pyinstaller", "twine", "cyclonedx-bom"):
+    for dist in ("build", "hatchling", "pyinstaller", "twine", "cyclonedx-python-lib", "uv"):
         with contextlib.suppress(metadata.PackageNotFoundError):
             tools[dist] = metadata.version(dist)
     bases: dict[str, str] = {}

@@ -9,12 +9,11 @@ whose names the table gives, never from the file itself.
 from __future__ import annotations
 
 import os
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from releasekit.core.errors import ManifestError, PreflightError
+from releasekit.core import http
+from releasekit.core.errors import HttpError, ManifestError, PreflightError
 from releasekit.core.manifest import Manifest
 from releasekit.core.run import register_secret
 
@@ -192,13 +191,10 @@ def check_reachable(target: Target, timeout: float = 10.0) -> None:
         ("image registry", "registry", f"{scheme}://{target.registry_host}/v2/"),
     ):
         try:
-            with urllib.request.urlopen(url, timeout=timeout):
-                pass
-        except urllib.error.HTTPError:
-            continue  # any HTTP answer (401 included) means it is there
-        except (urllib.error.URLError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
+            http.get(url, timeout=timeout)  # any HTTP answer (401 included) means it is there
+        except HttpError as exc:
             raise PreflightError(
-                f"The {what} of target `{target.name}` does not answer at {url} ({reason}). "
-                f"Check the network, or `targets.{target.name}.{key}` in release.toml."
+                f"The {what} of target `{target.name}` does not answer at "
+                f"{http.public_url(url)} ({exc.reason}). Check the network, or "
+                f"`targets.{target.name}.{key}` in release.toml."
             ) from None

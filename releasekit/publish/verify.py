@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,7 +20,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from releasekit.core.errors import PublishError, VerificationError
+from releasekit.core import http
+from releasekit.core.errors import HttpError, PublishError, VerificationError
 from releasekit.core.files import file_sha256
 from releasekit.publish import oci, provenance, signing
 from releasekit.publish.index import dist_name, index_files
@@ -107,11 +106,9 @@ def _named(subjects: dict[str, str] | None, name: str, digest: str) -> str:
 def _download_sha256(url: str) -> str:
     digest = hashlib.sha256()
     try:
-        with urllib.request.urlopen(url, timeout=60) as response:
-            for chunk in iter(lambda: response.read(1 << 20), b""):
-                digest.update(chunk)
-    except (urllib.error.URLError, OSError) as exc:
-        raise PublishError(f"Cannot download {url}: {exc}.") from None
+        http.get(url, timeout=60, sink=digest.update).raise_for_status()
+    except HttpError as exc:
+        raise PublishError(f"Cannot download {http.public_url(url)}: {exc.reason}.") from None
     return digest.hexdigest()
 
 

@@ -2,7 +2,7 @@
 
 preflight -> version -> prepare (version sites, changelog, commit) -> build -> verify ->
 tag (the commit and the tag pushed atomically) -> publish (python, images, charts) ->
-deploy -> health -> report.
+sign -> verify-published -> deploy -> health -> report.
 
 Nothing irreversible is published before the release commit and its tag are on the
 remote; from then on the version is spoken for, and a failed release is finished by
@@ -13,6 +13,9 @@ identical content, so each artifact is published exactly once.
 
 from __future__ import annotations
 
+import os
+import signal
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,8 +23,8 @@ from releasekit.core.errors import ReleaseError
 from releasekit.core.run import secrets_from_env
 from releasekit.core.workspace import Workspace
 from releasekit.release import preflight
-from releasekit.release import state as pipeline
 from releasekit.release import steps as release_steps
+from releasekit.release.context import Context
 from releasekit.release.plan import (
     Options,
     Pending,
@@ -33,11 +36,15 @@ from releasekit.release.plan import (
     pending_release,
     state_path,
 )
+from releasekit.release.state import FAULT_ENV, State, lock
+from releasekit.release.steps import Step
 
 __all__ = [
     "Options",
+    "Step",
     "check_tag",
     "dist_dir",
+    "execute",
     "lock_path",
     "next_version",
     "run",
@@ -47,8 +54,39 @@ __all__ = [
 
 tools_present = preflight.tools_present
 
+OnStart = Callable[[Step, bool], None]
+OnEnd = Callable[[Step, dict[str, Any], float], None]
 
-def _finishing(state: pipeline.State, pending: Pending) -> None:
+
+def execute(
+    steps: list[Step], state: State, ctx: Context, on_start: OnStart, on_end: OnEnd
+) -> None:
+    """Run ``steps`` in order, skipping those the state records as done; save after each.
+
+    A step the state records is not run again: what it produced is restored into ``ctx``.
+    A step whose ``skip`` gives a reason is recorded with that reason as its result.
+    """
+    fault = os.environ.get(FAULT_ENV, "")
+    for step in steps:
+        if state.done(step.name) and not step.always:
+            outputs = state.steps[step.name].get("outputs", {})
+            ctx.restore(outputs)
+            on_start(step, True)
+            on_end(step, outputs, 0.0)
+            continue
+        on_start(step, False)
+        started = time.monotonic()
+        reason = step.skip(ctx)
+        summary = step.run(ctx) if reason is None else reason
+        outputs = {**ctx.export(step.writes), "summary": summary}
+        if not step.always:
+            state.record(step.name, outputs, started)
+        on_end(step, outputs, time.monotonic() - started)
+        if fault == f"kill-after:{step.name}":
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _finishing(state: State, pending: Pending) -> None:
     """Record `version` and `prepare` as done: HEAD is the release commit of ``pending``."""
     state.version = pending.version
     state.steps["version"] = {
@@ -73,24 +111,53 @@ def _finishing(state: pipeline.State, pending: Pending) -> None:
     }
 
 
+class _Confirmed(Step):
+    """The `version` step, recording its choice and asking before anything acts."""
+
+    def __init__(
+        self,
+        chooser: Step,
+        state: State,
+        confirm: Callable[[str], bool] | None,
+        say: Callable[[str], None],
+    ) -> None:
+        self.chooser, self.state, self.confirm, self.say = chooser, state, confirm, say
+        self.name, self.summary, self.always = chooser.name, chooser.summary, chooser.always
+        self.writes = chooser.writes
+
+    def skip(self, ctx: Context) -> str | None:
+        return self.chooser.skip(ctx)
+
+    def run(self, ctx: Context) -> str:
+        summary = self.chooser.run(ctx)
+        self.state.version = ctx.version
+        self.state.data.setdefault("options", {})["version"] = ctx.version
+        if self.confirm is not None:
+            for line in release_steps.describe(ctx):
+                self.say(line)
+            if not self.confirm(f"Release {ctx.version}?"):
+                raise ReleaseError("Release cancelled: nothing was changed.")
+        return summary
+
+
 def run(
     ws: Workspace,
     opts: Options,
     *,
     confirm: Callable[[str], bool] | None,
-    on_start: Callable[[pipeline.Step, bool], None],
-    on_end: Callable[[pipeline.Step, dict[str, Any], float], None],
+    on_start: OnStart,
+    on_end: OnEnd,
     say: Callable[[str], None] = print,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Run (or resume, finish, or describe) a release; returns the final context's summary."""
     secrets_from_env()
     path = state_path(ws.root)
-    ctx: dict[str, Any] = {"ws": ws, "opts": opts, "root": ws.root, "progress": progress}
+    ctx = Context(ws=ws, opts=opts, progress=progress)
     if opts.dry_run:
-        return _dry_run(ws, opts, ctx, say)
-    with pipeline.lock(lock_path(ws.root)):
-        existing = pipeline.State.load(path)
+        return _dry_run(ctx, say)
+    with lock(lock_path(ws.root)):
+        existing = State.load(path)
         if existing is not None and existing.complete:
             asked = opts.part is not None or opts.to is not None
             if opts.resume or (not asked and _already_released(ws, existing)):
@@ -110,7 +177,7 @@ def run(
             check_resume(existing.data.get("options", {}), opts, existing.version, path)
             state = existing
         else:
-            state = pipeline.State(path)
+            state = State(path)
             # After a complete release here, --part/--to ask for a new one even at HEAD.
             pending = None if fresh and (opts.part or opts.to) else _pending(ws)
             if pending is not None:
@@ -133,18 +200,19 @@ def run(
                     "Start a release with `invoke release`."
                 )
         state.data["options"] = {**state.data.get("options", {}), **opts.recorded()}
-        ctx["resume_state"] = state if state.steps else None
-        ctx["releasing"] = state.version
-        ctx["state_steps"] = state.steps
-        steps = _with_confirmation(release_steps.steps(ws, opts), state, confirm, say)
+        ctx.state, ctx.resuming = state, bool(state.steps)
+        steps = [
+            _Confirmed(s, state, confirm, say) if s.name == "version" else s
+            for s in release_steps.steps(ws, opts)
+        ]
         current: list[str] = []
 
-        def started(step: pipeline.Step, skipped: bool) -> None:
+        def started(step: Step, skipped: bool) -> None:
             current[:] = [step.name]
             on_start(step, skipped)
 
         try:
-            pipeline.execute(steps, state, ctx, started, on_end)
+            execute(steps, state, ctx, started, on_end)
         except ReleaseError:
             if state.steps and path.exists():
                 say(
@@ -155,9 +223,9 @@ def run(
                 )
             raise
         state.data["complete"] = True
-        state.data["report"] = ctx.get("report")
+        state.data["report"] = ctx.report or None
         state.save()
-    return {"version": ctx["version"], "report": ctx.get("report")}
+    return {"version": ctx.version, "report": ctx.report or None}
 
 
 def _pending(ws: Workspace) -> Pending | None:
@@ -167,62 +235,27 @@ def _pending(ws: Workspace) -> Pending | None:
     return pending_release(ws, current)
 
 
-def _already_released(ws: Workspace, state: pipeline.State) -> bool:
+def _already_released(ws: Workspace, state: State) -> bool:
     """The complete state file is of the release HEAD is (nothing new to release)."""
     pending = _pending(ws)
     return pending is not None and pending.version == state.version
 
 
-def _with_confirmation(
-    steps: list[pipeline.Step],
-    state: pipeline.State,
-    confirm: Callable[[str], bool] | None,
-    say: Callable[[str], None],
-) -> list[pipeline.Step]:
-    """The steps, with `version` recording its choice and asking before anything acts."""
-    chooser = next(s for s in steps if s.name == "version")
-
-    def choose(context: dict[str, Any]) -> dict[str, Any]:
-        outputs = chooser.run(context)
-        state.version = outputs["version"]
-        state.data.setdefault("options", {})["version"] = outputs["version"]
-        if confirm is not None:
-            context.update(outputs)
-            for line in release_steps.describe(context):
-                say(line)
-            if not confirm(f"Release {outputs['version']}?"):
-                raise ReleaseError("Release cancelled: nothing was changed.")
-        return outputs
-
-    return [pipeline.Step(s.name, s.summary, choose) if s is chooser else s for s in steps]
-
-
-def _dry_run(
-    ws: Workspace, opts: Options, ctx: dict[str, Any], say: Callable[[str], None]
-) -> dict[str, Any]:
-    existing = pipeline.State.load(state_path(ws.root))
-    if opts.resume and existing is not None and not existing.complete:
-        ctx.update(_outputs(existing))
+def _dry_run(ctx: Context, say: Callable[[str], None]) -> dict[str, Any]:
+    existing = State.load(state_path(ctx.root))
+    if ctx.opts.resume and existing is not None and not existing.complete:
+        for step in existing.steps.values():
+            ctx.restore(step.get("outputs", {}))
     release_steps.preflight_readonly(ctx)
-    if "version" not in ctx:
-        pending = _pending(ws)
+    if not ctx.version:
+        pending = _pending(ctx.ws)
         if pending is not None:
-            ctx.update(
-                version=pending.version,
-                how=f"finishing the release committed at {pending.commit[:7]}",
-                notes=pending.notes,
-            )
+            ctx.version, ctx.notes = pending.version, pending.notes
+            ctx.how = f"finishing the release committed at {pending.commit[:7]}"
         else:
-            ctx.update(release_steps.choose_version(ctx))
+            release_steps.choose_version(ctx)
     lines = release_steps.describe(ctx)
     for line in lines:
         say(line)
     say("dry run: nothing was changed")
-    return {"version": ctx["version"], "plan": lines}
-
-
-def _outputs(state: pipeline.State) -> dict[str, Any]:
-    merged: dict[str, Any] = {}
-    for step in state.steps.values():
-        merged.update(step.get("outputs", {}))
-    return merged
+    return {"version": ctx.version, "plan": lines}

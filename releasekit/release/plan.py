@@ -44,6 +44,10 @@ class Options:
     env: str = "pilot"
     target: str = targets.SANDBOX
     allow_branch: bool = False
+    jobs: int | None = None
+    """How many artifacts build at once (None: the number of cores)."""
+    verbose: bool = False
+    """Stream every build log to the console."""
 
     def recorded(self) -> dict[str, str]:
         """The options a resume must repeat (kept in the state file)."""

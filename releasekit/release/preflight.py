@@ -8,18 +8,15 @@ and accepts the target's credentials (a 401 is a preflight failure, not a publis
 
 from __future__ import annotations
 
-import base64
 import dataclasses
 import os
 import shutil
-import urllib.error
-import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from releasekit.core import git, version
-from releasekit.core.errors import PreflightError, ReleaseError, ToolError
+from releasekit.core import git, http, version
+from releasekit.core.errors import HttpError, PreflightError, ReleaseError, ToolError
 from releasekit.core.run import run
 from releasekit.core.workspace import Workspace
 from releasekit.deploy import testbed
@@ -152,19 +149,15 @@ def check(
 def _registry_answer(target: targets.Target) -> int:
     scheme = "http" if target.plain_http else "https"
     url = f"{scheme}://{target.registry_host}/v2/"
-    request = urllib.request.Request(url)
+    auth = None
     if target.registry_username:
-        pair = f"{target.registry_username}:{target.registry_password}".encode()
-        request.add_header("Authorization", "Basic " + base64.b64encode(pair).decode())
+        auth = http.Auth.basic(target.registry_username, target.registry_password)
     try:
-        with urllib.request.urlopen(request, timeout=15) as answer:
-            return int(answer.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except (urllib.error.URLError, OSError) as exc:
+        return http.get(url, auth=auth, timeout=15).status
+    except HttpError as exc:
         raise PreflightError(
             f"The image registry of target `{target.name}` does not answer at {url} "
-            f"({getattr(exc, 'reason', exc)}). Check that it runs, or `registry` in release.toml."
+            f"({exc.reason}). Check that it runs, or `registry` in release.toml."
         ) from None
 
 

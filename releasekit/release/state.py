@@ -1,4 +1,4 @@
-"""The release machinery: ordered steps, a state file for resume, a lock, and the report.
+"""The release's state file (for resume), its lock, and the fault points of the resume tests.
 
 Each finished step is recorded in the state file with its outputs before the next starts,
 so a release killed at any point resumes where it stopped (`--resume`). The lock file
@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,25 +24,12 @@ from typing import Any
 from releasekit.core.errors import LockError, ReleaseError
 from releasekit.core.files import write_json
 
-__all__ = ["FAULT_ENV", "Lock", "State", "Step", "execute", "fault_point", "lock", "write_json"]
+__all__ = ["FAULT_ENV", "Lock", "State", "fault_point", "lock"]
 
 FAULT_ENV = "RELEASEKIT_FAULT"
 """Fault injection for resume tests: `kill-after:STEP` kills the release right after STEP
 is recorded; `kill-at:POINT` kills it at a named point inside a step; `hold-at:POINT` makes
 it wait there to be killed from outside."""
-
-StepFn = Callable[[dict[str, Any]], dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class Step:
-    """One step of the plan: a name, what it does in words, and the function that does it."""
-
-    name: str
-    summary: str
-    run: StepFn
-    always: bool = False
-    """Run even when the state file says the step finished (read-only checks)."""
 
 
 @dataclass
@@ -68,7 +55,8 @@ class State:
 
     @property
     def steps(self) -> dict[str, dict[str, Any]]:
-        return self.data.setdefault("steps", {})  # type: ignore[no-any-return]
+        steps: dict[str, dict[str, Any]] = self.data.setdefault("steps", {})
+        return steps
 
     def done(self, step: str) -> bool:
         return self.steps.get(step, {}).get("status") == "done"
@@ -153,29 +141,3 @@ def fault_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
     if fault == f"hold-at:{name}":
         time.sleep(600)
-
-
-def execute(
-    steps: list[Step],
-    state: State,
-    context: dict[str, Any],
-    on_start: Callable[[Step, bool], None],
-    on_end: Callable[[Step, dict[str, Any], float], None],
-) -> None:
-    """Run ``steps`` in order, skipping those the state records as done; save after each."""
-    fault = os.environ.get(FAULT_ENV, "")
-    for step in steps:
-        if state.done(step.name) and not step.always:
-            context.update(state.steps[step.name].get("outputs", {}))
-            on_start(step, True)
-            on_end(step, state.steps[step.name].get("outputs", {}), 0.0)
-            continue
-        on_start(step, False)
-        started = time.monotonic()
-        outputs = step.run(context) or {}
-        context.update(outputs)
-        if not step.always:
-            state.record(step.name, outputs, started)
-        on_end(step, outputs, time.monotonic() - started)
-        if fault == f"kill-after:{step.name}":
-            os.kill(os.getpid(), signal.SIGKILL)

@@ -63,43 +63,18 @@ def _sets(argv: tuple[str, ...]) -> list[str]:
     return [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
 
 
-@pytest.mark.parametrize(
-    "data",
-    [
-        {
-            "control-panel-api": {
-                "repository": "127.0.0.1:5000/ironcage/control-panel-api",
-                "tags": ["1.2.3"],
-                "digest": DIGEST_A,
-            },
-            "control-panel-web": {
-                "repository": "127.0.0.1:5000/ironcage/control-panel-web",
-                "digest": DIGEST_W,
-            },
+def test_deploy_pins_images_by_digest(root: Path) -> None:
+    data = {
+        "control-panel-api": {
+            "repository": "127.0.0.1:5000/ironcage/control-panel-api",
+            "tags": ["1.2.3"],
+            "digest": DIGEST_A,
         },
-        {
-            "images": [
-                {
-                    "name": "control-panel-api",
-                    "repository": "127.0.0.1:5000/ironcage/control-panel-api",
-                    "digest": DIGEST_A,
-                },
-                {
-                    "name": "control-panel-web",
-                    "repository": "127.0.0.1:5000/ironcage/control-panel-web",
-                    "digest": DIGEST_W,
-                },
-            ]
+        "control-panel-web": {
+            "repository": "127.0.0.1:5000/ironcage/control-panel-web",
+            "digest": DIGEST_W,
         },
-        {
-            "control-panel-api": f"127.0.0.1:5000/ironcage/control-panel-api@{DIGEST_A}",
-            "control-panel-web": f"127.0.0.1:5000/ironcage/control-panel-web@{DIGEST_W}",
-            "agent-runtime": f"127.0.0.1:5000/ironcage/agent-runtime@{DIGEST_R}",
-        },
-    ],
-    ids=["mapping", "list", "references"],
-)
-def test_deploy_pins_images_by_digest(root: Path, data: object) -> None:
+    }
     _images_json(root, "1.2.3", data)
     (up,) = helm_deploy.plan(root, _env())
     assert up.argv[:5] == ("helm", "upgrade", "--install", "control-panel", "helm/control-panel")
@@ -109,6 +84,27 @@ def test_deploy_pins_images_by_digest(root: Path, data: object) -> None:
         f"web.image.digest={DIGEST_W}",
     ]
     assert up.values == Path("helm/control-panel/values-staging.yaml")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"images": [{"name": "control-panel-api", "digest": DIGEST_A}]},
+            r"images\.json: entry `images` is \[.*not an object with a `sha256:` digest",
+        ),
+        (
+            {"control-panel-api": f"127.0.0.1:5000/ironcage/control-panel-api@{DIGEST_A}"},
+            r"entry `control-panel-api` is '127\.0\.0\.1.*invoke docker\.push",
+        ),
+        ([DIGEST_A], r"images\.json holds a list, not a mapping of image name"),
+    ],
+    ids=["list", "references", "array"],
+)
+def test_images_json_has_one_shape(root: Path, data: object, message: str) -> None:
+    _images_json(root, "1.2.3", data)
+    with pytest.raises(ManifestError, match=message):
+        helm_deploy.plan(root, _env())
 
 
 def test_deploy_sets_the_repository_when_the_registry_namespace_differs(root: Path) -> None:

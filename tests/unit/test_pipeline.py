@@ -6,12 +6,14 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from releasekit.core.errors import LockError
 from releasekit.release import state as pipeline
+from releasekit.release.context import Context
+from releasekit.release.pipeline import Options, execute
+from releasekit.release.steps import Step
 
 
 def test_lock_names_the_holder_and_is_free_after(tmp_path: Path) -> None:
@@ -52,6 +54,9 @@ _HOLDER = """
 import sys, time
 from pathlib import Path
 from releasekit.release import state as pipeline
+from releasekit.release.context import Context
+from releasekit.release.pipeline import Options, execute
+from releasekit.release.steps import Step
 with pipeline.lock(Path(sys.argv[1])):
     print("held", flush=True)
     time.sleep(60)
@@ -74,35 +79,71 @@ def test_a_killed_holder_frees_the_lock_at_once(tmp_path: Path) -> None:
         assert held.pid == os.getpid()
 
 
-def _steps(calls: list[str], fail_at: str | None = None) -> list[pipeline.Step]:
-    def make(name: str, always: bool = False) -> pipeline.Step:
-        def fn(ctx: dict[str, Any]) -> dict[str, Any]:
-            calls.append(name)
-            if name == fail_at:
-                raise RuntimeError(f"{name} failed")
-            return {f"{name}_out": ctx.get("seed", 0) + len(calls)}
+class _Recorder(Step):
+    """A step that records its call and writes its output to the context's ``notes``."""
 
-        return pipeline.Step(name, name, fn, always=always)
+    writes = ("notes",)
 
-    return [make("check", always=True), make("build"), make("publish"), make("tag")]
+    def __init__(self, name: str, calls: list[str], fail_at: str | None, always: bool) -> None:
+        self.name, self.summary, self.always = name, name, always
+        self.calls, self.fail_at = calls, fail_at
+        self.seen = ""
+
+    def run(self, ctx: Context) -> str:
+        self.calls.append(self.name)
+        self.seen = ctx.notes
+        if self.name == self.fail_at:
+            raise RuntimeError(f"{self.name} failed")
+        ctx.notes = f"{self.name}_out={len(self.calls)}"
+        return self.name
 
 
-def test_execute_records_and_resumes(tmp_path: Path) -> None:
-    state = pipeline.State(tmp_path / "state.json", version="1.0.0")
+def _steps(calls: list[str], fail_at: str | None = None) -> list[Step]:
+    names = [("check", True), ("build", False), ("publish", False), ("tag", False)]
+    return [_Recorder(name, calls, fail_at, always) for name, always in names]
+
+
+def _context(root: Path) -> Context:
+    from releasekit.core import manifest, workspace
+
+    return Context(ws=workspace.load(manifest.load(root)), opts=Options())
+
+
+def test_execute_records_and_resumes(make_repo) -> None:
+    root = make_repo()
+    state = pipeline.State(root / "state.json", version="1.0.0")
     calls: list[str] = []
     with pytest.raises(RuntimeError, match="publish failed"):
-        pipeline.execute(
-            _steps(calls, fail_at="publish"), state, {}, lambda *a: None, lambda *a: None
-        )
+        execute(
+            _steps(calls, fail_at="publish"), state, _context(root), lambda *a: None,
+            lambda *a: None,
+        )  # fmt: skip
     assert calls == ["check", "build", "publish"]
-    saved = pipeline.State.load(tmp_path / "state.json")
+    saved = pipeline.State.load(root / "state.json")
     assert saved is not None and saved.done("build") and not saved.done("publish")
 
     resumed: list[str] = []
-    context: dict[str, Any] = {}
-    pipeline.execute(_steps(resumed), saved, context, lambda *a: None, lambda *a: None)
+    again = _steps(resumed)
+    execute(again, saved, _context(root), lambda *a: None, lambda *a: None)
     assert resumed == ["check", "publish", "tag"]
-    assert context["build_out"] == 2
+    publish = again[2]
+    assert isinstance(publish, _Recorder) and publish.seen == "build_out=2"
+
+
+def test_a_skipped_step_is_recorded_with_its_reason(make_repo) -> None:
+    class Nothing(Step):
+        name, summary = "deploy", "deploy"
+
+        def skip(self, ctx: Context) -> str | None:
+            return "nothing to deploy"
+
+        def run(self, ctx: Context) -> str:
+            raise AssertionError("a skipped step does not run")
+
+    root = make_repo()
+    state = pipeline.State(root / "state.json", version="1.0.0")
+    execute([Nothing()], state, _context(root), lambda *a: None, lambda *a: None)
+    assert state.steps["deploy"]["outputs"] == {"summary": "nothing to deploy"}
 
 
 def test_state_file_is_redacted(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from releasekit.core import manifest, workspace
 from releasekit.core.errors import PreflightError, ReleaseError, VersionError
 from releasekit.release import pipeline as release
 from releasekit.release import state as pipeline
+from releasekit.release.context import Context
 
 from .conftest import git
 
@@ -98,24 +99,28 @@ class _Plan:
         self.seen: dict[str, object] = {}
         self.fail: str | None = None
 
-    def steps(self, ws: workspace.Workspace, opts: release.Options) -> list[pipeline.Step]:
-        def make(name: str) -> pipeline.Step:
-            def fn(ctx: dict[str, object]) -> dict[str, object]:
-                self.calls.append(name)
-                if name == self.fail:
-                    raise ReleaseError(f"{name} failed on purpose")
-                if name == "version":
-                    return {"version": "1.5.0", "notes": "## 1.5.0", "how": "test"}
-                if name == "prepare":
-                    return {"commit": git(self.root, "rev-parse", "HEAD").strip()}
-                if name == "report":
-                    return {}
-                self.seen[name] = (ctx.get("version"), ctx.get("commit"))
-                return {"summary": name}
+    def steps(self, ws: workspace.Workspace, opts: release.Options) -> list[release.Step]:
+        plan = self
 
-            return pipeline.Step(name, name, fn, always=name == "preflight")
+        class Recorded(release.Step):
+            writes = ("version", "notes", "how", "commit")
 
-        return [make(n) for n in self.NAMES]
+            def __init__(self, name: str) -> None:
+                self.name, self.summary, self.always = name, name, name == "preflight"
+
+            def run(self, ctx: Context) -> str:
+                plan.calls.append(self.name)
+                if self.name == plan.fail:
+                    raise ReleaseError(f"{self.name} failed on purpose")
+                if self.name == "version":
+                    ctx.version, ctx.notes, ctx.how = "1.5.0", "## 1.5.0", "test"
+                elif self.name == "prepare":
+                    ctx.commit = git(plan.root, "rev-parse", "HEAD").strip()
+                elif self.name != "report":
+                    plan.seen[self.name] = (ctx.version or None, ctx.commit or None)
+                return self.name
+
+        return [Recorded(n) for n in self.NAMES]
 
     def run(self, opts: release.Options) -> dict[str, object]:
         return release.run(

@@ -1,9 +1,17 @@
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
+import pytest
+from cyclonedx.schema import SchemaVersion
+from cyclonedx.validation.json import JsonStrictValidator
+
 from releasekit.build import sbom
+from releasekit.build.images import sbom as image_sbom
 from releasekit.build.sbom import Installed
+from releasekit.core.errors import ReleaseError
 from releasekit.core.files import file_sha256
 
 ENV = [
@@ -43,3 +51,80 @@ def test_write_is_stable(tmp_path: Path) -> None:
     a = sbom.write({"b": 1, "a": [2]}, tmp_path / "a.json")
     b = sbom.write({"a": [2], "b": 1}, tmp_path / "b.json")
     assert a.read_bytes() == b.read_bytes()
+
+
+def _valid(bom: dict[str, object]) -> None:
+    assert JsonStrictValidator(SchemaVersion.V1_5).validate_str(json.dumps(bom)) is None
+
+
+def test_python_bom_is_valid_cyclonedx_with_purls_and_hashes(tmp_path: Path) -> None:
+    wheel = tmp_path / "ironcage_cli-1.0.0-py3-none-any.whl"
+    wheel.write_bytes(b"wheel")
+    digests = {"ironcage-sandbox": "ab" * 32}
+    bom = sbom.python_bom(ENV[0], wheel, ENV, digests, timestamp=1717243200)
+    _valid(bom)
+    assert bom["serialNumber"].startswith("urn:uuid:")
+    assert bom["metadata"]["tools"]["components"][0]["name"] == "releasekit"
+    assert bom["metadata"]["component"]["licenses"] == [{"license": {"name": "Apache-2.0"}}]
+    for component in [bom["metadata"]["component"], *bom["components"]]:
+        assert component["purl"] == component["bom-ref"]
+        assert component["purl"].startswith("pkg:pypi/")
+        assert re.fullmatch(r"[0-9a-f]{64}", component["hashes"][0]["content"])
+    assert "pkg:pypi/pip@24.0" not in json.dumps(bom)
+
+
+def test_image_bom_is_valid_cyclonedx_with_the_subject_first() -> None:
+    components = [
+        image_sbom.Component("deb", "libc6", "2.36-9+deb12u4", "pkg:deb/debian/libc6@2.36-9"),
+        image_sbom.Component(
+            "pypi", "ironcage-sandbox", "1.0.0", sbom.purl("ironcage-sandbox", "1.0.0")
+        ),
+        image_sbom.Component("deb", "libc6", "2.36-9+deb12u4", "pkg:deb/debian/libc6@2.36-9"),
+    ]
+    image_id = "sha256:" + "cd" * 32
+    bom = image_sbom.image_bom("agent-runtime", "1.0.0", image_id, components, timestamp=0)
+    _valid(bom)
+    subject = bom["metadata"]["component"]
+    assert subject["hashes"] == [{"alg": "SHA-256", "content": "cd" * 32}]
+    assert [c["purl"] for c in bom["components"]] == [
+        "pkg:deb/debian/libc6@2.36-9",
+        "pkg:pypi/ironcage-sandbox@1.0.0",
+    ]
+    assert bom["dependencies"][0] == {
+        "ref": subject["bom-ref"],
+        "dependsOn": [c["purl"] for c in bom["components"]],
+    }
+
+
+METADATA = """Metadata-Version: 2.3
+Name: {name}
+Version: {version}
+License-Expression: Apache-2.0
+{requires}
+"""
+
+
+def _dist_info(site: Path, name: str, version: str, *requires: str) -> None:
+    folder = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    folder.mkdir(parents=True)
+    lines = "\n".join(f"Requires-Dist: {r}" for r in requires)
+    (folder / "METADATA").write_text(METADATA.format(name=name, version=version, requires=lines))
+
+
+def test_installed_reads_the_venv_in_process(tmp_path: Path) -> None:
+    venv = tmp_path / "venv"
+    site = venv / "lib" / "python3.11" / "site-packages"
+    (venv / "pyvenv.cfg").parent.mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    _dist_info(site, "ironcage-cli", "1.0.0", "ironcage-sandbox==1.0.0", 'pytest; extra == "test"')
+    _dist_info(site, "Ironcage_Sandbox", "1.0.0")
+    found = sbom.installed(venv / "bin" / "python")
+    assert found == [
+        Installed("ironcage-cli", "1.0.0", "Apache-2.0", ("ironcage-sandbox",)),
+        Installed("Ironcage_Sandbox", "1.0.0", "Apache-2.0"),
+    ]
+
+
+def test_installed_refuses_an_interpreter_outside_a_venv(tmp_path: Path) -> None:
+    with pytest.raises(ReleaseError, match=r"not the interpreter of a virtual environment"):
+        sbom.installed(tmp_path / "bin" / "python")

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,46 @@ def test_affected_counts_uncommitted_and_untracked(make_repo) -> None:
 def test_affected_unknown_ref(make_repo) -> None:
     with pytest.raises(ReleaseError, match=r"`v9\.9\.9` is not a commit"):
         load(make_repo()).affected("v9.9.9")
+
+
+@pytest.mark.parametrize(
+    ("names", "dependents", "expected"),
+    [
+        (("app",), False, ["core", "app"]),
+        (("core",), False, ["core"]),
+        (("app", "tool"), False, ["core", "app", "tool"]),
+        (("core",), True, ["core", "app", "tool"]),
+        (("site",), True, ["site"]),
+    ],
+)
+def test_closure_walks_the_graph_in_order(
+    make_repo, names: tuple[str, ...], dependents: bool, expected: list[str]
+) -> None:
+    assert load(make_repo()).closure(*names, dependents=dependents) == expected
+
+
+def test_closure_of_an_unknown_package_names_the_known_ones(make_repo) -> None:
+    with pytest.raises(ManifestError, match=r"nope"):
+        load(make_repo()).closure("nope")
+
+
+@pytest.mark.parametrize(
+    "requirement", ["Demo_Core>=1.0", "demo.core[extra]; python_version >= '3.8'", "DEMO-CORE"]
+)
+def test_requirement_names_are_normalised(make_repo, requirement: str) -> None:
+    root = make_repo()
+    app = root / "packages/app/pyproject.toml"
+    app.write_text(re.sub(r'"demo-core==[^"]*"', f'"{requirement}"', app.read_text()))
+    assert requirement in app.read_text()
+    assert load(root).get("app").deps == ("core",)
+
+
+def test_an_invalid_requirement_names_the_file(make_repo) -> None:
+    root = make_repo()
+    app = root / "packages/app/pyproject.toml"
+    app.write_text(re.sub(r'"demo-core==[^"]*"', '"demo-core >>= 1"', app.read_text()))
+    with pytest.raises(ManifestError, match=r"app/pyproject\.toml: dependency 'demo-core >>= 1'"):
+        load(root)
 
 
 def test_cycle_names_packages(make_repo) -> None:

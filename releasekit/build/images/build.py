@@ -19,9 +19,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import docker.errors
 
 from releasekit.build import artifacts
 from releasekit.core import git
@@ -43,6 +42,10 @@ from releasekit.build.images.spec import (
 )
 from releasekit.core.run import check_cancelled
 from releasekit.core.workspace import Workspace
+
+if TYPE_CHECKING:
+    from docker.client import DockerClient
+    from docker.models.images import Image
 
 __all__ = [
     "ImagePlan",
@@ -99,7 +102,7 @@ def _equivalent_argv(spec: ImageSpec, tag: str, args: Mapping[str, str]) -> list
 
 
 def build_one(
-    client: Any,
+    client: DockerClient,
     root: Path,
     spec: ImageSpec,
     tag: str,
@@ -116,6 +119,8 @@ def build_one(
     ``every_line``) and to ``log``. The context upload holds ``context.CONTEXT_LOCK``. A
     failure raises ToolError naming the failing step with the tail of the log.
     """
+    import docker.errors
+
     say = progress or (lambda _msg: None)
     lines: list[str] = []
     step = "(before the first step)"
@@ -185,8 +190,10 @@ def _record_path(root: Path, name: str) -> Path:
     return root / "build" / "images" / f"{name}.json"
 
 
-def _cached_image(client: Any, record: Path) -> Any | None:
+def _cached_image(client: DockerClient, record: Path) -> Image | None:
     """The local image a cache record names, or None when it is gone."""
+    import docker.errors
+
     try:
         image_id = json.loads(record.read_text(encoding="utf-8"))["id"]
         return client.images.get(image_id)
@@ -213,15 +220,17 @@ def _pyproject(path: Path) -> dict[str, Any]:
     return dict(tomllib.loads(path.read_text(encoding="utf-8")).get("project", {}))
 
 
-def _tag_all(image: Any, repository: str, tags: Sequence[str]) -> tuple[str, ...]:
+def _tag_all(image: Image, repository: str, tags: Sequence[str]) -> tuple[str, ...]:
     for tag in tags:
         if f"{repository}:{tag}" not in image.tags:
             image.tag(repository, tag)
     return tuple(f"{repository}:{t}" for t in tags)
 
 
-def _labelled(client: Any, inputs: str) -> Any | None:
+def _labelled(client: DockerClient, inputs: str) -> Image | None:
     """A local image built from ``inputs`` (its INPUTS_LABEL), or None."""
+    import docker.errors
+
     try:
         found = client.images.list(filters={"label": f"{INPUTS_LABEL}={inputs}"})
     except docker.errors.APIError:
@@ -240,7 +249,9 @@ class ImagePlan:
     revision: str
 
 
-def plan(ws: Workspace, version: str, chosen: Sequence[ImageSpec], client: Any) -> ImagePlan:
+def plan(
+    ws: Workspace, version: str, chosen: Sequence[ImageSpec], client: DockerClient
+) -> ImagePlan:
     """Resolve the base images of ``chosen`` and the tags of ``version`` at HEAD."""
     bases = resolve_base_images(client, sorted({s.base_arg for s in chosen}))
     revision = git.head(ws.root)
@@ -254,7 +265,7 @@ def build_image(
     planned: ImagePlan,
     spec: ImageSpec,
     *,
-    client: Any,
+    client: DockerClient,
     wheels: Mapping[str, Path] | None = None,
     force: bool = False,
     nocache: bool = False,
@@ -319,7 +330,7 @@ def build_image(
         cache.record(key, inputs, [record])
     image.reload()
     say(f"{key} {status}")
-    return ImageResult(spec.name, image.id, full_tags, int(image.attrs["Size"]), status, bom)
+    return ImageResult(spec.name, str(image.id), full_tags, int(image.attrs["Size"]), status, bom)
 
 
 def build_images(
@@ -331,7 +342,7 @@ def build_images(
     force: bool = False,
     nocache: bool = False,
     progress: Progress | None = None,
-    client: Any | None = None,
+    client: DockerClient | None = None,
 ) -> list[ImageResult]:
     """Build every image of ``packages`` (default all) whose inputs changed; tag and SBOM it.
 

@@ -13,13 +13,16 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-import docker.errors
 
 from releasekit.build import sbom as python_sbom
 from releasekit.core.errors import ToolError
+
+if TYPE_CHECKING:
+    from docker.client import DockerClient
+    from docker.models.images import Image
 
 __all__ = [
     "Component",
@@ -89,11 +92,14 @@ def parse_inventory(output: str) -> list[Component]:
     return sorted(found, key=lambda c: (c.kind, c.name))
 
 
-def inventory(client: Any, image: Any) -> list[Component]:
+def inventory(client: DockerClient, image: Image) -> list[Component]:
     """Every Debian package and Python distribution installed in ``image``."""
+    import docker.errors
+
+    image_id = str(image.id)
     try:
         out = client.containers.run(
-            image.id,
+            image_id,
             entrypoint=["/bin/sh", "-c"],
             command=[_SCRIPT],
             network_disabled=True,
@@ -104,7 +110,7 @@ def inventory(client: Any, image: Any) -> list[Component]:
         return parse_inventory(out.decode("utf-8", "replace"))
     except (docker.errors.ContainerError, docker.errors.APIError, ValueError) as exc:
         raise ToolError(
-            ["docker", "run", "--rm", image.id, "/bin/sh", "-c", "<inventory>"],
+            ["docker", "run", "--rm", image_id, "/bin/sh", "-c", "<inventory>"],
             getattr(exc, "exit_status", 1),
             str(exc),
             "Listing the packages of the image failed; it needs /bin/sh and dpkg-query.",
@@ -117,30 +123,21 @@ def image_bom(
     """The CycloneDX 1.5 document of ``image`` holding ``components``."""
     digest = image_id.split(":", 1)[-1]
     root_ref = f"pkg:oci/{image}@sha256%3A{digest}?tag={version}"
-    subject = {
-        "type": "container",
-        "bom-ref": root_ref,
-        "name": image,
-        "version": version,
-        "purl": root_ref,
-        "hashes": [{"alg": "SHA-256", "content": digest}],
-    }
-    listed = [
-        {"type": "library", "bom-ref": c.purl, "name": c.name, "version": c.version, "purl": c.purl}
-        for c in components
-    ]
+    subject = python_sbom.component(image, version, root_ref, kind="container", digest=digest)
+    unique = {c.purl: c for c in components}
+    listed = [python_sbom.component(c.name, c.version, ref) for ref, c in unique.items()]
     return python_sbom.document(
         subject,
         listed,
-        [{"ref": root_ref, "dependsOn": [c.purl for c in components]}],
+        {root_ref: sorted(unique)},
         serial_seed=root_ref,
         timestamp=timestamp,
     )
 
 
 def write_sbom(
-    client: Any, image: Any, name: str, version: str, dest: Path, *, timestamp: int
+    client: DockerClient, image: Image, name: str, version: str, dest: Path, *, timestamp: int
 ) -> Path:
     """Write the SBOM of ``image`` (named ``name``) to ``dest``; returns ``dest``."""
-    bom = image_bom(name, version, image.id, inventory(client, image), timestamp=timestamp)
+    bom = image_bom(name, version, str(image.id), inventory(client, image), timestamp=timestamp)
     return python_sbom.write(bom, dest)

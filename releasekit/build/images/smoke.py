@@ -14,18 +14,22 @@ from __future__ import annotations
 import json
 import secrets
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import docker.errors
 
 from releasekit.core.errors import ReleaseError
 from releasekit.build.images.spec import LOCAL_PREFIX, connect
 from releasekit.core.run import register_secret
+from releasekit.core import http
+from releasekit.core.errors import HttpError
+
+if TYPE_CHECKING:
+    from docker.client import DockerClient
+    from docker.models.images import Image
+    from docker.models.containers import Container
 
 __all__ = ["SmokeError", "SmokeResult", "smoke_image"]
 
@@ -55,17 +59,15 @@ class SmokeResult:
 def _get(url: str, timeout: float = 3.0) -> tuple[int, str, str]:
     """(status, content type, body) of GET ``url``; status 0 when nothing answers."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            body = response.read().decode("utf-8", "replace")
-            return int(response.status), str(response.headers.get("Content-Type", "")), body
-    except urllib.error.HTTPError as exc:
-        kind = str(exc.headers.get("Content-Type", ""))
-        return exc.code, kind, exc.read().decode("utf-8", "replace")
-    except (urllib.error.URLError, OSError):
+        answer = http.get(url, timeout=timeout, retries=0)
+    except HttpError:
         return 0, "", ""
+    return answer.status, str(answer.headers.get("Content-Type", "")), answer.text()
 
 
-def _logs(container: Any) -> str:
+def _logs(container: Container) -> str:
+    import docker.errors
+
     try:
         text: str = container.logs(tail=20).decode("utf-8", "replace")
     except docker.errors.APIError:
@@ -73,7 +75,7 @@ def _logs(container: Any) -> str:
     return text.strip()
 
 
-def _fail(name: str, what: str, container: Any | None = None) -> SmokeError:
+def _fail(name: str, what: str, container: Container | None = None) -> SmokeError:
     tail = f"\nLast lines of its log:\n{_logs(container)}" if container is not None else ""
     return SmokeError(
         f"Smoke test of {name}: {what}. Run the image by hand (`docker run --rm -p "
@@ -81,16 +83,17 @@ def _fail(name: str, what: str, container: Any | None = None) -> SmokeError:
     )
 
 
-def _host_port(container: Any, port: int) -> int:
+def _host_port(container: Container, port: int) -> int:
     container.reload()
     bindings = (container.attrs["NetworkSettings"]["Ports"] or {}).get(f"{port}/tcp") or []
     for binding in bindings:
         if binding.get("HostIp") in ("127.0.0.1", "0.0.0.0", ""):  # noqa: S104
             return int(binding["HostPort"])
-    raise _fail(container.image.tags[0] if container.image.tags else "?", f"port {port} unbound")
+    tags = container.image.tags if container.image is not None else []
+    raise _fail(tags[0] if tags else "?", f"port {port} unbound")
 
 
-def _wait_healthy(ref: str, container: Any, url: str) -> dict[str, Any]:
+def _wait_healthy(ref: str, container: Container, url: str) -> dict[str, Any]:
     """Wait for GET ``url`` 200 and the HEALTHCHECK status healthy; the /health JSON."""
     deadline = time.monotonic() + _TIMEOUT
     body: dict[str, Any] | None = None
@@ -117,20 +120,23 @@ def _wait_healthy(ref: str, container: Any, url: str) -> dict[str, Any]:
     raise _fail(ref, f"{what} within {_TIMEOUT:.0f} s", container)
 
 
-def _check_user(ref: str, image: Any, container: Any) -> tuple[str, int]:
+def _check_user(ref: str, image: Image, container: Container) -> tuple[str, int]:
     user = str(image.attrs["Config"].get("User") or "")
     if user.split(":")[0] in ("", "0", "root"):
         raise _fail(ref, f"the image runs as root (Config.User is {user!r}); add a USER line")
     code, out = container.exec_run(["id", "-u"])
-    uid = int(out.decode().strip()) if code == 0 and out.decode().strip().isdigit() else -1
+    printed = out.decode().strip() if isinstance(out, bytes) else ""
+    uid = int(printed) if code == 0 and printed.isdigit() else -1
     if uid <= 0:
-        raise _fail(ref, f"`id -u` in the container printed {out.decode().strip()!r}", container)
+        raise _fail(ref, f"`id -u` in the container printed {printed!r}", container)
     return user, uid
 
 
 @contextmanager
-def _running(client: Any, ref: str, **kwargs: Any) -> Iterator[Any]:
+def _running(client: DockerClient, ref: str, **kwargs: Any) -> Iterator[Any]:
     """Run ``ref`` detached; the container is stopped and removed on exit."""
+    import docker.errors
+
     try:
         container = client.containers.run(ref, detach=True, **kwargs)
     except docker.errors.ImageNotFound:
@@ -146,7 +152,7 @@ def _running(client: Any, ref: str, **kwargs: Any) -> Iterator[Any]:
             container.remove(force=True, v=True)
 
 
-def _start(stack: ExitStack, client: Any, ref: str, port: int, **kwargs: Any) -> tuple[Any, str]:
+def _start(stack: ExitStack, client: DockerClient, ref: str, port: int, **kwargs: Any) -> tuple[Any, str]:
     container = stack.enter_context(
         _running(client, ref, ports={f"{port}/tcp": ("127.0.0.1", None)}, **kwargs)
     )
@@ -154,9 +160,11 @@ def _start(stack: ExitStack, client: Any, ref: str, port: int, **kwargs: Any) ->
 
 
 def smoke_image(
-    name: str, version: str, *, client: Any | None = None, prefix: str = LOCAL_PREFIX
+    name: str, version: str, *, client: DockerClient | None = None, prefix: str = LOCAL_PREFIX
 ) -> SmokeResult:
     """Run the smoke test of image ``name`` (``<prefix>/<name>:<version>``); SmokeError else."""
+    import docker.errors
+
     client = client or connect()
     ref = f"{prefix}/{name}:{version}"
     try:

@@ -13,15 +13,15 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-import docker.client
-import docker.errors
-import requests
 
 from releasekit.core import version as versions
 from releasekit.core.errors import ManifestError, PreflightError, ReleaseError
 from releasekit.core.workspace import Workspace
+
+if TYPE_CHECKING:
+    from docker.client import DockerClient
 
 __all__ = [
     "DEFAULT_BASES",
@@ -88,14 +88,7 @@ class ImageSpec:
 
 def _closure_dists(ws: Workspace, package: str) -> tuple[str, ...]:
     """The distributions of ``package`` and its internal dependencies, dependencies first."""
-    needed: set[str] = set()
-    frontier = [package]
-    while frontier:
-        name = frontier.pop()
-        if name not in needed:
-            needed.add(name)
-            frontier.extend(ws.get(name).deps)
-    return tuple(ws.get(n).spec.dist for n in ws.order() if n in needed)
+    return tuple(ws.get(n).spec.dist for n in ws.closure(package))
 
 
 def specs(
@@ -181,8 +174,12 @@ def tags_for(version: str, short_sha: str | None, released: Iterable[str] = ()) 
     return tags
 
 
-def connect() -> Any:
+def connect() -> DockerClient:
     """A docker SDK client of the engine at DOCKER_HOST; PreflightError when it does not answer."""
+    import docker.client
+    import docker.errors
+    import requests
+
     host = os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
     try:
         client = docker.client.from_env(version="auto")
@@ -206,7 +203,9 @@ class BaseImage:
     source: Literal["env", "public", "local"]
 
 
-def _local_id(client: Any, ref: str) -> str | None:
+def _local_id(client: DockerClient, ref: str) -> str | None:
+    import docker.errors
+
     try:
         return cast(str, client.images.get(ref).id)
     except docker.errors.ImageNotFound:
@@ -215,7 +214,9 @@ def _local_id(client: Any, ref: str) -> str | None:
         raise PreflightError(f"The Docker engine failed to inspect {ref}: {exc}") from None
 
 
-def _pull(client: Any, ref: str) -> str | None:
+def _pull(client: DockerClient, ref: str) -> str | None:
+    import docker.errors
+
     try:
         return cast(str, client.images.pull(ref).id)
     except docker.errors.APIError:
@@ -223,7 +224,7 @@ def _pull(client: Any, ref: str) -> str | None:
 
 
 def resolve_base_images(
-    client: Any,
+    client: DockerClient,
     args: Sequence[BaseArg] = ("PYTHON_BASE", "NGINX_BASE"),
     environ: Mapping[str, str] | None = None,
 ) -> dict[BaseArg, BaseImage]:

@@ -11,7 +11,7 @@ import pytest
 from releasekit.build import images
 from releasekit.core.errors import ConflictError, PublishError
 from releasekit.deploy import testbed
-from releasekit.publish import registry
+from releasekit.publish.registry import push_images
 from tests.integration.docker.conftest import IMAGES, Built
 
 pytestmark = pytest.mark.integration
@@ -37,7 +37,7 @@ def _registry_digest(host: str, repository: str, tag: str) -> str:
 def test_push_records_what_the_registry_holds(
     built: Built, client: Any, registry: testbed.Service
 ) -> None:
-    results = registry.push_images(built.ws, built.version, registry.host, client=client)
+    results = push_images(built.ws, built.version, registry.host, client=client)
     assert {r.name: r.status for r in results} == dict.fromkeys(IMAGES, "pushed")
     recorded = json.loads((built.ws.root / "dist" / built.version / "images.json").read_text())
     assert sorted(recorded) == sorted(IMAGES)
@@ -48,7 +48,7 @@ def test_push_records_what_the_registry_holds(
         for tag in entry["tags"]:
             assert _registry_digest(registry.host, f"ironcage/{name}", tag) == entry["digest"]
 
-    again = registry.push_images(built.ws, built.version, registry.host, client=client)
+    again = push_images(built.ws, built.version, registry.host, client=client)
     assert {r.name: r.status for r in again} == dict.fromkeys(IMAGES, "up to date")
     assert {r.name: r.digest for r in again} == {n: e["digest"] for n, e in recorded.items()}
 
@@ -58,7 +58,7 @@ def test_an_image_rebuilt_elsewhere_from_the_same_inputs_is_recognised(
 ) -> None:
     # As on a machine that never built it: another build of the same commit and inputs
     # (no layer cache, so another image id) finds the release already in the registry.
-    first = registry.push_images(
+    first = push_images(
         built.ws, built.version, registry.host, images=["marketing-site"], client=client
     )
     (rebuilt,) = images.build_images(
@@ -66,7 +66,7 @@ def test_an_image_rebuilt_elsewhere_from_the_same_inputs_is_recognised(
     )
     try:
         assert rebuilt.image_id != built.results["marketing-site"].image_id
-        (again,) = registry.push_images(
+        (again,) = push_images(
             built.ws, built.version, registry.host, images=["marketing-site"], client=client
         )
         assert (again.status, again.digest) == ("up to date", first[0].digest)
@@ -90,7 +90,7 @@ def test_different_content_under_the_version_tag_is_a_conflict(
     for chunk in client.images.push(repository, tag=built.version, stream=True, decode=True):
         assert "error" not in chunk, chunk
     with pytest.raises(ConflictError, match=rf"agent-runtime:{built.version} already exists"):
-        registry.push_images(
+        push_images(
             built.ws,
             built.version,
             f"{registry.host}/conflict",
@@ -105,5 +105,5 @@ def test_unreachable_registry_records_nothing(built: Built, client: Any) -> None
     recorded.unlink(missing_ok=True)
     dead = f"127.0.0.1:{testbed.free_port()}"
     with pytest.raises(PublishError, match=rf"registry {dead} cannot be reached"):
-        registry.push_images(built.ws, built.version, dead, client=client)
+        push_images(built.ws, built.version, dead, client=client)
     assert not recorded.exists()

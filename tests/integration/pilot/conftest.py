@@ -22,6 +22,7 @@ import pytest
 from releasekit.build import images
 from releasekit.core import manifest, version, workspace
 from releasekit.deploy import testbed
+from releasekit.publish.registry import push_images
 from tests.conftest import REPO, copy_repo, git, require
 
 IMAGES = ("control-panel-api", "control-panel-web", "agent-runtime")
@@ -81,7 +82,7 @@ def pilot_images(
             ws = _release_copy(tmp_path_factory.mktemp(f"repo-{new}"), new)
             built = images.build_images(ws, new, packages=PACKAGES, client=client)
             made += [tag for result in built for tag in result.tags]
-            pushed = registry.push_images(ws, new, registry.host, packages=PACKAGES, client=client)
+            pushed = push_images(ws, new, registry.host, packages=PACKAGES, client=client)
             made += [f"{p.repository}:{tag}" for p in pushed for tag in p.tags]
         remote = f"{registry.host}/ironcage"
         _broken_api(

@@ -1,0 +1,78 @@
+"""The build step (every artifact, recorded in the registry) and the verify step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from releasekit.build import checksums, images
+from releasekit.build import runner as builds
+from releasekit.build.artifacts import Outcome
+from releasekit.core.artifact import Artifact, kind_of
+from releasekit.core.errors import ReleaseError
+from releasekit.core.files import file_sha256
+from releasekit.publish import charts
+from releasekit.release.context import Context
+from releasekit.release.steps.base import Step, check_head
+
+__all__ = ["Build", "Verify", "record_outcome"]
+
+
+def _relative(path: Path, folder: Path, root: Path) -> str:
+    """``path`` below the release folder, or below the root when it lies elsewhere."""
+    base = folder if path.is_relative_to(folder) else root
+    return path.relative_to(base).as_posix()
+
+
+def record_outcome(ctx: Context, outcome: Outcome, image_packages: dict[str, str]) -> None:
+    """Record one build outcome: each of its files, and the image it stands for."""
+    kind, _, owner = outcome.key.partition(":")
+    package = image_packages.get(owner, "") if kind == "image" else owner
+    for path in outcome.outputs:
+        rel = _relative(path, ctx.folder, ctx.root)
+        ctx.record(
+            Artifact(
+                kind=kind_of(rel),
+                name=rel,
+                package=package,
+                path=rel,
+                sha256=file_sha256(path),
+                status=outcome.status,
+            )
+        )
+    if kind == "image":
+        ctx.record(Artifact(kind="image", name=owner, package=package, status=outcome.status))
+
+
+class Build(Step):
+    """Every artifact (cached by its inputs), SHA256SUMS included."""
+
+    name = "build"
+    summary = "sdists, wheels, binary, site, images (cached by inputs)"
+    writes = ("artifacts",)
+
+    def run(self, ctx: Context) -> str:
+        check_head(ctx)
+        built = builds.build(
+            ctx.ws, progress=ctx.progress, jobs=ctx.opts.jobs, verbose=ctx.opts.verbose
+        )
+        image_packages = {spec.name: spec.package for spec in images.specs(ctx.ws)}
+        for outcome in (*built.outcomes, built.checksums):
+            record_outcome(ctx, outcome, image_packages)
+        fresh = sum(1 for o in built.outcomes if o.status == "built")
+        return f"{len(built.outcomes)} artifacts, {fresh} built"
+
+
+class Verify(Step):
+    """SHA256SUMS holds, charts lint strictly (wheels and images were smoke-tested in build)."""
+
+    name = "verify"
+    summary = "checksums and chart lint"
+
+    def run(self, ctx: Context) -> str:
+        folder = ctx.folder
+        sums = checksums.parse(folder / checksums.FILENAME)
+        bad = [name for name, digest in sums.items() if file_sha256(folder / name) != digest]
+        if bad:
+            raise ReleaseError(f"{folder / checksums.FILENAME} does not match: {', '.join(bad)}.")
+        charts.lint(ctx.root)
+        return f"{len(sums)} checksums, charts lint clean"

@@ -1,0 +1,92 @@
+"""Deploy the release (terraform, then helm or the compose pilot) and check its health."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from releasekit.core.artifact import IMAGES_FILE
+from releasekit.core.errors import ReleaseError
+from releasekit.deploy import cluster, kube_env, pilot, rollout
+from releasekit.deploy import helm as helm_deploy
+from releasekit.deploy import terraform as infra
+from releasekit.release.context import Context
+from releasekit.release.steps.base import Step, environment
+
+__all__ = ["Deploy", "Health"]
+
+
+class Deploy(Step):
+    """Infrastructure first, then the charts or the compose pilot that run on it."""
+
+    name = "deploy"
+    summary = "deploy"
+    writes = ("deployed",)
+
+    def __init__(self, env: str) -> None:
+        self.summary = f"deploy to {env}"
+
+    def skip(self, ctx: Context) -> str | None:
+        env = environment(ctx)
+        return (
+            None
+            if any(env.get(k) for k in ("terraform", "helm", "compose"))
+            else ("nothing to deploy")
+        )
+
+    def run(self, ctx: Context) -> str:
+        env, ws, new, target = environment(ctx), ctx.ws, ctx.version, ctx.dest
+        done: list[str] = []
+        if env.get("terraform"):
+            tf_env = str(env["terraform"])
+            module = infra.module_dir(ws.root, tf_env)
+            images_json = Path("dist") / new / IMAGES_FILE
+            var_files = (infra.images_var_file(ws.root, tf_env, images_json),)
+            saved, _ = infra.plan_paths(tf_env)
+            infra.plan(module, tf_env, ws.root, saved, var_files)
+            infra.apply(module, tf_env, ws.root, saved)
+            done.append(f"terraform {tf_env}")
+        if env.get("helm"):
+            kenv = kube_env.resolve(ws.root, ctx.opts.env)
+            if kenv.local_root is not None:
+                cluster.up(kenv.local_root)
+            upgrades = helm_deploy.plan(ws.root, kenv, new, target.chart_registry, target.registry)
+            outcomes = helm_deploy.deploy(ws.root, kenv, upgrades)
+            done.append(
+                f"helm {kenv.name}: " + ", ".join(f"{o.release} {o.status}" for o in outcomes)
+            )
+        if env.get("compose"):
+            deployment = pilot.deploy(ws.root, new, target.registry)
+            done.append(f"pilot {deployment.version}")
+        ctx.deployed = done
+        return ", ".join(done)
+
+
+class Health(Step):
+    """The deployed services answer /health with the released version."""
+
+    name = "health"
+    summary = "health checks"
+    writes = ("health",)
+
+    def skip(self, ctx: Context) -> str | None:
+        env = environment(ctx)
+        return None if env.get("helm") or env.get("compose") else "no pilot in this environment"
+
+    def run(self, ctx: Context) -> str:
+        env = environment(ctx)
+        if env.get("helm"):
+            kenv = kube_env.resolve(ctx.root, ctx.opts.env)
+            releases = rollout.check(ctx.root, kenv, ctx.version)
+            problems = [p for r in releases for p in r.problems]
+            if problems:
+                raise ReleaseError(
+                    f"{kenv.describe()} is unhealthy after the deploy: {'; '.join(problems)}"
+                )
+            rolled = sum(len(r.workloads) for r in releases)
+            if not env.get("compose"):
+                return f"{rolled} workloads of {len(releases)} releases rolled out"
+        verdict = pilot.health(ctx.root, ctx.version)
+        if not verdict.ok:
+            raise ReleaseError(f"The pilot is unhealthy after the deploy: {verdict.detail}")
+        ctx.health = verdict.url
+        return f"{verdict.url} answers {ctx.version}"

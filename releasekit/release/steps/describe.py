@@ -1,0 +1,65 @@
+"""The plan in words, for --dry-run and the confirmation: artifacts, destinations, commands."""
+
+from __future__ import annotations
+
+from releasekit.core import version
+from releasekit.core.workspace import Workspace
+from releasekit.deploy import helm as helm_deploy
+from releasekit.deploy import kube_env
+from releasekit.publish import charts
+from releasekit.release.context import Context
+from releasekit.release.plan import release_message
+from releasekit.release.steps.base import environment
+
+__all__ = ["describe"]
+
+
+def describe(ctx: Context) -> list[str]:
+    """The plan in words, for --dry-run: artifacts, destinations, tags and commands."""
+    ws, new, target = ctx.ws, ctx.version, ctx.dest
+    lines = [f"version {ctx.current} -> {new} ({ctx.how})"]
+    lines += [
+        f"write {f.site.file.relative_to(ws.root)}:{f.line} ({f.site.kind})"
+        for f in version.read(ws)
+    ]
+    lines.append(f"$ git commit -m '{release_message(new)}'")
+    lines += ["build: sdists, wheels, binary, site, images, SBOMs, SHA256SUMS (cached by inputs)"]
+    lines.append(
+        f"$ git tag -a v{new} && git push --atomic {target.git_remote} "
+        f"HEAD:refs/heads/{ws.manifest.branch} refs/tags/v{new}"
+    )
+    for pkg in ws.packages:
+        for kind in pkg.spec.artifacts:
+            if kind in {"sdist", "wheel"}:
+                lines.append(f"{kind} {pkg.spec.dist} {new} -> {target.pypi_url}")
+            elif kind == "binary":
+                lines.append(f"binary dist/{new}/bin/ironcage-{new}-linux-x86_64 -> release assets")
+            elif kind == "site":
+                lines.append(f"site tarball dist/{new}/site/ -> release assets")
+        for image in pkg.spec.images:
+            lines.append(f"image {target.registry}/{image}: {', '.join(_tags(ws, new))}")
+    for chart in charts.find_charts(ws.root):
+        lines.append(f"chart {chart.name} {new} -> {target.chart_registry}")
+    prov = f"dist/{new}/provenance.intoto.jsonl"
+    lines.append(f"$ cosign sign every image and chart by digest, attest SBOMs; sign {prov}")
+    lines.append("verify every artifact at its destination: digest, signature, provenance")
+    env = environment(ctx) if ctx.opts.env != "none" else {}
+    if env.get("terraform"):
+        lines.append(f"$ terraform plan/apply environment {env['terraform']}")
+    if env.get("helm"):
+        kenv = kube_env.resolve(ws.root, ctx.opts.env)
+        for up in helm_deploy.plan(ws.root, kenv, new, target.chart_registry, target.registry):
+            lines.append("$ " + " ".join(up.argv))
+    if env.get("compose"):
+        lines.append(f"$ compose up: pilot at {new} from {target.registry}, then health checks")
+    lines.append(f"report dist/{new}/release.json, RELEASE_NOTES.md, SHA256SUMS")
+    return lines
+
+
+def _tags(ws: Workspace, new: str) -> list[str]:
+    from releasekit.build.images import tags_for
+
+    del ws
+    return [
+        t if not t.startswith("sha-") else "sha-<release commit>" for t in tags_for(new, "0000000")
+    ]

@@ -1,0 +1,110 @@
+"""The report step: release notes, SHA256SUMS and release.json, derived from the registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from releasekit.build import checksums
+from releasekit.core import files
+from releasekit.core.artifact import Artifact, kind_of
+from releasekit.core.files import file_sha256
+from releasekit.release.context import Context
+from releasekit.release.steps.base import Step
+
+__all__ = ["Report", "adopt_folder", "release_notes", "release_record"]
+
+NOTES_FILE = "RELEASE_NOTES.md"
+RECORD_FILE = "release.json"
+
+
+def adopt_folder(ctx: Context) -> list[str]:
+    """Bring the registry's files up to date with the release folder.
+
+    Every file SHA256SUMS lists gets its current sha256 (files a step rewrote, such as
+    images.json, included); a file no step recorded is recorded by its path's kind.
+    Returns the files of the folder.
+    """
+    by_path = {a.path: a for a in ctx.artifacts.files()}
+    listed = checksums.release_files(ctx.folder)
+    for rel in listed:
+        digest = file_sha256(ctx.folder / rel)
+        known = by_path.get(rel)
+        if known is None:
+            ctx.record(Artifact(kind_of(rel), rel, path=rel, sha256=digest, status="found"))
+        elif known.sha256 != digest:
+            ctx.artifacts.update(known.kind, known.name, sha256=digest)
+    return listed
+
+
+def release_notes(ctx: Context) -> str:
+    """RELEASE_NOTES.md: the changelog's notes, then where each published artifact went."""
+    lines = [ctx.notes.rstrip(), "", "### Artifacts", ""]
+    for a in ctx.artifacts.of("sdist", "wheel"):
+        if a.destination:
+            lines.append(f"- {a.kind} `{a.name.rsplit('/', 1)[-1]}` -> {a.destination}")
+    for a in ctx.artifacts.of("binary", "site"):
+        lines.append(f"- {a.kind} `{a.path}` (release asset), sha256 `{a.sha256}`")
+    for name, pin in ctx.artifacts.images().items():
+        lines.append(f"- image {name}: `{pin.repository}@{pin.digest}` ({', '.join(pin.tags)})")
+    for a in ctx.artifacts.of("chart"):
+        if a.destination:
+            lines.append(f"- chart `{a.destination}`" + (f" @ `{a.digest}`" if a.digest else ""))
+    if lines[-1] == "":
+        return ctx.notes
+    return "\n".join(lines) + "\n"
+
+
+def release_record(ctx: Context, listed: set[str]) -> dict[str, Any]:
+    """The content of release.json: what was published where, and the release's files."""
+    recorded = ctx.state.steps if ctx.state is not None else {}
+    return {
+        **ctx.published(),
+        "tag": ctx.tag or None,
+        "how": ctx.how or None,
+        "destinations": ctx.dest.describe(),
+        "deployed": list(ctx.deployed),
+        "artifacts": {
+            a.path: a.sha256
+            for a in sorted(ctx.artifacts.files(), key=lambda a: a.path)
+            if a.kind != "checksums" and a.sha256 and a.path in listed
+        },
+        "sboms": ctx.artifacts.sboms(),
+        "registry": ctx.artifacts.to_json(),
+        "steps": {name: step.get("seconds") for name, step in recorded.items()},
+    }
+
+
+class Report(Step):
+    """dist/<version>/RELEASE_NOTES.md, SHA256SUMS and release.json, from the registry."""
+
+    name = "report"
+    summary = "release.json and notes"
+    writes = ("report", "artifacts")
+
+    def run(self, ctx: Context) -> str:
+        folder = ctx.folder
+        files.write_text(folder / NOTES_FILE, release_notes(ctx), mode=0o644)
+        ctx.record(
+            Artifact(
+                "notes",
+                NOTES_FILE,
+                path=NOTES_FILE,
+                sha256=file_sha256(folder / NOTES_FILE),
+                status="written",
+            )
+        )
+        listed = set(adopt_folder(ctx))
+        sums = folder / checksums.FILENAME
+        files.write_text(sums, ctx.artifacts.checksums(listed), mode=0o644)
+        ctx.artifacts.update(
+            "checksums",
+            checksums.FILENAME,
+            path=checksums.FILENAME,
+            sha256=file_sha256(sums),
+            status="written",
+        )
+        data = release_record(ctx, listed)
+        data.pop("remote", None)
+        files.write_json(folder / RECORD_FILE, data)
+        ctx.report = str((folder / RECORD_FILE).relative_to(ctx.root))
+        return f"dist/{ctx.version}/{RECORD_FILE}"
