@@ -177,7 +177,10 @@ class Board:
         grid.add_column(no_wrap=True, justify="right", min_width=7)
         grid.add_column(no_wrap=True, overflow="ellipsis", ratio=1)
         with self._lock:
-            rows = [(key, line.state, line.seconds(now), line.detail) for key, line in self._lines.items()]
+            rows = [
+                (key, line.state, line.seconds(now), line.detail)
+                for key, line in self._lines.items()
+            ]
         for key, state, seconds, detail in rows:
             style = _STYLES[state]
             shown = "" if seconds is None else f"{seconds:.1f}s"

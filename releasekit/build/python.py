@@ -33,8 +33,8 @@ from typing import TypeVar
 from releasekit.build import artifacts, sbom
 from releasekit.build.artifacts import Outcome, Progress
 from releasekit.build.cache import Cache, inputs_hash
-from releasekit.core.files import file_sha256
 from releasekit.core.errors import ManifestError, PublishError, ToolError
+from releasekit.core.files import file_sha256
 from releasekit.core.run import require_tool, run
 from releasekit.core.workspace import Package, Workspace
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from releasekit.build import artifacts, binary, checksums, images, python as python_dist, site
+from releasekit.build import artifacts, binary, checksums, images, site
+from releasekit.build import python as python_dist
 from releasekit.build.artifacts import Outcome, Progress
 from releasekit.build.board import Board
 from releasekit.build.schedule import Job, Node, run_graph
@@ -121,7 +122,9 @@ def _image_nodes(
         needs = [f"wheel:{by_dist[d]}" for d in spec.dists if f"wheel:{by_dist[d]}" in wheel_keys]
         needs += [f"image:{n}" for n in _SMOKE_NEEDS.get(spec.name, ()) if n in names]
 
-        def work(job: Job, spec: images.ImageSpec = spec, from_python: bool = bool(wheel_keys)) -> Outcome:
+        def work(
+            job: Job, spec: images.ImageSpec = spec, from_python: bool = bool(wheel_keys)
+        ) -> Outcome:
             client = images.connect()
             try:
                 wheels: dict[str, Path] | None = None

@@ -148,9 +148,7 @@ class _Run:
         return say
 
 
-def run_graph(
-    root: Path, nodes: Sequence[Node], *, jobs: int, board: Board
-) -> dict[str, Outcome]:
+def run_graph(root: Path, nodes: Sequence[Node], *, jobs: int, board: Board) -> dict[str, Outcome]:
     """Run ``nodes`` (at most ``jobs`` at a time); their outcomes by key, or BuildError."""
     graph = graphlib.TopologicalSorter({n.key: n.needs for n in nodes})
     graph.prepare()

@@ -21,14 +21,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-
 from releasekit.build import artifacts
-from releasekit.core import git
 from releasekit.build.artifacts import Progress, Status
 from releasekit.build.cache import Cache, inputs_hash
 from releasekit.build.images import context
-from releasekit.core.errors import ToolError
-from releasekit.core.files import file_sha256
 from releasekit.build.images.sbom import sbom_path, write_sbom
 from releasekit.build.images.spec import (
     INPUTS_LABEL,
@@ -40,6 +36,9 @@ from releasekit.build.images.spec import (
     specs,
     tags_for,
 )
+from releasekit.core import git
+from releasekit.core.errors import ToolError
+from releasekit.core.files import file_sha256
 from releasekit.core.run import check_cancelled
 from releasekit.core.workspace import Workspace
 

@@ -21,7 +21,7 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from releasekit.build import artifacts, python as python_dist
+from releasekit.build import python as python_dist
 from releasekit.build.artifacts import Progress
 from releasekit.build.cache import Cache
 from releasekit.build.images.spec import ImageSpec
@@ -42,7 +42,6 @@ def _wheel_name(dist: str, version: str) -> str:
 def published_wheels(ws: Workspace, spec: ImageSpec, version: str, epoch: str) -> dict[str, Path]:
     """The wheels of ``spec.dists`` in ``dist/<version>/python/`` that the Python build made
     from the current inputs (fresh ``wheel:<package>`` entries), by distribution name."""
-    published = artifacts.dist_dir(ws, version) / "python"
     cache = Cache(ws.root)
     by_dist = {p.spec.dist: p for p in ws.packages}
     found: dict[str, Path] = {}
