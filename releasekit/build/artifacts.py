@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Literal
 
 from releasekit.core import version as versions
-from releasekit.core.files import file_sha256
 from releasekit.core.errors import VersionError
+from releasekit.core.files import file_sha256
 from releasekit.core.run import run
 from releasekit.core.workspace import Workspace
 

@@ -38,8 +38,6 @@ _FORMAT = 1
 _CHUNK = 1 << 20
 
 
-
-
 def _listed(root: Path, prefixes: Sequence[str]) -> list[str]:
     """Tracked plus untracked-not-ignored files under ``prefixes`` (repo-relative, sorted)."""
     if not prefixes:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from releasekit.core import files
-from releasekit.core.files import file_sha256
 from releasekit.core.errors import PublishError
+from releasekit.core.files import file_sha256
 
 __all__ = ["FILENAME", "parse", "release_files", "write"]
 

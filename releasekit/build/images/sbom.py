@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-
 from releasekit.build import sbom as python_sbom
 from releasekit.core.errors import ToolError
 

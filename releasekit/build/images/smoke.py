@@ -19,17 +19,15 @@ from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-
-from releasekit.core.errors import ReleaseError
 from releasekit.build.images.spec import LOCAL_PREFIX, connect
-from releasekit.core.run import register_secret
 from releasekit.core import http
-from releasekit.core.errors import HttpError
+from releasekit.core.errors import HttpError, ReleaseError
+from releasekit.core.run import register_secret
 
 if TYPE_CHECKING:
     from docker.client import DockerClient
-    from docker.models.images import Image
     from docker.models.containers import Container
+    from docker.models.images import Image
 
 __all__ = ["SmokeError", "SmokeResult", "smoke_image"]
 
@@ -152,7 +150,9 @@ def _running(client: DockerClient, ref: str, **kwargs: Any) -> Iterator[Any]:
             container.remove(force=True, v=True)
 
 
-def _start(stack: ExitStack, client: DockerClient, ref: str, port: int, **kwargs: Any) -> tuple[Any, str]:
+def _start(
+    stack: ExitStack, client: DockerClient, ref: str, port: int, **kwargs: Any
+) -> tuple[Any, str]:
     container = stack.enter_context(
         _running(client, ref, ports={f"{port}/tcp": ("127.0.0.1", None)}, **kwargs)
     )

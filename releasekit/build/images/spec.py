@@ -13,8 +13,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, cast
-
+from typing import TYPE_CHECKING, Literal, cast
 
 from releasekit.core import version as versions
 from releasekit.core.errors import ManifestError, PreflightError, ReleaseError
