@@ -151,10 +151,12 @@ class Copies:
         self.major = version.parse(next(iter(version.check(ws).values()))).major + 70
         self.count = 0
         self.built: tuple[Path, str] | None = None  # a copy where `invoke build` has run
+        self.versions: set[str] = set()  # every version a copy was set to
 
     def fresh(self) -> tuple[Path, str]:
         self.count += 1
         bench_version = f"{self.major + self.count}.0.0"
+        self.versions.add(bench_version)
         root = copy_repo(self.tmp / f"ws{self.count}")
         ws = workspace.load(manifest.load(root))
         version.apply(ws, version.plan_bump(ws, to=bench_version))
@@ -342,8 +344,12 @@ def size_rows(copies: Copies, client: Any) -> list[Row]:
 
 
 @contextlib.contextmanager
-def restored_tags(client: Any) -> Iterator[None]:
-    """Remove the image tags made inside, and put back the ones that moved."""
+def restored_tags(client: Any, copies: Copies) -> Iterator[None]:
+    """Remove the image tags the bench made, and put back the ones it moved.
+
+    Only tags that now name an image of a bench version (its ``image.version`` label) are
+    touched: images that other builds make meanwhile keep their tags.
+    """
 
     def tags() -> dict[str, str]:
         found: dict[str, str] = {}
@@ -353,6 +359,10 @@ def restored_tags(client: Any) -> Iterator[None]:
                     found[tag] = image.id
         return found
 
+    def from_bench(image_id: str) -> bool:
+        labels = client.images.get(image_id).labels or {}
+        return labels.get("org.opencontainers.image.version") in copies.versions
+
     before = tags()
     try:
         yield
@@ -361,9 +371,12 @@ def restored_tags(client: Any) -> Iterator[None]:
 
         for tag, image_id in tags().items():
             with contextlib.suppress(docker.errors.APIError):
+                ours = tag.startswith("ironcage-bench/") or from_bench(image_id)
+                if before.get(tag) == image_id or not ours:
+                    continue
                 if tag not in before:
                     client.images.remove(tag, noprune=False)
-                elif before[tag] != image_id:
+                else:
                     repository, _, name = tag.rpartition(":")
                     client.images.get(before[tag]).tag(repository, name)
 
@@ -422,7 +435,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         elif client is not None:
-            with restored_tags(client):
+            with restored_tags(client, copies):
                 if "jobs" in only:
                     rows += guarded("jobs", lambda: jobs_rows(copies, args.docker_runs))
                 if "change" in only:
