@@ -73,7 +73,7 @@ def release_task(
 
         def on_start(step: release.Step, skipped: bool) -> None:
             mark = "[dim]done before, skipped[/]" if skipped else "..."
-            out.print(f"[bold]{step.name}[/]: {step.summary} {mark}")
+            out.print(f"[bold]{step.name}[/]: {step.summary} {mark}", soft_wrap=True)
 
         def on_end(step: release.Step, outputs: dict[str, Any], seconds: float) -> None:
             timings.append((step.name, str(outputs.get("summary", "")), seconds))
@@ -84,8 +84,8 @@ def release_task(
             confirm=None if yes else _confirm,
             on_start=on_start,
             on_end=on_end,
-            say=lambda line: out.print(escape(line)),
-            progress=lambda line: err_console.print(f"  [dim]{escape(line)}[/]"),
+            say=lambda line: out.print(escape(line), soft_wrap=True),
+            progress=lambda line: err_console.print(f"  [dim]{escape(line)}[/]", soft_wrap=True),
         )
         if json:
             steps = [{"step": n, "result": r, "seconds": round(t, 3)} for n, r, t in timings]

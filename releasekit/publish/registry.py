@@ -102,9 +102,14 @@ def _remote_digest(
 
 
 def _push_tag(
-    client: DockerClient, repository: str, tag: str, auth: Mapping[str, str] | None, say: Progress
+    client: DockerClient,
+    repository: str,
+    tag: str,
+    auth: Mapping[str, str] | None,
+    say: Progress,
+    layers: bool = False,
 ) -> str:
-    """Push one tag; the manifest digest the registry answered with."""
+    """Push one tag; the manifest digest the registry answered with (``layers``: say each)."""
     import docker.errors
 
     digest = ""
@@ -122,7 +127,7 @@ def _push_tag(
             if isinstance(aux, dict) and "Digest" in aux:
                 digest = str(aux["Digest"])
             status = str(chunk.get("status", ""))
-            if status in ("Pushed", "Layer already exists", "Mounted from"):
+            if layers and status in ("Pushed", "Layer already exists", "Mounted from"):
                 say(f"{repository}:{tag} layer {chunk.get('id', '')} {status.lower()}")
     except docker.errors.APIError as exc:
         raise PublishError(
@@ -171,6 +176,7 @@ def _push_image(
     auth: Mapping[str, str] | None,
     say: Progress,
     released: Sequence[str] = (),
+    layers: bool = False,
 ) -> PushResult:
     image = _local_image(client, spec, version)
     repository = f"{host}/{namespace}/{spec.name}"
@@ -198,7 +204,7 @@ def _push_image(
         to_push.append(tag)
     for tag in [t for t in to_push if t == version] + [t for t in to_push if t != version]:
         image.tag(repository, tag)
-        pushed = _push_tag(client, repository, tag, auth, say)
+        pushed = _push_tag(client, repository, tag, auth, say, layers)
         if digest and pushed != digest:
             raise PublishError(
                 f"{repository}:{tag} was pushed as {pushed}, but the other tags of the same "
@@ -230,8 +236,11 @@ def push_images(
     progress: Progress | None = None,
     client: DockerClient | None = None,
     released: Sequence[str] | None = None,
+    layers: bool = False,
 ) -> list[PushResult]:
     """Push every tag of the images of ``packages`` (default all) to ``registry``.
+
+    ``progress`` hears one line per tag, and one per layer with ``layers`` (``--verbose``).
 
     ``registry`` is ``HOST[:PORT][/NAMESPACE]`` (namespace default ``ironcage``); ``auth``
     is a docker auth config (``username``, ``password``) for registries that need one.
@@ -244,7 +253,7 @@ def push_images(
     if released is None:
         released = git.released_versions(ws.root)
     results = [
-        _push_image(client, spec, version, host, namespace, auth, say, released)
+        _push_image(client, spec, version, host, namespace, auth, say, released, layers)
         for spec in specs(ws, packages, images)
     ]
     write_images(

@@ -69,6 +69,7 @@ class PublishImages(Step):
             auth=auth,
             progress=ctx.progress,
             released=sorted(released),
+            layers=ctx.opts.verbose,
         )
         for r in results:
             ctx.artifacts.update(
