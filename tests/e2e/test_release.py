@@ -27,8 +27,12 @@ from typing import Any
 import pytest
 
 from releasekit.deploy import testbed
-from tests.conftest import copy_repo, require, set_version
+from tests.conftest import copy_repo, current_version, require, set_version
 from tests.conftest import git as _git
+
+# The copy is pinned to this version, whatever version the monorepo itself is at, so the
+# versions the release makes (0.2.0 and its tags) are known to every test below.
+COPY_VERSION = "0.1.0"
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
@@ -131,7 +135,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory):
     for tool in ("docker", "helm", "terraform", "docker-registry", "docker-compose"):
         require(tool)
     path = copy_repo(tmp_path_factory.mktemp("e2e") / "repo")
-    set_version(path, "0.1.0")
+    set_version(path, COPY_VERSION)
     git(path, "init", "-q", "-b", "main")
     git(path, "config", "user.email", "e2e@example.com")
     git(path, "config", "user.name", "e2e")
@@ -182,7 +186,7 @@ def test_dry_run_changes_nothing(repo: Repo) -> None:
     [
         ("dirty", (), {}, r"uncommitted changes \(README\.md\)"),
         ("branch", (), {}, r"Releases are made from branch `main`.*`topic` is checked out"),
-        ("none", ("--to", "0.1.0"), {}, r"`0\.1\.0` is not higher than the current version"),
+        ("none", ("--to", "{current}"), {}, r"`{current}` is not higher than the current version"),
         ("none", ("--part", "huge"), {}, r"Unknown --part `huge`"),
         (
             "none",
@@ -196,6 +200,9 @@ def test_dry_run_changes_nothing(repo: Repo) -> None:
 def test_preflight_refuses_and_changes_nothing(repo: Repo, setup, args, extra, message) -> None:
     import re
 
+    current = current_version(repo.path)
+    args = tuple(arg.replace("{current}", current) for arg in args)
+    message = message.replace("{current}", re.escape(current))
     if setup == "dirty":
         (repo.path / "README.md").write_text("edited\n", encoding="utf-8")
     if setup == "branch":
