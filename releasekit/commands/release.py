@@ -26,11 +26,15 @@ __all__ = ["ns"]
         "pre_token": "Pre-release label for --part prerelease (default rc).",
         "dry_run": "Print the plan (artifacts, tags, destinations, commands); change nothing.",
         "yes": "Do not ask for confirmation before acting.",
-        "resume": "Continue the unfinished release recorded in build/release/state.json.",
+        "resume": "Continue the unfinished release recorded in build/release/state.json "
+        "(its target, environment and version, unless given).",
+        "abort": "Undo the unfinished release while nothing of it is published: the release "
+        "commit, the local tag, dist/<version>/ and the state file.",
         "json": "Print the result (version, report, step timings) as JSON on stdout.",
-        "env": "Deploy to this environment after publishing (default pilot; `none` to skip).",
-        "target": "Where artifacts go: `sandbox` (default, started when needed) or a "
-        "[targets.NAME] of release.toml.",
+        "env": "Deploy to this environment after publishing (default pilot, or the resumed "
+        "release's; `none` to skip).",
+        "target": "Where artifacts go: `sandbox` (default, started when needed; or the resumed "
+        "release's) or a [targets.NAME] of release.toml.",
         "jobs": "Build this many artifacts at once (default 0: the number of cores).",
         "verbose": "Stream every build log to the console.",
     },
@@ -43,13 +47,14 @@ def release_task(
     dry_run: bool = False,
     yes: bool = False,
     resume: bool = False,
-    env: str = "pilot",
-    target: str = "sandbox",
+    abort: bool = False,
+    env: str | None = None,
+    target: str | None = None,
     json: bool = False,
     jobs: int = 0,
     verbose: bool = False,
 ) -> None:
-    """Release everything: version, build, verify, publish, tag, deploy, health, report."""
+    """Release: version, build, tag, publish, deploy, health, report; or --resume, --abort."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -57,16 +62,20 @@ def release_task(
 
     with reported():
         ws = load_workspace()
+        if abort:
+            _abort(ws, resume or dry_run or bool(part or to))
+            return
         opts = release.Options(
             part=part or None,
             to=to or None,
             pre_token=pre_token,
             dry_run=dry_run,
             resume=resume,
-            env=env,
-            target=target,
+            env=env or "pilot",
+            target=target or "sandbox",
             jobs=jobs or None,
             verbose=verbose,
+            given=frozenset(k for k, v in (("env", env), ("target", target)) if v),
         )
         timings: list[tuple[str, str, float]] = []
         out = err_console if json else console
@@ -101,6 +110,19 @@ def release_task(
         console.print(table)
         if result.get("report"):
             console.print(f"report: {result['report']}")
+
+
+def _abort(ws: Any, other_flags: bool) -> None:
+    from releasekit.core.errors import ReleaseError
+    from releasekit.release.abort import abort
+
+    if other_flags:
+        raise ReleaseError(
+            "--abort undoes the unfinished release and takes no --resume, --dry-run, --part or "
+            "--to: run `invoke release --abort` alone."
+        )
+    abort(ws, say=lambda line: console.print(line, soft_wrap=True, markup=False))
+    console.print("aborted: nothing of the release is left; release again with `invoke release`")
 
 
 def _confirm(question: str) -> bool:

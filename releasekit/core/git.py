@@ -14,19 +14,25 @@ __all__ = [
     "changed_files",
     "check_remote",
     "commit",
+    "commit_of",
     "commit_subject",
     "create_tag",
     "current_branch",
+    "delete_tag",
     "dirty_files",
     "ensure_branch",
     "ensure_clean",
     "head",
+    "is_ancestor",
     "last_tag",
+    "local_only_tags",
     "push_atomic",
     "ref_exists",
     "released_versions",
+    "remote_branch",
     "remote_tag_commit",
     "remote_versions",
+    "reset_keep",
     "short_sha",
     "tag_commit",
     "token_auth_env",
@@ -46,6 +52,11 @@ def toplevel(start: Path) -> Path:
 def head(root: Path) -> str:
     """The full commit id of HEAD."""
     return _git(root, "rev-parse", "HEAD").strip()
+
+
+def commit_of(root: Path, ref: str) -> str:
+    """The full commit id ``ref`` names."""
+    return _git(root, "rev-parse", "--verify", f"{ref}^{{commit}}").strip()
 
 
 def short_sha(root: Path, length: int = 7) -> str:
@@ -108,12 +119,19 @@ def changed_files(root: Path, since: str) -> list[str]:
     return sorted({p for p in [*changed, *untracked] if p})
 
 
-def last_tag(root: Path, pattern: str, ref: str = "HEAD") -> str | None:
-    """The most recent tag reachable from ``ref`` that matches the glob ``pattern``."""
+def last_tag(
+    root: Path, pattern: str, ref: str = "HEAD", exclude: tuple[str, ...] = ()
+) -> str | None:
+    """The most recent tag reachable from ``ref`` that matches the glob ``pattern``.
+
+    Tags named in ``exclude`` are passed over (the next older one counts instead).
+    """
     if ref != "HEAD" and not ref_exists(root, ref):
         return None
+    skip = [arg for tag in exclude for arg in ("--exclude", tag)]
+    argv = ["git", "-C", str(root), "describe", "--tags", "--abbrev=0", "--match", pattern]
     result = run(
-        ["git", "-C", str(root), "describe", "--tags", "--abbrev=0", "--match", pattern, ref],
+        [*argv, *skip, ref],
         check=False,
         mutates=False,
         quiet=True,
@@ -140,6 +158,52 @@ def remote_tag_commit(root: Path, remote: str, tag: str) -> str | None:
         sha, _, ref = line.partition("\t")
         found[ref] = sha
     return found.get(f"refs/tags/{tag}^{{}}") or found.get(f"refs/tags/{tag}")
+
+
+def local_only_tags(root: Path, remote: str, pattern: str = "v[0-9]*") -> tuple[str, ...]:
+    """Local tags matching ``pattern`` that ``remote`` lacks or holds at another commit.
+
+    Such a tag was never published: it does not count as a release.
+    """
+    out = _git(root, "for-each-ref", "--format=%(refname:strip=2) %(*objectname) %(objectname)",
+               f"refs/tags/{pattern}")  # fmt: skip
+    local: dict[str, str] = {}
+    for line in out.splitlines():
+        name, _, shas = line.partition(" ")
+        local[name] = shas.split()[0]
+    if not local:
+        return ()
+    listed = _git(root, "ls-remote", "--tags", remote, f"refs/tags/{pattern}")
+    theirs: dict[str, str] = {}
+    for line in listed.splitlines():
+        sha, _, ref = line.partition("\t")
+        name = ref.removeprefix("refs/tags/")
+        if name.endswith("^{}"):
+            theirs[name.removesuffix("^{}")] = sha
+        else:
+            theirs.setdefault(name, sha)
+    return tuple(sorted(name for name, sha in local.items() if theirs.get(name) != sha))
+
+
+def delete_tag(root: Path, tag: str) -> None:
+    """Delete the local tag ``tag``."""
+    _git(root, "tag", "--delete", tag, mutates=True)
+
+
+def reset_keep(root: Path, ref: str) -> None:
+    """Move the branch and the work tree to ``ref``, keeping (or refusing to lose) local edits."""
+    _git(root, "reset", "--quiet", "--keep", ref, mutates=True)
+
+
+def is_ancestor(root: Path, ancestor: str, ref: str = "HEAD") -> bool:
+    """Whether commit ``ancestor`` is known here and contained in ``ref``."""
+    result = run(
+        ["git", "-C", str(root), "merge-base", "--is-ancestor", ancestor, ref],
+        check=False,
+        mutates=False,
+        quiet=True,
+    )
+    return result.returncode == 0
 
 
 def create_tag(root: Path, tag: str, message: str) -> None:
@@ -180,7 +244,8 @@ def remote_versions(root: Path, remote: str, prefix: str = "v") -> list[str]:
     return [line.rpartition("refs/tags/")[2].removeprefix(prefix) for line in out.splitlines()]
 
 
-def _remote_branch(root: Path, remote: str, branch: str) -> str | None:
+def remote_branch(root: Path, remote: str, branch: str) -> str | None:
+    """The commit ``branch`` points at on ``remote``, or None when the remote lacks it."""
     out = _git(root, "ls-remote", "--heads", remote, f"refs/heads/{branch}")
     for line in out.splitlines():
         sha, _, ref = line.partition("\t")
@@ -196,7 +261,7 @@ def check_remote(root: Path, remote: str, branch: str) -> None:
     remote with ``git push --dry-run``. Nothing is changed on the remote.
     """
     try:
-        theirs = _remote_branch(root, remote, branch)
+        theirs = remote_branch(root, remote, branch)
     except ReleaseError as exc:
         first = (getattr(exc, "stderr_tail", "") or str(exc)).strip().splitlines()
         raise PreflightError(

@@ -28,15 +28,18 @@ from releasekit.release.context import Context
 from releasekit.release.plan import (
     Options,
     Pending,
+    check_pending,
     check_resume,
     check_tag,
     dist_dir,
+    git_remote,
     lock_path,
     next_version,
     pending_release,
     state_path,
+    version_before,
 )
-from releasekit.release.state import FAULT_ENV, State, lock
+from releasekit.release.state import FAULT_ENV, PREVIOUS, State, lock
 from releasekit.release.steps import Step
 
 __all__ = [
@@ -158,35 +161,35 @@ def run(
         return _dry_run(ctx, say)
     with lock(lock_path(ws.root)):
         existing = State.load(path)
+        finished: dict[str, Any] | None = None
         if existing is not None and existing.complete:
             asked = opts.part is not None or opts.to is not None
-            if opts.resume or (not asked and _already_released(ws, existing)):
+            if opts.resume or (not asked and _already_released(ws, existing, opts)):
                 say(f"release {existing.version} is already complete: nothing to do")
                 return {"version": existing.version, "report": existing.data.get("report")}
+            finished = {k: v for k, v in existing.data.items() if k != PREVIOUS}
             existing = None
-            fresh = True
-        else:
-            fresh = False
         if existing is not None:
             if not opts.resume:
                 raise ReleaseError(
                     f"An unfinished release of {existing.version or 'a new version'} is recorded "
-                    f"in {path}. Finish it with `invoke release --resume`; remove the file only "
-                    "if you are sure nothing of it was published."
+                    f"in {path}. Finish it with `invoke release --resume`, or undo it with "
+                    "`invoke release --abort` when nothing of it was published."
                 )
-            check_resume(existing.data.get("options", {}), opts, existing.version, path)
+            recorded = existing.data.get("options", {})
+            opts = ctx.opts = opts.resumed(recorded)
+            before = existing.steps.get("version", {}).get("outputs", {}).get("current", "")
+            check_resume(recorded, opts, existing.version, path, str(before or ""))
             state = existing
         else:
             state = State(path)
+            if finished is not None:
+                state.data[PREVIOUS] = finished
             # After a complete release here, --part/--to ask for a new one even at HEAD.
-            pending = None if fresh and (opts.part or opts.to) else _pending(ws)
+            asked_new = finished is not None and bool(opts.part or opts.to)
+            pending = None if asked_new else _pending(ws, opts)
             if pending is not None:
-                if opts.to and opts.to != pending.version:
-                    raise ReleaseError(
-                        f"HEAD is the release commit of {pending.version}, which is not finished "
-                        f"here; --to {opts.to} asks for another version. Finish "
-                        f"{pending.version} first (`invoke release` without --to/--part)."
-                    )
+                check_pending(opts, pending, version_before(ws, pending.commit))
                 _finishing(state, pending)
                 say(
                     f"HEAD is the release commit of {pending.version}: finishing that release "
@@ -215,11 +218,16 @@ def run(
             execute(steps, state, ctx, started, on_end)
         except ReleaseError:
             if state.steps and path.exists():
+                undo = (
+                    ""
+                    if state.done("tag")
+                    else "; nothing is published yet, so `invoke release --abort` undoes it"
+                )
                 say(
                     f"release {state.version} stopped at step `{current[0]}`; the finished steps "
                     f"are recorded in {path}. Fix the cause above, then run "
                     "`invoke release --resume` (on another machine, `invoke release` at the "
-                    "release commit finishes it)."
+                    f"release commit finishes it){undo}."
                 )
             raise
         state.data["complete"] = True
@@ -228,32 +236,35 @@ def run(
     return {"version": ctx.version, "report": ctx.report or None}
 
 
-def _pending(ws: Workspace) -> Pending | None:
+def _pending(ws: Workspace, opts: Options) -> Pending | None:
     from releasekit.core import version
 
     current = next(iter(version.check(ws).values()))
-    return pending_release(ws, current)
+    return pending_release(ws, current, git_remote(ws, opts.target))
 
 
-def _already_released(ws: Workspace, state: State) -> bool:
+def _already_released(ws: Workspace, state: State, opts: Options) -> bool:
     """The complete state file is of the release HEAD is (nothing new to release)."""
-    pending = _pending(ws)
+    pending = _pending(ws, opts)
     return pending is not None and pending.version == state.version
 
 
 def _dry_run(ctx: Context, say: Callable[[str], None]) -> dict[str, Any]:
     existing = State.load(state_path(ctx.root))
     if ctx.opts.resume and existing is not None and not existing.complete:
+        ctx.opts = ctx.opts.resumed(existing.data.get("options", {}))
         for step in existing.steps.values():
             ctx.restore(step.get("outputs", {}))
     release_steps.preflight_readonly(ctx)
-    if not ctx.version:
-        pending = _pending(ctx.ws)
+    asked_new = existing is not None and existing.complete and bool(ctx.opts.part or ctx.opts.to)
+    if not ctx.version and not asked_new:
+        pending = _pending(ctx.ws, ctx.opts)
         if pending is not None:
+            check_pending(ctx.opts, pending, version_before(ctx.ws, pending.commit))
             ctx.version, ctx.notes = pending.version, pending.notes
             ctx.how = f"finishing the release committed at {pending.commit[:7]}"
-        else:
-            release_steps.choose_version(ctx)
+    if not ctx.version:
+        release_steps.choose_version(ctx)
     lines = release_steps.describe(ctx)
     for line in lines:
         say(line)

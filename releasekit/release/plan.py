@@ -6,27 +6,34 @@ Nothing here changes the repository or a destination; the steps (release_steps) 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import tomllib
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from releasekit.core import changelog, git, version
 from releasekit.core.errors import PreflightError, ReleaseError, ToolError, VersionError
 from releasekit.core.run import run
-from releasekit.core.workspace import Workspace
+from releasekit.core.workspace import TESTBED_DIR, Workspace
 from releasekit.publish import targets
 
 __all__ = [
     "RELEASE_DIR",
     "Options",
     "Pending",
+    "check_pending",
+    "check_resume",
     "check_tag",
     "dist_dir",
+    "git_remote",
+    "last_release",
     "lock_path",
+    "moved_remote",
     "next_version",
     "pending_release",
     "release_message",
     "state_path",
+    "version_before",
 ]
 
 RELEASE_DIR = Path("build") / "release"
@@ -48,10 +55,19 @@ class Options:
     """How many artifacts build at once (None: the number of cores)."""
     verbose: bool = False
     """Stream every build log to the console."""
+    given: frozenset[str] = frozenset({"env", "target"})
+    """Which of ``env`` and ``target`` were asked for. A resume takes the others from the
+    state file; the command line names only the flags it was given."""
 
     def recorded(self) -> dict[str, str]:
         """The options a resume must repeat (kept in the state file)."""
         return {"target": self.target, "env": self.env}
+
+    def resumed(self, recorded: dict[str, str]) -> Options:
+        """These options with the target and environment not given taken from ``recorded``."""
+        env = self.env if "env" in self.given else recorded.get("env") or self.env
+        target = self.target if "target" in self.given else recorded.get("target") or self.target
+        return replace(self, env=env, target=target)
 
 
 @dataclass(frozen=True)
@@ -88,13 +104,46 @@ def _released(tag: str) -> str:
     return tag.removeprefix("v")
 
 
-def next_version(ws: Workspace, opts: Options, current: str) -> tuple[str, str | None, str]:
+def last_release(root: Path, remote: str | None, ref: str = "HEAD") -> str | None:
+    """The last release tag reachable from ``ref``: a ``v*`` tag that is on ``remote``.
+
+    A local tag the remote lacks (a release that was never pushed) is not a release. With
+    no remote to ask (a dry run before the sandbox's first start), every local tag counts.
+    """
+    local_only: tuple[str, ...] = ()
+    if remote:
+        try:
+            local_only = git.local_only_tags(root, remote)
+        except ToolError as exc:
+            raise PreflightError(
+                f"The git remote `{remote}` does not answer "
+                f"({(exc.stderr_tail.strip().splitlines() or ['no output'])[0]}), so the last "
+                "release (a tag on the remote) cannot be read. Check the remote and its "
+                "credentials, or `git_remote` of the target in release.toml."
+            ) from None
+    return git.last_tag(root, "v[0-9]*", ref, exclude=local_only)
+
+
+def git_remote(ws: Workspace, target: str) -> str | None:
+    """The git remote of ``target`` as release.toml names it (None: the sandbox has none yet)."""
+    if target == targets.SANDBOX:
+        path = ws.root / TESTBED_DIR / "remote.git"
+        return str(path) if path.exists() else None
+    table = ws.manifest.targets.get(target) or {}
+    remote = table.get("git_remote")
+    return str(remote) if isinstance(remote, str) and remote else None
+
+
+def next_version(
+    ws: Workspace, opts: Options, current: str, remote: str | None = None
+) -> tuple[str, str | None, str]:
     """(next version, last release tag, how it was chosen).
 
-    From a pre-release, conventional commits continue its line with the same token
+    The last release is read from the tags on ``remote`` (see ``last_release``). From a
+    pre-release, conventional commits continue its line with the same token
     (``1.0.0-preview.1`` -> ``1.0.0-preview.2``); ``--part release`` finishes it.
     """
-    last = changelog.since_ref(ws)
+    last = last_release(ws.root, remote)
     if opts.to or opts.part:
         new = version.bump_version(current, opts.part, opts.to, opts.pre_token)
         how = f"--to {opts.to}" if opts.to else f"--part {opts.part}"
@@ -122,7 +171,7 @@ def next_version(ws: Workspace, opts: Options, current: str) -> tuple[str, str |
     return new, last, how
 
 
-def pending_release(ws: Workspace, current: str) -> Pending | None:
+def pending_release(ws: Workspace, current: str, remote: str | None = None) -> Pending | None:
     """The release HEAD already is (commit ``chore(release): vX`` and every site at X), if any.
 
     A release that failed after its commit (or its tag) was made is finished from here on
@@ -131,7 +180,7 @@ def pending_release(ws: Workspace, current: str) -> Pending | None:
     if git.commit_subject(ws.root) != release_message(current):
         return None
     head = git.head(ws.root)
-    since = git.last_tag(ws.root, "v[0-9]*", f"{head}^")
+    since = last_release(ws.root, remote, f"{head}^")
     stamp = run(
         ["git", "-C", str(ws.root), "log", "-1", "--format=%ct", head], mutates=False, quiet=True
     ).stdout.strip()
@@ -142,8 +191,28 @@ def pending_release(ws: Workspace, current: str) -> Pending | None:
     return Pending(current, head, since, notes)
 
 
+def version_before(ws: Workspace, commit: str) -> str:
+    """The version the workspace held at the parent of ``commit`` ('' when unknown)."""
+    if not ws.packages:
+        return ""
+    rel = ws.packages[0].pyproject.relative_to(ws.root).as_posix()
+    shown = run(
+        ["git", "-C", str(ws.root), "show", f"{commit}^:{rel}"],
+        check=False, mutates=False, quiet=True,
+    )  # fmt: skip
+    if shown.returncode != 0:
+        return ""
+    try:
+        return str(tomllib.loads(shown.stdout)["project"]["version"])
+    except (tomllib.TOMLDecodeError, KeyError):
+        return ""
+
+
 def check_tag(root: Path, tag: str, remote: str | None) -> None:
-    """A release tag that already exists at another commit is a hard failure."""
+    """A release tag that already exists at another commit is a hard failure.
+
+    A local tag the remote lacks was never published: the tag step moves it to HEAD.
+    """
     head = git.head(root)
     remote_commit = None
     if remote:
@@ -154,7 +223,10 @@ def check_tag(root: Path, tag: str, remote: str | None) -> None:
                 f"The git remote `{remote}` does not answer ({exc.stderr_tail.splitlines()[0]}). "
                 "Add it (`git remote add`), or fix `git_remote` of the target in release.toml."
             ) from None
-    for where, commit in (("locally", git.tag_commit(root, tag)), (f"on {remote}", remote_commit)):
+    local_commit = git.tag_commit(root, tag)
+    if remote and remote_commit is None:
+        local_commit = None
+    for where, commit in (("locally", local_commit), (f"on {remote}", remote_commit)):
         if commit is not None and commit != head:
             raise PreflightError(
                 f"Tag {tag} already exists {where} at commit {commit[:12]}, not at HEAD "
@@ -162,18 +234,65 @@ def check_tag(root: Path, tag: str, remote: str | None) -> None:
             )
 
 
-def check_resume(recorded: dict[str, str], opts: Options, state_version: str, path: Path) -> None:
-    """A resume repeats the target and environment of the release it finishes."""
+def check_resume(
+    recorded: dict[str, str], opts: Options, state_version: str, path: Path, before: str = ""
+) -> None:
+    """A resume repeats the target, environment and version of the release it finishes.
+
+    Only what the command line gives explicitly is compared; ``before`` is the version the
+    release started from (for ``--part``).
+    """
     for key, asked in opts.recorded().items():
-        before = recorded.get(key)
-        if before is not None and before != asked:
+        earlier = recorded.get(key)
+        if key in opts.given and earlier is not None and earlier != asked:
             raise ReleaseError(
                 f"The unfinished release {state_version} in {path} was started with "
-                f"--{key} {before}, but this resume asks for --{key} {asked}. Resume with "
-                f"--{key} {before}; a release goes to one {key}."
+                f"--{key} {earlier}, but this resume asks for --{key} {asked}. Resume with "
+                f"--{key} {earlier} (or without --{key}); a release goes to one {key}."
             )
-    if opts.to and state_version and opts.to != state_version:
-        raise ReleaseError(
-            f"The unfinished release in {path} is version {state_version}, but this resume "
-            f"asks for --to {opts.to}. Resume without --to (or with --to {state_version})."
-        )
+    where = f"The unfinished release in {path} is version {state_version}"
+    _check_asked(opts, state_version, before, where, "Resume without --to and --part.")
+
+
+def check_pending(opts: Options, pending: Pending, before: str) -> None:
+    """A re-run at the release commit of ``pending`` refuses a --to/--part that disagrees."""
+    where = (
+        f"HEAD is the release commit of {pending.version} ({pending.commit[:12]}), which is "
+        "not finished here"
+    )
+    _check_asked(
+        opts, pending.version, before, where,
+        f"Finish {pending.version} first (`invoke release` without --to and --part), then "
+        "release the next version.",
+    )  # fmt: skip
+
+
+def _check_asked(opts: Options, pending: str, before: str, where: str, fix: str) -> None:
+    """ReleaseError naming both versions when --to or --part asks for another than ``pending``."""
+    if opts.to and opts.to != pending:
+        raise ReleaseError(f"{where}, but --to {opts.to} asks for version {opts.to}. {fix}")
+    if opts.part and before:
+        try:
+            asked = version.bump_version(before, opts.part, None, opts.pre_token)
+        except VersionError as exc:
+            raise ReleaseError(f"{where}, but --part {opts.part} is refused: {exc} {fix}") from None
+        if asked != pending:
+            raise ReleaseError(
+                f"{where}, but --part {opts.part} from {before} asks for version {asked}. {fix}"
+            )
+
+
+def moved_remote(what: str, remote: str, branch: str, theirs: str, version_: str) -> str:
+    """The dead end of a release whose branch moved on ``remote`` before its push: the two
+    ways out. ``what`` says what refused (the push, or preflight of a resume)."""
+    return (
+        f"{what}: its branch `{branch}` moved to {theirs[:12]} during the release, and the "
+        "release commit does not contain that commit. Nothing was published: the release "
+        f"commit and the tag v{version_} exist only here. Two ways out: (1) take the remote's "
+        "commits into the release: run `invoke release --abort` (it resets the branch to the "
+        f"commit before the release commit, deletes the local tag v{version_} and the state "
+        f"file), then `git pull --ff-only {remote} {branch}`, and `invoke release` again; or "
+        f"(2) if those commits must not be on `{branch}`, move `{branch}` of `{remote}` back to "
+        "a commit the release commit contains, then run `invoke release --resume`, which "
+        "pushes this release as it was built."
+    )

@@ -22,6 +22,7 @@ from releasekit.core.workspace import Workspace
 from releasekit.deploy import testbed
 from releasekit.publish import charts, targets
 from releasekit.publish import index as python_upload
+from releasekit.release.plan import moved_remote
 
 __all__ = [
     "REQUIRED_TOOLS",
@@ -137,13 +138,27 @@ def check(
         if releasing:
             pushed = git.remote_tag_commit(ws.root, target.git_remote, f"v{releasing}")
         if pushed is None or pushed != git.head(ws.root):
-            git.check_remote(ws.root, target.git_remote, ws.manifest.branch)
+            _check_remote(ws, target.git_remote, releasing)
         check_credentials(target)
         from releasekit.publish import supply_chain
 
         if supply_chain.signs(target):
             supply_chain.release_key(ws.root, target)  # a wrong key password stops here
     return next(iter(versions.values())), target
+
+
+def _check_remote(ws: Workspace, remote: str, releasing: str) -> None:
+    """The branch is not behind ``remote``; for a release already committed, the ways out."""
+    branch = ws.manifest.branch
+    try:
+        git.check_remote(ws.root, remote, branch)
+    except PreflightError:
+        committed = releasing and git.commit_subject(ws.root) == f"chore(release): v{releasing}"
+        theirs = git.remote_branch(ws.root, remote, branch) if committed else None
+        if theirs is None or git.is_ancestor(ws.root, theirs):
+            raise
+        what = f"The release of {releasing} cannot be pushed to `{remote}`"
+        raise PreflightError(moved_remote(what, remote, branch, theirs, releasing)) from None
 
 
 def _registry_answer(target: targets.Target) -> int:

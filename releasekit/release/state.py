@@ -24,12 +24,17 @@ from typing import Any
 from releasekit.core.errors import LockError, ReleaseError
 from releasekit.core.files import write_json
 
-__all__ = ["FAULT_ENV", "Lock", "State", "fault_point", "lock"]
+__all__ = ["FAULT_ENV", "PREVIOUS", "Lock", "State", "fault_point", "lock"]
+
+PREVIOUS = "previous"
+"""Key of the state under which a new release keeps the record of the finished one it
+replaces, so that an aborted release puts it back."""
 
 FAULT_ENV = "RELEASEKIT_FAULT"
 """Fault injection for resume tests: `kill-after:STEP` kills the release right after STEP
 is recorded; `kill-at:POINT` kills it at a named point inside a step; `hold-at:POINT` makes
-it wait there to be killed from outside."""
+it wait there to be killed from outside; `stop-at:POINT` stops it there (SIGSTOP) until it
+is continued from outside (SIGCONT)."""
 
 
 @dataclass
@@ -134,10 +139,13 @@ def fault_point(name: str) -> None:
     """Die here, as a crash would, when the fault injection variable names this point.
 
     ``hold-at:NAME`` instead waits there (up to ten minutes) holding everything it holds,
-    the release lock included, for a test to kill it from outside.
+    the release lock included, for a test to kill it from outside; ``stop-at:NAME`` stops
+    the process there until a test continues it, having changed the world meanwhile.
     """
     fault = os.environ.get(FAULT_ENV, "")
     if fault == f"kill-at:{name}":
         os.kill(os.getpid(), signal.SIGKILL)
     if fault == f"hold-at:{name}":
         time.sleep(600)
+    if fault == f"stop-at:{name}":
+        os.kill(os.getpid(), signal.SIGSTOP)

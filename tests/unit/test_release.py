@@ -182,6 +182,33 @@ def test_resume_with_other_options_is_refused(plan: _Plan, opts, message: str) -
     assert plan.calls == []
 
 
+def test_resume_takes_target_and_env_from_the_state_unless_given(plan: _Plan) -> None:
+    plan.fail = "deploy"
+    with pytest.raises(ReleaseError, match="deploy failed"):
+        plan.run(release.Options(env="cluster", target="sandbox"))
+    plan.fail, plan.calls = None, []
+    # Nothing given on the command line: the recorded env and target, not the defaults.
+    plan.run(release.Options(resume=True, given=frozenset()))
+    assert plan.calls == ["preflight", "deploy", "health"]
+    state = pipeline.State.load(release.state_path(plan.root))
+    assert state is not None and state.complete
+    assert state.data["options"] == {"target": "sandbox", "env": "cluster", "version": "1.5.0"}
+
+
+def test_resume_refuses_only_an_explicitly_different_value(plan: _Plan) -> None:
+    plan.fail = "deploy"
+    with pytest.raises(ReleaseError, match="deploy failed"):
+        plan.run(release.Options(env="cluster"))
+    plan.fail, plan.calls = None, []
+    with pytest.raises(ReleaseError, match=r"--env cluster, but this resume asks for --env pilot"):
+        plan.run(release.Options(resume=True, env="pilot", given=frozenset({"env"})))
+    with pytest.raises(ReleaseError, match=r"is version 1\.5\.0.*--to 1\.6\.0"):
+        plan.run(release.Options(resume=True, to="1.6.0", given=frozenset()))
+    assert plan.calls == []
+    plan.run(release.Options(resume=True, env="cluster", to="1.5.0", given=frozenset({"env"})))
+    assert plan.calls == ["preflight", "deploy", "health"]
+
+
 def test_a_rerun_without_state_finishes_the_release_at_head(plan: _Plan) -> None:
     git(plan.root, "commit", "--allow-empty", "-qm", "chore(release): v1.4.2")
     head = git(plan.root, "rev-parse", "HEAD").strip()

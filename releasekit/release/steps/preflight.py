@@ -39,11 +39,11 @@ def preflight_readonly(ctx: Context) -> None:
 
 def choose_version(ctx: Context) -> None:
     """The next version from the flags or the conventional commits since the last tag."""
-    new, last, how = next_version(ctx.ws, ctx.opts, ctx.current)
     target = ctx.dest
     remote: str | None = target.git_remote
     if target.kind == "sandbox" and not Path(target.git_remote).exists():
         remote = None  # a dry run before the sandbox's first start: no remote yet
+    new, last, how = next_version(ctx.ws, ctx.opts, ctx.current, remote)
     check_tag(ctx.root, f"v{new}", remote)
     ctx.version, ctx.since, ctx.how = new, last, how
     ctx.notes = changelog.render(ctx.ws, new, changelog.collect(ctx.root, last))
@@ -54,7 +54,7 @@ class Version(Step):
 
     name = "version"
     summary = "choose the next version"
-    writes = ("version", "since", "how", "notes")
+    writes = ("current", "version", "since", "how", "notes")
 
     def run(self, ctx: Context) -> str:
         choose_version(ctx)

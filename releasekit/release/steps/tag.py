@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from releasekit.core import git
+from releasekit.core.errors import ConflictError, ToolError
 from releasekit.release.context import Context
-from releasekit.release.plan import check_tag
+from releasekit.release.plan import check_tag, moved_remote
 from releasekit.release.state import fault_point
 from releasekit.release.steps.base import Step, check_head
 
@@ -15,7 +16,9 @@ class Tag(Step):
     """Tag the release commit; push the branch and the tag in one atomic push.
 
     From here on the version is spoken for: every later step only publishes what this
-    commit built, and a failure is finished by running the release again.
+    commit built, and a failure is finished by running the release again. A local tag of
+    this version that the remote lacks (left by an attempt that never pushed) is moved to
+    the release commit: it was never published.
     """
 
     name = "tag"
@@ -27,11 +30,27 @@ class Tag(Step):
         name = f"v{ctx.version}"
         check_head(ctx)
         check_tag(ws.root, name, remote)
-        if git.tag_commit(ws.root, name) is None:
+        local = git.tag_commit(ws.root, name)
+        if local is not None and local != ctx.commit:
+            git.delete_tag(ws.root, name)  # never pushed (check_tag): not a release
+            local = None
+        if local is None:
             git.create_tag(ws.root, name, f"Release {ctx.version}")
         ctx.tag, ctx.remote = name, remote
         if git.remote_tag_commit(ws.root, remote, name) == ctx.commit:
             return f"{name} already on {remote}"
         fault_point("tag:pushing")
-        git.push_atomic(ws.root, remote, ctx.commit, ws.manifest.branch, name)
+        branch = ws.manifest.branch
+        try:
+            git.push_atomic(ws.root, remote, ctx.commit, branch, name)
+        except ToolError as exc:
+            theirs = git.remote_branch(ws.root, remote, branch)
+            if theirs is None or git.is_ancestor(ws.root, theirs, ctx.commit):
+                raise
+            reason = (exc.stderr_tail.strip().splitlines() or ["rejected"])[-1]
+            what = (
+                f"`{remote}` refused the push of the release commit {ctx.commit[:12]} and tag "
+                f"{name} ({reason})"
+            )
+            raise ConflictError(moved_remote(what, remote, branch, theirs, ctx.version)) from None
         return f"{name} -> {remote}"
