@@ -79,6 +79,14 @@ def _chart_registry(root: Path, env: kube_env.KubeEnv, registry: str | None) -> 
     return None
 
 
+def _release_lock(root: Path) -> contextlib.AbstractContextManager[object]:
+    """The release lock: no release or other deploy runs helm on these charts meanwhile."""
+    from releasekit.release.plan import lock_path
+    from releasekit.release.state import lock
+
+    return lock(lock_path(root))
+
+
 @task(
     help={
         "env": "Environment: pilot (default; docker compose on this host), cluster (the "
@@ -126,7 +134,8 @@ def deploy(
         upgrades = helm_deploy.plan(
             root, kenv, target, _chart_registry(root, kenv, registry), registry, timeout=timeout
         )
-        _outcomes(helm_deploy.deploy(root, kenv, upgrades), json)
+        with _release_lock(root):
+            _outcomes(helm_deploy.deploy(root, kenv, upgrades, say=console.print), json)
 
 
 @task(
@@ -196,4 +205,5 @@ def rollback(c: Context, env: str = PILOT, to: str | None = None, json: bool = F
         if kenv is None:
             _show(pilot.rollback(root, to), json)
             return
-        _outcomes(helm_deploy.rollback(root, kenv, to), json)
+        with _release_lock(root):
+            _outcomes(helm_deploy.rollback(root, kenv, to), json)

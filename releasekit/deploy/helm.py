@@ -12,13 +12,14 @@ version it had before. Every helm call goes through ``charts.run_helm``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from releasekit.core import manifest
 from releasekit.core.errors import PublishError, ReleaseError, ToolError
-from releasekit.deploy import cluster
+from releasekit.deploy import cluster, helm_release
 from releasekit.deploy.helm_pins import image_pins, image_sets, user_values
 from releasekit.deploy.kube_env import KubeEnv
 from releasekit.publish.charts import chart_repo, find_charts, plain_http, run_helm
@@ -111,47 +112,17 @@ def rollback_argv(
             "--wait=watcher", "--timeout", timeout]  # fmt: skip
 
 
-def history_argv(release: str, namespace: str) -> list[str]:
-    return ["helm", "history", release, "--namespace", namespace, "-o", "json"]
-
-
 def _values_argv(release: str, namespace: str) -> list[str]:
     return ["helm", "get", "values", release, "--namespace", namespace, "-o", "json"]
 
 
 # -- reading releases ------------------------------------------------------------------------
 
-
-def _revisions(env: KubeEnv, release: str) -> list[dict[str, Any]]:
-    """``helm history`` of one release, oldest first; [] when it was never installed."""
-    result = run_helm(
-        history_argv(release, env.namespace), check=False, mutates=False, quiet=True,
-        env=env.kube.env(),
-    )  # fmt: skip
-    if result.returncode != 0:
-        if "not found" in result.stderr.lower():
-            return []
-        raise ToolError(list(result.argv), result.returncode, result.stderr, _no_cluster(env))
-    return list(json.loads(result.stdout or "[]"))
-
-
-def _current(revisions: list[dict[str, Any]]) -> dict[str, Any] | None:
-    deployed = [r for r in revisions if r.get("status") == "deployed"]
-    return deployed[-1] if deployed else None
-
-
-def _version_of(revision: dict[str, Any] | None) -> str | None:
-    return str(revision.get("app_version")) if revision else None
-
-
-def _no_cluster(env: KubeEnv) -> str:
-    if env.local:
-        return "The local cluster does not answer: start it with `invoke cluster.up`."
-    return (
-        f"Environment {env.name} needs a Kubernetes cluster: point KUBECONFIG (and "
-        "RELEASEKIT_KUBE_CONTEXT) at one, or deploy to the local one with `invoke cluster.up` "
-        "and `--env cluster`."
-    )
+_revisions = helm_release.revisions
+_current = helm_release.current
+_version_of = helm_release.version_of
+_no_cluster = helm_release.no_cluster
+history_argv = helm_release.history_argv
 
 
 def _require_cluster(env: KubeEnv) -> None:
@@ -219,18 +190,29 @@ def _restore(env: KubeEnv, release: str, revision: dict[str, Any] | None, timeou
     return f"rolled back to {_version_of(revision)} (revision {revision['revision']})"
 
 
-def deploy(root: Path, env: KubeEnv, upgrades: list[Upgrade]) -> list[Outcome]:
+def deploy(
+    root: Path, env: KubeEnv, upgrades: list[Upgrade], say: Callable[[str], None] | None = None
+) -> list[Outcome]:
     """Run the upgrades in order; on a failure, every chart returns to its previous version.
 
     A release that already runs the same chart version with the same values is left alone.
-    A dry run (``--dry-run=server``) asks the API server to validate without changing it.
+    A release a killed helm left pending is first recovered (``_recover``), and ``say`` is
+    told so. A dry run (``--dry-run=server``) asks the API server to validate without
+    changing it.
     """
     _require_cluster(env)
     done: list[Outcome] = []
     before: dict[str, dict[str, Any] | None] = {}
     for index, up in enumerate(upgrades):
         dry = any(a.startswith("--dry-run=") for a in up.argv)
-        current = _current(_revisions(env, up.release))
+        revisions = _revisions(env, up.release)
+        recovered = ""
+        if not dry and revisions and revisions[-1].get("status") in helm_release.PENDING:
+            recovered = _recover(env, up.release, revisions, _timeout_of(up))
+            if say is not None:
+                say(f"{up.release}: {recovered}")
+            revisions = _revisions(env, up.release)
+        current = _current(revisions)
         before[up.release] = current
         previous = _version_of(current)
         if dry:
@@ -241,59 +223,105 @@ def deploy(root: Path, env: KubeEnv, upgrades: list[Upgrade]) -> list[Outcome]:
             continue
         if _unchanged(root, env, up, current):
             rev = int(current["revision"]) if current else None
-            done.append(Outcome(up.release, previous, up.version, "unchanged", previous, rev))
+            done.append(Outcome(up.release, previous, up.version, "unchanged", previous, rev,
+                                recovered))  # fmt: skip
             continue
         try:
             run_helm(list(up.argv), up.values, cwd=root, env=env.kube.env())
         except ReleaseError as exc:
-            failed = Outcome(up.release, previous, up.version, "failed", previous,
-                             detail=_reason(exc))  # fmt: skip
-            raise _half_way(root, env, upgrades[index + 1 :], done, failed, before) from None
+            after = _revisions(env, up.release)
+            failed = Outcome(up.release, previous, up.version, "failed",
+                             _version_of(_current(after)), detail=_reason(exc))  # fmt: skip
+            state = helm_release.state_after_failure(after, current, previous)
+            raise _half_way(env, upgrades[index + 1 :], done, failed, state, before) from None
         now = _current(_revisions(env, up.release))
         rev = int(now["revision"]) if now else None
-        done.append(Outcome(up.release, previous, up.version, "deployed", up.version, rev))
+        done.append(Outcome(up.release, previous, up.version, "deployed", _version_of(now), rev,
+                            recovered))  # fmt: skip
     return done
+
+
+def _timeout_of(up: Upgrade) -> str:
+    argv = list(up.argv)
+    return argv[argv.index("--timeout") + 1] if "--timeout" in argv else DEFAULT_TIMEOUT
+
+
+def _recover(env: KubeEnv, release: str, revisions: list[dict[str, Any]], timeout: str) -> str:
+    """Return a release a helm that died left pending to its last good revision; what was done.
+
+    No helm of the toolkit can still be working on it: every deploy holds the release lock.
+    A release that never ran a revision is uninstalled. What is said is read back from helm.
+    """
+    last = revisions[-1]
+    what = f"revision {last['revision']} was left {last['status']} by a helm that did not finish"
+    good = helm_release.last_good(revisions)
+    _restore(env, release, good, timeout)
+    now = _current(_revisions(env, release))
+    if now is None:
+        return f"{what}; it had no deployed revision, so it was uninstalled before the upgrade"
+    return (
+        f"{what}; rolled back to {_version_of(now)} (revision {good['revision'] if good else '?'}"
+        f", now revision {now['revision']} deployed) before the upgrade"
+    )
 
 
 def _reason(exc: ReleaseError) -> str:
     text = exc.stderr_tail if isinstance(exc, ToolError) else str(exc)
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    return " ".join(lines[-3:])[:600]
+    code = exc.returncode if isinstance(exc, ToolError) else None
+    killed = [f"helm was killed by signal {-code}"] if code is not None and code < 0 else []
+    return " ".join([*killed, *lines[-3:]])[:600] or "helm gave no reason"
 
 
 def _half_way(
-    root: Path,
     env: KubeEnv,
     rest: list[Upgrade],
     done: list[Outcome],
     failed: Outcome,
+    state: str,
     before: dict[str, dict[str, Any] | None],
 ) -> PublishError:
-    """Undo the charts upgraded before ``failed``; the error names every chart's end state."""
+    """Undo the charts upgraded before ``failed``; the error names every chart's end state,
+    as helm reports it once the failure is over."""
     timeout = DEFAULT_TIMEOUT
     outcomes = []
     for item in done:
         if item.status != "deployed":
             outcomes.append(item)
             continue
-        what = _restore(env, item.release, before.get(item.release), timeout)
-        outcomes.append(Outcome(item.release, item.previous, item.target, "rolled back",
-                                item.previous, detail=what))  # fmt: skip
+        try:
+            what = _restore(env, item.release, before.get(item.release), timeout)
+        except ReleaseError as exc:
+            what = f"rolling it back failed: {_reason(exc)}"
+        now = _version_of(_current(_revisions(env, item.release)))
+        outcomes.append(Outcome(item.release, item.previous, item.target, "rolled back", now,
+                                detail=what))  # fmt: skip
     outcomes.append(failed)
     for u in rest:
         now = _version_of(_current(_revisions(env, u.release)))
         outcomes.append(Outcome(u.release, now, u.version, "not attempted", now))
     lines = [
         f"- {o.release}: {o.status}; now at {o.now or 'nothing (not installed)'}"
+        f"{_last_revision(env, o.release)}"
         f"{f' ({o.detail})' if o.detail and o.status != 'failed' else ''}"
         for o in outcomes
     ]
-    was = failed.previous or "nothing (first install)"
+    same = all(o.now == o.previous for o in outcomes)
     return PublishError(
-        f"Deploying {failed.target} to {env.describe()} failed at {failed.release}, which "
-        f"helm rolled back by itself to its previous version {was}: {failed.detail}\n"
-        f"Every chart is at its previous version:\n" + "\n".join(lines)
+        f"Deploying {failed.target} to {env.describe()} failed at {failed.release}, {state}. "
+        f"helm said: {failed.detail}\n"
+        + ("Every chart is at its previous version" if same else "Each chart now, as helm says")
+        + ":\n"
+        + "\n".join(lines)
     )
+
+
+def _last_revision(env: KubeEnv, release: str) -> str:
+    """`` (revision N pending-upgrade)`` when the last revision is not the deployed one."""
+    revisions = _revisions(env, release)
+    if not revisions or revisions[-1].get("status") == "deployed":
+        return ""
+    return f" (revision {revisions[-1]['revision']} {revisions[-1]['status']})"
 
 
 # -- roll back and history -------------------------------------------------------------------

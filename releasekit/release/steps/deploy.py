@@ -50,9 +50,13 @@ class Deploy(Step):
             if kenv.local_root is not None:
                 cluster.up(kenv.local_root)
             upgrades = helm_deploy.plan(ws.root, kenv, new, target.chart_registry, target.registry)
-            outcomes = helm_deploy.deploy(ws.root, kenv, upgrades)
+            outcomes = helm_deploy.deploy(ws.root, kenv, upgrades, say=ctx.progress)
             done.append(
-                f"helm {kenv.name}: " + ", ".join(f"{o.release} {o.status}" for o in outcomes)
+                f"helm {kenv.name}: "
+                + ", ".join(
+                    f"{o.release} {o.status}{f' ({o.detail})' if o.detail else ''}"
+                    for o in outcomes
+                )
             )
         if env.get("compose"):
             deployment = pilot.deploy(ws.root, new, target.registry)
