@@ -291,7 +291,7 @@ def moved_remote(what: str, remote: str, branch: str, theirs: str, version_: str
         f"commit and the tag v{version_} exist only here. Two ways out: (1) take the remote's "
         "commits into the release: run `invoke release --abort` (it resets the branch to the "
         f"commit before the release commit, deletes the local tag v{version_} and the state "
-        f"file), then `git pull --ff-only {remote} {branch}`, and `invoke release` again; or "
+        f"file), then `git pull --rebase {remote} {branch}`, and `invoke release` again; or "
         f"(2) if those commits must not be on `{branch}`, move `{branch}` of `{remote}` back to "
         "a commit the release commit contains, then run `invoke release --resume`, which "
         "pushes this release as it was built."

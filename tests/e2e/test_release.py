@@ -520,6 +520,73 @@ def test_preflight_refuses_a_branch_behind_its_remote(repo: Repo, tmp_path: Path
     git(repo.path, "pull", "-q", "--ff-only", str(remote), "main")
 
 
+def _stopped(pid: int) -> bool:
+    """Whether process ``pid`` is stopped (SIGSTOP)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] == "T"
+
+
+def test_a_push_refused_because_the_remote_moved_is_aborted_and_leaves_nothing(
+    repo: Repo, tmp_path: Path
+) -> None:
+    """The branch moves on the remote while the release builds: the push is refused, the
+    message names both ways out, and `--abort` leaves everything as before the release.
+    The release that follows (the next test) succeeds with the same version."""
+    remote = repo.path / ".sandbox/remote.git"
+    repo.commit("packages/sandbox/README.md", "fix(sandbox): a fix whose first push is refused")
+    state_file = repo.path / "build/release/state.json"
+    before = (
+        _snapshot(repo)[0],
+        git(repo.path, "tag", "--list"),
+        json.loads(state_file.read_text()),
+    )
+    tags_before = git(remote, "tag")
+    proc, out = repo.start("release", "--yes", RELEASEKIT_FAULT="stop-at:tag:pushing")
+    deadline = time.monotonic() + 1200
+    while not _stopped(proc.pid):
+        assert proc.poll() is None and time.monotonic() < deadline, out.read_text()
+        time.sleep(0.2)
+    other = tmp_path / "other"
+    _git(tmp_path, "clone", "-q", str(remote), str(other))
+    (other / "MEANWHILE.md").write_text("pushed while the release was building\n")
+    git(other, "add", "MEANWHILE.md")
+    git(other, "-c", "user.email=o@example.com", "-c", "user.name=o", "commit", "-qm", "docs: y")
+    git(other, "push", "-q", "origin", "HEAD:main")
+    moved = git(other, "rev-parse", "HEAD")
+    os.kill(proc.pid, signal.SIGCONT)
+    proc.wait(timeout=300)
+    text = out.read_text()
+    OUTPUTS.append(text)
+    assert proc.returncode == 8, text
+    assert f"`{remote}` refused the push of the release commit" in text
+    assert f"its branch `main` moved to {moved[:12]}" in text
+    assert "Two ways out: (1)" in text and "`invoke release --abort`" in text
+    assert f"`git pull --rebase {remote} main`" in text
+    assert "(2) if those commits must not be on `main`" in text
+    assert "`invoke release --resume`" in text
+    assert git(remote, "tag") == tags_before
+    assert git(repo.path, "tag", "--list", "v0.2.1") == "v0.2.1"
+    # A resume meets the same dead end at preflight, with the same two ways out.
+    again = repo.invoke("release", "--resume", "--yes", ok=False)
+    assert again.returncode == 9 and "Two ways out" in again.stderr, again.stderr
+
+    aborted = repo.invoke("release", "--abort")
+    assert "deleted the local tag v0.2.1" in aborted.stdout
+    assert (
+        _snapshot(repo)[0],
+        git(repo.path, "tag", "--list"),
+        json.loads(state_file.read_text()),
+    ) == before
+    assert not (repo.path / "dist/0.2.1").exists()
+    assert git(remote, "tag") == tags_before
+    refused = repo.invoke("release", "--abort", ok=False)
+    assert "Nothing to abort" in refused.stderr
+    git(repo.path, "pull", "-q", "--rebase", str(remote), "main")
+
+
 def test_next_release_fails_after_its_tag_and_a_rerun_without_state_finishes(repo: Repo) -> None:
     repo.commit("packages/sandbox/README.md", "fix(sandbox): clearer limits wording")
     # The index already holds a different file under a name the release is about to upload.

@@ -47,7 +47,8 @@ class Tag(Step):
             theirs = git.remote_branch(ws.root, remote, branch)
             if theirs is None or git.is_ancestor(ws.root, theirs, ctx.commit):
                 raise
-            reason = (exc.stderr_tail.strip().splitlines() or ["rejected"])[-1]
+            told = exc.stderr_tail.strip().splitlines() or ["rejected"]
+            reason = next((line for line in told if "rejected" in line), told[-1]).strip()
             what = (
                 f"`{remote}` refused the push of the release commit {ctx.commit[:12]} and tag "
                 f"{name} ({reason})"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
 import time
 from pathlib import Path
 
@@ -11,7 +14,7 @@ from kubernetes import client as k8s
 
 from releasekit.core.errors import PreflightError, PublishError, ToolError
 from releasekit.deploy import helm as helm_deploy
-from releasekit.deploy import rollout
+from releasekit.deploy import helm_release, rollout
 from releasekit.deploy.kube import Kube
 from releasekit.deploy.kube_env import KubeEnv
 from tests.integration.cluster.conftest import kube_env, release
@@ -171,3 +174,81 @@ def test_a_server_dry_run_without_any_cluster_names_what_it_needs(
     assert all(u.argv[-1] == "--dry-run=server" for u in upgrades)
     with pytest.raises(ToolError, match=r"needs a Kubernetes cluster.*invoke cluster\.up"):
         helm_deploy.deploy(charts_root, env, upgrades)
+
+
+def _helm_upgrading(namespace: str, release: str) -> int | None:
+    """The pid of a running ``helm upgrade`` of ``release`` into ``namespace``, if any."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        words = [a.decode(errors="replace") for a in argv]
+        if (
+            words
+            and Path(words[0]).name == "helm"
+            and "upgrade" in words
+            and release in words
+            and namespace in words
+        ):
+            return int(entry.name)
+    return None
+
+
+def _status(env: KubeEnv, release: str) -> str:
+    revisions = helm_release.revisions(env, release)
+    return str(revisions[-1]["status"]) if revisions else ""
+
+
+def test_a_helm_killed_mid_upgrade_is_reported_pending_and_the_next_deploy_recovers_it(
+    charts_root: Path, env: KubeEnv
+) -> None:
+    release(charts_root, "6.0.0")
+    _deploy(charts_root, env, "6.0.0")
+    release(charts_root, "6.1.0", never_ready=("agent-runtime",))
+    upgrades = helm_deploy.plan(charts_root, env, "6.1.0")
+    failures: list[str] = []
+
+    def deploy() -> None:
+        try:
+            helm_deploy.deploy(charts_root, env, upgrades)
+        except PublishError as exc:
+            failures.append(str(exc))
+
+    worker = threading.Thread(target=deploy)
+    worker.start()
+    deadline = time.monotonic() + 120
+    pid = None
+    while time.monotonic() < deadline and worker.is_alive():
+        pid = _helm_upgrading(env.namespace, "agent-runtime")
+        if pid is not None and _status(env, "agent-runtime") == "pending-upgrade":
+            break
+        time.sleep(0.2)
+    assert pid is not None, "helm upgrade never started"
+    os.kill(pid, signal.SIGKILL)
+    worker.join(timeout=120)
+    message = failures[0]
+    assert "failed at agent-runtime, which helm left pending-upgrade at revision 2" in message
+    assert "helm was killed by signal 9" in message
+    assert "rolled back by itself" not in message
+    assert "- agent-runtime: failed; now at 6.0.0 (revision 2 pending-upgrade)" in message
+    assert "- control-panel: not attempted; now at 6.0.0" in message
+
+    fixed = release(charts_root, "6.1.0")
+    said: list[str] = []
+    outcomes = helm_deploy.deploy(
+        charts_root, env, helm_deploy.plan(charts_root, env, "6.1.0"), say=said.append
+    )
+    assert [(o.release, o.status, o.now) for o in outcomes] == [
+        (name, "deployed", "6.1.0") for name in CHARTS
+    ]
+    assert said == [
+        "agent-runtime: revision 2 was left pending-upgrade by a helm that did not finish; "
+        "rolled back to 6.0.0 (revision 1, now revision 3 deployed) before the upgrade"
+    ]
+    history = helm_deploy.history(charts_root, env)["agent-runtime"]
+    assert [r["status"] for r in history][-1] == "deployed"
+    assert not any(str(r["status"]).startswith("pending") for r in history)
+    assert rollout.live_images(charts_root, env, fixed) == fixed
