@@ -27,6 +27,7 @@ __all__ = [
     "find_root",
     "lazy_console",
     "load_workspace",
+    "release_lock",
     "reported",
 ]
 
@@ -88,6 +89,16 @@ def reported() -> Iterator[None]:
         yield
     except ReleaseError as exc:
         raise Exit(f"error: {redact(str(exc))}", code=exc.exit_code) from None
+
+
+@contextmanager
+def release_lock(root: Path) -> Iterator[None]:
+    """Hold the release lock: no release, deploy or rollback runs helm meanwhile."""
+    from releasekit.release.plan import lock_path
+    from releasekit.release.state import lock
+
+    with lock(lock_path(root)):
+        yield
 
 
 def emit_json(data: Any) -> None:

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 from invoke.context import Context
 from invoke.tasks import task
 
-from releasekit.commands._common import console, emit_json, find_root, load_workspace, reported
+from releasekit.commands._common import (
+    console,
+    emit_json,
+    find_root,
+    load_workspace,
+    release_lock,
+    reported,
+)
 
 if TYPE_CHECKING:
     from releasekit.deploy import helm as helm_deploy
@@ -79,14 +86,6 @@ def _chart_registry(root: Path, env: kube_env.KubeEnv, registry: str | None) -> 
     return None
 
 
-def _release_lock(root: Path) -> contextlib.AbstractContextManager[object]:
-    """The release lock: no release or other deploy runs helm on these charts meanwhile."""
-    from releasekit.release.plan import lock_path
-    from releasekit.release.state import lock
-
-    return lock(lock_path(root))
-
-
 @task(
     help={
         "env": "Environment: pilot (default; docker compose on this host), cluster (the "
@@ -134,7 +133,7 @@ def deploy(
         upgrades = helm_deploy.plan(
             root, kenv, target, _chart_registry(root, kenv, registry), registry, timeout=timeout
         )
-        with _release_lock(root):
+        with release_lock(root):
             _outcomes(helm_deploy.deploy(root, kenv, upgrades, say=console.print), json)
 
 
@@ -205,5 +204,5 @@ def rollback(c: Context, env: str = PILOT, to: str | None = None, json: bool = F
         if kenv is None:
             _show(pilot.rollback(root, to), json)
             return
-        with _release_lock(root):
+        with release_lock(root):
             _outcomes(helm_deploy.rollback(root, kenv, to), json)

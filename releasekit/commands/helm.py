@@ -9,7 +9,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from releasekit.commands._common import console, emit_json, find_root, reported
+from releasekit.commands._common import console, emit_json, find_root, release_lock, reported
 
 __all__ = ["ns"]
 
@@ -167,7 +167,8 @@ def deploy(
         if not json:
             for up in upgrades:
                 console.print(redact(shlex.join(up.argv)), markup=False, soft_wrap=True)
-        outcomes = helm_deploy.deploy(root, kenv, upgrades)
+        with release_lock(root):
+            outcomes = helm_deploy.deploy(root, kenv, upgrades, say=console.print)
         if json:
             emit_json([o.to_json() for o in outcomes])
             return
@@ -204,7 +205,8 @@ def rollback(
 
     with reported():
         root = find_root()
-        outcomes = helm_deploy.rollback(root, kube_env.resolve(root, env, namespace), to, chart)
+        with release_lock(root):
+            outcomes = helm_deploy.rollback(root, kube_env.resolve(root, env, namespace), to, chart)
         if json:
             emit_json([o.to_json() for o in outcomes])
             return
