@@ -58,10 +58,8 @@ class PublishImages(Step):
         if target.registry_username:
             auth = {"username": target.registry_username, "password": target.registry_password}
         ws = ctx.ws
-        released = {
-            *git.released_versions(ws.root),
-            *git.remote_versions(ws.root, target.git_remote),
-        }
+        # Releases are the tags on the remote: a local tag never pushed is none.
+        released = set(git.remote_versions(ws.root, target.git_remote))
         results = push_images(
             ws,
             ctx.version,
