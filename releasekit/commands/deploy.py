@@ -17,6 +17,7 @@ from invoke.tasks import task
 from releasekit.commands._common import (
     console,
     emit_json,
+    err_console,
     find_root,
     load_workspace,
     release_lock,
@@ -134,7 +135,7 @@ def deploy(
             root, kenv, target, _chart_registry(root, kenv, registry), registry, timeout=timeout
         )
         with release_lock(root):
-            _outcomes(helm_deploy.deploy(root, kenv, upgrades, say=console.print), json)
+            _outcomes(helm_deploy.deploy(root, kenv, upgrades, say=err_console.print), json)
 
 
 @task(

@@ -9,7 +9,14 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from releasekit.commands._common import console, emit_json, find_root, release_lock, reported
+from releasekit.commands._common import (
+    console,
+    emit_json,
+    err_console,
+    find_root,
+    release_lock,
+    reported,
+)
 
 __all__ = ["ns"]
 
@@ -168,7 +175,7 @@ def deploy(
             for up in upgrades:
                 console.print(redact(shlex.join(up.argv)), markup=False, soft_wrap=True)
         with release_lock(root):
-            outcomes = helm_deploy.deploy(root, kenv, upgrades, say=console.print)
+            outcomes = helm_deploy.deploy(root, kenv, upgrades, say=err_console.print)
         if json:
             emit_json([o.to_json() for o in outcomes])
             return
