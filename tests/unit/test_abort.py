@@ -1,5 +1,5 @@
-"""`invoke release --abort` on a real git repository with a bare remote, and the rule that
-an unpushed local tag is never a release."""
+"""`invoke release --abort`, a push the moved remote refuses, and the rule that an unpushed
+local tag is never a release: on a real git repository with a bare remote."""
 
 from __future__ import annotations
 
@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 
 from releasekit.core import manifest, version, workspace
-from releasekit.core.errors import ReleaseError
+from releasekit.core.errors import ConflictError, ReleaseError
+from releasekit.publish import targets
 from releasekit.release import plan
 from releasekit.release.abort import abort
+from releasekit.release.context import Context
+from releasekit.release.steps.tag import Tag
 
 from .conftest import git
 
@@ -143,3 +146,49 @@ def test_a_release_commit_refuses_a_to_or_part_that_disagrees(
             plan.check_pending(opts, pending, before)
     plan.check_pending(plan.Options(part="patch"), pending, before)
     plan.check_pending(plan.Options(to="1.4.3"), pending, before)
+
+
+def _tag_context(root: Path, remote: Path, commit: str) -> Context:
+    target = targets.Target(
+        "sandbox", "sandbox", "http://127.0.0.1:1", "http://127.0.0.1:1/simple",
+        "127.0.0.1:2/ironcage", "oci://127.0.0.1:2/charts", str(remote),
+    )  # fmt: skip
+    ctx = Context(ws=_load(root), opts=plan.Options(), target=target)
+    ctx.version, ctx.commit = "1.5.0", commit
+    return ctx
+
+
+def test_a_push_the_moved_remote_refuses_names_both_ways_out(
+    make_repo: Callable[..., Path], tmp_path: Path
+) -> None:
+    root = make_repo()
+    remote = _released(root)
+    commit = _unpushed_release(root)
+    git(root, "tag", "-d", "v1.5.0")
+    other = tmp_path / "other"
+    git(tmp_path, "clone", "-q", "-b", "main", str(remote), str(other))
+    git(other, "-c", "user.email=o@example.com", "-c", "user.name=o", "commit", "-q",
+        "--allow-empty", "-m", "docs: meanwhile")  # fmt: skip
+    git(other, "push", "-q", "origin", "HEAD:main")
+    moved = git(other, "rev-parse", "HEAD").strip()
+    with pytest.raises(ConflictError) as refused:
+        Tag().run(_tag_context(root, remote, commit))
+    message = str(refused.value)
+    assert f"its branch `main` moved to {moved[:12]}" in message
+    assert "Nothing was published" in message
+    assert "(1) take the remote's commits into the release: run `invoke release --abort`" in message
+    assert "(2) if those commits must not be on `main`" in message
+    assert git(remote, "tag", "--list").split() == ["v1.4.2"]
+
+
+def test_an_unpushed_local_tag_at_another_commit_is_moved_by_the_tag_step(
+    make_repo: Callable[..., Path],
+) -> None:
+    root = make_repo()
+    remote = _released(root)
+    commit = _unpushed_release(root)
+    git(root, "tag", "-d", "v1.5.0")
+    git(root, "tag", "-a", "v1.5.0", "-m", "a stale attempt", f"{commit}^")
+    Tag().run(_tag_context(root, remote, commit))
+    assert git(remote, "rev-parse", "v1.5.0^{commit}").strip() == commit
+    assert git(root, "rev-parse", "v1.5.0^{commit}").strip() == commit
