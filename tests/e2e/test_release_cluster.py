@@ -175,7 +175,6 @@ def test_a_release_deploys_both_charts_pinned_to_the_pushed_digests(
         for revisions in history.values():
             assert revisions[-1]["status"] == "deployed"
             assert revisions[-1]["app_version"] == version
-            assert not any(str(r["status"]).startswith("pending") for r in revisions)
 
         health = _json(repo, "health", "--env", "cluster", "--version", version)
         pushed = {name: entry["digest"] for name, entry in record["images"].items()}
