@@ -13,7 +13,8 @@
 #      (scripts/build-kubernetes.sh: etcd, kube-apiserver, kube-controller-manager,
 #      kube-scheduler, kwok; about 10 to 15 minutes the first time on 2 cores)
 #   4. checks terraform (the machine image carries it)
-#   5. the Python environment .venv (uv) with the toolkit and its tools
+#   5. the Python environment .venv: uv at the version uv.lock pins, then `uv sync --locked`
+#      (the toolkit, the five packages, the test, lint and typecheck groups)
 #   6. local base images (debootstrap) when the public ones cannot be pulled
 set -euo pipefail
 
@@ -120,13 +121,26 @@ command -v terraform >/dev/null || die "terraform is missing: install terraform 
 say "$(terraform version 2>/dev/null | head -1)"
 
 # 5. Python environment ----------------------------------------------------------------------
+# uv comes from pip at the version uv.lock pins; `uv sync --locked` then installs the toolkit,
+# every package of the workspace (editable) and the groups below exactly as locked, and
+# refuses a lock that no longer matches the pyproject.toml files.
 if [ ! -x "$VENV/bin/python" ]; then
   say "creating $VENV"
   python3 -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check uv
-say "installing the toolkit and its tools into .venv"
-"$VENV/bin/uv" pip install -q --python "$VENV/bin/python" -e "$ROOT" --group "$ROOT/pyproject.toml:test"
+UV_VERSION="$("$VENV/bin/python" - "$ROOT/uv.lock" <<'PY'
+import sys, tomllib
+with open(sys.argv[1], "rb") as lock:
+    print(next(p["version"] for p in tomllib.load(lock)["package"] if p["name"] == "uv"))
+PY
+)" || die "uv.lock names no uv version; restore uv.lock from git"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check "uv==$UV_VERSION"
+say "installing the toolkit and its tools into .venv from uv.lock (uv $UV_VERSION)"
+UV_PROJECT_ENVIRONMENT="$VENV" "$VENV/bin/uv" sync --quiet --locked --project "$ROOT" \
+  --python "$VENV/bin/python" --no-default-groups --all-packages \
+  --group test --group lint --group typecheck \
+  || die "uv sync --locked failed (above); when it says the lock needs to be updated, run \
+'uv lock' and commit uv.lock"
 
 # 6. base images -------------------------------------------------------------------------------
 "$ROOT/docker/base/bootstrap.sh"
