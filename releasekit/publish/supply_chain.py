@@ -29,6 +29,7 @@ from releasekit import __version__
 from releasekit.build import checksums
 from releasekit.core.errors import ConflictError, PreflightError, PublishError, ReleaseError
 from releasekit.core.files import file_sha256
+from releasekit.core.manifest import load as load_manifest
 from releasekit.core.run import register_secret
 from releasekit.core.workspace import TESTBED_DIR
 from releasekit.publish import oci, provenance, signing
@@ -335,7 +336,11 @@ def release_record(folder: Path) -> Record:
 
 
 def build_facts(
-    target: str, options: Mapping[str, Any], remote: str, started: str | None
+    target: str,
+    options: Mapping[str, Any],
+    remote: str,
+    started: str | None,
+    pinned: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """What the provenance says about the build: options, tool versions, base images."""
     from releasekit.build import images
@@ -352,7 +357,7 @@ def build_facts(
             tools[dist] = metadata.version(dist)
     bases: dict[str, str] = {}
     with contextlib.suppress(ReleaseError):
-        for base in images.resolve_base_images(images.connect()).values():
+        for base in images.resolve_base_images(images.connect(), pinned=pinned).values():
             bases[base.ref] = base.id
     return {
         "target": target,
@@ -383,5 +388,6 @@ def sign_published(
     data = {**published, "version": version}
     record = Record.from_data(data, files)
     key = release_key(root, target)
-    facts = build_facts(target.name, options, str(published.get("remote", "")), started)
+    pinned = load_manifest(root).base_images
+    facts = build_facts(target.name, options, str(published.get("remote", "")), started, pinned)
     return sign_release(folder, record, key, access(target), facts, say), key
