@@ -9,7 +9,7 @@ import pytest
 
 from releasekit.core import manifest, uvlock, version, workspace
 from releasekit.core.errors import ManifestError, VersionError
-from tests.conftest import copy_repo
+from tests.conftest import REPO, copy_repo
 
 
 @pytest.fixture
@@ -93,3 +93,21 @@ def test_diff(old: dict[str, str], new: dict[str, str], expected: list[uvlock.Ch
 def test_upgrade_of_an_unknown_package_is_refused(copy: Path) -> None:
     with pytest.raises(ManifestError, match=r"`no-such-dist` is not in .*uv\.lock"):
         uvlock.upgrade(copy, "no-such-dist")
+
+
+def test_a_build_refuses_tools_other_than_the_locked_ones(tmp_path: Path) -> None:
+    from releasekit.build import cache
+
+    text = (REPO / uvlock.LOCK_FILE).read_text(encoding="utf-8")
+    installed = cache.toolchain()["hatchling"]
+    entry = f'name = "hatchling"\nversion = "{installed}"'
+    assert entry in text
+    (tmp_path / uvlock.LOCK_FILE).write_text(
+        text.replace(entry, 'name = "hatchling"\nversion = "0.0.1"')
+    )
+    with pytest.raises(
+        ManifestError,
+        match=rf"(?s)hatchling {re.escape(installed)} \(uv\.lock: 0\.0\.1\).*`uv sync --locked`",
+    ):
+        cache.check_toolchain(tmp_path)
+    cache.check_toolchain(REPO)
