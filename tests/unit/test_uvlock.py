@@ -111,3 +111,19 @@ def test_a_build_refuses_tools_other_than_the_locked_ones(tmp_path: Path) -> Non
     ):
         cache.check_toolchain(tmp_path)
     cache.check_toolchain(REPO)
+
+
+def test_a_release_from_a_stale_lock_stops_at_preflight(copy: Path) -> None:
+    from releasekit.release import preflight
+    from tests.conftest import git
+
+    pyproject = copy / "packages/sandbox/pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace("dependencies = []", 'dependencies = ["idna"]')
+    )
+    git(copy, "init", "-q", "-b", "main")
+    git(copy, "add", "-A")
+    git(copy, "-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "feat: x")
+    ws = workspace.load(manifest.load(copy))
+    with pytest.raises(ManifestError, match=r"(?s)uv\.lock is stale.*commit uv\.lock"):
+        preflight.check(ws, "sandbox", "pilot", readonly=True)
