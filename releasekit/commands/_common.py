@@ -84,11 +84,11 @@ def trust(root: Path, target: str, key: str | None) -> Trust:
     from releasekit.core import manifest
     from releasekit.deploy import testbed
     from releasekit.publish import targets
-    from releasekit.publish.trust import trust_of
+    from releasekit.publish.trust import key_file, trust_of
 
     state = testbed.running(root) if target == targets.SANDBOX else None
     chosen = targets.resolve(manifest.load(root), target, state, credentials=False)
-    return trust_of(root, chosen, Path(key) if key else None)
+    return trust_of(root, chosen, key_file(root, key) if key else None)
 
 
 @contextmanager

@@ -101,8 +101,8 @@ def _chart_registry(root: Path, env: kube_env.KubeEnv, registry: str | None) -> 
         "json": "Print the deployment record as JSON.",
         "target": "Where the release was published: `sandbox` (default) or a [targets.NAME] "
         "of release.toml; every image digest must be signed by its key.",
-        "key": "The release's public key to check image signatures with (default: the "
-        "sandbox's, or the public half of the target's signing key).",
+        "key": "The release's public key (a file, or env://VAR holding it) to check image "
+        "signatures with (default: the sandbox's, or the public half of the target's signing key).",
     }
 )
 def deploy(

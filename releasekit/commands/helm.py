@@ -140,8 +140,8 @@ _KENV = "Environment of release.toml whose `helm` key names the values (e.g. clu
         "json": "Print what happened to each release as JSON.",
         "target": "Where the release was published: `sandbox` (default) or a [targets.NAME] "
         "of release.toml; every image digest must be signed by its key.",
-        "key": "The release's public key to check image signatures with (default: the "
-        "sandbox's, or the public half of the target's signing key).",
+        "key": "The release's public key (a file, or env://VAR holding it) to check image "
+        "signatures with (default: the sandbox's, or the public half of the target's signing key).",
     }
 )
 def deploy(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
@@ -143,8 +142,8 @@ def assets(c: Context, tag: str | None = None, dry_run: bool = False) -> None:
         "tag": "The release tag whose record to fetch, e.g. v1.4.2.",
         "target": "Where the release was published: `sandbox` (default) or a [targets.NAME] "
         "of release.toml; its key checks the record's signed provenance.",
-        "key": "The release's public key (default: the sandbox's key, or the public half of "
-        "the target's signing key); never the copy among the release assets.",
+        "key": "The release's public key, a file or env://VAR (default: the sandbox's key, "
+        "or the public half of the target's signing key); never the copy among the release assets.",
     }
 )
 def fetch(c: Context, tag: str, target: str = "sandbox", key: str | None = None) -> None:
@@ -154,7 +153,7 @@ def fetch(c: Context, tag: str, target: str = "sandbox", key: str | None = None)
     from releasekit.deploy import helm as helm_deploy
     from releasekit.deploy import testbed
     from releasekit.publish import agreement, targets
-    from releasekit.publish.trust import trusted_key
+    from releasekit.publish.trust import key_file, trusted_key
 
     with reported():
         ws = load_workspace()
@@ -162,7 +161,7 @@ def fetch(c: Context, tag: str, target: str = "sandbox", key: str | None = None)
         folder = ws.root / "dist" / version
         state = testbed.running(ws.root) if target == targets.SANDBOX else None
         chosen = targets.resolve(ws.manifest, target, state, credentials=False)
-        public = trusted_key(ws.root, chosen, Path(key) if key else None)
+        public = trusted_key(ws.root, chosen, key_file(ws.root, key) if key else None)
         say = console.print
         for path in agreement.fetch_verified(tag, version, folder, public, say=say):
             console.print(f"{path.relative_to(ws.root)}")

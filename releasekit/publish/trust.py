@@ -22,7 +22,7 @@ from releasekit.publish import oci, provenance, signing
 from releasekit.publish.supply_chain import access, release_key
 from releasekit.publish.targets import Target
 
-__all__ = ["Trust", "trust_of", "trusted_key", "verify_images"]
+__all__ = ["Trust", "key_file", "trust_of", "trusted_key", "verify_images"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,26 @@ class Trust:
     target: str
     public: Path | None
     access: oci.Access
+
+
+def key_file(root: Path, given: str) -> Path:
+    """``--key``: a file, or ``env://VAR`` (a public key held in a variable, written once).
+
+    The variable suits CI, where the trusted key is a repository variable, not a file.
+    """
+    if not given.startswith("env://"):
+        return Path(given)
+    variable = given.removeprefix("env://")
+    pem = os.environ.get(variable, "")
+    if "PUBLIC KEY" not in pem:
+        raise PreflightError(
+            f"--key {given}: {variable} does not hold a public key (PEM, `-----BEGIN PUBLIC "
+            f"KEY-----`). Set {variable} to the release's cosign.pub."
+        )
+    path = root / "build" / "keys" / f"{variable}.pub"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(pem.strip() + "\n", encoding="ascii")
+    return path
 
 
 def trusted_key(root: Path, target: Target, key: Path | None = None) -> Path | None:
