@@ -199,3 +199,27 @@ def test_release_fetch_writes_only_a_record_that_verifies(
         agreement.fetch_verified(tag, released.version, again, released.keys.public, api=github)
     assert "release.json records" in str(caught.value)
     assert not again.exists(), "nothing of a record that does not verify is written"
+
+
+def test_helm_refuses_an_unsigned_image_digest_before_any_chart_is_touched(
+    released: Released,
+) -> None:
+    from releasekit.deploy import helm as helm_deploy
+    from releasekit.deploy import helm_pins
+    from releasekit.deploy.kube_env import Kube, KubeEnv
+
+    access = oci.Access(plain_http=True)
+    trust = Trust(released.target.name, released.keys.public, access)
+    env = KubeEnv("staging", "staging", "ironcage-staging", Kube())
+    upgrades = helm_deploy.plan(released.root, env, released.version)
+    # As released: the pinned digest is signed by the release key.
+    helm_pins.check_pins(released.root, [(up.values, up.sets) for up in upgrades], trust)
+    host, namespace = oci.split_ref(released.target.registry)
+    unsigned = push_image(host, f"{namespace}/{IMAGE}", "unsigned", os.urandom(32))
+    path = released.folder / "images.json"
+    images = json.loads(path.read_text())
+    images[IMAGE]["digest"] = unsigned
+    path.write_text(json.dumps(images, indent=2))
+    upgrades = helm_deploy.plan(released.root, env, released.version)
+    with pytest.raises(VerificationError, match=rf"{IMAGE} \(.*@{unsigned}\): .*signatures"):
+        helm_deploy.deploy(released.root, env, upgrades, trust)
