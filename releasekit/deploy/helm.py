@@ -231,7 +231,7 @@ def deploy(
     """
     _require_cluster(env)
     if trust is not None:
-        check_pins(root, [(up.values, up.sets) for up in upgrades], trust)
+        check_pins(root, [(up.values, up.sets) for up in upgrades], trust, _released(root))
     done: list[Outcome] = []
     before: dict[str, dict[str, Any] | None] = {}
     for index, up in enumerate(upgrades):

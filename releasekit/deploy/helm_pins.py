@@ -7,7 +7,7 @@ so a deploy can tell that the release already runs exactly this.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,11 +100,17 @@ def user_values(values_file: Path, sets: list[str]) -> dict[str, Any]:
     return dict(merged)
 
 
-def pinned_refs(chart_dir: Path, values_file: Path, sets: Sequence[str]) -> dict[str, str]:
+def pinned_refs(
+    chart_dir: Path,
+    values_file: Path,
+    sets: Sequence[str],
+    released: Collection[str] | None = None,
+) -> dict[str, str]:
     """Image name -> ``REGISTRY/REPOSITORY@DIGEST`` of each image ``sets`` pin by digest.
 
     The reference the chart renders: the block's own ``registry``, else ``image.registry``,
-    over the chart's defaults, the values file and the sets.
+    over the chart's defaults, the values file and the sets. Only the ``released`` images
+    (default: every one) are named: a third-party image is not signed by the release key.
     """
     import yaml
 
@@ -114,6 +120,8 @@ def pinned_refs(chart_dir: Path, values_file: Path, sets: Sequence[str]) -> dict
     refs = {}
     for image, key in sorted(_image_keys(defaults).items()):
         block = _lookup(merged, key)
+        if released is not None and image not in released:
+            continue
         if key not in pinned or not isinstance(block, dict) or not block.get("digest"):
             continue
         registry = block.get("registry") or _lookup(merged, "image.registry") or ""
@@ -132,10 +140,12 @@ def check_pins(
     root: Path,
     planned: Iterable[tuple[Path, Sequence[str]]],
     trust: Trust,
+    released: Collection[str] | None = None,
     say: Callable[[str], None] = lambda _line: None,
 ) -> None:
-    """Every image digest the planned ``(values file, sets)`` pin, signed by the release key."""
+    """Every ``released`` image digest the planned ``(values file, sets)`` pin, signed by the
+    release key."""
     refs: dict[str, str] = {}
     for values, sets in planned:
-        refs.update(pinned_refs((root / values).parent, root / values, sets))
+        refs.update(pinned_refs((root / values).parent, root / values, sets, released))
     verify_images(refs, trust, say)

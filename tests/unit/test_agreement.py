@@ -167,6 +167,12 @@ def test_helm_pins_name_the_reference_the_chart_renders(repo_root: Path) -> None
     sets = ["image.registry=reg.example:443", f"image.digest={OLDER}"]
     refs = helm_pins.pinned_refs(runtime, runtime / "values-prod.yaml", sets)
     assert refs == {"agent-runtime": f"reg.example:443/ironcage/agent-runtime@{OLDER}"}
+    # A third-party image pinned by digest is not the release's to sign.
+    sets += ["redis.image.registry=reg.example:443", f"redis.image.digest={DIGEST}"]
+    refs = helm_pins.pinned_refs(runtime, runtime / "values-prod.yaml", sets)
+    assert refs["redis"] == f"reg.example:443/redis@{DIGEST}"
+    refs = helm_pins.pinned_refs(runtime, runtime / "values-prod.yaml", sets, {"agent-runtime"})
+    assert list(refs) == ["agent-runtime"]
 
 
 def test_the_pilot_takes_every_image_by_a_digest_variable(repo_root: Path) -> None:
