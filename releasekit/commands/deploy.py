@@ -144,7 +144,7 @@ def deploy(
         upgrades = helm_deploy.plan(
             root, kenv, target, _chart_registry(root, kenv, registry), registry, timeout=timeout
         )
-        _outcomes(helm_deploy.deploy(root, kenv, upgrades, checked), json)
+        _outcomes(helm_deploy.deploy(root, kenv, upgrades, trust=checked), json)
 
 
 @task(

@@ -173,7 +173,7 @@ def deploy(
         if not json:
             for up in upgrades:
                 console.print(redact(shlex.join(up.argv)), markup=False, soft_wrap=True)
-        outcomes = helm_deploy.deploy(root, kenv, upgrades, trust(root, target, key))
+        outcomes = helm_deploy.deploy(root, kenv, upgrades, trust=trust(root, target, key))
         if json:
             emit_json([o.to_json() for o in outcomes])
             return

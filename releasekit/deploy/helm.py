@@ -221,7 +221,7 @@ def _restore(env: KubeEnv, release: str, revision: dict[str, Any] | None, timeou
 
 
 def deploy(
-    root: Path, env: KubeEnv, upgrades: list[Upgrade], trust: Trust | None = None
+    root: Path, env: KubeEnv, upgrades: list[Upgrade], *, trust: Trust | None = None
 ) -> list[Outcome]:
     """Run the upgrades in order; on a failure, every chart returns to its previous version.
 

@@ -52,7 +52,7 @@ class Deploy(Step):
                 cluster.up(kenv.local_root)
             upgrades = helm_deploy.plan(ws.root, kenv, new, target.chart_registry, target.registry)
             trust = trust_of(ws.root, target)
-            outcomes = helm_deploy.deploy(ws.root, kenv, upgrades, trust)
+            outcomes = helm_deploy.deploy(ws.root, kenv, upgrades, trust=trust)
             done.append(
                 f"helm {kenv.name}: " + ", ".join(f"{o.release} {o.status}" for o in outcomes)
             )

@@ -222,4 +222,4 @@ def test_helm_refuses_an_unsigned_image_digest_before_any_chart_is_touched(
     path.write_text(json.dumps(images, indent=2))
     upgrades = helm_deploy.plan(released.root, env, released.version)
     with pytest.raises(VerificationError, match=rf"{IMAGE} \(.*@{unsigned}\): .*signatures"):
-        helm_deploy.deploy(released.root, env, upgrades, trust)
+        helm_deploy.deploy(released.root, env, upgrades, trust=trust)
