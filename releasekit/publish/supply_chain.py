@@ -19,7 +19,7 @@ import platform
 import shutil
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -101,6 +101,12 @@ class Record:
     images: tuple[ImageRecord, ...] = ()
     charts: tuple[ChartRecord, ...] = ()
     files: dict[str, str] = field(default_factory=dict)
+    tag: str = ""
+
+    @property
+    def release_tag(self) -> str:
+        """The release's git tag: the one recorded, else ``v<version>``."""
+        return self.tag or f"v{self.version}"
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any], files: Mapping[str, str]) -> Record:
@@ -121,6 +127,7 @@ class Record:
             images=images,
             charts=charts,
             files=dict(files),
+            tag=str(data.get("tag") or ""),
         )
 
 
@@ -253,13 +260,16 @@ def sign_release(
         say(actions[-1])
     public = folder / provenance.PUBLIC_KEY
     _copy_if_changed(key.public, public)
-    full = Record(
-        record.version, record.commit, record.python, record.images, tuple(resolved), record.files
-    )
+    full = replace(record, charts=tuple(resolved))
     path = folder / provenance.FILENAME
     wanted = {s.name: s.sha256 for s in subjects(full)}
     existing, why = provenance.check(path, key.public) if path.is_file() else (None, "absent")
-    if why is None and existing is not None and existing.subjects == wanted:
+    if (
+        why is None
+        and existing is not None
+        and existing.subjects == wanted
+        and provenance.claims(existing.statement, full.version, full.release_tag) is None
+    ):
         actions.append(f"provenance: already signed ({len(wanted)} subjects)")
     else:
         provenance.write(path, provenance.envelope(_statement(full, build), key))
@@ -297,6 +307,7 @@ def _statement(record: Record, build: Mapping[str, Any]) -> dict[str, Any]:
         subjects(record),
         external={
             "version": record.version,
+            "tag": record.release_tag,
             "target": build.get("target", ""),
             "options": dict(build.get("options") or {}),
         },
