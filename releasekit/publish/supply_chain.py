@@ -27,6 +27,7 @@ from typing import Any
 
 from releasekit import __version__
 from releasekit.build import checksums
+from releasekit.build.images import sbom as image_sbom
 from releasekit.core.errors import ConflictError, PreflightError, PublishError, ReleaseError
 from releasekit.core.files import file_sha256
 from releasekit.core.run import register_secret
@@ -202,7 +203,7 @@ def chart_digest(chart: ChartRecord, how: oci.Access) -> str:
     return manifest.digest
 
 
-def _check_image(image: ImageRecord, version: str, how: oci.Access) -> None:
+def _check_image(image: ImageRecord, version: str, how: oci.Access, bom: Path) -> None:
     host, repository = oci.split_ref(image.repository)
     manifest = oci.fetch_manifest(host, repository, version, how)
     served = manifest.digest if manifest else "nothing"
@@ -211,6 +212,8 @@ def _check_image(image: ImageRecord, version: str, how: oci.Access) -> None:
             f"{image.repository}:{version} names {served}, not {image.digest} that this release "
             "pushed. Something replaced it: find out what, and release a new version."
         )
+    if manifest is not None:
+        image_sbom.require_subject(bom, manifest.body, image.ref)
 
 
 def _copy_if_changed(source: Path, dest: Path) -> None:
@@ -239,14 +242,14 @@ def sign_release(
         actions.append(f"chart {chart.archive}: {status}")
         say(actions[-1])
     for image in record.images:
-        _check_image(image, record.version, how)
-        status = signing.sign(image.ref, key, how)
         bom = folder / "sbom" / f"{image.name}-{record.version}.cdx.json"
         if not bom.is_file():
             raise PublishError(
                 f"{bom} is missing, so the SBOM of {image.name} cannot be attested. Build the "
                 "images again (`invoke build.images`), then resume the release."
             )
+        _check_image(image, record.version, how, bom)
+        status = signing.sign(image.ref, key, how)
         attested = signing.attest(image.ref, bom, signing.SBOM_TYPE, key, how)
         actions.append(f"image {image.name}: {status}, SBOM {attested}")
         say(actions[-1])
