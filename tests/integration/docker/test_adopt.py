@@ -70,7 +70,12 @@ def test_a_rerun_adopts_the_registry_image_smoke_tests_and_describes_it(
         _delete_local(client, first.image_id)
         lines: list[str] = []
         rerun = builds.build(
-            ws, ("images",), packages=["marketing-site"], registry=source, progress=lines.append
+            ws,
+            ("images",),
+            packages=[IMAGE],
+            registry=source,
+            progress=lines.append,
+            verbose=True,
         )
 
         (outcome,) = rerun.outcomes
