@@ -28,7 +28,14 @@ if TYPE_CHECKING:
     from docker.client import DockerClient
     from docker.models.images import Image
 
-__all__ = ["DEFAULT_NAMESPACE", "PushResult", "push_images", "split_registry"]
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "PushResult",
+    "push_images",
+    "push_tag",
+    "remote_digest",
+    "split_registry",
+]
 
 DEFAULT_NAMESPACE = "ironcage"
 _LABEL_REVISION = "org.opencontainers.image.revision"
@@ -82,7 +89,7 @@ def _tags(image: Image, spec: ImageSpec, version: str, released: Sequence[str]) 
     return tags
 
 
-def _remote_digest(
+def remote_digest(
     client: DockerClient, ref: str, auth: Mapping[str, str] | None, host: str
 ) -> str | None:
     """The digest ``ref`` names in its registry, None when the tag does not exist."""
@@ -101,7 +108,7 @@ def _remote_digest(
         ) from None
 
 
-def _push_tag(
+def push_tag(
     client: DockerClient,
     repository: str,
     tag: str,
@@ -181,7 +188,7 @@ def _push_image(
     image = _local_image(client, spec, version)
     repository = f"{host}/{namespace}/{spec.name}"
     tags = _tags(image, spec, version, released)
-    digest = _remote_digest(client, f"{repository}:{version}", auth, host) or ""
+    digest = remote_digest(client, f"{repository}:{version}", auth, host) or ""
     if digest:
         same = _same_release(client, image, repository, digest, auth)
         if same is None:
@@ -197,14 +204,14 @@ def _push_image(
     for tag in tags:
         if tag == version and digest:
             continue
-        remote = _remote_digest(client, f"{repository}:{tag}", auth, host)
+        remote = remote_digest(client, f"{repository}:{tag}", auth, host)
         if remote is not None and remote == digest:
             say(f"{repository}:{tag} already at {remote}")
             continue
         to_push.append(tag)
     for tag in [t for t in to_push if t == version] + [t for t in to_push if t != version]:
         image.tag(repository, tag)
-        pushed = _push_tag(client, repository, tag, auth, say, layers)
+        pushed = push_tag(client, repository, tag, auth, say, layers)
         if digest and pushed != digest:
             raise PublishError(
                 f"{repository}:{tag} was pushed as {pushed}, but the other tags of the same "
@@ -214,7 +221,7 @@ def _push_image(
         digest = pushed
         say(f"{repository}:{tag} pushed {pushed}")
     if to_push:
-        check = _remote_digest(client, f"{repository}:{version}", auth, host)
+        check = remote_digest(client, f"{repository}:{version}", auth, host)
         if check != digest:
             raise PublishError(
                 f"The registry {host} reports {check} for {repository}:{version} right after "

@@ -32,7 +32,7 @@ from releasekit.core.errors import ConflictError, PreflightError, PublishError, 
 from releasekit.core.files import file_sha256
 from releasekit.core.run import register_secret
 from releasekit.core.workspace import TESTBED_DIR
-from releasekit.publish import oci, provenance, signing
+from releasekit.publish import oci, provenance, signing, third_party
 from releasekit.publish.provenance import Subject
 from releasekit.publish.targets import Target
 
@@ -294,6 +294,7 @@ def _statement(record: Record, build: Mapping[str, Any]) -> dict[str, Any]:
     ]
     for ref, image_id in sorted((build.get("base_images") or {}).items()):
         deps.append({"uri": f"docker-image://{ref}", "digest": {"sha256": image_id.split(":")[-1]}})
+    deps += third_party.dependencies(build.get("third_party") or {})
     builder_id, invocation = builder()
     return provenance.statement(
         subjects(record),
@@ -387,4 +388,5 @@ def sign_published(
     record = Record.from_data(data, files)
     key = release_key(root, target)
     facts = build_facts(target.name, options, str(published.get("remote", "")), started)
+    facts["third_party"] = dict(published.get("third_party") or {})
     return sign_release(folder, record, key, access(target), facts, say), key

@@ -96,7 +96,6 @@ def test_image_bom_is_valid_cyclonedx_with_the_subject_first() -> None:
     }
 
 
-
 def _image_sbom(path: Path, image_id: str) -> Path:
     sbom.write(image_sbom.image_bom("agent-runtime", "1.0.0", image_id, [], timestamp=0), path)
     return path
@@ -112,6 +111,7 @@ def test_an_sbom_of_another_image_is_never_attested(tmp_path: Path) -> None:
     with pytest.raises(ConflictError, match=rf"describes the image {rebuilt}.* image {shipped}"):
         image_sbom.require_subject(other, manifest, "r/agent-runtime@sha256:1")
     assert image_sbom.subject_id(tmp_path / "missing.cdx.json") is None
+
 
 METADATA = """Metadata-Version: 2.3
 Name: {name}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from releasekit.core import git
 from releasekit.core.artifact import IMAGES_FILE, Artifact, kind_of, write_images
 from releasekit.core.files import file_sha256
-from releasekit.publish import attestations, charts
+from releasekit.publish import attestations, charts, third_party
 from releasekit.publish import index as python_upload
 from releasekit.publish.registry import push_images
 from releasekit.release.context import Context
@@ -46,7 +46,12 @@ class PublishPython(Step):
 
 
 class PublishImages(Step):
-    """Push every tag of every image; digests recorded in images.json."""
+    """Push every tag of every image; digests recorded in images.json.
+
+    Every third-party image (release.toml [[third_party]]) is then checked in the target's
+    registry by digest (the sandbox pushes its stand-in first) and its pin recorded in
+    third-party.json.
+    """
 
     name = "publish-images"
     summary = "push every image tag"
@@ -91,7 +96,30 @@ class PublishImages(Step):
                 status="written",
             )
         )
-        return f"{len(results)} images"
+        pins = third_party.provide(ws.root, target, say=ctx.say)
+        if not pins:
+            return f"{len(results)} images"
+        for pin in pins:
+            ctx.record(
+                Artifact(
+                    "third-party",
+                    pin.name,
+                    digest=pin.digest,
+                    destination=pin.repository,
+                    status="present",
+                )
+            )
+        recorded = third_party.write(ctx.folder / third_party.THIRD_PARTY_FILE, pins)
+        ctx.record(
+            Artifact(
+                kind_of(recorded.name),
+                recorded.name,
+                path=recorded.name,
+                sha256=file_sha256(recorded),
+                status="written",
+            )
+        )
+        return f"{len(results)} images, {len(pins)} third-party"
 
 
 class PublishCharts(Step):
