@@ -2,7 +2,8 @@
 
 ``docker/compose.yaml`` runs the API and the web front end as compose project
 ``ironcage-pilot``; the version, the registry, the API token and the host port reach it
-through the environment only. Every deployment is health-checked through the web's proxy
+through the environment only, each image pinned to its recorded digest (``pilot_pins``).
+Every deployment is health-checked through the web's proxy
 and recorded in ``.sandbox/pilot/history.json``; a deployment that fails its health check
 rolls back to the previous healthy version by itself and is reported as a failure.
 """
@@ -15,7 +16,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from typing import Literal
 from releasekit.core.errors import PreflightError, PublishError, ToolError, ToolMissingError
 from releasekit.core.files import write_json
 from releasekit.core.run import register_secret, run
+from releasekit.deploy import pilot_pins
 from releasekit.deploy.health import HEALTH_PATHS, Health, ask, judge
 
 __all__ = [
@@ -112,7 +114,13 @@ def compose_argv(base: Sequence[str], settings: Settings, root: Path, *args: str
 
 
 def compose_env(
-    registry: str, version: str, token: str, port: int, *, runtime_token: str = ""
+    registry: str,
+    version: str,
+    token: str,
+    port: int,
+    *,
+    runtime_token: str = "",
+    digests: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The variables docker/compose.yaml reads (passed through ``env=``, never written)."""
     return {
@@ -121,6 +129,7 @@ def compose_env(
         "CONTROL_PANEL_TOKEN": token,
         "AGENT_RUNTIME_TOKEN": runtime_token,
         "PILOT_PORT": str(port),
+        **pilot_pins.digest_vars(digests),
     }
 
 
@@ -258,7 +267,10 @@ def _rollout(
     timeout: float,
 ) -> Deployment:
     """``compose up`` of ``version`` and its health check, recorded in the history."""
-    env = compose_env(registry, version, token, settings.port, runtime_token=_runtime_token(root))
+    pins = pilot_pins.recorded(root, version, registry)
+    env = compose_env(
+        registry, version, token, settings.port, runtime_token=_runtime_token(root), digests=pins
+    )
     argv = compose_argv(compose_command(), settings, root, "up", "-d", "--no-build")
     _write(_settings_path(root), asdict(replace(settings, up=True)))
     try:
@@ -292,7 +304,10 @@ def deploy(
     settings = _configure(root, project, port)
     secret = _token(root, token)
     registry = registry_path(registry_host)
-    env = compose_env(registry, version, secret, settings.port, runtime_token=_runtime_token(root))
+    pins = pilot_pins.recorded(root, version, registry)
+    env = compose_env(
+        registry, version, secret, settings.port, runtime_token=_runtime_token(root), digests=pins
+    )
     pull = compose_argv(compose_command(), settings, root, "pull", "--quiet")
     try:
         run(pull, cwd=root, env=env, timeout=600)
