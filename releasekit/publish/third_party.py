@@ -3,10 +3,11 @@
 A chart may run an image the monorepo does not build (the agent-runtime chart's Redis).
 It runs from the target's registry, pinned by digest, never by a moving tag:
 ``<registry>/<name>@<digest>``. For a real target the digest is the one release.toml pins
-(the source's), and the image must already be there (copied with a tool that keeps the
-digest, `crane copy` or `skopeo copy --all`); ``provide`` refuses otherwise. The sandbox
-cannot pull from the source, so it pushes the image release.toml names as ``local`` and
-pins the digest its registry serves. ``third-party.json`` in ``dist/<version>/`` records
+(the source's), and the image must be there before anything deploys it (copied with a tool
+that keeps the digest, `crane copy` or `skopeo copy --all`): ``missing`` names those that
+are not, and ``require`` (every deploy) refuses them. The sandbox cannot pull from the
+source, so ``provide`` pushes the image release.toml names as ``local`` and pins the digest
+its registry serves. ``third-party.json`` in ``dist/<version>/`` records
 the pins a release deploys ({name: {source, origin, repository, digest, pinned, local}}).
 """
 
@@ -34,9 +35,11 @@ __all__ = [
     "SANDBOX_TAG",
     "THIRD_PARTY_FILE",
     "ThirdPartyPin",
+    "copy_hint",
     "declared",
     "dependencies",
     "entry",
+    "missing",
     "pins_of",
     "provide",
     "read",
@@ -121,15 +124,19 @@ def _push_local(
     return pushed
 
 
-def _check_present(pin: ThirdPartyPin, how: oci.Access) -> None:
+def _present(pin: ThirdPartyPin, how: oci.Access) -> bool:
     host, path = oci.split_ref(pin.repository)
-    if oci.fetch_manifest(host, path, pin.digest, how) is None:
-        raise PreflightError(
-            f"The registry {host} does not hold {pin.ref}, the third-party image `{pin.name}` "
-            f"of release.toml ({pin.source} pinned at {pin.pinned}), so nothing may deploy it. "
-            f"Copy it there keeping its digest: `crane copy {pin.source.rsplit(':', 1)[0]}@"
-            f"{pin.pinned} {pin.ref}` (or `skopeo copy --all`), then run again."
-        )
+    return oci.fetch_manifest(host, path, pin.digest, how) is not None
+
+
+def copy_hint(pin: ThirdPartyPin) -> str:
+    """How to put ``pin`` into its registry keeping the digest."""
+    source = f"{pin.source.rsplit(':', 1)[0]}@{pin.pinned}"
+    return f"`crane copy {source} {pin.ref}` (or `skopeo copy --all`)"
+
+
+def _access(target: Target) -> oci.Access:
+    return oci.Access(target.plain_http, target.registry_username, target.registry_password)
 
 
 def provide(
@@ -139,9 +146,8 @@ def provide(
     client: DockerClient | None = None,
     say: Callable[[str], None] = lambda _line: None,
 ) -> list[ThirdPartyPin]:
-    """Every third-party image in ``target``'s registry, by digest; PreflightError else."""
+    """The pin of every third-party image in ``target``'s registry (the sandbox's pushed)."""
     images = declared(root)
-    how = oci.Access(target.plain_http, target.registry_username, target.registry_password)
     pins: list[ThirdPartyPin] = []
     for image in images:
         repository = _repository(target, image)
@@ -158,17 +164,25 @@ def provide(
         pin = ThirdPartyPin(
             image.name, image.source, image.origin, repository, digest, image.digest, image.local
         )
-        _check_present(pin, how)
-        say(f"third-party {pin.name}: {pin.ref}")
         pins.append(pin)
     return pins
 
 
+def missing(pins: Iterable[ThirdPartyPin], target: Target) -> list[ThirdPartyPin]:
+    """The pins ``target``'s registry does not hold by their digest."""
+    how = _access(target)
+    return [pin for pin in pins if not _present(pin, how)]
+
+
 def require(pins: Iterable[ThirdPartyPin], target: Target) -> None:
     """PreflightError unless the target's registry holds every pin by its digest."""
-    how = oci.Access(target.plain_http, target.registry_username, target.registry_password)
-    for pin in pins:
-        _check_present(pin, how)
+    for pin in missing(pins, target):
+        raise PreflightError(
+            f"The registry {pin.repository.split('/', 1)[0]} does not hold {pin.ref}, the "
+            f"third-party image `{pin.name}` of release.toml ({pin.source} pinned at "
+            f"{pin.pinned}), so nothing may deploy it. Copy it there keeping its digest: "
+            f"{copy_hint(pin)}, then run again."
+        )
 
 
 def write(path: Path, pins: Iterable[ThirdPartyPin]) -> Path:

@@ -48,9 +48,10 @@ class PublishPython(Step):
 class PublishImages(Step):
     """Push every tag of every image; digests recorded in images.json.
 
-    Every third-party image (release.toml [[third_party]]) is then checked in the target's
+    Every third-party image (release.toml [[third_party]]) is then looked up in the target's
     registry by digest (the sandbox pushes its stand-in first) and its pin recorded in
-    third-party.json.
+    third-party.json; one that is missing is named with how to copy it, and every deploy
+    refuses it until it is there.
     """
 
     name = "publish-images"
@@ -99,14 +100,19 @@ class PublishImages(Step):
         pins = third_party.provide(ws.root, target, say=ctx.say)
         if not pins:
             return f"{len(results)} images"
+        absent = {pin.name for pin in third_party.missing(pins, target)}
         for pin in pins:
+            status = "missing" if pin.name in absent else "present"
+            ctx.say(f"third-party {pin.name}: {pin.ref} {status}")
+            if status == "missing":
+                ctx.say(f"copy it before any deploy: {third_party.copy_hint(pin)}")
             ctx.record(
                 Artifact(
                     "third-party",
                     pin.name,
                     digest=pin.digest,
                     destination=pin.repository,
-                    status="present",
+                    status=status,
                 )
             )
         recorded = third_party.write(ctx.folder / third_party.THIRD_PARTY_FILE, pins)
