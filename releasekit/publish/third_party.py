@@ -155,9 +155,9 @@ def provide(
         if target.kind == "sandbox":
             if not image.local:
                 raise ManifestError(
-                    f"[[third_party]] `{image.name}` of release.toml names no `local` image, "
-                    "and the sandbox cannot pull "
-                    f"{image.source}. Add `local = ` the image that stands in for it."
+                    f"{root / manifest.MANIFEST_NAME}: [[third_party]] `{image.name}` names no "
+                    f"`local` image, and the sandbox cannot pull {image.source}. Add "
+                    '`local = "<image>"` naming the local image that stands in for it.'
                 )
             client = client or connect()
             digest = _push_local(client, image, repository, say)
