@@ -7,13 +7,18 @@ revision and ``io.releasekit.inputs``), so a re-run on another machine publishes
 new; any other content is a ConflictError, since a release never changes what a version
 names. The moving tags (X.Y, X, latest, sha-...) then follow the version tag's digest; the
 version tag is always pushed first. ``dist/<version>/images.json`` is written (atomically)
-only once every push succeeded.
+only once every push succeeded. The image pushed is the one the build recorded for this
+version (``build/images/<image>.json``: the image it smoke-tested and described), not
+whatever the local tag names by then; without a record, the local tag.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from releasekit.build import artifacts
@@ -64,10 +69,23 @@ def split_registry(registry: str) -> tuple[str, str]:
     return host, namespace or DEFAULT_NAMESPACE
 
 
-def _local_image(client: DockerClient, spec: ImageSpec, version: str) -> Image:
+def _recorded_id(root: Path, spec: ImageSpec, version: str) -> str | None:
+    """The image id the build recorded for ``spec`` at ``version``, None without a record."""
+    try:
+        data = json.loads((root / "build" / "images" / f"{spec.name}.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return str(data["id"]) if data.get("version") == version and data.get("id") else None
+
+
+def _local_image(client: DockerClient, spec: ImageSpec, version: str, root: Path) -> Image:
     import docker.errors
 
     ref = f"{spec.repository}:{version}"
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        recorded = _recorded_id(root, spec, version)
+        if recorded:
+            return client.images.get(recorded)
     try:
         return client.images.get(ref)
     except docker.errors.ImageNotFound:
@@ -175,6 +193,7 @@ def _same_release(
 
 
 def _push_image(
+    root: Path,
     client: DockerClient,
     spec: ImageSpec,
     version: str,
@@ -185,7 +204,7 @@ def _push_image(
     released: Sequence[str] = (),
     layers: bool = False,
 ) -> PushResult:
-    image = _local_image(client, spec, version)
+    image = _local_image(client, spec, version, root)
     repository = f"{host}/{namespace}/{spec.name}"
     tags = _tags(image, spec, version, released)
     digest = remote_digest(client, f"{repository}:{version}", auth, host) or ""
@@ -260,7 +279,7 @@ def push_images(
     if released is None:
         released = git.released_versions(ws.root)
     results = [
-        _push_image(client, spec, version, host, namespace, auth, say, released, layers)
+        _push_image(ws.root, client, spec, version, host, namespace, auth, say, released, layers)
         for spec in specs(ws, packages, images)
     ]
     write_images(

@@ -102,3 +102,17 @@ def test_a_rerun_adopts_the_registry_image_smoke_tests_and_describes_it(
         kept = client.images.get(original.image_id)
         for ref in original.tags:
             kept.tag(*ref.rsplit(":", 1))
+
+
+def test_the_push_sends_the_image_the_build_recorded_not_what_the_tag_names_now(
+    built: Built, client: Any, registry: testbed.Service
+) -> None:
+    version, original = built.version, built.results[IMAGE]
+    other = client.images.get(built.results["control-panel-web"].image_id)
+    other.tag(f"ironcage/{IMAGE}", version)  # the local tag moved since the build
+    try:
+        (pushed,) = push_images(built.ws, version, f"{registry.host}/recorded", images=[IMAGE])
+        _, body = _manifest(registry.host, f"recorded/{IMAGE}", pushed.digest)
+        assert body["config"]["digest"] == original.image_id
+    finally:
+        client.images.get(original.image_id).tag(f"ironcage/{IMAGE}", version)
