@@ -10,16 +10,19 @@
 # local base only while its id is the recorded one (debootstrap is not reproducible, so a
 # rebuilt base is another image).
 #
-# Makes two images from Debian bookworm (minbase), imported with `docker import`:
+# Makes three images from Debian bookworm (minbase), imported with `docker import`:
 #   releasekit-base/python:3.11-bookworm   python3 + venv, the PYTHON_BASE of the Dockerfiles
 #   releasekit-base/nginx:bookworm         nginx, the NGINX_BASE of the Dockerfiles
-# Real users keep the defaults (python:3.11-slim-bookworm, nginx:1.27-bookworm).
+#   releasekit-base/redis:7-bookworm       Debian's redis-server: what the sandbox pushes in place
+#                                          of the [[third_party]] redis of release.toml
+# Real users keep the defaults (python:3.11-slim-bookworm, nginx:1.27-bookworm, redis by digest).
 set -euo pipefail
 
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 SUITE="${DEBIAN_SUITE:-bookworm}"
 PYTHON_IMAGE="${PYTHON_BASE_LOCAL:-releasekit-base/python:3.11-bookworm}"
 NGINX_IMAGE="${NGINX_BASE_LOCAL:-releasekit-base/nginx:bookworm}"
+REDIS_IMAGE="${REDIS_LOCAL:-releasekit-base/redis:7-bookworm}"
 WORK="${BOOTSTRAP_WORKDIR:-/var/cache/releasekit/rootfs}"
 RECORD_FILE="${RELEASEKIT_BASE_RECORD:-/var/cache/releasekit/base-images}"
 
@@ -90,5 +93,11 @@ nginx_extras() {
   ln -sf /dev/stderr "$1/var/log/nginx/error.log" 2>/dev/null || true
 }
 
+redis_extras() {
+  # The data directory the chart mounts; redis-server and redis-cli are on PATH.
+  mkdir -p "$1/data"
+}
+
 build "$PYTHON_IMAGE" "python3,python3-venv,ca-certificates" python_extras
 build "$NGINX_IMAGE" "nginx-light,ca-certificates,curl" nginx_extras
+build "$REDIS_IMAGE" "redis-server" redis_extras

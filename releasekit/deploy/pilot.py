@@ -2,7 +2,8 @@
 
 ``docker/compose.yaml`` runs the API and the web front end as compose project
 ``ironcage-pilot``; the version, the registry, the API token and the host port reach it
-through the environment only. Every deployment is health-checked through the web's proxy
+through the environment only, each image pinned to its recorded digest (``pilot_pins``).
+Every deployment is health-checked through the web's proxy
 and recorded in ``.sandbox/pilot/history.json``; a deployment that fails its health check
 rolls back to the previous healthy version by itself and is reported as a failure.
 """
@@ -24,7 +25,7 @@ from typing import Literal
 from releasekit.core.errors import PreflightError, PublishError, ToolError, ToolMissingError
 from releasekit.core.files import write_json
 from releasekit.core.run import register_secret, run
-from releasekit.deploy import pilot_images
+from releasekit.deploy import pilot_images, pilot_pins
 from releasekit.deploy.health import HEALTH_PATHS, Health, ask, judge
 from releasekit.publish.trust import Trust
 
@@ -114,7 +115,13 @@ def compose_argv(base: Sequence[str], settings: Settings, root: Path, *args: str
 
 
 def compose_env(
-    registry: str, version: str, token: str, port: int, *, runtime_token: str = ""
+    registry: str,
+    version: str,
+    token: str,
+    port: int,
+    *,
+    runtime_token: str = "",
+    digests: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The variables docker/compose.yaml reads (passed through ``env=``, never written)."""
     return {
@@ -123,6 +130,7 @@ def compose_env(
         "CONTROL_PANEL_TOKEN": token,
         "AGENT_RUNTIME_TOKEN": runtime_token,
         "PILOT_PORT": str(port),
+        **pilot_pins.digest_vars(digests),
     }
 
 
@@ -261,7 +269,10 @@ def _rollout(
     digests: Mapping[str, str] | None = None,
 ) -> Deployment:
     """``compose up`` of ``version`` (its images by ``digests``), health-checked, recorded."""
-    env = compose_env(registry, version, token, settings.port, runtime_token=_runtime_token(root))
+    pins = pilot_pins.recorded(root, version, registry)
+    env = compose_env(
+        registry, version, token, settings.port, runtime_token=_runtime_token(root), digests=pins
+    )
     env.update(digests or {})
     argv = compose_argv(compose_command(), settings, root, "up", "-d", "--no-build")
     _write(_settings_path(root), asdict(replace(settings, up=True)))
@@ -302,8 +313,11 @@ def deploy(
     secret = _token(root, token)
     registry = registry_path(registry_host)
     compose = root / settings.compose_file
+    pins = pilot_pins.recorded(root, version, registry)
+    env = compose_env(
+        registry, version, secret, settings.port, runtime_token=_runtime_token(root), digests=pins
+    )
     digests = pilot_images.check(root, compose, version, registry, trust, say) if trust else {}
-    env = compose_env(registry, version, secret, settings.port, runtime_token=_runtime_token(root))
     env.update(digests)
     pull = compose_argv(compose_command(), settings, root, "pull", "--quiet")
     try:

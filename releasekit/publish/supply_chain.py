@@ -27,12 +27,13 @@ from typing import Any
 
 from releasekit import __version__
 from releasekit.build import checksums
+from releasekit.build.images import sbom as image_sbom
 from releasekit.core.errors import ConflictError, PreflightError, PublishError, ReleaseError
 from releasekit.core.files import file_sha256
 from releasekit.core.manifest import load as load_manifest
 from releasekit.core.run import register_secret
 from releasekit.core.workspace import TESTBED_DIR
-from releasekit.publish import oci, provenance, signing
+from releasekit.publish import oci, provenance, signing, third_party
 from releasekit.publish.provenance import Subject
 from releasekit.publish.targets import Target
 
@@ -210,7 +211,7 @@ def chart_digest(chart: ChartRecord, how: oci.Access) -> str:
     return manifest.digest
 
 
-def _check_image(image: ImageRecord, version: str, how: oci.Access) -> None:
+def _check_image(image: ImageRecord, version: str, how: oci.Access, bom: Path) -> None:
     host, repository = oci.split_ref(image.repository)
     manifest = oci.fetch_manifest(host, repository, version, how)
     served = manifest.digest if manifest else "nothing"
@@ -219,6 +220,8 @@ def _check_image(image: ImageRecord, version: str, how: oci.Access) -> None:
             f"{image.repository}:{version} names {served}, not {image.digest} that this release "
             "pushed. Something replaced it: find out what, and release a new version."
         )
+    if manifest is not None:
+        image_sbom.require_subject(bom, manifest.body, image.ref)
 
 
 def _copy_if_changed(source: Path, dest: Path) -> None:
@@ -247,14 +250,14 @@ def sign_release(
         actions.append(f"chart {chart.archive}: {status}")
         say(actions[-1])
     for image in record.images:
-        _check_image(image, record.version, how)
-        status = signing.sign(image.ref, key, how)
         bom = folder / "sbom" / f"{image.name}-{record.version}.cdx.json"
         if not bom.is_file():
             raise PublishError(
                 f"{bom} is missing, so the SBOM of {image.name} cannot be attested. Build the "
                 "images again (`invoke build.images`), then resume the release."
             )
+        _check_image(image, record.version, how, bom)
+        status = signing.sign(image.ref, key, how)
         attested = signing.attest(image.ref, bom, signing.SBOM_TYPE, key, how)
         actions.append(f"image {image.name}: {status}, SBOM {attested}")
         say(actions[-1])
@@ -302,6 +305,7 @@ def _statement(record: Record, build: Mapping[str, Any]) -> dict[str, Any]:
     ]
     for ref, image_id in sorted((build.get("base_images") or {}).items()):
         deps.append({"uri": f"docker-image://{ref}", "digest": {"sha256": image_id.split(":")[-1]}})
+    deps += third_party.dependencies(build.get("third_party") or {})
     builder_id, invocation = builder()
     return provenance.statement(
         subjects(record),
@@ -401,4 +405,5 @@ def sign_published(
     key = release_key(root, target)
     pinned = load_manifest(root).base_images
     facts = build_facts(target.name, options, str(published.get("remote", "")), started, pinned)
+    facts["third_party"] = dict(published.get("third_party") or {})
     return sign_release(folder, record, key, access(target), facts, say), key

@@ -100,3 +100,71 @@ def test_unknown_package_lists_known(make_repo) -> None:
     m = manifest.load(make_repo())
     with pytest.raises(ManifestError, match=r"Unknown package `nope`.*core, app, tool, site"):
         m.package("nope")
+
+
+REDIS_DIGEST = "sha256:" + "e5" * 32
+THIRD_PARTY = f"""
+[[third_party]]
+name = "redis"
+source = "docker.io/library/redis:7.2-bookworm"
+digest = "{REDIS_DIGEST}"
+origin = "Docker Official Image"
+local = "releasekit-base/redis:7-bookworm"
+"""
+
+
+def test_third_party_images_are_pinned_by_digest(make_repo) -> None:
+    root = make_repo()
+    path = root / "release.toml"
+    path.write_text(path.read_text() + THIRD_PARTY)
+    (redis,) = manifest.load(root).third_party
+    assert redis == manifest.ThirdPartyImage(
+        "redis",
+        "docker.io/library/redis:7.2-bookworm",
+        REDIS_DIGEST,
+        "Docker Official Image",
+        "releasekit-base/redis:7-bookworm",
+    )
+    assert redis.pinned == f"docker.io/library/redis@{REDIS_DIGEST}"
+
+
+def test_the_repository_pins_the_charts_redis(repo_root: Path) -> None:
+    import yaml
+
+    (redis,) = manifest.load(repo_root).third_party
+    values = yaml.safe_load((repo_root / "helm/agent-runtime/values.yaml").read_text())
+    assert values["redis"]["image"]["digest"] == redis.digest
+    assert redis.source == f"docker.io/library/redis:{values['redis']['image']['tag']}"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "match"),
+    [
+        (
+            f'"{REDIS_DIGEST}"',
+            '"7.2-bookworm"',
+            r"third_party\[0\]\.digest.*'7\.2-bookworm'.*sha256",
+        ),
+        (f'"{REDIS_DIGEST}"', '"sha256:ABC"', r"third_party\[0\]\.digest.*64 hex"),
+        ('digest = "', 'digests = "', r"third_party\[0\]\.digests.*not a known key"),
+        ('"docker.io/library/redis:7.2-bookworm"', '"redis:7.2-bookworm"', r"source.*host and tag"),
+        (
+            '"docker.io/library/redis:7.2-bookworm"',
+            f'"docker.io/library/redis@{REDIS_DIGEST}"',
+            r"third_party\[0\]\.source.*the digest goes in `digest`",
+        ),
+        ('origin = "Docker Official Image"\n', "", r"third_party\[0\]\.origin` is missing"),
+        ('name = "redis"', 'name = "app"', r"third_party\[0\]\.name.*'app'.*unique"),
+        ('name = "redis"', 'name = "Redis"', r"third_party\[0\]\.name.*lowercase"),
+        ("[[third_party]]", "[third_party]", r"`third_party` is .*array of \[\[third_party\]\]"),
+    ],
+)
+def test_bad_third_party_image_names_key_and_value(
+    make_repo, old: str, new: str, match: str
+) -> None:
+    root = make_repo()
+    path = root / "release.toml"
+    path.write_text(path.read_text() + THIRD_PARTY.replace(old, new, 1))
+    with pytest.raises(ManifestError, match=match) as info:
+        manifest.load(root)
+    assert str(path) in str(info.value)

@@ -40,7 +40,16 @@ def record_outcome(ctx: Context, outcome: Outcome, image_packages: dict[str, str
             )
         )
     if kind == "image":
-        ctx.record(Artifact(kind="image", name=owner, package=package, status=outcome.status))
+        ctx.record(
+            Artifact(
+                kind="image",
+                name=owner,
+                package=package,
+                digest=outcome.digest,
+                destination=outcome.destination,
+                status=outcome.status,
+            )
+        )
 
 
 class Build(Step):
@@ -52,8 +61,16 @@ class Build(Step):
 
     def run(self, ctx: Context) -> str:
         check_head(ctx)
+        target = ctx.dest
+        auth = None
+        if target.registry_username:
+            auth = {"username": target.registry_username, "password": target.registry_password}
         built = builds.build(
-            ctx.ws, progress=ctx.progress, jobs=ctx.opts.jobs, verbose=ctx.opts.verbose
+            ctx.ws,
+            progress=ctx.progress,
+            jobs=ctx.opts.jobs,
+            verbose=ctx.opts.verbose,
+            registry=images.Source.parse(target.registry, auth),
         )
         image_packages = {spec.name: spec.package for spec in images.specs(ctx.ws)}
         for outcome in (*built.outcomes, built.checksums):

@@ -9,6 +9,7 @@ from releasekit.core.errors import ReleaseError
 from releasekit.deploy import cluster, kube_env, pilot, rollout
 from releasekit.deploy import helm as helm_deploy
 from releasekit.deploy import terraform as infra
+from releasekit.publish import third_party
 from releasekit.publish.trust import trust_of
 from releasekit.release.context import Context
 from releasekit.release.steps.base import Step, environment
@@ -47,6 +48,7 @@ class Deploy(Step):
             infra.apply(module, tf_env, ws.root, saved)
             done.append(f"terraform {tf_env}")
         if env.get("helm"):
+            third_party.require(third_party.pins_of(ws.root, new, target), target)
             kenv = kube_env.resolve(ws.root, ctx.opts.env)
             if kenv.local_root is not None:
                 cluster.up(kenv.local_root)

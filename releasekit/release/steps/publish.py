@@ -9,7 +9,7 @@ from __future__ import annotations
 from releasekit.core import git
 from releasekit.core.artifact import IMAGES_FILE, Artifact, kind_of, write_images
 from releasekit.core.files import file_sha256
-from releasekit.publish import attestations, charts
+from releasekit.publish import attestations, charts, third_party
 from releasekit.publish import index as python_upload
 from releasekit.publish.registry import push_images
 from releasekit.release.context import Context
@@ -46,7 +46,13 @@ class PublishPython(Step):
 
 
 class PublishImages(Step):
-    """Push every tag of every image; digests recorded in images.json."""
+    """Push every tag of every image; digests recorded in images.json.
+
+    Every third-party image (release.toml [[third_party]]) is then looked up in the target's
+    registry by digest (the sandbox pushes its stand-in first) and its pin recorded in
+    third-party.json; one that is missing is named with how to copy it, and every deploy
+    refuses it until it is there.
+    """
 
     name = "publish-images"
     summary = "push every image tag"
@@ -91,7 +97,35 @@ class PublishImages(Step):
                 status="written",
             )
         )
-        return f"{len(results)} images"
+        pins = third_party.provide(ws.root, target, say=ctx.say)
+        if not pins:
+            return f"{len(results)} images"
+        absent = {pin.name for pin in third_party.missing(pins, target)}
+        for pin in pins:
+            status = "missing" if pin.name in absent else "present"
+            ctx.say(f"third-party {pin.name}: {pin.ref} {status}")
+            if status == "missing":
+                ctx.say(f"copy it before any deploy: {third_party.copy_hint(pin)}")
+            ctx.record(
+                Artifact(
+                    "third-party",
+                    pin.name,
+                    digest=pin.digest,
+                    destination=pin.repository,
+                    status=status,
+                )
+            )
+        recorded = third_party.write(ctx.folder / third_party.THIRD_PARTY_FILE, pins)
+        ctx.record(
+            Artifact(
+                kind_of(recorded.name),
+                recorded.name,
+                path=recorded.name,
+                sha256=file_sha256(recorded),
+                status="written",
+            )
+        )
+        return f"{len(results)} images, {len(pins)} third-party"
 
 
 class PublishCharts(Step):

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 import yaml
 
-from releasekit.core import run
+from releasekit.core import manifest, run
+from releasekit.core.artifact import ImagePin, write_images
 from releasekit.core.errors import ConflictError, ToolError
-from releasekit.deploy import testbed
-from releasekit.publish import charts
+from releasekit.deploy import helm_pins, testbed
+from releasekit.publish import charts, third_party
 from tests.conftest import REPO
 from tests.integration.helm.conftest import CHARTS
 
@@ -186,6 +187,50 @@ def test_digest_wins_over_tag_and_registry_prefixes() -> None:
         f"127.0.0.1:5000/ironcage/control-panel-api@{DIGEST}",
         "127.0.0.1:5000/ironcage/control-panel-web:9.9.9",
     ]
+
+
+def _images(rendered: charts.Rendered) -> list[str]:
+    return sorted(
+        c["image"]
+        for doc in rendered.manifests
+        if doc["kind"] == "Deployment"
+        for key in ("containers", "initContainers")
+        for c in doc["spec"]["template"]["spec"].get(key, [])
+    )
+
+
+@pytest.mark.parametrize("env", charts.ENVIRONMENTS)
+@pytest.mark.parametrize("chart", CHARTS)
+def test_every_image_a_deploy_runs_is_pinned_by_digest(
+    chart: str, env: str, tmp_path: Path
+) -> None:
+    (found,) = charts.find_charts(REPO, chart)
+    folder = tmp_path / "dist" / "9.9.9"
+    released = {"agent-runtime", "control-panel-api", "control-panel-web"}
+    images_json = folder / "images.json"
+    write_images(
+        images_json,
+        {n: ImagePin(f"127.0.0.1:5000/ironcage/{n}", ("9.9.9",), DIGEST) for n in released},
+    )
+    (redis,) = manifest.load(REPO).third_party
+    served = "sha256:" + "e" * 64
+    pin = third_party.ThirdPartyPin(
+        "redis", redis.source, redis.origin, "127.0.0.1:5000/ironcage/redis", served, redis.digest
+    )
+    third_party.write(folder / third_party.THIRD_PARTY_FILE, [pin])
+    sets = helm_pins.image_sets(found, images_json, "127.0.0.1:5000/ironcage", frozenset(released))
+    rendered = charts.render(REPO, env, found, sets)
+    assert charts.validate(rendered) == []
+    images = _images(rendered)
+    assert images and all("@sha256:" in image for image in images), images
+    if chart == "agent-runtime":
+        assert f"127.0.0.1:5000/ironcage/redis@{served}" in images
+    # Without a release record, the target's registry at release.toml's pin.
+    fallback = charts.render(REPO, env, found, helm_pins.third_party_sets(found, None, "reg.io/x"))
+    default = charts.render(REPO, env, found)
+    if chart == "agent-runtime":
+        assert f"reg.io/x/redis@{redis.digest}" in _images(fallback)
+        assert f"redis@{redis.digest}" in _images(default)
 
 
 @pytest.mark.parametrize(

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from releasekit.core.artifact import IMAGES_FILE, ImagePin, write_images
 from releasekit.core.errors import PublishError
-from releasekit.deploy import pilot, testbed
+from releasekit.deploy import pilot, pilot_pins, testbed
 from tests.conftest import REPO
 from tests.integration.pilot.conftest import PilotImages
 
@@ -140,3 +141,28 @@ def test_only_images_signed_by_the_release_key_run_and_by_digest(
     }
     digests = {name: ref.split("@", 1)[1] for name, ref in refs.items()}
     assert running == {name: f"{registry}/{name}:{b}@{d}" for name, d in digests.items()}
+
+
+def test_a_recorded_release_runs_by_digest(
+    root: Path, port: int, project: str, pilot_images: PilotImages
+) -> None:
+    import docker
+
+    _, b = pilot_images.good
+    registry = pilot.registry_path(pilot_images.registry)
+    client = docker.from_env()
+    digests = {
+        name: str(client.images.get_registry_data(f"{registry}/{name}:{b}").id)
+        for name in pilot_pins.PILOT_IMAGES
+    }
+    write_images(
+        root / "dist" / b / IMAGES_FILE,
+        {n: ImagePin(f"{registry}/{n}", (b,), d) for n, d in digests.items()},
+    )
+    assert pilot.deploy(root, b, pilot_images.registry, project=project, port=port).status == (
+        "healthy"
+    )
+    running = client.containers.list(filters={"label": f"com.docker.compose.project={project}"})
+    assert sorted(c.attrs["Config"]["Image"] for c in running) == sorted(
+        f"{registry}/{n}:{b}@{d}" for n, d in digests.items()
+    )
