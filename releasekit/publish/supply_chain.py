@@ -17,10 +17,8 @@ import json
 import os
 import platform
 import shutil
-import socket
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from releasekit.core.files import file_sha256
 from releasekit.core.run import register_secret
 from releasekit.core.workspace import TESTBED_DIR
 from releasekit.publish import oci, provenance, signing
+from releasekit.publish.builder import builder, now, stamp
 from releasekit.publish.provenance import Subject
 from releasekit.publish.targets import Target
 
@@ -50,6 +49,7 @@ __all__ = [
     "sign_published",
     "sign_release",
     "signs",
+    "stamp",
     "subjects",
 ]
 
@@ -258,28 +258,14 @@ def sign_release(
     path = folder / provenance.FILENAME
     wanted = {s.name: s.sha256 for s in subjects(full)}
     existing, why = provenance.check(path, key.public) if path.is_file() else (None, "absent")
-    if why is None and existing is not None and existing.subjects == wanted:
+    statement = _statement(full, build)
+    if why is None and existing is not None and existing.statement == statement:
         actions.append(f"provenance: already signed ({len(wanted)} subjects)")
     else:
-        provenance.write(path, provenance.envelope(_statement(full, build), key))
+        provenance.write(path, provenance.envelope(statement, key))
         actions.append(f"provenance: signed ({len(wanted)} subjects)")
     say(actions[-1])
     return Signed(tuple(actions), charts, path, public)
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def builder() -> tuple[str, str]:
-    """(builder id, invocation id): the GitHub workflow run, or this host."""
-    server, repo = os.environ.get("GITHUB_SERVER_URL"), os.environ.get("GITHUB_REPOSITORY")
-    workflow = os.environ.get("GITHUB_WORKFLOW_REF")
-    if server and repo and workflow:
-        run_id, attempt = os.environ.get("GITHUB_RUN_ID", ""), os.environ.get("GITHUB_RUN_ATTEMPT")
-        return f"{server}/{workflow}", f"{server}/{repo}/actions/runs/{run_id}/attempts/{attempt}"
-    host = socket.gethostname()
-    return f"https://releasekit.invalid/local/{host}", f"local:{host}:{os.getpid()}"
 
 
 def _statement(record: Record, build: Mapping[str, Any]) -> dict[str, Any]:
@@ -291,7 +277,8 @@ def _statement(record: Record, build: Mapping[str, Any]) -> dict[str, Any]:
     ]
     for ref, image_id in sorted((build.get("base_images") or {}).items()):
         deps.append({"uri": f"docker-image://{ref}", "digest": {"sha256": image_id.split(":")[-1]}})
-    builder_id, invocation = builder()
+    builder_id, invocation = builder(record.version, record.commit)
+    when = str(build.get("started") or now())
     return provenance.statement(
         subjects(record),
         external={
@@ -308,8 +295,8 @@ def _statement(record: Record, build: Mapping[str, Any]) -> dict[str, Any]:
         dependencies=deps,
         builder_id=builder_id,
         invocation=invocation,
-        started=str(build.get("started") or _now()),
-        finished=_now(),
+        started=when,
+        finished=str(build.get("finished") or when),
     )
 
 
@@ -335,9 +322,17 @@ def release_record(folder: Path) -> Record:
 
 
 def build_facts(
-    target: str, options: Mapping[str, Any], remote: str, started: str | None
+    target: str,
+    options: Mapping[str, Any],
+    remote: str,
+    started: str | None,
+    finished: str | None = None,
 ) -> dict[str, Any]:
-    """What the provenance says about the build: options, tool versions, base images."""
+    """What the provenance says about the build: options, tool versions, base images.
+
+    ``started`` and ``finished`` are the times the provenance states (a release passes its
+    commit's time for both, so a re-run states the same); unset, the clock's.
+    """
     from releasekit.build import images
     from releasekit.core import doctor
 
@@ -359,6 +354,7 @@ def build_facts(
         "options": dict(options),
         "remote": remote,
         "started": started,
+        "finished": finished,
         "tools": tools,
         "base_images": bases,
     }
@@ -372,16 +368,23 @@ def sign_published(
     options: Mapping[str, Any],
     started: str | None = None,
     say: Callable[[str], None] = lambda _line: None,
+    files: Mapping[str, str] | None = None,
 ) -> tuple[Signed, signing.SigningKey]:
-    """Sign what the release steps published (their outputs in ``published``)."""
+    """Sign what the release steps published (their outputs in ``published``).
+
+    ``files`` are the release's files and their sha256 (a release passes what it recorded,
+    each hashed again); without it, the files of the folder as they are.
+    """
     folder = root / "dist" / version
-    files = {
-        rel: file_sha256(folder / rel)
-        for rel in checksums.release_files(folder)
-        if Path(rel).name not in provenance.METADATA
-    }
+    if files is None:
+        files = {
+            rel: file_sha256(folder / rel)
+            for rel in checksums.release_files(folder)
+            if Path(rel).name not in provenance.METADATA
+        }
     data = {**published, "version": version}
     record = Record.from_data(data, files)
     key = release_key(root, target)
-    facts = build_facts(target.name, options, str(published.get("remote", "")), started)
+    remote = str(published.get("remote", ""))
+    facts = build_facts(target.name, options, remote, started, started)
     return sign_release(folder, record, key, access(target), facts, say), key
