@@ -43,7 +43,7 @@ def rehashed(folder: Path, artifact: Artifact) -> Path:
         )
     if not path.is_file():
         raise VerificationError(
-            f"{path} is missing: the release recorded it with sha256 {artifact.sha256} when it "
+            f"{path} is missing: the release recorded it with {artifact.sha256} (sha256) when it "
             f"built it ({artifact.kind} {artifact.name}). {_fix(folder)}"
         )
     found = file_sha256(path)

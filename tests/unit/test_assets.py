@@ -105,8 +105,7 @@ def _release(tmp_path: Path) -> Path:
     listed += ("python/ironcage_cli-1.2.0-py3-none-any.whl", "sbom/ironcage-cli-1.2.0.cdx.json")
     (folder / "SHA256SUMS").write_text(
         "".join(
-            f"{hashlib.sha256((folder / rel).read_bytes()).hexdigest()}  {rel}\n"
-            for rel in listed
+            f"{hashlib.sha256((folder / rel).read_bytes()).hexdigest()}  {rel}\n" for rel in listed
         )
     )
     return folder
@@ -162,7 +161,9 @@ def test_attach_refuses_different_content(tmp_path: Path, github: str) -> None:
     folder = _release(tmp_path)
     assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
     sums = folder / "SHA256SUMS"
-    sums.write_text("".join(line for line in sums.read_text().splitlines(True) if ".whl" not in line))
+    sums.write_text(
+        "".join(line for line in sums.read_text().splitlines(True) if ".whl" not in line)
+    )
     with pytest.raises(ConflictError, match=r"already has an asset SHA256SUMS"):
         assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
 
@@ -237,9 +238,10 @@ def test_a_provenance_signed_again_with_the_same_statement_is_already_attached(
     assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
     provenance = folder / "provenance.intoto.jsonl"
     provenance.write_text(_envelope(b'{"subject": []}', b"sig-2"))
-    again = dict((a.name, status) for a, status in assets.attach(
-        folder, "v1.2.0", "notes", api=github, say=lambda _: None
-    ))
+    again = dict(
+        (a.name, status)
+        for a, status in assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
+    )
     assert again["provenance.intoto.jsonl"] == "skipped"
     provenance.write_text(_envelope(b'{"subject": [1]}', b"sig-3"))
     with pytest.raises(ConflictError, match=r"provenance\.intoto\.jsonl"):

@@ -45,7 +45,7 @@ def record_outcome(ctx: Context, outcome: Outcome, image_packages: dict[str, str
 
 
 class Build(Step):
-    """The charts (reproducible archives), every other artifact (cached by its inputs), SHA256SUMS."""
+    """Charts (reproducible archives), every other artifact (cached by inputs), SHA256SUMS."""
 
     name = "build"
     summary = "charts, sdists, wheels, binary, site, images (cached by inputs)"

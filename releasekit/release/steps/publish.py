@@ -46,9 +46,7 @@ class PublishPython(Step):
                     f"not sha256 {old.sha256} that the build recorded: it changed during the "
                     "upload. Find out what changed it; the index now holds that file."
                 )
-            ctx.artifacts.update(
-                old.kind, old.name, destination=target.pypi_url, status=r.status
-            )
+            ctx.artifacts.update(old.kind, old.name, destination=target.pypi_url, status=r.status)
         new = sum(1 for r in results if r.status != "skipped")
         return f"{new} uploaded, {len(results) - new} already there"
 
@@ -122,7 +120,5 @@ class PublishCharts(Step):
         for chart in built:
             archive = rehashed(ctx.folder, chart)
             result = charts.push(archive, target.chart_registry)
-            ctx.artifacts.update(
-                "chart", chart.name, destination=result.ref, status=result.action
-            )
+            ctx.artifacts.update("chart", chart.name, destination=result.ref, status=result.action)
         return f"{len(built)} charts"
