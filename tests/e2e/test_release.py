@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import venv
 from collections.abc import Callable, Iterator
@@ -642,7 +643,12 @@ def _published(repo: Repo, version: str) -> dict[str, str]:
         "charts/agent-runtime",
         "charts/control-panel",
     ):
-        if version in _tags(host, name):
+        try:
+            tags = _tags(host, name)
+        except urllib.error.HTTPError as exc:  # a repository nothing was pushed to yet
+            assert exc.code == 404, exc
+            tags = []
+        if version in tags:
             found[name] = _digest(host, name, version)
     return found
 

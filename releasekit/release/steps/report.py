@@ -66,15 +66,14 @@ def _settled(entries: Any) -> Any:
 def release_record(ctx: Context, listed: set[str]) -> dict[str, Any]:
     """The content of release.json: what was published where, and the release's files.
 
-    It holds what the release is, never what one run of it did (statuses, timings), so
+    It holds what the release is, never what one run of it did (statuses, timings, how the
+    version was chosen, what the deploy did: those stay in build/release/state.json), so
     every run of the same release writes the same bytes.
     """
     return {
         **_settled(ctx.published()),
         "tag": ctx.tag or None,
-        "how": ctx.how or None,
         "destinations": ctx.dest.describe(),
-        "deployed": list(ctx.deployed),
         "artifacts": {
             a.path: a.sha256
             for a in sorted(ctx.artifacts.files(), key=lambda a: a.path)
