@@ -258,11 +258,10 @@ def sign_release(
     path = folder / provenance.FILENAME
     wanted = {s.name: s.sha256 for s in subjects(full)}
     existing, why = provenance.check(path, key.public) if path.is_file() else (None, "absent")
-    statement = _statement(full, build)
-    if why is None and existing is not None and existing.statement == statement:
+    if why is None and existing is not None and existing.subjects == wanted:
         actions.append(f"provenance: already signed ({len(wanted)} subjects)")
     else:
-        provenance.write(path, provenance.envelope(statement, key))
+        provenance.write(path, provenance.envelope(_statement(full, build), key))
         actions.append(f"provenance: signed ({len(wanted)} subjects)")
     say(actions[-1])
     return Signed(tuple(actions), charts, path, public)
