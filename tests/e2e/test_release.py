@@ -673,7 +673,9 @@ def _new_machine(repo: Repo, commit: str, step: int) -> None:
         check=True, capture_output=True, text=True,
     ).stdout.split()  # fmt: skip
     if ids:
-        subprocess.run(["docker", "image", "rm", "-f", *sorted(set(ids))], check=True)
+        subprocess.run(
+            ["docker", "image", "rm", "-f", *sorted(set(ids))], check=True, capture_output=True
+        )
 
 
 def test_another_machine_finishes_the_release_byte_for_byte(repo: Repo) -> None:
