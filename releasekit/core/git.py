@@ -15,6 +15,7 @@ __all__ = [
     "check_remote",
     "commit",
     "commit_subject",
+    "commit_time",
     "create_tag",
     "current_branch",
     "dirty_files",
@@ -161,6 +162,11 @@ def add_and_commit(root: Path, paths: list[str], message: str) -> None:
     """Stage ``paths`` and commit them with ``message``."""
     add(root, paths)
     commit(root, message)
+
+
+def commit_time(root: Path, ref: str = "HEAD") -> int:
+    """The committer time of ``ref`` in seconds since the epoch (its SOURCE_DATE_EPOCH)."""
+    return int(_git(root, "log", "-1", "--format=%ct", ref).strip())
 
 
 def commit_subject(root: Path, ref: str = "HEAD") -> str:

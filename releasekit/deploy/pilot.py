@@ -10,11 +10,9 @@ rolls back to the previous healthy version by itself and is reported as a failur
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import secrets
-import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -22,10 +20,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from releasekit.core.errors import PreflightError, PublishError, ToolError, ToolMissingError
+from releasekit.core.errors import PreflightError, PublishError, ToolError
 from releasekit.core.files import write_json
 from releasekit.core.run import register_secret, run
 from releasekit.deploy import pilot_images, pilot_pins
+from releasekit.deploy.compose import compose_command, compose_env
 from releasekit.deploy.health import HEALTH_PATHS, Health, ask, judge
 from releasekit.publish.trust import Trust
 
@@ -94,44 +93,9 @@ def registry_path(registry: str) -> str:
     return registry if "/" in registry else f"{registry}/{NAMESPACE}"
 
 
-@functools.cache
-def compose_command() -> tuple[str, ...]:
-    """``docker compose`` (the v2 plugin) when it works, else Debian's ``docker-compose``."""
-    if shutil.which("docker"):
-        found = run(["docker", "compose", "version"], check=False, mutates=False, quiet=True)
-        if found.returncode == 0:
-            return ("docker", "compose")
-    if shutil.which("docker-compose"):
-        return ("docker-compose",)
-    raise ToolMissingError(
-        "Neither `docker compose` nor `docker-compose` is installed; the pilot deployment needs "
-        "one. Install it with `apt-get install docker-compose` (scripts/setup.sh)."
-    )
-
-
 def compose_argv(base: Sequence[str], settings: Settings, root: Path, *args: str) -> list[str]:
     """The compose command line for the pilot project."""
     return [*base, "-p", settings.project, "-f", str(root / settings.compose_file), *args]
-
-
-def compose_env(
-    registry: str,
-    version: str,
-    token: str,
-    port: int,
-    *,
-    runtime_token: str = "",
-    digests: Mapping[str, str] | None = None,
-) -> dict[str, str]:
-    """The variables docker/compose.yaml reads (passed through ``env=``, never written)."""
-    return {
-        "IRONCAGE_REGISTRY": registry,
-        "IRONCAGE_VERSION": version,
-        "CONTROL_PANEL_TOKEN": token,
-        "AGENT_RUNTIME_TOKEN": runtime_token,
-        "PILOT_PORT": str(port),
-        **pilot_pins.digest_vars(digests),
-    }
 
 
 # --- state under .sandbox/pilot ---------------------------------------------------------

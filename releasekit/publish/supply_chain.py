@@ -1,8 +1,7 @@
 """Sign what a release published: images and charts by digest, image SBOMs, the provenance.
 
-``Record`` is the release record (``release.json``, or the context of a running release):
-the Python files with their sha256, the images and charts with their digests, and the
-files of SHA256SUMS. ``sign_release`` asks the registry what each tag names before it signs
+``Record`` (releasekit.publish.record) is the release record that is signed.
+``sign_release`` asks the registry what each tag names before it signs
 anything, signs by digest, attests each image's CycloneDX SBOM, and writes the signed SLSA
 provenance and the public key into the release folder. Each part is skipped when the
 destination already holds it signed by the same key, so a resumed release signs nothing
@@ -17,10 +16,8 @@ import json
 import os
 import platform
 import shutil
-import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -34,7 +31,9 @@ from releasekit.core.manifest import load as load_manifest
 from releasekit.core.run import register_secret
 from releasekit.core.workspace import TESTBED_DIR
 from releasekit.publish import oci, provenance, signing, third_party
+from releasekit.publish.builder import builder, now, stamp
 from releasekit.publish.provenance import Subject
+from releasekit.publish.record import ChartRecord, ImageRecord, Record
 from releasekit.publish.targets import Target
 
 __all__ = [
@@ -52,84 +51,9 @@ __all__ = [
     "sign_published",
     "sign_release",
     "signs",
+    "stamp",
     "subjects",
 ]
-
-
-@dataclass(frozen=True)
-class ImageRecord:
-    """An image of the release: ``repository`` (``HOST/NAMESPACE/NAME``), digest and tags."""
-
-    name: str
-    repository: str
-    digest: str
-    tags: tuple[str, ...]
-
-    @property
-    def ref(self) -> str:
-        return f"{self.repository}@{self.digest}"
-
-
-@dataclass(frozen=True)
-class ChartRecord:
-    """A chart of the release: its ``oci://`` ref with tag, archive sha256, manifest digest."""
-
-    archive: str
-    ref: str
-    sha256: str
-    digest: str = ""
-
-    @property
-    def repository(self) -> str:
-        """``HOST/charts/NAME``, without scheme and tag."""
-        return self.ref.removeprefix("oci://").rsplit(":", 1)[0]
-
-    @property
-    def tag(self) -> str:
-        return self.ref.rsplit(":", 1)[1]
-
-    def to_json(self) -> dict[str, str]:
-        return {"ref": self.ref, "sha256": self.sha256, "digest": self.digest}
-
-
-@dataclass(frozen=True)
-class Record:
-    """What a release published and where, as release.json (or the running release) says."""
-
-    version: str
-    commit: str
-    python: dict[str, str] = field(default_factory=dict)
-    images: tuple[ImageRecord, ...] = ()
-    charts: tuple[ChartRecord, ...] = ()
-    files: dict[str, str] = field(default_factory=dict)
-    tag: str = ""
-
-    @property
-    def release_tag(self) -> str:
-        """The release's git tag: the one recorded, else ``v<version>``."""
-        return self.tag or f"v{self.version}"
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any], files: Mapping[str, str]) -> Record:
-        """From release.json's shape (also the shape the release steps return)."""
-        images = tuple(
-            ImageRecord(name, str(e["repository"]), str(e["digest"]), tuple(e.get("tags") or ()))
-            for name, e in sorted((data.get("images") or {}).items())
-        )
-        charts = tuple(
-            ChartRecord(name, str(e["ref"]), str(e["sha256"]), str(e.get("digest") or ""))
-            for name, e in sorted((data.get("charts") or {}).items())
-        )
-        python = {name: str(e["sha256"]) for name, e in (data.get("python") or {}).items()}
-        return cls(
-            version=str(data["version"]),
-            commit=str(data.get("commit") or ""),
-            python=python,
-            images=images,
-            charts=charts,
-            files=dict(files),
-            tag=str(data.get("tag") or ""),
-        )
 
 
 @dataclass(frozen=True)
@@ -281,21 +205,6 @@ def sign_release(
     return Signed(tuple(actions), charts, path, public)
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def builder() -> tuple[str, str]:
-    """(builder id, invocation id): the GitHub workflow run, or this host."""
-    server, repo = os.environ.get("GITHUB_SERVER_URL"), os.environ.get("GITHUB_REPOSITORY")
-    workflow = os.environ.get("GITHUB_WORKFLOW_REF")
-    if server and repo and workflow:
-        run_id, attempt = os.environ.get("GITHUB_RUN_ID", ""), os.environ.get("GITHUB_RUN_ATTEMPT")
-        return f"{server}/{workflow}", f"{server}/{repo}/actions/runs/{run_id}/attempts/{attempt}"
-    host = socket.gethostname()
-    return f"https://releasekit.invalid/local/{host}", f"local:{host}:{os.getpid()}"
-
-
 def _statement(record: Record, build: Mapping[str, Any]) -> dict[str, Any]:
     deps: list[dict[str, Any]] = [
         {
@@ -306,7 +215,8 @@ def _statement(record: Record, build: Mapping[str, Any]) -> dict[str, Any]:
     for ref, image_id in sorted((build.get("base_images") or {}).items()):
         deps.append({"uri": f"docker-image://{ref}", "digest": {"sha256": image_id.split(":")[-1]}})
     deps += third_party.dependencies(build.get("third_party") or {})
-    builder_id, invocation = builder()
+    builder_id, invocation = builder(record.version, record.commit)
+    when = str(build.get("started") or now())
     return provenance.statement(
         subjects(record),
         external={
@@ -324,8 +234,8 @@ def _statement(record: Record, build: Mapping[str, Any]) -> dict[str, Any]:
         dependencies=deps,
         builder_id=builder_id,
         invocation=invocation,
-        started=str(build.get("started") or _now()),
-        finished=_now(),
+        started=when,
+        finished=str(build.get("finished") or when),
     )
 
 
@@ -355,9 +265,14 @@ def build_facts(
     options: Mapping[str, Any],
     remote: str,
     started: str | None,
+    finished: str | None = None,
     pinned: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """What the provenance says about the build: options, tool versions, base images."""
+    """What the provenance says about the build: options, tool versions, base images.
+
+    ``started`` and ``finished`` are the times the provenance states (a release passes its
+    commit's time for both, so a re-run states the same); unset, the clock's.
+    """
     from releasekit.build import images
     from releasekit.core import doctor
 
@@ -379,6 +294,7 @@ def build_facts(
         "options": dict(options),
         "remote": remote,
         "started": started,
+        "finished": finished,
         "tools": tools,
         "base_images": bases,
     }
@@ -392,18 +308,25 @@ def sign_published(
     options: Mapping[str, Any],
     started: str | None = None,
     say: Callable[[str], None] = lambda _line: None,
+    files: Mapping[str, str] | None = None,
 ) -> tuple[Signed, signing.SigningKey]:
-    """Sign what the release steps published (their outputs in ``published``)."""
+    """Sign what the release steps published (their outputs in ``published``).
+
+    ``files`` are the release's files and their sha256 (a release passes what it recorded,
+    each hashed again); without it, the files of the folder as they are.
+    """
     folder = root / "dist" / version
-    files = {
-        rel: file_sha256(folder / rel)
-        for rel in checksums.release_files(folder)
-        if Path(rel).name not in provenance.METADATA
-    }
+    if files is None:
+        files = {
+            rel: file_sha256(folder / rel)
+            for rel in checksums.release_files(folder)
+            if Path(rel).name not in provenance.METADATA
+        }
     data = {**published, "version": version}
     record = Record.from_data(data, files)
     key = release_key(root, target)
     pinned = load_manifest(root).base_images
-    facts = build_facts(target.name, options, str(published.get("remote", "")), started, pinned)
+    remote = str(published.get("remote", ""))
+    facts = build_facts(target.name, options, remote, started, started, pinned)
     facts["third_party"] = dict(published.get("third_party") or {})
     return sign_release(folder, record, key, access(target), facts, say), key

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import tarfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from tests.integration.helm.conftest import CHARTS
 pytestmark = pytest.mark.integration
 
 DIGEST = "sha256:" + "d" * 64
+EPOCH = 1_767_225_600
 
 
 def _by_kind(rendered: charts.Rendered) -> dict[str, list[dict[str, Any]]]:
@@ -257,7 +260,7 @@ def test_package_push_pull_and_idempotence(
     copy: Path, tmp_path: Path, registry: testbed.Service
 ) -> None:
     version = "9.9.1"
-    archives = charts.package(copy, version)
+    archives = charts.package(copy, version, epoch=EPOCH)
     assert sorted(a.name for a in archives) == [f"{c}-{version}.tgz" for c in CHARTS]
     for archive in archives:
         name = archive.name.removesuffix(f"-{version}.tgz")
@@ -269,6 +272,9 @@ def test_package_push_pull_and_idempotence(
         assert (meta["version"], meta["appVersion"]) == (version, version)
         files = _contents(archive)
         assert f"{name}/values.schema.json" in files
+        # helm reads the rewritten archive as a chart.
+        values = copy / "helm" / name / "values-dev.yaml"
+        charts.run_helm(charts.lint_argv(archive, values), values, mutates=False)
         assert not any("/values-" in f for f in files)  # environments stay in the repository
 
     first = [charts.push(a, registry.host) for a in archives]
@@ -287,12 +293,23 @@ def test_package_push_pull_and_idempotence(
     again = [charts.push(a, registry.host) for a in archives]
     assert {p.action for p in again} == {"skipped (identical content already there)"}
 
-    # helm package stamps file times, so a rebuild differs in bytes but not in content.
-    (rebuilt,) = charts.package(copy, version, "agent-runtime")
+    # Packaged again after every file got a new time, the archive has the same bytes.
+    packaged = {a.name: a.read_bytes() for a in archives}
+    later = time.time() + 3600
+    for path in (copy / "helm").rglob("*"):
+        os.utime(path, (later, later))
+    for again_archive in charts.package(copy, version, epoch=EPOCH):
+        assert again_archive.read_bytes() == packaged[again_archive.name]
+    (rebuilt,) = charts.package(copy, version, "agent-runtime", epoch=EPOCH)
     assert charts.push(rebuilt, registry.host).action.startswith("skipped")
+    # The same files in an archive of other bytes (another packaging) are a conflict: the
+    # signature names the archive.
+    (other,) = charts.package(copy, version, "agent-runtime", epoch=EPOCH + 1)
+    with pytest.raises(ConflictError, match=r"holds the same files .* but another archive"):
+        charts.push(other, registry.host)
 
     chart_yaml = copy / "helm/agent-runtime/Chart.yaml"
     chart_yaml.write_text(chart_yaml.read_text().replace("description:", "description: Changed."))
-    (changed,) = charts.package(copy, version, "agent-runtime")
+    (changed,) = charts.package(copy, version, "agent-runtime", epoch=EPOCH)
     with pytest.raises(ConflictError, match=r"agent-runtime:9\.9\.1 already exists with different"):
         charts.push(changed, registry.host)
