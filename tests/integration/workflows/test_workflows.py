@@ -28,6 +28,9 @@ WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 PROGRAMS = ("scripts/setup.sh", ".venv/bin/nox", ".venv/bin/invoke")
 SHELL_SYNTAX = re.compile(r"[;&|<>`\n]|\$\(")
 PINNED_USES = re.compile(r"^\s*(?:-\s+)?uses:\s+[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+PIN = re.compile(
+    r"^\s*(?:-\s+)?uses:\s+(?P<action>[\w.-]+/[\w.-]+)[\w./-]*@(?P<commit>[0-9a-f]{40}) # (?P<tag>v\S+)"
+)
 VARIABLE = re.compile(r"^\$\{?(\w+)\}?$")
 MATRIX = re.compile(r"^\$\{\{\s*matrix\.(\w+)\s*\}\}$")
 # Permissions each job may hold; every other job reads the repository and nothing more.
@@ -155,6 +158,18 @@ def test_actions_are_pinned_by_commit(path: Path) -> None:
     assert lines, f"{path.name} uses no action"
     unpinned = [line.strip() for line in lines if not PINNED_USES.match(line)]
     assert unpinned == [], "pin each action by its 40-hex commit with a `# vX.Y.Z` comment"
+
+
+def test_each_action_is_pinned_to_one_commit_and_tag() -> None:
+    pins: dict[str, set[tuple[str, str]]] = {}
+    for path in WORKFLOWS:
+        for line in path.read_text().splitlines():
+            pin = PIN.match(line)
+            if pin is not None:
+                pins.setdefault(pin["action"].lower(), set()).add((pin["commit"], pin["tag"]))
+    assert pins, "no pinned action found"
+    disagree = {action: sorted(found) for action, found in pins.items() if len(found) > 1}
+    assert disagree == {}, "pin each action to one commit and tag in every workflow"
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
