@@ -29,7 +29,8 @@ PROGRAMS = ("scripts/setup.sh", ".venv/bin/nox", ".venv/bin/invoke")
 SHELL_SYNTAX = re.compile(r"[;&|<>`\n]|\$\(")
 PINNED_USES = re.compile(r"^\s*(?:-\s+)?uses:\s+[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
 PIN = re.compile(
-    r"^\s*(?:-\s+)?uses:\s+(?P<action>[\w.-]+/[\w.-]+)[\w./-]*@(?P<commit>[0-9a-f]{40}) # (?P<tag>v\S+)"
+    r"^\s*(?:-\s+)?uses:\s+(?P<action>[\w.-]+/[\w.-]+)[\w./-]*"
+    r"@(?P<commit>[0-9a-f]{40}) # (?P<tag>v\S+)"
 )
 VARIABLE = re.compile(r"^\$\{?(\w+)\}?$")
 MATRIX = re.compile(r"^\$\{\{\s*matrix\.(\w+)\s*\}\}$")
