@@ -271,6 +271,9 @@ def apply(module: Path, env: str, cwd: Path, saved: Path) -> str:
             f"No saved plan for `{env}` at {saved}: apply runs only a reviewed plan. "
             f"Make one with `{fresh}`."
         )
+    # A fresh machine (the apply job of a deploy) has the saved plan but no initialised
+    # backend and providers: init first, as the plan did, so the state can be read.
+    _init(module, cwd, env)
     recorded = json.loads(record_file.read_text(encoding="utf-8"))
     var_files = tuple(Path(f) for f in recorded.get("var_files", []))
     now = fingerprint(module, cwd, var_files)
