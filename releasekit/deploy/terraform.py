@@ -36,6 +36,7 @@ __all__ = [
     "fmt",
     "fmt_argv",
     "images_var_file",
+    "init",
     "init_argv",
     "module_dir",
     "output",
@@ -233,6 +234,11 @@ def _init(module: Path, cwd: Path, env: str) -> None:
             "above names (providers from the Terraform registry, backend credentials). "
             "Provide them and run `invoke tf.plan` again.",
         ) from None
+
+
+def init(module: Path, cwd: Path, env: str) -> None:
+    """``terraform init`` of ``module`` with its backend (idempotent)."""
+    _init(module, cwd, env)
 
 
 def plan(module: Path, env: str, cwd: Path, saved: Path, var_files: tuple[Path, ...] = ()) -> Plan:
