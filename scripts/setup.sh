@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Install what the toolkit drives, idempotently, on Debian (bookworm) as root.
 #
-#   scripts/setup.sh                       # every part: what `invoke release` and `nox` need
+#   scripts/setup.sh                       # every part (--with all): what `invoke release` and `nox` need
 #   scripts/setup.sh --with helm,registry  # only these parts (and always git and .venv)
 #   scripts/setup.sh --with none           # git and .venv only
-#   scripts/setup.sh --list                # the parts, one a line, with what each installs
+#   scripts/setup.sh --list                # the parts, one a line
 #
 # Parts (--with takes any of them, comma-separated):
 #   docker     the Docker engine (a running one is kept), docker-compose, base images:
@@ -48,17 +48,17 @@ terraform >= 1.5, Python >= 3.11, and for the local cluster Go >= 1.24 (scripts/
 selected="${PARTS[*]}"
 while [ $# -gt 0 ]; do
   case "$1" in
-    --with) [ $# -ge 2 ] || die "--with needs a comma-separated list of parts: ${PARTS[*]} (or none)"
+    --with) [ $# -ge 2 ] || die "--with needs a comma-separated list of parts: ${PARTS[*]} (or all, none)"
             selected="${2//,/ }"; shift 2 ;;
     --with=*) selected="${1#--with=}"; selected="${selected//,/ }"; shift ;;
     --list) printf '%s\n' "${PARTS[@]}"; exit 0 ;;
     -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown argument '$1'; usage: scripts/setup.sh [--with PART,...|none] [--list]" ;;
+    *) die "unknown argument '$1'; usage: scripts/setup.sh [--with PART,...|all|none] [--list]" ;;
   esac
 done
-[ "$selected" = none ] && selected=""
+case "$selected" in none) selected="" ;; all) selected="${PARTS[*]}" ;; esac
 for part in $selected; do
-  [[ " ${PARTS[*]} " == *" $part "* ]] || die "unknown part '$part' in --with; the parts are: ${PARTS[*]} (or none)"
+  [[ " ${PARTS[*]} " == *" $part "* ]] || die "unknown part '$part' in --with; the parts are: ${PARTS[*]} (or all, none)"
 done
 wants() { [[ " $selected " == *" $1 "* ]]; }
 

@@ -36,7 +36,7 @@ VARIABLE = re.compile(r"^\$\{?(\w+)\}?$")
 MATRIX = re.compile(r"^\$\{\{\s*matrix\.(\w+)\s*\}\}$")
 # Permissions each job may hold; every other job reads the repository and nothing more.
 PERMISSIONS = {
-    ("release.yml", "release"): {"contents": "write", "id-token": "write"},
+    ("release.yml", "release"): {"contents": "write", "packages": "write", "id-token": "write"},
     ("deploy.yml", "plan"): {"contents": "read", "id-token": "write"},
     ("deploy.yml", "apply"): {"contents": "read", "id-token": "write"},
 }
@@ -52,7 +52,7 @@ class RunStep:
     index: int
     command: str
     env: dict[str, str] = field(default_factory=dict)
-    matrix: dict[str, list[str]] = field(default_factory=dict)
+    matrix: dict[str, Any] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -67,7 +67,14 @@ class RunStep:
         if variable is None:
             return [token]
         matrix = MATRIX.match(self.env.get(variable.group(1), ""))
-        return [str(v) for v in self.matrix[matrix.group(1)]] if matrix else [token]
+        return matrix_values(self.matrix, matrix.group(1)) if matrix else [token]
+
+
+def matrix_values(matrix: dict[str, Any], key: str) -> list[str]:
+    """Every value ``key`` takes in ``matrix``: its own list, or its `include` entries."""
+    if key in matrix:
+        return [str(v) for v in matrix[key]]
+    return [str(entry[key]) for entry in matrix.get("include", []) if key in entry]
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -150,7 +157,22 @@ def test_run_steps_only_call_setup_nox_or_invoke(step: RunStep) -> None:
     argv = step.argv()
     assert argv[0] in PROGRAMS, f"{step.id} runs {argv[0]}; allowed: {', '.join(PROGRAMS)}"
     if argv[0] == "scripts/setup.sh":
-        assert argv == ["scripts/setup.sh"]
+        assert argv[1:2] in ([], ["--with"]) and len(argv) <= 3, f"{step.id}: {argv}"
+        known = {*_setup_parts(), "all", "none"}
+        for value in step.values(argv[2]) if len(argv) == 3 else []:
+            unknown = set(value.split(",")) - known
+            assert unknown == set(), f"{step.id}: scripts/setup.sh has no part {sorted(unknown)}"
+
+
+@cache
+def _setup_parts() -> tuple[str, ...]:
+    listed = subprocess.run(
+        ["bash", str(REPO / "scripts/setup.sh"), "--list"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return tuple(listed.stdout.split())
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
