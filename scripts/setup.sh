@@ -19,6 +19,8 @@
 #   browser    chromium and its driver (the end-to-end check of the pilot's frontend)
 #   redis      redis-server (the agent runtime's tests start their own)
 #   terraform  checks terraform (installed from HashiCorp's releases, not by this script)
+#   act        act, built with Go: runs the GitHub workflows locally (`nox -s workflows-run`);
+#              only when named, never by default
 #
 # In order: 1. apt packages of the parts; 2. starts dockerd if the engine does not answer;
 # 3. the Go tools, pinned and cached by version under ~/.cache/releasekit/bin; 4. checks
@@ -30,7 +32,9 @@ set -euo pipefail
 HELM_VERSION="v4.3.2"
 COSIGN_VERSION="v3.1.3"
 ACTIONLINT_VERSION="v1.7.4"
+ACT_VERSION="v0.2.89"
 PARTS=(docker registry helm cosign actionlint cluster browser redis terraform)
+OPTIONAL_PARTS=(act)
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${RELEASEKIT_CACHE:-$HOME/.cache/releasekit}"
 VENV="$ROOT/.venv"
@@ -51,14 +55,15 @@ while [ $# -gt 0 ]; do
     --with) [ $# -ge 2 ] || die "--with needs a comma-separated list of parts: ${PARTS[*]} (or all, none)"
             selected="${2//,/ }"; shift 2 ;;
     --with=*) selected="${1#--with=}"; selected="${selected//,/ }"; shift ;;
-    --list) printf '%s\n' "${PARTS[@]}"; exit 0 ;;
+    --list) printf '%s\n' "${PARTS[@]}" "${OPTIONAL_PARTS[@]}"; exit 0 ;;
     -h|--help) sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument '$1'; usage: scripts/setup.sh [--with PART,...|all|none] [--list]" ;;
   esac
 done
 case "$selected" in none) selected="" ;; all) selected="${PARTS[*]}" ;; esac
 for part in $selected; do
-  [[ " ${PARTS[*]} " == *" $part "* ]] || die "unknown part '$part' in --with; the parts are: ${PARTS[*]} (or all, none)"
+  [[ " ${PARTS[*]} ${OPTIONAL_PARTS[*]} " == *" $part "* ]] \
+    || die "unknown part '$part' in --with; the parts are: ${PARTS[*]} ${OPTIONAL_PARTS[*]} (or all, none)"
 done
 wants() { [[ " $selected " == *" $1 "* ]]; }
 
@@ -169,6 +174,9 @@ go_tools() {
   if wants cosign; then
     go_tool cosign github.com/sigstore/cosign/v3/cmd/cosign "$COSIGN_VERSION" \
       "-X sigs.k8s.io/release-utils/version.gitVersion=$COSIGN_VERSION"
+  fi
+  if wants act; then
+    go_tool act github.com/nektos/act "$ACT_VERSION" "-X main.version=$ACT_VERSION"
   fi
   if wants cluster; then
     command -v openssl >/dev/null || die "openssl is missing: apt-get install openssl"

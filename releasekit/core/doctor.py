@@ -198,6 +198,13 @@ TOOLS: tuple[Tool, ...] = (
         part="cosign",
     ),
     Tool(
+        "act",
+        ("act", "--version"),
+        "running the GitHub workflows locally (`nox -s workflows-run`; optional)",
+        f"{_setup('act')} `go install github.com/nektos/act@v0.2.89`.",
+        part="act",
+    ),
+    Tool(
         "chromium",
         ("chromium", "--version"),
         "the end-to-end check of the pilot's frontend",
