@@ -1,10 +1,13 @@
 # A GitHub runner stand-in for act: Debian with git, node (for the JavaScript actions), the
 # docker client, and the base image's Python registered in the tool cache where
-# actions/setup-python looks for it. The certificate authorities of the build context's
-# *.crt files (the host's own, when it has extra ones) are trusted too.
+# actions/setup-python looks for it; the build context's toolcache/ (helm, so that
+# azure/setup-helm finds it there instead of downloading it) is added to that tool cache.
+# The certificate authorities of the context's certificates/*.crt (the host's own, when it
+# has extra ones) are trusted too.
 ARG BASE=python:3.11-slim-bookworm
 FROM ${BASE}
 COPY certificates/ /usr/local/share/ca-certificates/
+COPY toolcache/ /opt/hostedtoolcache/
 RUN apt-get update -qq \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       git nodejs ca-certificates curl xz-utils unzip docker.io >/dev/null \

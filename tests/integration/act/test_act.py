@@ -29,6 +29,7 @@ LOCAL_BASE = "releasekit-base/python:3.11-bookworm"
 PIN = re.compile(r"uses:\s+([\w.-]+)/([\w.-]+)@([0-9a-f]{40})")
 HOST_CERTIFICATES = Path("/usr/local/share/ca-certificates")
 TIMEOUT = 3600
+HELM_VERSION = "4.3.2"
 
 
 def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -44,6 +45,14 @@ def runner_image(tmp_path_factory: pytest.TempPathFactory) -> str:
     certificates.mkdir()
     for crt in sorted(HOST_CERTIFICATES.glob("*.crt")):
         shutil.copy(crt, certificates / crt.name)
+    # The helm the workflows pin, where azure/setup-helm looks before downloading.
+    helm = require("helm")
+    shown = subprocess.run([helm, "version", "--short"], capture_output=True, text=True)
+    assert shown.stdout.startswith(f"v{HELM_VERSION}"), f"{helm} is {shown.stdout}"
+    tools = context / "toolcache" / "helm" / HELM_VERSION / "x64"
+    tools.mkdir(parents=True)
+    shutil.copy(helm, tools / "helm")
+    (tools.parent / "x64.complete").touch()
     base = (
         LOCAL_BASE if _docker("image", "inspect", LOCAL_BASE, check=False).returncode == 0 else ""
     )
@@ -72,7 +81,10 @@ def action_cache(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
         for m in PIN.finditer(p.read_text())
     }
     for owner, name, commit in sorted(pins):
-        snapshot = Path(mirror) / f"{owner}+{name}" / "repo"
+        # GitHub's names are case-insensitive: `azure/setup-helm` is Azure's repository.
+        wanted = f"{owner}+{name}".lower()
+        found = [d for d in Path(mirror).iterdir() if d.name.lower() == wanted]
+        snapshot = found[0] / "repo" if found else Path(mirror) / wanted / "repo"
         assert snapshot.is_dir(), f"{snapshot} is missing: snapshot {owner}/{name} there first"
         clone = cache / f"{owner}-{name}@{commit}"
         git(cache, "clone", "-q", str(snapshot), str(clone))
