@@ -19,6 +19,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import REPO, git, require
 
@@ -30,6 +31,7 @@ PIN = re.compile(r"uses:\s+([\w.-]+)/([\w.-]+)@([0-9a-f]{40})")
 HOST_CERTIFICATES = Path("/usr/local/share/ca-certificates")
 TIMEOUT = 3600
 HELM_VERSION = "4.3.2"
+ORIGIN = "https://github.com/releasekit-act/monorepo"
 
 
 def _docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -70,42 +72,48 @@ def runner_image(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def action_cache(tmp_path_factory: pytest.TempPathFactory) -> Path | None:
-    """act's offline cache: each pinned action cloned from its snapshot; None without one."""
-    mirror = os.environ.get("RELEASEKIT_ACTIONS_MIRROR", "")
-    if not mirror:
+    """act's offline cache (filled per job by ``_cache_actions``); None without a mirror."""
+    if not os.environ.get("RELEASEKIT_ACTIONS_MIRROR", ""):
         return None
-    cache = tmp_path_factory.mktemp("act-actions")
-    pins = {
-        m.groups()
-        for p in (REPO / ".github/workflows").glob("*.yml")
-        for m in PIN.finditer(p.read_text())
-    }
-    for owner, name, commit in sorted(pins):
+    return tmp_path_factory.mktemp("act-actions")
+
+
+def _cache_actions(cache: Path, workflow: str, job: str) -> None:
+    """Clone each action ``job`` uses from its snapshot, at its pinned commit."""
+    mirror = Path(os.environ["RELEASEKIT_ACTIONS_MIRROR"])
+    steps = yaml.safe_load((REPO / ".github/workflows" / workflow).read_text())["jobs"][job]
+    for step in steps["steps"]:
+        pin = PIN.match(f"uses: {step.get('uses', '')}")
+        if pin is None:
+            continue
+        owner, name, commit = pin.groups()
+        clone = cache / f"{owner}-{name}@{commit}"
+        if clone.is_dir():
+            continue
         # GitHub's names are case-insensitive: `azure/setup-helm` is Azure's repository.
         wanted = f"{owner}+{name}".lower()
-        found = [d for d in Path(mirror).iterdir() if d.name.lower() == wanted]
-        snapshot = found[0] / "repo" if found else Path(mirror) / wanted / "repo"
+        found = [d for d in mirror.iterdir() if d.name.lower() == wanted]
+        snapshot = found[0] / "repo" if found else mirror / wanted / "repo"
         assert snapshot.is_dir(), f"{snapshot} is missing: snapshot {owner}/{name} there first"
-        clone = cache / f"{owner}-{name}@{commit}"
-        git(cache, "clone", "-q", str(snapshot), str(clone))
+        git(cache, "clone", "-q", "--no-checkout", str(snapshot), str(clone))
         git(clone, "remote", "set-url", "origin", f"https://github.com/{owner}/{name}")
         git(clone, "checkout", "-q", commit)
-    return cache
 
 
 @pytest.fixture
 def clone(tmp_path: Path) -> Path:
-    """HEAD of this repository on branch main, its origin a bare repository inside it.
+    """HEAD of this repository on branch main; its origin the bare repository beside it.
 
-    act copies the folder into the job's container, so the job changes nothing here.
+    act copies the folder into the job's container, so the job changes nothing here. origin
+    is named as a GitHub repository (act runs actions/checkout only for one); in the job,
+    git reaches that name at the bare repository, mounted at the same path (see ``_act``).
     """
-    root = tmp_path / "repo"
+    root, remote = tmp_path / "repo", tmp_path / "origin.git"
     git(tmp_path, "clone", "-q", str(REPO), str(root))
     git(root, "checkout", "-q", "-B", "main")
-    remote = root / ".git" / "origin.git"
-    git(root, "clone", "-q", "--bare", str(root), str(remote))
-    git(root, "remote", "set-url", "origin", str(remote))
-    git(root, "fetch", "-q", "origin")
+    git(tmp_path, "clone", "-q", "--bare", str(root), str(remote))
+    git(root, "remote", "set-url", "origin", ORIGIN)
+    git(root, "fetch", "-q", str(remote), "+main:refs/remotes/origin/main")
     git(root, "branch", "-q", "--set-upstream-to", "origin/main")
     return root
 
@@ -125,9 +133,17 @@ def _act(
         "--artifact-server-path", str(clone.parent / "artifacts"),
     ]  # fmt: skip
     if cache is not None:
+        _cache_actions(cache, workflow, job)
         argv += ["--action-offline-mode", "--action-cache-path", str(cache)]
     for given in inputs:
         argv += ["--input", given]
+    remote = clone.parent / "origin.git"
+    argv += ["--container-options", f"-v {remote}:{remote}"]
+    argv += ["--env", "GIT_CONFIG_COUNT=1", "--env", f"GIT_CONFIG_KEY_0=url.{remote}.insteadOf"]
+    argv += ["--env", f"GIT_CONFIG_VALUE_0={ORIGIN}"]
+    # actions/checkout with a `ref` fetches for real (from the bare repository, as above)
+    # and insists on a token, which nothing here checks.
+    argv += ["--secret", "GITHUB_TOKEN=act-local-token"]
     result = subprocess.run(
         argv, cwd=clone, stdin=subprocess.DEVNULL, capture_output=True, text=True,
         timeout=TIMEOUT, check=False,
@@ -152,3 +168,5 @@ def test_release_dry_run_job(clone: Path, runner_image: str, action_cache: Path 
         "dry_run=true", "part=auto",
     )  # fmt: skip
     assert "dry run: nothing was changed" in output
+    # `part` is `auto`: the bump comes from the conventional commits.
+    assert re.search(r"\| version \S+ -> \S+ \((major|minor|patch) bump from", output), output
