@@ -24,9 +24,10 @@
 #
 # In order: 1. apt packages of the parts; 2. starts dockerd if the engine does not answer;
 # 3. the Go tools, pinned and cached by version under ~/.cache/releasekit/bin; 4. checks
-# terraform; 5. the Python environment .venv (uv) with the toolkit and its tools; 6. base
-# images. Run through sudo, the files the calling user works with afterwards (.venv, the
-# tool cache) are given back to that user.
+# terraform; 5. the Python environment .venv: uv at the version uv.lock pins, then
+# `uv sync --locked` (the toolkit, the five packages, the test, lint and typecheck groups);
+# 6. base images. Run through sudo, the files the calling user works with afterwards (.venv,
+# the tool cache) are given back to that user.
 set -euo pipefail
 
 HELM_VERSION="v4.3.2"
@@ -38,8 +39,6 @@ OPTIONAL_PARTS=(act)
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CACHE="${RELEASEKIT_CACHE:-$HOME/.cache/releasekit}"
 VENV="$ROOT/.venv"
-PYTHON_BASE_PUBLIC="python:3.11-slim-bookworm"
-NGINX_BASE_PUBLIC="nginx:1.27-bookworm"
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 die() { printf '[setup] error: %s\n' "$*" >&2; exit 1; }
@@ -196,19 +195,41 @@ if wants terraform; then
 fi
 
 # 5. Python environment ----------------------------------------------------------------------
+# uv comes from pip at the version uv.lock pins; `uv sync --locked` then installs the toolkit,
+# every package of the workspace (editable) and the groups below exactly as locked, and
+# refuses a lock that no longer matches the pyproject.toml files.
 if [ ! -x "$VENV/bin/python" ]; then
   say "creating $VENV"
   python3 -m venv "$VENV"
 fi
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check uv
-say "installing the toolkit and its tools into .venv"
-"$VENV/bin/uv" pip install -q --python "$VENV/bin/python" -e "$ROOT" --group "$ROOT/pyproject.toml:test"
+UV_VERSION="$("$VENV/bin/python" - "$ROOT/uv.lock" <<'PY'
+import sys, tomllib
+with open(sys.argv[1], "rb") as lock:
+    print(next(p["version"] for p in tomllib.load(lock)["package"] if p["name"] == "uv"))
+PY
+)" || die "uv.lock names no uv version; restore uv.lock from git"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check "uv==$UV_VERSION"
+say "installing the toolkit and its tools into .venv from uv.lock (uv $UV_VERSION)"
+UV_PROJECT_ENVIRONMENT="$VENV" "$VENV/bin/uv" sync --quiet --locked --project "$ROOT" \
+  --python "$VENV/bin/python" --no-default-groups --all-packages \
+  --group test --group lint --group typecheck \
+  || die "uv sync --locked failed (above); when it says the lock needs to be updated, run \
+'uv lock' and commit uv.lock"
 
 # 6. base images -------------------------------------------------------------------------------
 # The public base images are pulled where a registry answers; debootstrap builds local ones
 # only where neither they nor the local ones are present and the pull fails.
 image_present() { docker image inspect "$1" >/dev/null 2>&1; }
+pinned_base() {  # build argument, default: the base image release.toml pins for it
+  python3 - "$ROOT/release.toml" "$1" 2>/dev/null <<'PY' || true
+import sys, tomllib
+with open(sys.argv[1], "rb") as manifest:
+    print(tomllib.load(manifest).get("base_images", {}).get(sys.argv[2], ""))
+PY
+}
 if wants docker; then
+  PYTHON_BASE_PUBLIC="$(pinned_base PYTHON_BASE)"; PYTHON_BASE_PUBLIC="${PYTHON_BASE_PUBLIC:-python:3.11-slim-bookworm}"
+  NGINX_BASE_PUBLIC="$(pinned_base NGINX_BASE)"; NGINX_BASE_PUBLIC="${NGINX_BASE_PUBLIC:-nginx:1.27-bookworm}"
   if { image_present "$PYTHON_BASE_PUBLIC" || image_present releasekit-base/python:3.11-bookworm; } \
      && { image_present "$NGINX_BASE_PUBLIC" || image_present releasekit-base/nginx:bookworm; }; then
     say "base images present"

@@ -26,6 +26,7 @@ from releasekit.build import artifacts, binary, checksums, images, site
 from releasekit.build import python as python_dist
 from releasekit.build.artifacts import Outcome, Progress
 from releasekit.build.board import Board
+from releasekit.build.cache import check_toolchain
 from releasekit.build.schedule import Job, Node, run_graph
 from releasekit.core.workspace import Package, Workspace
 
@@ -171,6 +172,7 @@ def build(
     shows one line per artifact (``board``): live on a terminal, else one line per state
     change through ``progress`` (default stderr); ``verbose`` also prints every log line.
     """
+    check_toolchain(ws.root)
     version = artifacts.dist_version(ws, packages)
     epoch = artifacts.source_date_epoch(ws.root)
     nodes: list[Node] = []

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING
 from invoke.context import Context
 from invoke.tasks import task
 
-from releasekit.commands._common import console, emit_json, find_root, load_workspace, reported
+from releasekit.commands._common import (
+    console,
+    emit_json,
+    err_console,
+    find_root,
+    load_workspace,
+    reported,
+    trust,
+)
 
 if TYPE_CHECKING:
     from releasekit.deploy import helm as helm_deploy
@@ -91,6 +99,10 @@ def _chart_registry(root: Path, env: kube_env.KubeEnv, registry: str | None) -> 
         "timeout": "Kubernetes: how long each chart may take to roll out before helm rolls it "
         "back (default 5m).",
         "json": "Print the deployment record as JSON.",
+        "target": "Where the release was published: `sandbox` (default) or a [targets.NAME] "
+        "of release.toml; every image digest must be signed by its key.",
+        "key": "The release's public key (a file, or env://VAR holding it) to check image "
+        "signatures with (default: the sandbox's, or the public half of the target's signing key).",
     }
 )
 def deploy(
@@ -101,6 +113,8 @@ def deploy(
     port: int = 0,
     timeout: str = DEFAULT_TIMEOUT,
     json: bool = False,
+    target_: str = "sandbox",
+    key: str | None = None,
 ) -> None:
     """Deploy a released version and check its health; roll back by itself when unhealthy."""
     from releasekit.core import version
@@ -112,9 +126,13 @@ def deploy(
         root = find_root()
         kenv = _kube(root, env)
         target = version_ or next(iter(version.check(load_workspace()).values()))
+        checked = trust(root, target_, key)
         if kenv is None:
             where = registry or testbed.running(root).registry_host
-            _show(pilot.deploy(root, target, where, port=port or None), json)
+            say = err_console.print if json else console.print
+            _show(
+                pilot.deploy(root, target, where, port=port or None, trust=checked, say=say), json
+            )
             return
         images = root / "dist" / target / "images.json"
         if not images.is_file():
@@ -126,7 +144,7 @@ def deploy(
         upgrades = helm_deploy.plan(
             root, kenv, target, _chart_registry(root, kenv, registry), registry, timeout=timeout
         )
-        _outcomes(helm_deploy.deploy(root, kenv, upgrades), json)
+        _outcomes(helm_deploy.deploy(root, kenv, upgrades, trust=checked), json)
 
 
 @task(

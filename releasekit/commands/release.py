@@ -145,19 +145,30 @@ def assets(c: Context, tag: str | None = None, dry_run: bool = False) -> None:
 @task(
     help={
         "tag": "The release tag whose record to fetch, e.g. v1.4.2.",
+        "target": "Where the release was published: `sandbox` (default) or a [targets.NAME] "
+        "of release.toml; its key checks the record's signed provenance.",
+        "key": "The release's public key, a file or env://VAR (default: the sandbox's key, "
+        "or the public half of the target's signing key); never the copy among the release assets.",
     }
 )
-def fetch(c: Context, tag: str) -> None:
-    """Download a GitHub release's record (images.json, release.json) into dist/<version>/."""
+def fetch(c: Context, tag: str, target: str = "sandbox", key: str | None = None) -> None:
+    """Download a GitHub release's record into dist/<version>/, once its provenance verifies."""
     from releasekit.build import images
     from releasekit.core.errors import PreflightError
     from releasekit.deploy import helm as helm_deploy
-    from releasekit.publish import assets as assets_mod
+    from releasekit.deploy import testbed
+    from releasekit.publish import agreement, targets
+    from releasekit.publish.trust import key_file, trusted_key
 
     with reported():
         ws = load_workspace()
-        folder = ws.root / "dist" / tag.removeprefix("v")
-        for path in assets_mod.fetch(tag, folder):
+        version = tag.removeprefix("v")
+        folder = ws.root / "dist" / version
+        state = testbed.running(ws.root) if target == targets.SANDBOX else None
+        chosen = targets.resolve(ws.manifest, target, state, credentials=False)
+        public = trusted_key(ws.root, chosen, key_file(ws.root, key) if key else None)
+        say = console.print
+        for path in agreement.fetch_verified(tag, version, folder, public, say=say):
             console.print(f"{path.relative_to(ws.root)}")
         pins = helm_deploy.image_pins(folder / "images.json")
         missing = sorted({spec.name for spec in images.specs(ws)} - set(pins))

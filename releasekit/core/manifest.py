@@ -15,6 +15,7 @@ from releasekit.core.errors import ManifestError
 
 __all__ = [
     "ARTIFACT_KINDS",
+    "BASE_ARGS",
     "MANIFEST_NAME",
     "Manifest",
     "PackageSpec",
@@ -30,7 +31,13 @@ SiteKind = Literal["chart", "regex"]
 ARTIFACT_KINDS: tuple[str, ...] = get_args(ArtifactKind)
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 
-_TOP_KEYS = {"release", "packages", "sites", "targets", "environments"}
+_TOP_KEYS = {"release", "packages", "sites", "targets", "environments", "base_images"}
+# The Dockerfiles' base-image build arguments; release.toml pins each by digest.
+BASE_ARGS = ("PYTHON_BASE", "NGINX_BASE")
+_PINNED = re.compile(
+    r"^(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._/-][a-z0-9]+)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$"
+)
 _RELEASE_KEYS = {"policy", "branch", "changelog"}
 _PACKAGE_KEYS = {"name", "path", "dist", "module", "artifacts", "images", "paths"}
 _SITE_KEYS = {"package", "file", "kind", "pattern"}
@@ -72,6 +79,7 @@ class Manifest:
     sites: tuple[SiteSpec, ...] = ()
     targets: dict[str, dict[str, Any]] = field(default_factory=dict)
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    base_images: dict[str, str] = field(default_factory=dict)
 
     def package(self, name: str) -> PackageSpec:
         """The package called ``name``; ManifestError lists the known ones otherwise."""
@@ -172,7 +180,24 @@ def load(path: Path) -> Manifest:
         sites=sites,
         targets=targets,
         environments=environments,
+        base_images=_base_images(r, raw),
     )
+
+
+def _base_images(r: _Reader, raw: dict[str, Any]) -> dict[str, str]:
+    """``[base_images]``: each base-image build argument pinned by digest."""
+    table = r.table(raw.get("base_images", {}), "base_images")
+    r.keys(table, "base_images", set(BASE_ARGS))
+    for key, value in table.items():
+        if not isinstance(value, str) or not _PINNED.match(value):
+            raise r.fail(
+                f"base_images.{key}",
+                value,
+                "pin it by digest as NAME[:TAG]@sha256:<64 hex digits> (for example "
+                "python:3.11-slim-bookworm@sha256:...); `docker buildx imagetools inspect "
+                "NAME:TAG` prints the digest of a tag",
+            )
+    return dict(table)
 
 
 def _package(r: _Reader, data: Any, index: int, root: Path) -> PackageSpec:

@@ -7,13 +7,15 @@ so a deploy can tell that the release already runs exactly this.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from releasekit.core.artifact import read_images
 from releasekit.publish.charts import Chart
+from releasekit.publish.trust import Trust, verify_images
 
-__all__ = ["image_pins", "image_sets", "user_values"]
+__all__ = ["check_pins", "image_pins", "image_sets", "pinned_refs", "user_values"]
 
 
 def _image_keys(values: Any, prefix: str = "") -> dict[str, str]:
@@ -96,3 +98,54 @@ def user_values(values_file: Path, sets: list[str]) -> dict[str, Any]:
             node = node.setdefault(part, {})
         node[leaf] = value
     return dict(merged)
+
+
+def pinned_refs(
+    chart_dir: Path,
+    values_file: Path,
+    sets: Sequence[str],
+    released: Collection[str] | None = None,
+) -> dict[str, str]:
+    """Image name -> ``REGISTRY/REPOSITORY@DIGEST`` of each image ``sets`` pin by digest.
+
+    The reference the chart renders: the block's own ``registry``, else ``image.registry``,
+    over the chart's defaults, the values file and the sets. Only the ``released`` images
+    (default: every one) are named: a third-party image is not signed by the release key.
+    """
+    import yaml
+
+    defaults = yaml.safe_load((chart_dir / "values.yaml").read_text(encoding="utf-8")) or {}
+    merged = _merge(defaults, user_values(values_file, list(sets)))
+    pinned = {item.partition("=")[0].removesuffix(".digest") for item in sets}
+    refs = {}
+    for image, key in sorted(_image_keys(defaults).items()):
+        block = _lookup(merged, key)
+        if released is not None and image not in released:
+            continue
+        if key not in pinned or not isinstance(block, dict) or not block.get("digest"):
+            continue
+        registry = block.get("registry") or _lookup(merged, "image.registry") or ""
+        where = f"{registry}/{block['repository']}" if registry else str(block["repository"])
+        refs[image] = f"{where}@{block['digest']}"
+    return refs
+
+
+def _merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        return {k: _merge(base.get(k), over[k]) if k in over else base[k] for k in {*base, *over}}
+    return over if over is not None else base
+
+
+def check_pins(
+    root: Path,
+    planned: Iterable[tuple[Path, Sequence[str]]],
+    trust: Trust,
+    released: Collection[str] | None = None,
+    say: Callable[[str], None] = lambda _line: None,
+) -> None:
+    """Every ``released`` image digest the planned ``(values file, sets)`` pin, signed by the
+    release key."""
+    refs: dict[str, str] = {}
+    for values, sets in planned:
+        refs.update(pinned_refs((root / values).parent, root / values, sets, released))
+    verify_images(refs, trust, say)

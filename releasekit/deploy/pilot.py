@@ -15,7 +15,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +24,9 @@ from typing import Literal
 from releasekit.core.errors import PreflightError, PublishError, ToolError, ToolMissingError
 from releasekit.core.files import write_json
 from releasekit.core.run import register_secret, run
+from releasekit.deploy import pilot_images
 from releasekit.deploy.health import HEALTH_PATHS, Health, ask, judge
+from releasekit.publish.trust import Trust
 
 __all__ = [
     "COMPOSE_FILE",
@@ -256,9 +258,11 @@ def _rollout(
     token: str,
     action: Action,
     timeout: float,
+    digests: Mapping[str, str] | None = None,
 ) -> Deployment:
-    """``compose up`` of ``version`` and its health check, recorded in the history."""
+    """``compose up`` of ``version`` (its images by ``digests``), health-checked, recorded."""
     env = compose_env(registry, version, token, settings.port, runtime_token=_runtime_token(root))
+    env.update(digests or {})
     argv = compose_argv(compose_command(), settings, root, "up", "-d", "--no-build")
     _write(_settings_path(root), asdict(replace(settings, up=True)))
     try:
@@ -287,12 +291,20 @@ def deploy(
     project: str | None = None,
     port: int | None = None,
     timeout: float = HEALTH_TIMEOUT,
+    trust: Trust | None = None,
+    say: Callable[[str], None] = lambda _line: None,
 ) -> Deployment:
-    """Run ``version`` of the control panel on the pilot; roll back by itself if unhealthy."""
+    """Run ``version`` of the control panel on the pilot; roll back by itself if unhealthy.
+
+    With ``trust`` every image runs by the digest verified against the release key first.
+    """
     settings = _configure(root, project, port)
     secret = _token(root, token)
     registry = registry_path(registry_host)
+    compose = root / settings.compose_file
+    digests = pilot_images.check(root, compose, version, registry, trust, say) if trust else {}
     env = compose_env(registry, version, secret, settings.port, runtime_token=_runtime_token(root))
+    env.update(digests)
     pull = compose_argv(compose_command(), settings, root, "pull", "--quiet")
     try:
         run(pull, cwd=root, env=env, timeout=600)
@@ -302,7 +314,7 @@ def deploy(
             f"deployment was left as it was): {exc.stderr_tail}\nPublish them first "
             "(`invoke release`), or pass the registry that holds them."
         ) from None
-    entry = _rollout(root, settings, version, registry, secret, "deploy", timeout)
+    entry = _rollout(root, settings, version, registry, secret, "deploy", timeout, digests)
     if entry.status != "failed":
         return entry
     back = previous_healthy(history(root), version)

@@ -19,7 +19,7 @@ import platform
 import shutil
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -29,6 +29,7 @@ from releasekit import __version__
 from releasekit.build import checksums
 from releasekit.core.errors import ConflictError, PreflightError, PublishError, ReleaseError
 from releasekit.core.files import file_sha256
+from releasekit.core.manifest import load as load_manifest
 from releasekit.core.run import register_secret
 from releasekit.core.workspace import TESTBED_DIR
 from releasekit.publish import oci, provenance, signing
@@ -100,6 +101,12 @@ class Record:
     images: tuple[ImageRecord, ...] = ()
     charts: tuple[ChartRecord, ...] = ()
     files: dict[str, str] = field(default_factory=dict)
+    tag: str = ""
+
+    @property
+    def release_tag(self) -> str:
+        """The release's git tag: the one recorded, else ``v<version>``."""
+        return self.tag or f"v{self.version}"
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any], files: Mapping[str, str]) -> Record:
@@ -120,6 +127,7 @@ class Record:
             images=images,
             charts=charts,
             files=dict(files),
+            tag=str(data.get("tag") or ""),
         )
 
 
@@ -252,13 +260,16 @@ def sign_release(
         say(actions[-1])
     public = folder / provenance.PUBLIC_KEY
     _copy_if_changed(key.public, public)
-    full = Record(
-        record.version, record.commit, record.python, record.images, tuple(resolved), record.files
-    )
+    full = replace(record, charts=tuple(resolved))
     path = folder / provenance.FILENAME
     wanted = {s.name: s.sha256 for s in subjects(full)}
     existing, why = provenance.check(path, key.public) if path.is_file() else (None, "absent")
-    if why is None and existing is not None and existing.subjects == wanted:
+    if (
+        why is None
+        and existing is not None
+        and existing.subjects == wanted
+        and provenance.claims(existing.statement, full.version, full.release_tag) is None
+    ):
         actions.append(f"provenance: already signed ({len(wanted)} subjects)")
     else:
         provenance.write(path, provenance.envelope(_statement(full, build), key))
@@ -296,6 +307,7 @@ def _statement(record: Record, build: Mapping[str, Any]) -> dict[str, Any]:
         subjects(record),
         external={
             "version": record.version,
+            "tag": record.release_tag,
             "target": build.get("target", ""),
             "options": dict(build.get("options") or {}),
         },
@@ -335,7 +347,11 @@ def release_record(folder: Path) -> Record:
 
 
 def build_facts(
-    target: str, options: Mapping[str, Any], remote: str, started: str | None
+    target: str,
+    options: Mapping[str, Any],
+    remote: str,
+    started: str | None,
+    pinned: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """What the provenance says about the build: options, tool versions, base images."""
     from releasekit.build import images
@@ -352,7 +368,7 @@ def build_facts(
             tools[dist] = metadata.version(dist)
     bases: dict[str, str] = {}
     with contextlib.suppress(ReleaseError):
-        for base in images.resolve_base_images(images.connect()).values():
+        for base in images.resolve_base_images(images.connect(), pinned=pinned).values():
             bases[base.ref] = base.id
     return {
         "target": target,
@@ -383,5 +399,6 @@ def sign_published(
     data = {**published, "version": version}
     record = Record.from_data(data, files)
     key = release_key(root, target)
-    facts = build_facts(target.name, options, str(published.get("remote", "")), started)
+    pinned = load_manifest(root).base_images
+    facts = build_facts(target.name, options, str(published.get("remote", "")), started, pinned)
     return sign_release(folder, record, key, access(target), facts, say), key

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from releasekit.core import git, http, version
+from releasekit.core import git, http, uvlock, version
 from releasekit.core.errors import HttpError, PreflightError, ReleaseError, ToolError
 from releasekit.core.run import run
 from releasekit.core.workspace import Workspace
@@ -124,6 +124,8 @@ def check(
     tools_present()
     environment(ws, env_name)
     versions = version.check(ws)
+    if (ws.root / uvlock.LOCK_FILE).is_file():
+        uvlock.check(ws.root)  # the release commit must install with `uv sync --locked`
     state = None
     if target_name == targets.SANDBOX:
         state = _sandbox_as_planned(ws.root) if readonly else testbed.up(ws.root)

@@ -18,6 +18,8 @@ def test_repository_manifest_loads(repo_root: Path) -> None:
         "marketing-site",
     ]
     assert m.policy == "lockstep"
+    assert sorted(m.base_images) == ["NGINX_BASE", "PYTHON_BASE"]
+    assert all("@sha256:" in ref for ref in m.base_images.values())
 
 
 def test_demo_manifest_loads(make_repo) -> None:
@@ -45,6 +47,35 @@ def test_bad_manifest_names_file_key_and_value(make_repo, old: str, new: str, ma
     path = root / "release.toml"
     path.write_text(path.read_text().replace(old, new, 1))
     with pytest.raises(ManifestError, match=match) as info:
+        manifest.load(root)
+    assert str(path) in str(info.value)
+
+
+_DIGEST = "sha256:" + "ab" * 32
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        (f'PYTHON_BASE = "python:3.11-slim-bookworm@{_DIGEST}"', None),
+        (f'NGINX_BASE = "ghcr.io:443/mirror/nginx:1.27-bookworm@{_DIGEST}"', None),
+        (
+            'PYTHON_BASE = "python:3.11-slim-bookworm"',
+            r"base_images\.PYTHON_BASE.*pin it by digest",
+        ),
+        ('NGINX_BASE = "nginx@sha256:abc"', r"base_images\.NGINX_BASE.*64 hex digits"),
+        (f'RUBY_BASE = "ruby@{_DIGEST}"', r"base_images\.RUBY_BASE.*not a known key"),
+    ],
+)
+def test_base_images_are_pinned_by_digest(make_repo, table: str, expected: str | None) -> None:
+    root = make_repo()
+    path = root / "release.toml"
+    path.write_text(path.read_text() + f"\n[base_images]\n{table}\n")
+    if expected is None:
+        key, _, value = table.partition(" = ")
+        assert manifest.load(root).base_images == {key: value.strip('"')}
+        return
+    with pytest.raises(ManifestError, match=expected) as info:
         manifest.load(root)
     assert str(path) in str(info.value)
 

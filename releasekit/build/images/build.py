@@ -252,7 +252,9 @@ def plan(
     ws: Workspace, version: str, chosen: Sequence[ImageSpec], client: DockerClient
 ) -> ImagePlan:
     """Resolve the base images of ``chosen`` and the tags of ``version`` at HEAD."""
-    bases = resolve_base_images(client, sorted({s.base_arg for s in chosen}))
+    bases = resolve_base_images(
+        client, sorted({s.base_arg for s in chosen}), pinned=ws.manifest.base_images
+    )
     revision = git.head(ws.root)
     tags = tags_for(version, revision[:7], git.released_versions(ws.root))
     epoch = artifacts.source_date_epoch(ws.root)

@@ -9,6 +9,7 @@ from releasekit.core.errors import ReleaseError
 from releasekit.deploy import cluster, kube_env, pilot, rollout
 from releasekit.deploy import helm as helm_deploy
 from releasekit.deploy import terraform as infra
+from releasekit.publish.trust import trust_of
 from releasekit.release.context import Context
 from releasekit.release.steps.base import Step, environment
 
@@ -50,12 +51,14 @@ class Deploy(Step):
             if kenv.local_root is not None:
                 cluster.up(kenv.local_root)
             upgrades = helm_deploy.plan(ws.root, kenv, new, target.chart_registry, target.registry)
-            outcomes = helm_deploy.deploy(ws.root, kenv, upgrades)
+            trust = trust_of(ws.root, target)
+            outcomes = helm_deploy.deploy(ws.root, kenv, upgrades, trust=trust)
             done.append(
                 f"helm {kenv.name}: " + ", ".join(f"{o.release} {o.status}" for o in outcomes)
             )
         if env.get("compose"):
-            deployment = pilot.deploy(ws.root, new, target.registry)
+            trust = trust_of(ws.root, target)
+            deployment = pilot.deploy(ws.root, new, target.registry, trust=trust, say=ctx.say)
             done.append(f"pilot {deployment.version}")
         ctx.deployed = done
         return ", ".join(done)

@@ -37,7 +37,7 @@ class Sign(Step):
             ctx.root,
             ctx.version,
             target,
-            ctx.published(),
+            {**ctx.published(), "tag": ctx.tag},
             {"part": opts.part, "to": opts.to, "env": opts.env, "target": opts.target},
             started,
             say=ctx.say,
@@ -63,7 +63,7 @@ class VerifyPublished(Step):
     def run(self, ctx: Context) -> str:
         new, target, folder = ctx.version, ctx.dest, ctx.folder
         files = {rel: file_sha256(folder / rel) for rel in checksums.release_files(folder)}
-        record = supply_chain.Record.from_data(ctx.published(), files)
+        record = supply_chain.Record.from_data({**ctx.published(), "tag": ctx.tag}, files)
         public = (
             supply_chain.release_key(ctx.root, target).public
             if supply_chain.signs(target)
