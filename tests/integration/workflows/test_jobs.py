@@ -148,7 +148,7 @@ def test_no_job_builds_the_cluster_unless_its_sessions_start_one() -> None:
         assert ("cluster" in parts or entry["with"] == "all") is starts_cluster, entry
     checks = _load("ci.yml")["jobs"]["checks"]
     assert [a for a in _runs(checks) if a[0] == "scripts/setup.sh"] == [
-        ["scripts/setup.sh", "--with", "redis"]
+        ["scripts/setup.sh", "--with", "redis,helm"]
     ]
 
 
