@@ -149,8 +149,10 @@ def _act(
         timeout=TIMEOUT, check=False,
     )  # fmt: skip
     output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-6000:]
-    assert "Job succeeded" in output, output[-6000:]
+    log = clone.parent / f"act-{workflow}-{job}.log"
+    log.write_text(output, encoding="utf-8")
+    assert result.returncode == 0, f"the whole output is in {log}\n{output[-6000:]}"
+    assert "Job succeeded" in output, f"the whole output is in {log}\n{output[-6000:]}"
     return output
 
 
