@@ -100,6 +100,13 @@ def workflows(session: nox.Session) -> None:
     _pytest(session, "tests/integration/workflows")
 
 
+@nox.session(name="workflows-run", python=PYTHON, tags=["workflows"], default=False)
+def workflows_run(session: nox.Session) -> None:
+    """Not run by default: ci's lint/typecheck/tests job and the release dry run, run locally by act."""  # noqa: E501
+    _install_toolkit(session, "test")
+    _pytest(session, "tests/integration/act")
+
+
 @nox.session(python=PYTHON, tags=["tools"])
 def helm(session: nox.Session) -> None:
     """Lint, render and schema-validate every chart for every environment; package and push to a local registry."""  # noqa: E501

@@ -33,6 +33,9 @@ __all__ = ["ns"]
         "[targets.NAME] of release.toml.",
         "jobs": "Build this many artifacts at once (default 0: the number of cores).",
         "verbose": "Stream every build log to the console.",
+        "stop_after": "Stop after this step (preflight, version, prepare, build or verify): "
+        "no credential is read; `--resume` (after `release.pack`/`release.unpack` on another "
+        "machine) publishes it.",
     },
 )
 def release_task(
@@ -48,6 +51,7 @@ def release_task(
     json: bool = False,
     jobs: int = 0,
     verbose: bool = False,
+    stop_after: str = "",
 ) -> None:
     """Release everything: version, build, verify, publish, tag, deploy, health, report."""
     from rich.markup import escape
@@ -67,6 +71,7 @@ def release_task(
             target=target,
             jobs=jobs or None,
             verbose=verbose,
+            stop_after=stop_after or None,
         )
         timings: list[tuple[str, str, float]] = []
         out = err_console if json else console
@@ -175,4 +180,25 @@ def fetch(c: Context, tag: str, target: str = "sandbox", key: str | None = None)
             )
 
 
-ns = Collection("release", release_task, assets, fetch)
+@task
+def pack(c: Context) -> None:
+    """Add the release commit (git bundle) and the built images to build/release/ for another machine."""  # noqa: E501
+    from releasekit.release import handoff
+
+    with reported():
+        ws = load_workspace()
+        for path in handoff.pack(ws):
+            console.print(f"{path.relative_to(ws.root)}")
+
+
+@task
+def unpack(c: Context) -> None:
+    """Check out the packed release commit on the release branch and load its images."""
+    from releasekit.release import handoff
+
+    with reported():
+        commit = handoff.unpack(load_workspace())
+        console.print(f"release commit {commit[:12]} checked out; images loaded")
+
+
+ns = Collection("release", release_task, assets, fetch, pack, unpack)

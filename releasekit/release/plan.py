@@ -17,6 +17,7 @@ from releasekit.core.workspace import Workspace
 from releasekit.publish import targets
 
 __all__ = [
+    "BEFORE_TAG",
     "RELEASE_DIR",
     "Options",
     "Pending",
@@ -30,6 +31,9 @@ __all__ = [
 ]
 
 RELEASE_DIR = Path("build") / "release"
+# The steps before anything leaves the machine: a release stopped after one of them needs
+# no credential, and its state and artifacts can be finished on another machine.
+BEFORE_TAG = ("preflight", "version", "prepare", "build", "verify")
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,13 @@ class Options:
     """How many artifacts build at once (None: the number of cores)."""
     verbose: bool = False
     """Stream every build log to the console."""
+    stop_after: str | None = None
+    """Stop after this step, leaving the release unfinished for `--resume` (elsewhere)."""
+
+    @property
+    def publishing(self) -> bool:
+        """False when the release stops before its tag: no credential is read or needed."""
+        return self.stop_after not in BEFORE_TAG
 
     def recorded(self) -> dict[str, str]:
         """The options a resume must repeat (kept in the state file)."""

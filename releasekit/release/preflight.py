@@ -97,11 +97,19 @@ def _sandbox_as_planned(root: Path) -> Any:
 
 
 def check(
-    ws: Workspace, target_name: str, env_name: str, *, readonly: bool, releasing: str = ""
+    ws: Workspace,
+    target_name: str,
+    env_name: str,
+    *,
+    readonly: bool,
+    releasing: str = "",
+    publishing: bool = True,
 ) -> tuple[str, targets.Target]:
     """Every preflight check; (the one current version, the resolved target).
 
     ``readonly`` (a dry run) starts nothing, reads no credentials and asks no destination.
+    ``publishing=False`` (a release that stops before its tag) starts what a build needs
+    but reads no credentials and asks no destination either.
     ``releasing`` is the version of a release being resumed or finished: once its tag is
     on the remote at HEAD, the branch needs no push, so the remote may have moved on.
     """
@@ -121,8 +129,9 @@ def check(
     state = None
     if target_name == targets.SANDBOX:
         state = _sandbox_as_planned(ws.root) if readonly else testbed.up(ws.root)
-    target = targets.resolve(ws.manifest, target_name, state, credentials=not readonly)
-    if target.trusted_publishing and not readonly:
+    credentials = publishing and not readonly
+    target = targets.resolve(ws.manifest, target_name, state, credentials=credentials)
+    if target.trusted_publishing and credentials:
         from releasekit.publish.attestations import mint_upload_token
 
         target = dataclasses.replace(
@@ -130,7 +139,7 @@ def check(
             pypi_password=mint_upload_token(target.pypi_url),
             pypi_credentials_from="the upload token trusted publishing minted",
         )
-    if not readonly:
+    if credentials:
         if target.kind == "remote":
             targets.check_reachable(target)
         if target.git_token:
