@@ -230,14 +230,14 @@ PY
 if wants docker; then
   PYTHON_BASE_PUBLIC="$(pinned_base PYTHON_BASE)"; PYTHON_BASE_PUBLIC="${PYTHON_BASE_PUBLIC:-python:3.11-slim-bookworm}"
   NGINX_BASE_PUBLIC="$(pinned_base NGINX_BASE)"; NGINX_BASE_PUBLIC="${NGINX_BASE_PUBLIC:-nginx:1.27-bookworm}"
-  if { image_present "$PYTHON_BASE_PUBLIC" || image_present releasekit-base/python:3.11-bookworm; } \
-     && { image_present "$NGINX_BASE_PUBLIC" || image_present releasekit-base/nginx:bookworm; }; then
-    say "base images present"
+  if image_present "$PYTHON_BASE_PUBLIC" && image_present "$NGINX_BASE_PUBLIC"; then
+    say "base images present: $PYTHON_BASE_PUBLIC, $NGINX_BASE_PUBLIC"
   elif timeout 300 docker pull -q "$PYTHON_BASE_PUBLIC" >/dev/null 2>&1 \
        && timeout 300 docker pull -q "$NGINX_BASE_PUBLIC" >/dev/null 2>&1; then
     say "base images pulled: $PYTHON_BASE_PUBLIC, $NGINX_BASE_PUBLIC"
   else
-    say "the public base images cannot be pulled: building local ones with debootstrap"
+    # The local bases (and the sandbox's Redis): built once, then checked against their
+    # recorded ids on every run.
     apt_install debootstrap
     "$ROOT/docker/base/bootstrap.sh"
   fi
