@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
 import nox
@@ -13,24 +12,30 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 
 ROOT = Path(__file__).parent
-PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
-GROUPS: dict[str, list[str]] = PYPROJECT["dependency-groups"]
 PYTHON = "3.11"
 PACKAGES = sorted(p.name for p in (ROOT / "packages").iterdir() if (p / "pyproject.toml").is_file())
-# Editable installs of the payload packages, dependencies first.
-PACKAGE_ORDER = ["sandbox", "agent-runtime", "cli", "control-panel", "marketing-site"]
+
+
+def _sync(session: nox.Session, *groups: str, project: bool = True, packages: bool = False) -> None:
+    """Install from uv.lock into the session's venv (`uv sync --locked`): a stale lock fails.
+
+    ``project=False`` installs the groups alone (``--only-group``), without the toolkit.
+    """
+    flag = "--group" if project else "--only-group"
+    argv = ["uv", "sync", "--locked", "--no-default-groups"]
+    argv += [arg for group in groups for arg in (flag, group)]
+    if packages:
+        argv.append("--all-packages")
+    session.run_install(*argv, env={"UV_PROJECT_ENVIRONMENT": session.virtualenv.location})
 
 
 def _install_toolkit(session: nox.Session, *groups: str) -> None:
-    deps = [d for g in groups for d in GROUPS[g]]
-    session.install("-e", ".", *deps)
+    _sync(session, *groups)
 
 
-def _install_packages(session: nox.Session) -> None:
-    args = []
-    for name in PACKAGE_ORDER:
-        args += ["-e", f"packages/{name}"]
-    session.install(*args)
+def _install_packages(session: nox.Session, *groups: str) -> None:
+    """The toolkit and every package of the workspace (editable), with ``groups``."""
+    _sync(session, *groups, packages=True)
 
 
 def _pytest(session: nox.Session, *paths: str) -> None:
@@ -40,7 +45,8 @@ def _pytest(session: nox.Session, *paths: str) -> None:
 @nox.session(python=PYTHON, tags=["check"])
 def lint(session: nox.Session) -> None:
     """Ruff lint and format check, and the engine's layer contract (import-linter)."""
-    session.install(*GROUPS["lint"])
+    _sync(session, "lint", project=False)
+    session.run("uv", "lock", "--check")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("lint-imports")
@@ -59,8 +65,7 @@ def typecheck(session: nox.Session) -> None:
 @nox.session(python=PYTHON, tags=["check"])
 def tests(session: nox.Session) -> None:
     """Unit tests of the engine and every package's own tests."""
-    _install_toolkit(session, "test")
-    _install_packages(session)
+    _install_packages(session, "test")
     _pytest(session, "tests/unit", *(f"packages/{name}/tests" for name in PACKAGES))
 
 
@@ -93,6 +98,13 @@ def workflows(session: nox.Session) -> None:
     session.run("actionlint", external=True)
     session.run("zizmor", "--offline", "--no-progress", ".github/workflows")
     _pytest(session, "tests/integration/workflows")
+
+
+@nox.session(name="workflows-run", python=PYTHON, tags=["workflows"], default=False)
+def workflows_run(session: nox.Session) -> None:
+    """Not run by default: ci's lint/typecheck/tests job and the release dry run, run locally by act."""  # noqa: E501
+    _install_toolkit(session, "test")
+    _pytest(session, "tests/integration/act")
 
 
 @nox.session(python=PYTHON, tags=["tools"])
@@ -130,7 +142,7 @@ KUBERNETES_VERSION = "1.31.0"
 @nox.session(python=PYTHON, tags=["tools"])
 def security(session: nox.Session) -> None:
     """checkov over rendered manifests, Dockerfiles and terraform, against the baseline."""
-    session.install(*GROUPS["security"])
+    _sync(session, "security", project=False)
     rendered = ROOT / "build" / "rendered"
     rendered.mkdir(parents=True, exist_ok=True)
     for values in sorted((ROOT / "helm").glob("*/values-*.yaml")):

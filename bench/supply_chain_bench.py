@@ -116,7 +116,7 @@ def main() -> None:
             chart_registry = f"oci://{registry.host}/charts"
             pushed = {}
             shutil.copytree(ROOT / "helm", home / "helm")
-            for archive in charts.package(home, VERSION):  # into home/dist/VERSION/charts
+            for archive in charts.package(home, VERSION, epoch=0):  # home/dist/VERSION/charts
                 ref = charts.push(archive, chart_registry).ref
                 pushed[archive.name] = {"ref": ref, "sha256": _sha(archive.read_bytes())}
             checksums.write(folder)

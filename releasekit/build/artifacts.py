@@ -38,11 +38,16 @@ Progress = Callable[[str], None]
 
 @dataclass(frozen=True)
 class Outcome:
-    """One artifact after a build: its cache key, whether it was rebuilt, and its files."""
+    """One artifact after a build: its cache key, whether it was rebuilt, and its files.
+
+    ``digest`` and ``destination`` name the registry's image an image build adopted.
+    """
 
     key: str
     status: Status
     outputs: tuple[Path, ...]
+    digest: str = ""
+    destination: str = ""
 
 
 def dist_version(ws: Workspace, packages: Sequence[str] | None = None) -> str:

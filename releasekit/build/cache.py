@@ -3,7 +3,9 @@
 An artifact's *inputs hash* covers every file of its package (the package folder and the
 extra ``paths`` of its manifest entry) and of every internal package it depends on,
 directly or not, plus any extra files and key/values the caller names (a Dockerfile, a base
-image id), plus the toolkit's own version and source. Files are listed with
+image id), plus the toolkit's own version and source and the installed versions of the
+tools that shape artifact bytes (``uvlock.TOOLCHAIN``: hatchling, uv, PyInstaller,
+cyclonedx-python-lib, twine, build). Files are listed with
 ``git ls-files -co --exclude-standard``, so ignored files (build outputs, ``__pycache__``)
 never count, while tracked and new untracked files do.
 
@@ -19,19 +21,30 @@ import fcntl
 import functools
 import hashlib
 import json
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 import releasekit
-from releasekit.core import files
+from releasekit.core import files, uvlock
+from releasekit.core.errors import ManifestError
 from releasekit.core.files import file_sha256
 from releasekit.core.run import run
 from releasekit.core.workspace import Workspace
 
-__all__ = ["CACHE_FILE", "Cache", "Entry", "file_sha256", "inputs_hash"]
+__all__ = [
+    "CACHE_FILE",
+    "Cache",
+    "Entry",
+    "check_toolchain",
+    "file_sha256",
+    "inputs_hash",
+    "toolchain",
+]
 
 CACHE_FILE = Path("build/cache/artifacts.json")
 _FORMAT = 1
@@ -61,6 +74,40 @@ def _toolkit_hash() -> str:
     return digest.hexdigest()
 
 
+@functools.cache
+def toolchain() -> dict[str, str]:
+    """The installed version of each artifact-shaping tool (uv.lock pins them all)."""
+    found = {}
+    for name in uvlock.TOOLCHAIN:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = "missing"
+    return found
+
+
+def check_toolchain(root: Path) -> None:
+    """ManifestError when an installed artifact-shaping tool is not the version uv.lock pins.
+
+    A workspace without uv.lock has nothing to check against.
+    """
+    if not (root / uvlock.LOCK_FILE).is_file():
+        return
+    pinned = uvlock.toolchain(root)
+    wrong = [
+        f"{name} {installed} (uv.lock: {pinned[name] or 'not locked'})"
+        for name, installed in toolchain().items()
+        if installed not in pinned[name].split(", ")
+    ]
+    if wrong:
+        raise ManifestError(
+            f"The toolkit's environment ({sys.prefix}) does not hold the tools "
+            f"{root / uvlock.LOCK_FILE} pins: {'; '.join(wrong)}. Artifacts built with them "
+            "would differ from every other machine's. Install from the lock: `uv sync "
+            "--locked` (scripts/setup.sh does it for .venv)."
+        )
+
+
 def inputs_hash(
     ws: Workspace,
     package: str,
@@ -75,6 +122,8 @@ def inputs_hash(
         prefixes.update(p.rstrip("/") for p in (spec.path, *spec.paths))
     digest = hashlib.sha256()
     digest.update(f"releasekit {releasekit.__version__} {_toolkit_hash()}\n".encode())
+    for name, installed in toolchain().items():
+        digest.update(f"tool {name}\0{installed}\n".encode())
     digest.update(f"package {package}\n".encode())
     for rel in _listed(ws.root, sorted(prefixes)):
         path = ws.root / rel

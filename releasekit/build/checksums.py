@@ -11,11 +11,17 @@ from releasekit.core.files import file_sha256
 __all__ = ["FILENAME", "parse", "release_files", "write"]
 
 FILENAME = "SHA256SUMS"
-_SKIPPED_NAMES = {FILENAME, f"{FILENAME}.asc", f"{FILENAME}.sig", "state.json"}
+PROVENANCE = "provenance.intoto.jsonl"
+_SKIPPED_NAMES = {FILENAME, f"{FILENAME}.asc", f"{FILENAME}.sig", "state.json", PROVENANCE}
 
 
 def _skipped(rel: Path) -> bool:
-    """Checksum files, state and lock files, and hidden (temporary) files are not listed."""
+    """Checksum files, state and lock files, and hidden (temporary) files are not listed.
+
+    Nor is the signed provenance: it names every file's sha256 itself and is checked by
+    its signature, whose bytes differ at every signing (ECDSA), while SHA256SUMS stays the
+    same on every run of a release.
+    """
     name = rel.name
     hidden = any(part.startswith(".") for part in rel.parts)
     return hidden or name in _SKIPPED_NAMES or name.endswith(".lock")

@@ -6,10 +6,10 @@ The artifacts form a graph (``schedule``) and build side by side, ``jobs`` at a 
   the internal packages it depends on (their wheels install beside it in the smoke test);
 - ``binary:<package>``: PyInstaller from the packages' sources; needs nothing;
 - ``site:<package>``: the site tarball; needs nothing;
-- ``image:<image>``: the image, built (or found up to date) then started and health-checked,
-  cached or not (what ships is what was seen running); needs the ``wheel:`` nodes of the
-  distributions it installs, and ``control-panel-web`` needs the API image its smoke test
-  starts behind it.
+- ``image:<image>``: the image, built (or found up to date, or adopted from the release's
+  registry when it already holds it) then started and health-checked, cached or not (what
+  ships is what was seen running); needs the ``wheel:`` nodes of the distributions it
+  installs, and ``control-panel-web`` needs the API image its smoke test starts behind it.
 
 ``SHA256SUMS`` is rewritten last, over whatever ``dist/<version>/`` holds.
 """
@@ -26,6 +26,7 @@ from releasekit.build import artifacts, binary, checksums, images, site
 from releasekit.build import python as python_dist
 from releasekit.build.artifacts import Outcome, Progress
 from releasekit.build.board import Board
+from releasekit.build.cache import check_toolchain
 from releasekit.build.schedule import Job, Node, run_graph
 from releasekit.core.workspace import Package, Workspace
 
@@ -109,6 +110,7 @@ def _image_nodes(
     packages: Sequence[str] | None,
     force: bool,
     wheel_nodes: Sequence[Node],
+    registry: images.Source | None = None,
 ) -> list[Node]:
     chosen = images.specs(ws, packages)
     if not chosen:
@@ -143,13 +145,16 @@ def _image_nodes(
                     force=force,
                     progress=job.say,
                     every_line=True,
+                    registry=registry,
                 )
                 job.say(f"image:{spec.name} smoke test")
                 smoked = images.smoke_image(spec.name, version, client=client)
                 job.say(f"image:{spec.name} started: {', '.join(smoked.checks)}")
             finally:
                 client.close()
-            return Outcome(result.key, result.status, result.outputs)
+            return Outcome(
+                result.key, result.status, result.outputs, result.digest, result.repository
+            )
 
         nodes.append(Node(f"image:{spec.name}", work, tuple(needs), cost=15))
     return nodes
@@ -164,13 +169,17 @@ def build(
     progress: Progress | None = None,
     jobs: int | None = None,
     verbose: bool = False,
+    registry: images.Source | None = None,
 ) -> Built:
     """Build the artifacts of ``kinds`` (Python ones of ``packages`` only, when given).
 
     At most ``jobs`` artifacts build at once (default: the number of cores). The console
     shows one line per artifact (``board``): live on a terminal, else one line per state
     change through ``progress`` (default stderr); ``verbose`` also prints every log line.
+    ``registry`` is where the release publishes its images: an image it already holds for
+    this release is adopted, smoke-tested and described instead of a rebuild.
     """
+    check_toolchain(ws.root)
     version = artifacts.dist_version(ws, packages)
     epoch = artifacts.source_date_epoch(ws.root)
     nodes: list[Node] = []
@@ -182,7 +191,7 @@ def build(
         nodes += _site_nodes(ws, version, epoch, force)
     if "images" in kinds:
         wheels = [n for n in nodes if n.key.startswith("wheel:")]
-        nodes += _image_nodes(ws, version, packages, force, wheels)
+        nodes += _image_nodes(ws, version, packages, force, wheels, registry)
     board = Board([n.key for n in nodes], progress=progress, verbose=verbose)
     with board.shown():
         done = run_graph(ws.root, nodes, jobs=jobs or default_jobs(), board=board)

@@ -12,6 +12,7 @@ from releasekit.commands import (
     build,
     cluster,
     deploy,
+    deps,
     docker,
     helm,
     release,
@@ -33,6 +34,7 @@ def namespace() -> Collection:
     ns.add_task(repo.graph)
     ns.add_task(repo.doctor)
     ns.add_collection(version.ns)
+    ns.add_collection(deps.ns)
     ns.add_collection(build.ns)
     ns.add_collection(sandbox.ns)
     ns.add_collection(cluster.ns)

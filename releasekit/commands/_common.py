@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from releasekit.core import workspace
+    from releasekit.publish.trust import Trust
 
 __all__ = [
     "console",
@@ -29,6 +30,7 @@ __all__ = [
     "load_workspace",
     "release_lock",
     "reported",
+    "trust",
 ]
 
 
@@ -76,6 +78,18 @@ def load_workspace(start: Path | None = None) -> workspace.Workspace:
     from releasekit.core import manifest, workspace
 
     return workspace.load(manifest.load(find_root(start)))
+
+
+def trust(root: Path, target: str, key: str | None) -> Trust:
+    """How a deploy from ``target`` checks image signatures: ``key``, else the target's key."""
+    from releasekit.core import manifest
+    from releasekit.deploy import testbed
+    from releasekit.publish import targets
+    from releasekit.publish.trust import key_file, trust_of
+
+    state = testbed.running(root) if target == targets.SANDBOX else None
+    chosen = targets.resolve(manifest.load(root), target, state, credentials=False)
+    return trust_of(root, chosen, key_file(root, key) if key else None)
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from releasekit.commands._common import (
     load_workspace,
     release_lock,
     reported,
+    trust,
 )
 
 if TYPE_CHECKING:
@@ -99,6 +100,10 @@ def _chart_registry(root: Path, env: kube_env.KubeEnv, registry: str | None) -> 
         "timeout": "Kubernetes: how long each chart may take to roll out before helm rolls it "
         "back (default 5m).",
         "json": "Print the deployment record as JSON.",
+        "target": "Where the release was published: `sandbox` (default) or a [targets.NAME] "
+        "of release.toml; every image digest must be signed by its key.",
+        "key": "The release's public key (a file, or env://VAR holding it) to check image "
+        "signatures with (default: the sandbox's, or the public half of the target's signing key).",
     }
 )
 def deploy(
@@ -109,6 +114,8 @@ def deploy(
     port: int = 0,
     timeout: str = DEFAULT_TIMEOUT,
     json: bool = False,
+    target_: str = "sandbox",
+    key: str | None = None,
 ) -> None:
     """Deploy a released version and check its health; roll back by itself when unhealthy."""
     from releasekit.core import version
@@ -120,9 +127,13 @@ def deploy(
         root = find_root()
         kenv = _kube(root, env)
         target = version_ or next(iter(version.check(load_workspace()).values()))
+        checked = trust(root, target_, key)
         if kenv is None:
             where = registry or testbed.running(root).registry_host
-            _show(pilot.deploy(root, target, where, port=port or None), json)
+            say = err_console.print if json else console.print
+            _show(
+                pilot.deploy(root, target, where, port=port or None, trust=checked, say=say), json
+            )
             return
         images = root / "dist" / target / "images.json"
         if not images.is_file():
@@ -135,7 +146,9 @@ def deploy(
             root, kenv, target, _chart_registry(root, kenv, registry), registry, timeout=timeout
         )
         with release_lock(root):
-            _outcomes(helm_deploy.deploy(root, kenv, upgrades, say=err_console.print), json)
+            _outcomes(
+                helm_deploy.deploy(root, kenv, upgrades, say=err_console.print, trust=checked), json
+            )
 
 
 @task(

@@ -16,6 +16,7 @@ from releasekit.commands._common import (
     find_root,
     release_lock,
     reported,
+    trust,
 )
 
 __all__ = ["ns"]
@@ -145,6 +146,10 @@ _KENV = "Environment of release.toml whose `helm` key names the values (e.g. clu
         "timeout": "How long helm waits for each chart to roll out before it rolls back "
         "(default 5m).",
         "json": "Print what happened to each release as JSON.",
+        "target": "Where the release was published: `sandbox` (default) or a [targets.NAME] "
+        "of release.toml; every image digest must be signed by its key.",
+        "key": "The release's public key (a file, or env://VAR holding it) to check image "
+        "signatures with (default: the sandbox's, or the public half of the target's signing key).",
     }
 )
 def deploy(
@@ -158,6 +163,8 @@ def deploy(
     chart: str | None = None,
     timeout: str = DEFAULT_TIMEOUT,
     json: bool = False,
+    target: str = "sandbox",
+    key: str | None = None,
 ) -> None:
     """helm upgrade --install every chart into ENV (Helm 4: server-side, waits, rolls back)."""
     from releasekit.core.run import redact
@@ -175,7 +182,9 @@ def deploy(
             for up in upgrades:
                 console.print(redact(shlex.join(up.argv)), markup=False, soft_wrap=True)
         with release_lock(root):
-            outcomes = helm_deploy.deploy(root, kenv, upgrades, say=err_console.print)
+            outcomes = helm_deploy.deploy(
+                root, kenv, upgrades, say=err_console.print, trust=trust(root, target, key)
+            )
         if json:
             emit_json([o.to_json() for o in outcomes])
             return

@@ -37,6 +37,9 @@ __all__ = ["ns"]
         "release's) or a [targets.NAME] of release.toml.",
         "jobs": "Build this many artifacts at once (default 0: the number of cores).",
         "verbose": "Stream every build log to the console.",
+        "stop_after": "Stop after this step (preflight, version, prepare, build or verify): "
+        "no credential is read; `--resume` (after `release.pack`/`release.unpack` on another "
+        "machine) publishes it.",
     },
 )
 def release_task(
@@ -53,6 +56,7 @@ def release_task(
     json: bool = False,
     jobs: int = 0,
     verbose: bool = False,
+    stop_after: str = "",
 ) -> None:
     """Release: version, build, tag, publish, deploy, health, report; or --resume, --abort."""
     from rich.markup import escape
@@ -76,6 +80,7 @@ def release_task(
             jobs=jobs or None,
             verbose=verbose,
             given=frozenset(k for k, v in (("env", env), ("target", target)) if v),
+            stop_after=stop_after or None,
         )
         timings: list[tuple[str, str, float]] = []
         out = err_console if json else console
@@ -162,19 +167,30 @@ def assets(c: Context, tag: str | None = None, dry_run: bool = False) -> None:
 @task(
     help={
         "tag": "The release tag whose record to fetch, e.g. v1.4.2.",
+        "target": "Where the release was published: `sandbox` (default) or a [targets.NAME] "
+        "of release.toml; its key checks the record's signed provenance.",
+        "key": "The release's public key, a file or env://VAR (default: the sandbox's key, "
+        "or the public half of the target's signing key); never the copy among the release assets.",
     }
 )
-def fetch(c: Context, tag: str) -> None:
-    """Download a GitHub release's record (images.json, release.json) into dist/<version>/."""
+def fetch(c: Context, tag: str, target: str = "sandbox", key: str | None = None) -> None:
+    """Download a GitHub release's record into dist/<version>/, once its provenance verifies."""
     from releasekit.build import images
     from releasekit.core.errors import PreflightError
     from releasekit.deploy import helm as helm_deploy
-    from releasekit.publish import assets as assets_mod
+    from releasekit.deploy import testbed
+    from releasekit.publish import agreement, targets
+    from releasekit.publish.trust import key_file, trusted_key
 
     with reported():
         ws = load_workspace()
-        folder = ws.root / "dist" / tag.removeprefix("v")
-        for path in assets_mod.fetch(tag, folder):
+        version = tag.removeprefix("v")
+        folder = ws.root / "dist" / version
+        state = testbed.running(ws.root) if target == targets.SANDBOX else None
+        chosen = targets.resolve(ws.manifest, target, state, credentials=False)
+        public = trusted_key(ws.root, chosen, key_file(ws.root, key) if key else None)
+        say = console.print
+        for path in agreement.fetch_verified(tag, version, folder, public, say=say):
             console.print(f"{path.relative_to(ws.root)}")
         pins = helm_deploy.image_pins(folder / "images.json")
         missing = sorted({spec.name for spec in images.specs(ws)} - set(pins))
@@ -186,4 +202,25 @@ def fetch(c: Context, tag: str) -> None:
             )
 
 
-ns = Collection("release", release_task, assets, fetch)
+@task
+def pack(c: Context) -> None:
+    """Add the release commit (git bundle) and the built images to build/release/ for another machine."""  # noqa: E501
+    from releasekit.release import handoff
+
+    with reported():
+        ws = load_workspace()
+        for path in handoff.pack(ws):
+            console.print(f"{path.relative_to(ws.root)}")
+
+
+@task
+def unpack(c: Context) -> None:
+    """Check out the packed release commit on the release branch and load its images."""
+    from releasekit.release import handoff
+
+    with reported():
+        commit = handoff.unpack(load_workspace())
+        console.print(f"release commit {commit[:12]} checked out; images loaded")
+
+
+ns = Collection("release", release_task, assets, fetch, pack, unpack)

@@ -92,9 +92,14 @@ def graph(c: Context, since: str | None = None, json: bool = False) -> None:
 
 
 @task(
-    help={"json": "Print the findings as JSON.", "strict": "Exit non-zero if any tool is missing."}
+    help={
+        "json": "Print the findings as JSON.",
+        "strict": "Exit non-zero if any tool is missing.",
+        "task": "Only the tools this task drives (release, build, cluster, tf.plan, ...); "
+        "exits non-zero naming the setup parts that install the missing ones.",
+    }
 )
-def doctor(c: Context, json: bool = False, strict: bool = False) -> None:
+def doctor(c: Context, json: bool = False, strict: bool = False, task: str = "") -> None:
     """Check every external tool: found or not, its version, and how to install it."""
     from rich.table import Table
 
@@ -102,7 +107,7 @@ def doctor(c: Context, json: bool = False, strict: bool = False) -> None:
     from releasekit.core.errors import ToolMissingError
 
     with reported():
-        checks = doctor_mod.check_all()
+        checks = doctor_mod.check_all(doctor_mod.needed_by(task) if task else doctor_mod.TOOLS)
         if json:
             emit_json(
                 [
@@ -137,6 +142,14 @@ def doctor(c: Context, json: bool = False, strict: bool = False) -> None:
         if old:
             raise ToolMissingError(" ".join(p for p in old if p))
         missing = [k.tool.name for k in checks if not k.ok]
+        if task and missing:
+            parts = [k.tool.part for k in checks if not k.ok and k.tool.part]
+            raise ToolMissingError(
+                f"`invoke {task}` needs {', '.join(missing)}, which "
+                f"{'is' if len(missing) == 1 else 'are'} missing or not working. Install "
+                f"{'them' if len(missing) > 1 else 'it'} with `sudo "
+                f"{doctor_mod.setup_command(parts)}` (Debian), or as the table says."
+            )
         if strict and missing:
             raise ToolMissingError(
                 f"Missing or not working: {', '.join(missing)}. Run `scripts/setup.sh` as root "

@@ -22,7 +22,12 @@ def keyless_task(c: Context, version: str | None = None) -> None:
     with reported():
         ws = load_workspace()
         chosen = version or next(iter(versions.check(ws).values()))
-        keyless.sign_images(ws.root, chosen, say=lambda line: console.print(escape(line)))
+        keyless.sign_images(
+            ws.root,
+            chosen,
+            say=lambda line: console.print(escape(line)),
+            targets=ws.manifest.targets,
+        )
 
 
 ns = Collection("sign")

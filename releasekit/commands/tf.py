@@ -1,4 +1,4 @@
-"""Tasks of the `tf` namespace: format, validate, plan, apply a saved plan, outputs, drift."""
+"""Tasks of `tf`: fmt, validate, plan, apply a saved plan, outputs, drift, kubeconfig."""
 
 from __future__ import annotations
 
@@ -101,6 +101,23 @@ def apply(c: Context, env: str) -> None:
         console.print(f"[green]applied[/] {saved}")
 
 
+@task(
+    help={
+        "env": _ENV,
+        "region": "AWS region of the cluster (default: AWS_REGION or AWS_DEFAULT_REGION).",
+    }
+)
+def kubeconfig(c: Context, env: str, region: str = "") -> None:
+    """Write the kubeconfig of ENV's EKS cluster (aws eks update-kubeconfig; current context)."""
+    from releasekit.deploy import eks
+    from releasekit.deploy import terraform as infra
+
+    with reported():
+        root = find_root()
+        name = eks.write_kubeconfig(infra.module_dir(root, env), env, root, eks.region(region))
+        console.print(f"[green]kubeconfig[/] written for cluster {name}")
+
+
 @task(help={"env": _ENV})
 def output(c: Context, env: str) -> None:
     """Print the outputs of ENV as JSON (terraform output -json)."""
@@ -125,4 +142,4 @@ def drift(c: Context, env: str, images: str | None = None) -> None:
         console.print(f"[green]{env}[/]: {found}")
 
 
-ns = Collection("tf", fmt, validate, plan, apply, output, drift)
+ns = Collection("tf", fmt, validate, plan, apply, output, drift, kubeconfig)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
@@ -20,8 +18,8 @@ __all__ = ["ns"]
         "version": "The released version to check (default: the workspace's version).",
         "target": "Where it was published: `sandbox` (default) or a [targets.NAME] of "
         "release.toml.",
-        "key": "The release's public key (default: the sandbox's key, or the public half of "
-        "the target's signing key).",
+        "key": "The release's public key, a file or env://VAR (default: the sandbox's key, "
+        "or the public half of the target's signing key).",
         "json": "Print every row and the verdict as JSON on stdout.",
     },
 )
@@ -37,6 +35,7 @@ def verify_task(
     from rich.table import Table
 
     from releasekit.publish import verify
+    from releasekit.publish.trust import key_file
     from releasekit.release.verify import verify_version
 
     with reported():
@@ -46,7 +45,7 @@ def verify_task(
             ws,
             version,
             target,
-            Path(key) if key else None,
+            key_file(ws.root, key) if key else None,
             say=lambda line: err_console.print(f"  [dim]{escape(line)}[/]"),
         )
         if json:

@@ -39,6 +39,7 @@ Kind = Literal[
     "binary",
     "site",
     "image",
+    "third-party",
     "chart",
     "sbom",
     "checksums",
@@ -129,7 +130,7 @@ def kind_of(rel: str) -> Kind:
         return "key"
     if name == "RELEASE_NOTES.md":
         return "notes"
-    if name in {IMAGES_FILE, "release.json"}:
+    if name in {IMAGES_FILE, "release.json", "third-party.json"}:
         return "record"
     return "file"
 

@@ -6,16 +6,35 @@ import re
 import shutil
 from dataclasses import dataclass
 
-from releasekit.core.errors import ReleaseError
+from releasekit.core.errors import PreflightError, ReleaseError
 from releasekit.core.run import run
 
-__all__ = ["TOOLS", "Check", "Tool", "check_all", "check_tool", "older_than"]
+__all__ = [
+    "TASK_TOOLS",
+    "TOOLS",
+    "Check",
+    "Tool",
+    "check_all",
+    "check_tool",
+    "needed_by",
+    "older_than",
+    "setup_command",
+]
 
-_SETUP = "Run `scripts/setup.sh` as root on Debian, or"
+
+def setup_command(parts: list[str] | tuple[str, ...]) -> str:
+    """The `scripts/setup.sh` call that installs ``parts`` (the base alone when empty)."""
+    return f"scripts/setup.sh --with {','.join(dict.fromkeys(parts)) or 'none'}"
+
+
+def _setup(part: str) -> str:
+    return f"Run `{setup_command([part] if part else [])}` as root on Debian, or"
+
+
 _CLUSTER = (
     "the local Kubernetes cluster (invoke cluster.up)",
-    f"{_SETUP} see scripts/build-kubernetes.sh: it builds the control plane from the Go "
-    "module proxy (about 10 minutes the first time).",
+    f"{_setup('cluster')} see scripts/build-kubernetes.sh: it builds the control plane from "
+    "the Go module proxy (about 10 minutes the first time).",
 )
 
 
@@ -28,6 +47,8 @@ class Tool:
     purpose: str
     install: str
     minimum: str | None = None
+    part: str = ""
+    """The part of `scripts/setup.sh --with` that installs it ("" for the base)."""
 
 
 @dataclass(frozen=True)
@@ -77,100 +98,161 @@ def older_than(version: str, minimum: str) -> bool:
 
 
 TOOLS: tuple[Tool, ...] = (
-    Tool("git", ("git", "--version"), "history, tags, push", f"{_SETUP} `apt-get install git`."),
+    Tool(
+        "git", ("git", "--version"), "history, tags, push", f"{_setup('')} `apt-get install git`."
+    ),
     Tool(
         "docker",
         ("docker", "version", "--format", "{{.Server.Version}}"),
         "image builds and the pilot deployment (client and a running engine)",
-        f"{_SETUP} `apt-get install docker.io` and start `dockerd`.",
+        f"{_setup('docker')} `apt-get install docker.io` and start `dockerd`.",
+        part="docker",
     ),
     Tool(
         "docker-compose",
         ("docker-compose", "version", "--short"),
         "the pilot deployment",
-        f"{_SETUP} `apt-get install docker-compose`.",
+        f"{_setup('docker')} `apt-get install docker-compose`.",
+        part="docker",
     ),
     Tool(
         "docker-registry",
         ("docker-registry", "--version"),
         "the sandbox's OCI registry",
-        f"{_SETUP} `apt-get install docker-registry`.",
+        f"{_setup('registry')} `apt-get install docker-registry`.",
+        part="registry",
     ),
     Tool(
         "debootstrap",
         ("debootstrap", "--version"),
         "local base images where none can be pulled",
-        f"{_SETUP} `apt-get install debootstrap`.",
+        f"{_setup('docker')} `apt-get install debootstrap` (setup installs it only where the "
+        "public base images cannot be pulled).",
+        part="docker",
     ),
     Tool(
         "helm",
         ("helm", "version", "--short"),
         "charts: lint, template, package, push, deploy (Helm 4)",
-        f"{_SETUP} `go install helm.sh/helm/v4/cmd/helm@v4.3.2` (with -ldflags "
+        f"{_setup('helm')} `go install helm.sh/helm/v4/cmd/helm@v4.3.2` (with -ldflags "
         "'-X helm.sh/helm/v4/internal/version.version=v4.3.2') and put it first on PATH: "
         "Helm 3 lacks --rollback-on-failure, --wait=watcher and server-side apply.",
         minimum="4.0.0",
+        part="helm",
     ),
     Tool(
         "openssl",
         ("openssl", "version"),
         "certificates of the local Kubernetes cluster",
-        f"{_SETUP} `apt-get install openssl`.",
+        f"{_setup('cluster')} `apt-get install openssl`.",
+        part="cluster",
     ),
-    Tool("etcd", ("etcd", "--version"), *_CLUSTER),
-    Tool("kube-apiserver", ("kube-apiserver", "--version"), *_CLUSTER),
-    Tool("kube-controller-manager", ("kube-controller-manager", "--version"), *_CLUSTER),
-    Tool("kube-scheduler", ("kube-scheduler", "--version"), *_CLUSTER),
-    Tool("kwok", ("kwok", "--version"), *_CLUSTER),
+    Tool("etcd", ("etcd", "--version"), *_CLUSTER, part="cluster"),
+    Tool("kube-apiserver", ("kube-apiserver", "--version"), *_CLUSTER, part="cluster"),
+    Tool(
+        "kube-controller-manager",
+        ("kube-controller-manager", "--version"),
+        *_CLUSTER,
+        part="cluster",
+    ),
+    Tool("kube-scheduler", ("kube-scheduler", "--version"), *_CLUSTER, part="cluster"),
+    Tool("kwok", ("kwok", "--version"), *_CLUSTER, part="cluster"),
     Tool(
         "terraform",
         ("terraform", "version"),
         "infrastructure: fmt, validate, plan, apply",
-        "Install terraform >= 1.5 from HashiCorp's packages into /usr/local/bin.",
+        "Install terraform >= 1.5 from HashiCorp's packages into /usr/local/bin "
+        f"(`{setup_command(['terraform'])}` checks it).",
+        part="terraform",
     ),
     Tool(
         "twine",
         ("twine", "--version"),
         "checking and uploading Python distributions",
-        f"{_SETUP} `pip install twine`.",
+        f"{_setup('')} `pip install twine`.",
     ),
     Tool(
         "uv",
         ("uv", "--version"),
         "building the Python distributions and their smoke-test environments",
-        f"{_SETUP} `pip install uv`.",
+        f"{_setup('')} `pip install uv`.",
     ),
     Tool(
         "pypi-server",
         ("pypi-server", "--version"),
         "the sandbox's package index",
-        f"{_SETUP} `pip install pypiserver`.",
+        f"{_setup('')} `pip install pypiserver`.",
     ),
     Tool(
         "actionlint",
         ("actionlint", "-version"),
         "linting .github/workflows",
-        f"{_SETUP} `go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.4`.",
+        f"{_setup('actionlint')} `go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.4`.",
+        part="actionlint",
     ),
     Tool(
         "cosign",
         ("cosign", "version"),
         "signing images, charts and the provenance; `invoke verify`",
-        f"{_SETUP} `go install github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3`.",
+        f"{_setup('cosign')} `go install github.com/sigstore/cosign/v3/cmd/cosign@v3.1.3`.",
+        part="cosign",
+    ),
+    Tool(
+        "act",
+        ("act", "--version"),
+        "running the GitHub workflows locally (`nox -s workflows-run`; optional)",
+        f"{_setup('act')} `go install github.com/nektos/act@v0.2.89`.",
+        part="act",
     ),
     Tool(
         "chromium",
         ("chromium", "--version"),
         "the end-to-end check of the pilot's frontend",
-        f"{_SETUP} `apt-get install chromium`.",
+        f"{_setup('browser')} `apt-get install chromium`.",
+        part="browser",
+    ),
+    Tool(
+        "redis-server",
+        ("redis-server", "--version"),
+        "the agent runtime's task store in its tests",
+        f"{_setup('redis')} `apt-get install redis-server`.",
+        part="redis",
     ),
     Tool(
         "pyinstaller",
         ("pyinstaller", "--version"),
         "the standalone `ironcage` binary",
-        f"{_SETUP} `pip install pyinstaller`.",
+        f"{_setup('')} `pip install pyinstaller`.",
     ),
 )
+
+_KUBE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+_BUILD = ("git", "docker", "helm", "uv", "pyinstaller")
+# The tools each task drives (the tasks the README and the workflows run).
+TASK_TOOLS: dict[str, tuple[str, ...]] = {
+    "release": (*_BUILD, "twine", "cosign"),
+    "build": _BUILD,
+    "build.images": ("docker",),
+    "sign.keyless": ("cosign",),
+    "verify": ("cosign", "helm"),
+    "sandbox": ("docker-registry", "pypi-server", "git"),
+    "deploy": ("docker", "docker-compose", "helm"),
+    "cluster": ("openssl", *_KUBE),
+    "helm.deploy": ("helm",),
+    "tf.plan": ("terraform",),
+    "tf.apply": ("terraform",),
+}
+
+
+def needed_by(task: str) -> tuple[Tool, ...]:
+    """The tools ``task`` drives; PreflightError naming the known tasks for another name."""
+    names = TASK_TOOLS.get(task)
+    if names is None:
+        raise PreflightError(
+            f"`invoke doctor --task {task}`: no list of tools for `{task}`. Pass one of "
+            f"{', '.join(sorted(TASK_TOOLS))}, or run `invoke doctor` for every tool."
+        )
+    return tuple(t for t in TOOLS if t.name in names)
 
 
 def check_tool(tool: Tool) -> Check:
@@ -189,6 +271,6 @@ def check_tool(tool: Tool) -> Check:
     return Check(tool, path, match.group(1) if match else text.strip().splitlines()[0])
 
 
-def check_all() -> list[Check]:
-    """The doctor's finding for every tool, in a fixed order."""
-    return [check_tool(tool) for tool in TOOLS]
+def check_all(tools: tuple[Tool, ...] = TOOLS) -> list[Check]:
+    """The doctor's finding for every tool of ``tools``, in a fixed order."""
+    return [check_tool(tool) for tool in tools]

@@ -16,6 +16,7 @@ __all__ = [
     "commit",
     "commit_of",
     "commit_subject",
+    "commit_time",
     "create_tag",
     "current_branch",
     "delete_tag",
@@ -225,6 +226,11 @@ def add_and_commit(root: Path, paths: list[str], message: str) -> None:
     """Stage ``paths`` and commit them with ``message``."""
     add(root, paths)
     commit(root, message)
+
+
+def commit_time(root: Path, ref: str = "HEAD") -> int:
+    """The committer time of ``ref`` in seconds since the epoch (its SOURCE_DATE_EPOCH)."""
+    return int(_git(root, "log", "-1", "--format=%ct", ref).strip())
 
 
 def commit_subject(root: Path, ref: str = "HEAD") -> str:

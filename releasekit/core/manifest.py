@@ -15,10 +15,12 @@ from releasekit.core.errors import ManifestError
 
 __all__ = [
     "ARTIFACT_KINDS",
+    "BASE_ARGS",
     "MANIFEST_NAME",
     "Manifest",
     "PackageSpec",
     "SiteSpec",
+    "ThirdPartyImage",
     "load",
 ]
 
@@ -30,10 +32,31 @@ SiteKind = Literal["chart", "regex"]
 ARTIFACT_KINDS: tuple[str, ...] = get_args(ArtifactKind)
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
 
-_TOP_KEYS = {"release", "packages", "sites", "targets", "environments"}
+_TOP_KEYS = {
+    "release",
+    "packages",
+    "sites",
+    "targets",
+    "environments",
+    "base_images",
+    "third_party",
+}
+# The Dockerfiles' base-image build arguments; release.toml pins each by digest.
+BASE_ARGS = ("PYTHON_BASE", "NGINX_BASE")
+_PINNED = re.compile(
+    r"^(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._/-][a-z0-9]+)*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$"
+)
 _RELEASE_KEYS = {"policy", "branch", "changelog"}
 _PACKAGE_KEYS = {"name", "path", "dist", "module", "artifacts", "images", "paths"}
 _SITE_KEYS = {"package", "file", "kind", "pattern"}
+_THIRD_PARTY_KEYS = {"name", "source", "digest", "origin", "local"}
+_SOURCE = re.compile(
+    r"^(?P<host>[a-z0-9.-]+\.[a-z0-9.-]+|localhost)(:[0-9]+)?/"
+    r"(?P<path>[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*)"
+    r":(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$"
+)
+_DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 
 
 @dataclass(frozen=True)
@@ -60,6 +83,28 @@ class SiteSpec:
 
 
 @dataclass(frozen=True)
+class ThirdPartyImage:
+    """An image a chart runs that the monorepo does not build, pinned by digest.
+
+    ``source`` is the reference it comes from (``docker.io/library/redis:7.2-bookworm``),
+    ``digest`` the manifest digest ``source`` named when it was pinned, ``origin`` who
+    publishes it and where. ``local`` is the image a sandbox, which cannot pull, pushes into
+    its registry in its place.
+    """
+
+    name: str
+    source: str
+    digest: str
+    origin: str
+    local: str = ""
+
+    @property
+    def pinned(self) -> str:
+        """``<source repository>@<digest>``: what the release runs, by digest."""
+        return f"{self.source.rsplit(':', 1)[0]}@{self.digest}"
+
+
+@dataclass(frozen=True)
 class Manifest:
     """The validated manifest; ``root`` is the folder holding release.toml."""
 
@@ -72,6 +117,8 @@ class Manifest:
     sites: tuple[SiteSpec, ...] = ()
     targets: dict[str, dict[str, Any]] = field(default_factory=dict)
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    base_images: dict[str, str] = field(default_factory=dict)
+    third_party: tuple[ThirdPartyImage, ...] = ()
 
     def package(self, name: str) -> PackageSpec:
         """The package called ``name``; ManifestError lists the known ones otherwise."""
@@ -157,6 +204,8 @@ def load(path: Path) -> Manifest:
         raise r.fail("sites", sites_raw, "it must be an array of [[sites]] tables")
     sites = tuple(_site(r, s, i, set(names)) for i, s in enumerate(sites_raw))
 
+    third_party = _third_party(r, raw.get("third_party", []), packages)
+
     targets = r.table(raw.get("targets", {}), "targets")
     environments = r.table(raw.get("environments", {}), "environments")
     for where, group in (("targets", targets), ("environments", environments)):
@@ -172,7 +221,25 @@ def load(path: Path) -> Manifest:
         sites=sites,
         targets=targets,
         environments=environments,
+        base_images=_base_images(r, raw),
+        third_party=third_party,
     )
+
+
+def _base_images(r: _Reader, raw: dict[str, Any]) -> dict[str, str]:
+    """``[base_images]``: each base-image build argument pinned by digest."""
+    table = r.table(raw.get("base_images", {}), "base_images")
+    r.keys(table, "base_images", set(BASE_ARGS))
+    for key, value in table.items():
+        if not isinstance(value, str) or not _PINNED.match(value):
+            raise r.fail(
+                f"base_images.{key}",
+                value,
+                "pin it by digest as NAME[:TAG]@sha256:<64 hex digits> (for example "
+                "python:3.11-slim-bookworm@sha256:...); `docker buildx imagetools inspect "
+                "NAME:TAG` prints the digest of a tag",
+            )
+    return dict(table)
 
 
 def _package(r: _Reader, data: Any, index: int, root: Path) -> PackageSpec:
@@ -238,3 +305,45 @@ def _site(r: _Reader, data: Any, index: int, names: set[str]) -> SiteSpec:
         kind=cast(SiteKind, kind),
         pattern=pattern,
     )
+
+
+def _third_party(
+    r: _Reader, data: Any, packages: tuple[PackageSpec, ...]
+) -> tuple[ThirdPartyImage, ...]:
+    if not isinstance(data, list):
+        raise r.fail("third_party", data, "it must be an array of [[third_party]] tables")
+    ours = {image for pkg in packages for image in pkg.images}
+    found: list[ThirdPartyImage] = []
+    for index, item in enumerate(data):
+        where = f"third_party[{index}]"
+        table = r.table(item, where)
+        r.keys(table, where, _THIRD_PARTY_KEYS)
+        name = r.string(table, "name", where)
+        if not _NAME.match(name):
+            raise r.fail(f"{where}.name", name, "use lowercase letters, digits and dashes")
+        if name in ours or name in {t.name for t in found}:
+            raise r.fail(
+                f"{where}.name", name, "it names another image already; each name must be unique"
+            )
+        source = r.string(table, "source", where)
+        if not _SOURCE.match(source):
+            raise r.fail(
+                f"{where}.source",
+                source,
+                "write the full reference with registry host and tag, e.g. "
+                "'docker.io/library/redis:7.2-bookworm' (the digest goes in `digest`)",
+            )
+        digest = r.string(table, "digest", where)
+        if not _DIGEST.match(digest):
+            raise r.fail(
+                f"{where}.digest",
+                digest,
+                "pin the manifest digest `sha256:` + 64 hex digits (`docker buildx imagetools "
+                f"inspect {source}` prints it)",
+            )
+        origin = r.string(table, "origin", where)
+        local = table.get("local", "")
+        if local != "":
+            local = r.string(table, "local", where)
+        found.append(ThirdPartyImage(name, source, digest, origin, local))
+    return tuple(found)

@@ -3,7 +3,9 @@
 A *version site* is one place in one file that holds a package's version: the package's
 ``[project].version``, its ``__version__``, the pins other packages hold on it, and the
 extra sites release.toml declares (chart ``version``/``appVersion``, image tags in values
-and compose files, tfvars). This is the only module that writes version strings.
+and compose files, tfvars), and each package's entry in the workspace lock (``uv.lock``),
+so a bump leaves the lock as fresh as ``uv lock --check`` requires without resolving
+anything again (no index, no cache). This is the only module that writes version strings.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
+import packaging.version
 import semver
 
 from releasekit.core.errors import ManifestError, VersionError
+from releasekit.core.uvlock import LOCK_FILE
 from releasekit.core.workspace import Workspace
 
 __all__ = [
@@ -34,6 +38,7 @@ __all__ = [
     "plan_bump",
     "read",
     "sites",
+    "written",
 ]
 
 Part = Literal["major", "minor", "patch", "prerelease", "release"]
@@ -50,6 +55,7 @@ class Site:
     kind: str
     pattern: str
     section: str | None = None
+    form: Literal["semver", "pep440"] = "semver"
 
 
 @dataclass(frozen=True)
@@ -103,6 +109,11 @@ def sites(ws: Workspace) -> list[Site]:
         for dep in pkg.deps:
             dist = re.escape(dist_of[dep])
             result.append(Site(dep, pkg.pyproject, f"pin in {pkg.name}", rf'"{dist}\s*=={_V}"'))
+    lock = ws.root / LOCK_FILE
+    if lock.is_file():
+        for pkg in ws.packages:
+            entry = _lock_entry(pkg.spec.dist)
+            result.append(Site(pkg.name, lock, "lock entry", entry, form="pep440"))
     for spec in ws.manifest.sites:
         path = ws.root / spec.file
         if spec.kind == "chart":
@@ -113,6 +124,22 @@ def sites(ws: Workspace) -> list[Site]:
         else:
             result.append(Site(spec.package, path, "regex", spec.pattern))
     return result
+
+
+def _lock_entry(dist: str) -> str:
+    """The ``version`` line of ``dist``'s own entry in uv.lock (a workspace member)."""
+    name = re.escape(re.sub(r"[-_.]+", "-", dist).lower())
+    return rf'(?m)^name = "{name}"\nversion = "{_V}"\nsource = \{{ (?:editable|virtual) = '
+
+
+def written(site: Site, value: str) -> str:
+    """``value`` as ``site`` holds it: uv.lock writes versions in PEP 440's normal form."""
+    if site.form == "semver":
+        return value
+    try:
+        return str(packaging.version.Version(value))
+    except packaging.version.InvalidVersion:
+        return value
 
 
 def _section_bounds(text: str, section: str | None) -> tuple[int, int]:
@@ -176,7 +203,7 @@ def _expected(ws: Workspace, found: list[Found]) -> dict[str, str]:
     own = {f.site.package: f.value for f in found if f.site.kind == "pyproject"}
     if ws.manifest.policy == "independent":
         return own
-    counts = Counter(f.value for f in found)
+    counts = Counter(f.value for f in found if f.site.form == "semver")
     first = own[ws.packages[0].name]
     release = max(counts, key=lambda v: (counts[v], v == first))
     return dict.fromkeys(own, release)
@@ -186,13 +213,14 @@ def check(ws: Workspace) -> dict[str, str]:
     """Verify every site; return each package's version or raise VersionError listing drift."""
     found = read(ws)
     for f in found:
-        parse(f.value, f"{_rel(ws, f.site.file)}:{f.line}")
+        if f.site.form == "semver":
+            parse(f.value, f"{_rel(ws, f.site.file)}:{f.line}")
     expected = _expected(ws, found)
-    drift = [f for f in found if f.value != expected[f.site.package]]
+    drift = [f for f in found if f.value != written(f.site, expected[f.site.package])]
     if drift:
         lines = [
             f"  {_rel(ws, f.site.file)}:{f.line} ({f.site.kind} of {f.site.package}) holds "
-            f"{f.value}, expected {expected[f.site.package]}"
+            f"{f.value}, expected {written(f.site, expected[f.site.package])}"
             for f in drift
         ]
         what = (
@@ -285,7 +313,7 @@ def apply(ws: Workspace, bumps: list[Bump]) -> list[Path]:
         for path, founds in by_file.items():
             text = path.read_text(encoding="utf-8")
             for f in sorted(founds, key=lambda f: f.start, reverse=True):
-                text = text[: f.start] + new_of[f.site.package] + text[f.end :]
+                text = text[: f.start] + written(f.site, new_of[f.site.package]) + text[f.end :]
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)

@@ -20,9 +20,10 @@ from typing import Any, Literal
 from releasekit.core import manifest
 from releasekit.core.errors import PublishError, ReleaseError, ToolError
 from releasekit.deploy import cluster, helm_release
-from releasekit.deploy.helm_pins import image_pins, image_sets, user_values
+from releasekit.deploy.helm_pins import check_pins, image_pins, image_sets, user_values
 from releasekit.deploy.kube_env import KubeEnv
 from releasekit.publish.charts import chart_repo, find_charts, plain_http, run_helm
+from releasekit.publish.trust import Trust
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -191,16 +192,24 @@ def _restore(env: KubeEnv, release: str, revision: dict[str, Any] | None, timeou
 
 
 def deploy(
-    root: Path, env: KubeEnv, upgrades: list[Upgrade], say: Callable[[str], None] | None = None
+    root: Path,
+    env: KubeEnv,
+    upgrades: list[Upgrade],
+    say: Callable[[str], None] | None = None,
+    *,
+    trust: Trust | None = None,
 ) -> list[Outcome]:
     """Run the upgrades in order; on a failure, every chart returns to its previous version.
 
     A release that already runs the same chart version with the same values is left alone.
     A release a killed helm left pending is first recovered (``_recover``), and ``say`` is
     told so. A dry run (``--dry-run=server``) asks the API server to validate without
-    changing it.
+    changing it. With ``trust``, every image digest pinned is verified against the release
+    key first.
     """
     _require_cluster(env)
+    if trust is not None:
+        check_pins(root, [(up.values, up.sets) for up in upgrades], trust, _released(root))
     done: list[Outcome] = []
     before: dict[str, dict[str, Any] | None] = {}
     for index, up in enumerate(upgrades):

@@ -1,19 +1,25 @@
 """Images of a chart pinned to the digests a release pushed (dist/<version>/images.json).
 
-``image_sets`` turns the images.json of a release into helm ``--set`` values; ``user_values``
-is what helm records as a release's user-supplied values for a values file and those sets,
-so a deploy can tell that the release already runs exactly this.
+``image_sets`` turns the images.json of a release into helm ``--set`` values, and pins the
+chart's third-party images ([[third_party]] of release.toml) to their copy in the target's
+registry: the digests of ``third-party.json`` beside images.json, else release.toml's.
+``user_values`` is what helm records as a release's user-supplied values for a values file
+and those sets, so a deploy can tell that the release already runs exactly this.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from releasekit.core.artifact import read_images
+from releasekit.publish import third_party
 from releasekit.publish.charts import Chart
+from releasekit.publish.registry import split_registry
+from releasekit.publish.trust import Trust, verify_images
 
-__all__ = ["image_pins", "image_sets", "user_values"]
+__all__ = ["check_pins", "image_pins", "image_sets", "pinned_refs", "user_values"]
 
 
 def _image_keys(values: Any, prefix: str = "") -> dict[str, str]:
@@ -49,7 +55,7 @@ def image_sets(
     pushed to (images.json) are used. A repository differing from the chart's default (another
     namespace) is set too, so the reference always names where the image really is. Only the
     ``released`` images are touched (default: those of images.json, else every image); a
-    third-party image of the chart (a Redis) keeps its own repository and tag.
+    third-party image of the chart (a Redis) is pinned by ``third_party_sets``.
     """
     import yaml
 
@@ -58,8 +64,9 @@ def image_sets(
     ours = released if released is not None else (frozenset(pins) or None)
     host, _, namespace = (registry or "").strip("/").partition("/")
     sets: list[str] = []
+    others = {image.name for image in third_party.declared(chart.root)}
     for image, key in sorted(_image_keys(defaults).items()):
-        if ours is not None and image not in ours:
+        if (ours is not None and image not in ours) or image in others:
             continue
         path = f"{namespace}/{image}" if namespace else ""
         if image in pins:
@@ -73,6 +80,44 @@ def image_sets(
             sets.append(f"{key}.repository={path}")
     if host:
         sets.insert(0, f"image.registry={host}")
+    return sets + third_party_sets(chart, images_json, registry)
+
+
+def third_party_pins(
+    chart: Chart, images_json: Path | None, registry: str | None
+) -> dict[str, tuple[str, str]]:
+    """Third-party image name -> (repository in the target's registry, digest).
+
+    From ``third-party.json`` beside ``images_json`` when the release wrote one; else, given
+    the target's ``registry``, release.toml's pins at ``<registry>/<name>``; else none (the
+    chart's own digest-pinned defaults).
+    """
+    recorded = images_json.parent / third_party.THIRD_PARTY_FILE if images_json else None
+    if recorded is not None and recorded.is_file():
+        return {n: (p.repository, p.digest) for n, p in third_party.read(recorded).items()}
+    if not registry:
+        return {}
+    host, namespace = split_registry(registry)
+    return {
+        image.name: (f"{host}/{namespace}/{image.name}", image.digest)
+        for image in third_party.declared(chart.root)
+    }
+
+
+def third_party_sets(chart: Chart, images_json: Path | None, registry: str | None) -> list[str]:
+    """``--set`` values pinning the chart's third-party images (registry, repository, digest)."""
+    import yaml
+
+    pins = third_party_pins(chart, images_json, registry)
+    if not pins:
+        return []
+    defaults = yaml.safe_load((chart.dir / "values.yaml").read_text(encoding="utf-8")) or {}
+    sets: list[str] = []
+    for image, key in sorted(_image_keys(defaults).items()):
+        if image in pins:
+            repository, digest = pins[image]
+            host, _, path = repository.partition("/")
+            sets += [f"{key}.registry={host}", f"{key}.repository={path}", f"{key}.digest={digest}"]
     return sets
 
 
@@ -96,3 +141,54 @@ def user_values(values_file: Path, sets: list[str]) -> dict[str, Any]:
             node = node.setdefault(part, {})
         node[leaf] = value
     return dict(merged)
+
+
+def pinned_refs(
+    chart_dir: Path,
+    values_file: Path,
+    sets: Sequence[str],
+    released: Collection[str] | None = None,
+) -> dict[str, str]:
+    """Image name -> ``REGISTRY/REPOSITORY@DIGEST`` of each image ``sets`` pin by digest.
+
+    The reference the chart renders: the block's own ``registry``, else ``image.registry``,
+    over the chart's defaults, the values file and the sets. Only the ``released`` images
+    (default: every one) are named: a third-party image is not signed by the release key.
+    """
+    import yaml
+
+    defaults = yaml.safe_load((chart_dir / "values.yaml").read_text(encoding="utf-8")) or {}
+    merged = _merge(defaults, user_values(values_file, list(sets)))
+    pinned = {item.partition("=")[0].removesuffix(".digest") for item in sets}
+    refs = {}
+    for image, key in sorted(_image_keys(defaults).items()):
+        block = _lookup(merged, key)
+        if released is not None and image not in released:
+            continue
+        if key not in pinned or not isinstance(block, dict) or not block.get("digest"):
+            continue
+        registry = block.get("registry") or _lookup(merged, "image.registry") or ""
+        where = f"{registry}/{block['repository']}" if registry else str(block["repository"])
+        refs[image] = f"{where}@{block['digest']}"
+    return refs
+
+
+def _merge(base: Any, over: Any) -> Any:
+    if isinstance(base, dict) and isinstance(over, dict):
+        return {k: _merge(base.get(k), over[k]) if k in over else base[k] for k in {*base, *over}}
+    return over if over is not None else base
+
+
+def check_pins(
+    root: Path,
+    planned: Iterable[tuple[Path, Sequence[str]]],
+    trust: Trust,
+    released: Collection[str] | None = None,
+    say: Callable[[str], None] = lambda _line: None,
+) -> None:
+    """Every ``released`` image digest the planned ``(values file, sets)`` pin, signed by the
+    release key."""
+    refs: dict[str, str] = {}
+    for values, sets in planned:
+        refs.update(pinned_refs((root / values).parent, root / values, sets, released))
+    verify_images(refs, trust, say)

@@ -2,29 +2,31 @@
 
 ``docker/compose.yaml`` runs the API and the web front end as compose project
 ``ironcage-pilot``; the version, the registry, the API token and the host port reach it
-through the environment only. Every deployment is health-checked through the web's proxy
+through the environment only, each image pinned to its recorded digest (``pilot_pins``).
+Every deployment is health-checked through the web's proxy
 and recorded in ``.sandbox/pilot/history.json``; a deployment that fails its health check
 rolls back to the previous healthy version by itself and is reported as a failure.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import secrets
-import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from releasekit.core.errors import PreflightError, PublishError, ToolError, ToolMissingError
+from releasekit.core.errors import PreflightError, PublishError, ToolError
 from releasekit.core.files import write_json
 from releasekit.core.run import register_secret, run
+from releasekit.deploy import pilot_images, pilot_pins
+from releasekit.deploy.compose import compose_command, compose_env
 from releasekit.deploy.health import HEALTH_PATHS, Health, ask, judge
+from releasekit.publish.trust import Trust
 
 __all__ = [
     "COMPOSE_FILE",
@@ -91,37 +93,9 @@ def registry_path(registry: str) -> str:
     return registry if "/" in registry else f"{registry}/{NAMESPACE}"
 
 
-@functools.cache
-def compose_command() -> tuple[str, ...]:
-    """``docker compose`` (the v2 plugin) when it works, else Debian's ``docker-compose``."""
-    if shutil.which("docker"):
-        found = run(["docker", "compose", "version"], check=False, mutates=False, quiet=True)
-        if found.returncode == 0:
-            return ("docker", "compose")
-    if shutil.which("docker-compose"):
-        return ("docker-compose",)
-    raise ToolMissingError(
-        "Neither `docker compose` nor `docker-compose` is installed; the pilot deployment needs "
-        "one. Install it with `apt-get install docker-compose` (scripts/setup.sh)."
-    )
-
-
 def compose_argv(base: Sequence[str], settings: Settings, root: Path, *args: str) -> list[str]:
     """The compose command line for the pilot project."""
     return [*base, "-p", settings.project, "-f", str(root / settings.compose_file), *args]
-
-
-def compose_env(
-    registry: str, version: str, token: str, port: int, *, runtime_token: str = ""
-) -> dict[str, str]:
-    """The variables docker/compose.yaml reads (passed through ``env=``, never written)."""
-    return {
-        "IRONCAGE_REGISTRY": registry,
-        "IRONCAGE_VERSION": version,
-        "CONTROL_PANEL_TOKEN": token,
-        "AGENT_RUNTIME_TOKEN": runtime_token,
-        "PILOT_PORT": str(port),
-    }
 
 
 # --- state under .sandbox/pilot ---------------------------------------------------------
@@ -256,9 +230,14 @@ def _rollout(
     token: str,
     action: Action,
     timeout: float,
+    digests: Mapping[str, str] | None = None,
 ) -> Deployment:
-    """``compose up`` of ``version`` and its health check, recorded in the history."""
-    env = compose_env(registry, version, token, settings.port, runtime_token=_runtime_token(root))
+    """``compose up`` of ``version`` (its images by ``digests``), health-checked, recorded."""
+    pins = pilot_pins.recorded(root, version, registry)
+    env = compose_env(
+        registry, version, token, settings.port, runtime_token=_runtime_token(root), digests=pins
+    )
+    env.update(digests or {})
     argv = compose_argv(compose_command(), settings, root, "up", "-d", "--no-build")
     _write(_settings_path(root), asdict(replace(settings, up=True)))
     try:
@@ -287,12 +266,23 @@ def deploy(
     project: str | None = None,
     port: int | None = None,
     timeout: float = HEALTH_TIMEOUT,
+    trust: Trust | None = None,
+    say: Callable[[str], None] = lambda _line: None,
 ) -> Deployment:
-    """Run ``version`` of the control panel on the pilot; roll back by itself if unhealthy."""
+    """Run ``version`` of the control panel on the pilot; roll back by itself if unhealthy.
+
+    With ``trust`` every image runs by the digest verified against the release key first.
+    """
     settings = _configure(root, project, port)
     secret = _token(root, token)
     registry = registry_path(registry_host)
-    env = compose_env(registry, version, secret, settings.port, runtime_token=_runtime_token(root))
+    compose = root / settings.compose_file
+    pins = pilot_pins.recorded(root, version, registry)
+    env = compose_env(
+        registry, version, secret, settings.port, runtime_token=_runtime_token(root), digests=pins
+    )
+    digests = pilot_images.check(root, compose, version, registry, trust, say) if trust else {}
+    env.update(digests)
     pull = compose_argv(compose_command(), settings, root, "pull", "--quiet")
     try:
         run(pull, cwd=root, env=env, timeout=600)
@@ -302,7 +292,7 @@ def deploy(
             f"deployment was left as it was): {exc.stderr_tail}\nPublish them first "
             "(`invoke release`), or pass the registry that holds them."
         ) from None
-    entry = _rollout(root, settings, version, registry, secret, "deploy", timeout)
+    entry = _rollout(root, settings, version, registry, secret, "deploy", timeout, digests)
     if entry.status != "failed":
         return entry
     back = previous_healthy(history(root), version)

@@ -36,6 +36,7 @@ __all__ = [
     "fmt",
     "fmt_argv",
     "images_var_file",
+    "init",
     "init_argv",
     "module_dir",
     "output",
@@ -235,6 +236,11 @@ def _init(module: Path, cwd: Path, env: str) -> None:
         ) from None
 
 
+def init(module: Path, cwd: Path, env: str) -> None:
+    """``terraform init`` of ``module`` with its backend (idempotent)."""
+    _init(module, cwd, env)
+
+
 def plan(module: Path, env: str, cwd: Path, saved: Path, var_files: tuple[Path, ...] = ()) -> Plan:
     """init, then ``plan -out`` to ``saved``, recording the fingerprint beside it."""
     _init(module, cwd, env)
@@ -271,6 +277,9 @@ def apply(module: Path, env: str, cwd: Path, saved: Path) -> str:
             f"No saved plan for `{env}` at {saved}: apply runs only a reviewed plan. "
             f"Make one with `{fresh}`."
         )
+    # A fresh machine (the apply job of a deploy) has the saved plan but no initialised
+    # backend and providers: init first, as the plan did, so the state can be read.
+    _init(module, cwd, env)
     recorded = json.loads(record_file.read_text(encoding="utf-8"))
     var_files = tuple(Path(f) for f in recorded.get("var_files", []))
     now = fingerprint(module, cwd, var_files)

@@ -6,13 +6,17 @@ record (images.json, release.json), the signed provenance and the release's publ
 brings the record back for a deploy elsewhere, ``download`` every asset for `invoke verify`
 in a clone that built nothing. The token
 comes from GH_TOKEN (or GITHUB_TOKEN) and the repository from GITHUB_REPOSITORY, as in
-GitHub Actions; an asset already attached with the same digest is skipped, a different
-one is refused.
+GitHub Actions. Every asset is hashed again against SHA256SUMS before it goes. An asset
+already attached with the same sha256 is skipped (GitHub's digest, or the attached bytes
+downloaded and hashed when it gives none), as is a provenance stating the same signed
+statement; a different one is refused.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,13 +26,19 @@ from urllib.parse import quote
 
 from releasekit.build import checksums
 from releasekit.core import http
+from releasekit.core.artifact import Artifact, kind_of
 from releasekit.core.errors import ConflictError, PreflightError, PublishError
+from releasekit.core.files import file_sha256
+from releasekit.core.recorded import check_unknown, rehashed
 
 __all__ = ["API", "RECORD", "Asset", "attach", "collect", "download", "fetch"]
 
 API = "https://api.github.com"
 RECORD = ("images.json", "release.json")
 """The release's record among its assets: what a deploy pins images from."""
+_UNLISTED = ("release.json", checksums.PROVENANCE)
+"""Assets SHA256SUMS does not list: release.json (written after it) and the provenance
+(checked by its signature)."""
 _PATTERNS = (
     "bin/*",
     "SHA256SUMS",
@@ -51,14 +61,55 @@ class Asset:
 
 
 def collect(folder: Path) -> list[Asset]:
-    """The assets of one release folder (dist/<version>/), in a stable order."""
-    if not (folder / "SHA256SUMS").is_file():
+    """The assets of one release folder (dist/<version>/), in a stable order.
+
+    Each asset is a file SHA256SUMS lists, hashed again (``rehashed``): one that changed
+    since, or one SHA256SUMS does not list, is refused (VerificationError, exit 11).
+    SHA256SUMS and release.json, which the release writes last, are the record itself.
+    """
+    sums = folder / checksums.FILENAME
+    if not sums.is_file():
         raise PreflightError(
             f"{folder} holds no SHA256SUMS: it is not a finished release. Run `invoke release` "
             "(or `invoke build`) first."
         )
     files = sorted({p for pattern in _PATTERNS for p in folder.glob(pattern) if p.is_file()})
-    return [Asset(p, p.name, hashlib.sha256(p.read_bytes()).hexdigest()) for p in files]
+    listed = [
+        Artifact(kind_of(rel), rel, path=rel, sha256=digest)
+        for rel, digest in checksums.parse(sums).items()
+    ]
+    present = [p.relative_to(folder).as_posix() for p in files]
+    check_unknown(folder, present, listed, allowed=(checksums.FILENAME, *_UNLISTED))
+    by_path = {a.path: a for a in listed}
+    found = []
+    for path, rel in zip(files, present, strict=True):
+        if rel in by_path:
+            rehashed(folder, by_path[rel])
+        found.append(Asset(path, path.name, file_sha256(path)))
+    return found
+
+
+def _statement(data: bytes) -> bytes | None:
+    """The signed payload of a DSSE envelope (``.intoto.jsonl``), or None when it is none."""
+    try:
+        first = data.decode("utf-8").splitlines()[0]
+        return base64.b64decode(json.loads(first)["payload"], validate=True)
+    except (IndexError, KeyError, TypeError, ValueError):
+        return None
+
+
+def _same(asset: Asset, attached: bytes | None, digest: str) -> bool:
+    """True when the attached asset is ``asset``: the same sha256, or the same signed statement.
+
+    A signature (ECDSA) differs at every signing; a provenance that states the same
+    statement signed by the release key is the same provenance.
+    """
+    if digest == f"sha256:{asset.sha256}":
+        return True
+    if attached is None or not asset.name.endswith(".intoto.jsonl"):
+        return False
+    theirs = _statement(attached)
+    return theirs is not None and theirs == _statement(asset.path.read_bytes())
 
 
 @dataclass(frozen=True)
@@ -124,17 +175,16 @@ def attach(
     for asset in assets:
         existing = present.get(asset.name)
         if existing is not None:
-            digest = existing.get("digest") or ""
-            same = (
-                digest == f"sha256:{asset.sha256}"
-                if digest
-                else (existing.get("size") == asset.path.stat().st_size)
-            )
-            if not same:
+            digest = str(existing.get("digest") or "")
+            attached = None
+            if digest != f"sha256:{asset.sha256}":
+                attached = _download(session, str(existing["url"]), asset.name, tag)
+                digest = f"sha256:{hashlib.sha256(attached).hexdigest()}"
+            if not _same(asset, attached, digest):
                 raise ConflictError(
                     f"Release {tag} already has an asset {asset.name} with different content "
-                    f"({digest or 'another size'}; local sha256:{asset.sha256}). Delete that asset "
-                    "on GitHub if it is wrong, or release a new version."
+                    f"({digest}; local sha256:{asset.sha256}). Delete that asset on GitHub if "
+                    "it is wrong, or release a new version."
                 )
             results.append((asset, "skipped"))
             say(f"{asset.name}: already attached")
@@ -154,6 +204,14 @@ def attach(
         results.append((asset, "uploaded"))
         say(f"{asset.name}: uploaded")
     return results
+
+
+def _download(session: _GitHub, url: str, name: str, tag: str) -> bytes:
+    """The bytes of the attached asset at ``url``."""
+    response = session.get(url, headers={"Accept": "application/octet-stream"}, timeout=600)
+    if response.status >= 400:
+        raise PublishError(f"GitHub refused to send {name} of {tag}: {response.status}")
+    return response.body
 
 
 def fetch(tag: str, folder: Path, names: tuple[str, ...] = RECORD, *, api: str = API) -> list[Path]:

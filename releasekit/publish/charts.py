@@ -10,16 +10,16 @@ back, history) are ``releasekit.deploy.helm``.
 from __future__ import annotations
 
 import functools
-import hashlib
-import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from releasekit.core import files
 from releasekit.core.doctor import TOOLS, check_tool
 from releasekit.core.errors import ConflictError, ManifestError, ToolError, ToolMissingError
 from releasekit.core.run import Result, redact, register_secret, require_tool, run
+from releasekit.publish.chart_archive import archive_meta, contents, epoch_of, normalise, sha256
 
 __all__ = [
     "ENVIRONMENTS",
@@ -292,57 +292,53 @@ def validate(rendered: Rendered) -> list[Invalid]:
 # -- package and push ------------------------------------------------------------------------
 
 
-def package(root: Path, version: str | None = None, chart: str | None = None) -> list[Path]:
-    """Package every chart into dist/<version>/charts/ with version = appVersion = release."""
+def package(
+    root: Path,
+    version: str | None = None,
+    chart: str | None = None,
+    *,
+    epoch: int | None = None,
+) -> list[Path]:
+    """Package every chart into dist/<version>/charts/ with version = appVersion = release.
+
+    The archives are reproducible: helm packages into a scratch folder and ``normalise``
+    rewrites each archive with every entry stamped ``epoch`` (default: SOURCE_DATE_EPOCH,
+    else the commit time of HEAD), so the same chart packages to the same sha256 on any
+    checkout, whatever the files' times.
+    """
+    when = epoch_of(root) if epoch is None else epoch
     archives = []
     for c in find_charts(root, chart):
         v = version or c.version
-        dest = Path("dist") / v / "charts"
-        (root / dest).mkdir(parents=True, exist_ok=True)
-        run_helm(package_argv(c.path, v, dest), cwd=root)
-        archives.append(root / dest / f"{c.name}-{v}.tgz")
+        dest = root / "dist" / v / "charts"
+        dest.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="releasekit-package-") as tmp:
+            run_helm(package_argv(c.path, v, Path(tmp)), cwd=root)
+            name = f"{c.name}-{v}.tgz"
+            files.write_bytes(dest / name, normalise(Path(tmp) / name, when), mode=0o644)
+        archives.append(dest / name)
     return archives
 
 
-def _archive_meta(archive: Path) -> tuple[str, str]:
-    import yaml
-
-    with tarfile.open(archive, "r:gz") as tar:
-        for member in tar.getmembers():
-            if member.name.count("/") == 1 and member.name.endswith("/Chart.yaml"):
-                handle = tar.extractfile(member)
-                if handle is not None:
-                    meta = yaml.safe_load(handle.read()) or {}
-                    return str(meta["name"]), str(meta["version"])
-    raise ManifestError(f"{archive} holds no Chart.yaml: it is not a chart archive.")
-
-
-def _contents(archive: Path) -> dict[str, str]:
-    """File name -> sha256 of every file in a chart archive (timestamps ignored)."""
-    result = {}
-    with tarfile.open(archive, "r:gz") as tar:
-        for member in tar.getmembers():
-            handle = tar.extractfile(member) if member.isfile() else None
-            if handle is not None:
-                result[member.name] = hashlib.sha256(handle.read()).hexdigest()
-    return result
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def push(archive: Path, registry: str) -> Pushed:
-    """Push one archive unless the registry holds that version: same content skips, other fails."""
-    name, version = _archive_meta(archive)
+    """Push one archive unless the registry holds that version: same bytes skip, other fail."""
+    name, version = archive_meta(archive)
     ref = f"{chart_repo(registry)}/{name}:{version}"
     with tempfile.TemporaryDirectory(prefix="releasekit-chart-") as tmp:
         pulled = run_helm(pull_argv(registry, name, version, Path(tmp)), check=False, mutates=False)
         there = Path(tmp) / f"{name}-{version}.tgz"
         if pulled.returncode == 0 and there.is_file():
-            theirs, ours = _contents(there), _contents(archive)
-            if _sha256(there) == _sha256(archive) or theirs == ours:
+            theirs, ours = contents(there), contents(archive)
+            if sha256(there) == sha256(archive):
                 return Pushed(name, version, ref, "skipped (identical content already there)")
+            if theirs == ours:
+                raise ConflictError(
+                    f"{ref} holds the same files as {archive} but another archive (sha256 "
+                    f"{sha256(there)}, this one {sha256(archive)}): it was packaged with other "
+                    "file times or order, by a toolkit that did not package reproducibly. A "
+                    "published chart version is immutable and its signature names its archive: "
+                    f"release a new version (`invoke version.bump`)."
+                )
             changed = sorted(k for k in {*theirs, *ours} if theirs.get(k) != ours.get(k))
             raise ConflictError(
                 f"{ref} already exists with different content (differs in: "

@@ -33,6 +33,7 @@ __all__ = [
     "Envelope",
     "Subject",
     "check",
+    "claims",
     "envelope",
     "pae",
     "read",
@@ -169,3 +170,17 @@ def check(path: Path, public: Path) -> tuple[Envelope | None, str | None]:
     if found.statement.get("predicateType") != PREDICATE_TYPE:
         return found, f"predicate is {found.statement.get('predicateType')}, not {PREDICATE_TYPE}"
     return found, None
+
+
+def claims(statement: Mapping[str, Any], version: str, tag: str) -> str | None:
+    """Why the statement does not name release ``version`` and ``tag`` (None when it does)."""
+    predicate = statement.get("predicate") or {}
+    external = (predicate.get("buildDefinition") or {}).get("externalParameters") or {}
+    problems = []
+    if external.get("version") != version:
+        problems.append(f"names version {external.get('version')!r}, not {version}")
+    if "tag" not in external:
+        problems.append(f"names no tag (this release's is {tag})")
+    elif external["tag"] != tag:
+        problems.append(f"names tag {external['tag']!r}, not {tag}")
+    return "; ".join(problems) or None

@@ -7,13 +7,18 @@ revision and ``io.releasekit.inputs``), so a re-run on another machine publishes
 new; any other content is a ConflictError, since a release never changes what a version
 names. The moving tags (X.Y, X, latest, sha-...) then follow the version tag's digest; the
 version tag is always pushed first. ``dist/<version>/images.json`` is written (atomically)
-only once every push succeeded.
+only once every push succeeded. The image pushed is the one the build recorded for this
+version (``build/images/<image>.json``: the image it smoke-tested and described), not
+whatever the local tag names by then; without a record, the local tag.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from releasekit.build import artifacts
@@ -28,7 +33,14 @@ if TYPE_CHECKING:
     from docker.client import DockerClient
     from docker.models.images import Image
 
-__all__ = ["DEFAULT_NAMESPACE", "PushResult", "push_images", "split_registry"]
+__all__ = [
+    "DEFAULT_NAMESPACE",
+    "PushResult",
+    "push_images",
+    "push_tag",
+    "remote_digest",
+    "split_registry",
+]
 
 DEFAULT_NAMESPACE = "ironcage"
 _LABEL_REVISION = "org.opencontainers.image.revision"
@@ -57,10 +69,23 @@ def split_registry(registry: str) -> tuple[str, str]:
     return host, namespace or DEFAULT_NAMESPACE
 
 
-def _local_image(client: DockerClient, spec: ImageSpec, version: str) -> Image:
+def _recorded_id(root: Path, spec: ImageSpec, version: str) -> str | None:
+    """The image id the build recorded for ``spec`` at ``version``, None without a record."""
+    try:
+        data = json.loads((root / "build" / "images" / f"{spec.name}.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return str(data["id"]) if data.get("version") == version and data.get("id") else None
+
+
+def _local_image(client: DockerClient, spec: ImageSpec, version: str, root: Path) -> Image:
     import docker.errors
 
     ref = f"{spec.repository}:{version}"
+    with contextlib.suppress(docker.errors.ImageNotFound):
+        recorded = _recorded_id(root, spec, version)
+        if recorded:
+            return client.images.get(recorded)
     try:
         return client.images.get(ref)
     except docker.errors.ImageNotFound:
@@ -82,7 +107,7 @@ def _tags(image: Image, spec: ImageSpec, version: str, released: Sequence[str]) 
     return tags
 
 
-def _remote_digest(
+def remote_digest(
     client: DockerClient, ref: str, auth: Mapping[str, str] | None, host: str
 ) -> str | None:
     """The digest ``ref`` names in its registry, None when the tag does not exist."""
@@ -101,7 +126,7 @@ def _remote_digest(
         ) from None
 
 
-def _push_tag(
+def push_tag(
     client: DockerClient,
     repository: str,
     tag: str,
@@ -168,6 +193,7 @@ def _same_release(
 
 
 def _push_image(
+    root: Path,
     client: DockerClient,
     spec: ImageSpec,
     version: str,
@@ -178,10 +204,10 @@ def _push_image(
     released: Sequence[str] = (),
     layers: bool = False,
 ) -> PushResult:
-    image = _local_image(client, spec, version)
+    image = _local_image(client, spec, version, root)
     repository = f"{host}/{namespace}/{spec.name}"
     tags = _tags(image, spec, version, released)
-    digest = _remote_digest(client, f"{repository}:{version}", auth, host) or ""
+    digest = remote_digest(client, f"{repository}:{version}", auth, host) or ""
     if digest:
         same = _same_release(client, image, repository, digest, auth)
         if same is None:
@@ -197,14 +223,14 @@ def _push_image(
     for tag in tags:
         if tag == version and digest:
             continue
-        remote = _remote_digest(client, f"{repository}:{tag}", auth, host)
+        remote = remote_digest(client, f"{repository}:{tag}", auth, host)
         if remote is not None and remote == digest:
             say(f"{repository}:{tag} already at {remote}")
             continue
         to_push.append(tag)
     for tag in [t for t in to_push if t == version] + [t for t in to_push if t != version]:
         image.tag(repository, tag)
-        pushed = _push_tag(client, repository, tag, auth, say, layers)
+        pushed = push_tag(client, repository, tag, auth, say, layers)
         if digest and pushed != digest:
             raise PublishError(
                 f"{repository}:{tag} was pushed as {pushed}, but the other tags of the same "
@@ -214,7 +240,7 @@ def _push_image(
         digest = pushed
         say(f"{repository}:{tag} pushed {pushed}")
     if to_push:
-        check = _remote_digest(client, f"{repository}:{version}", auth, host)
+        check = remote_digest(client, f"{repository}:{version}", auth, host)
         if check != digest:
             raise PublishError(
                 f"The registry {host} reports {check} for {repository}:{version} right after "
@@ -253,7 +279,7 @@ def push_images(
     if released is None:
         released = git.released_versions(ws.root)
     results = [
-        _push_image(client, spec, version, host, namespace, auth, say, released, layers)
+        _push_image(ws.root, client, spec, version, host, namespace, auth, say, released, layers)
         for spec in specs(ws, packages, images)
     ]
     write_images(

@@ -41,6 +41,7 @@ __all__ = [
     "generate_key_pair_argv",
     "public_key",
     "public_key_argv",
+    "registry_env",
     "require_cosign",
     "sign",
     "sign_argv",
@@ -102,6 +103,11 @@ def _registry_env(host: str, access: Access) -> Iterator[dict[str, str]]:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump({"auths": {host: {"auth": token}}}, handle)
         yield {"DOCKER_CONFIG": tmp}
+
+
+def registry_env(host: str, access: Access) -> contextlib.AbstractContextManager[dict[str, str]]:
+    """The environment giving cosign ``access``'s credentials for ``host`` (and no others)."""
+    return _registry_env(host, access)
 
 
 # -- argv builders ---------------------------------------------------------------------------

@@ -1,8 +1,7 @@
 """Sign what a release published: images and charts by digest, image SBOMs, the provenance.
 
-``Record`` is the release record (``release.json``, or the context of a running release):
-the Python files with their sha256, the images and charts with their digests, and the
-files of SHA256SUMS. ``sign_release`` asks the registry what each tag names before it signs
+``Record`` (releasekit.publish.record) is the release record that is signed.
+``sign_release`` asks the registry what each tag names before it signs
 anything, signs by digest, attests each image's CycloneDX SBOM, and writes the signed SLSA
 provenance and the public key into the release folder. Each part is skipped when the
 destination already holds it signed by the same key, so a resumed release signs nothing
@@ -17,22 +16,24 @@ import json
 import os
 import platform
 import shutil
-import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from releasekit import __version__
 from releasekit.build import checksums
+from releasekit.build.images import sbom as image_sbom
 from releasekit.core.errors import ConflictError, PreflightError, PublishError, ReleaseError
 from releasekit.core.files import file_sha256
+from releasekit.core.manifest import load as load_manifest
 from releasekit.core.run import register_secret
 from releasekit.core.workspace import TESTBED_DIR
-from releasekit.publish import oci, provenance, signing
+from releasekit.publish import oci, provenance, signing, third_party
+from releasekit.publish.builder import builder, now, stamp
 from releasekit.publish.provenance import Subject
+from releasekit.publish.record import ChartRecord, ImageRecord, Record
 from releasekit.publish.targets import Target
 
 __all__ = [
@@ -50,77 +51,9 @@ __all__ = [
     "sign_published",
     "sign_release",
     "signs",
+    "stamp",
     "subjects",
 ]
-
-
-@dataclass(frozen=True)
-class ImageRecord:
-    """An image of the release: ``repository`` (``HOST/NAMESPACE/NAME``), digest and tags."""
-
-    name: str
-    repository: str
-    digest: str
-    tags: tuple[str, ...]
-
-    @property
-    def ref(self) -> str:
-        return f"{self.repository}@{self.digest}"
-
-
-@dataclass(frozen=True)
-class ChartRecord:
-    """A chart of the release: its ``oci://`` ref with tag, archive sha256, manifest digest."""
-
-    archive: str
-    ref: str
-    sha256: str
-    digest: str = ""
-
-    @property
-    def repository(self) -> str:
-        """``HOST/charts/NAME``, without scheme and tag."""
-        return self.ref.removeprefix("oci://").rsplit(":", 1)[0]
-
-    @property
-    def tag(self) -> str:
-        return self.ref.rsplit(":", 1)[1]
-
-    def to_json(self) -> dict[str, str]:
-        return {"ref": self.ref, "sha256": self.sha256, "digest": self.digest}
-
-
-@dataclass(frozen=True)
-class Record:
-    """What a release published and where, as release.json (or the running release) says."""
-
-    version: str
-    commit: str
-    python: dict[str, str] = field(default_factory=dict)
-    images: tuple[ImageRecord, ...] = ()
-    charts: tuple[ChartRecord, ...] = ()
-    files: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_data(cls, data: Mapping[str, Any], files: Mapping[str, str]) -> Record:
-        """From release.json's shape (also the shape the release steps return)."""
-        images = tuple(
-            ImageRecord(name, str(e["repository"]), str(e["digest"]), tuple(e.get("tags") or ()))
-            for name, e in sorted((data.get("images") or {}).items())
-        )
-        charts = tuple(
-            ChartRecord(name, str(e["ref"]), str(e["sha256"]), str(e.get("digest") or ""))
-            for name, e in sorted((data.get("charts") or {}).items())
-        )
-        python = {name: str(e["sha256"]) for name, e in (data.get("python") or {}).items()}
-        return cls(
-            version=str(data["version"]),
-            commit=str(data.get("commit") or ""),
-            python=python,
-            images=images,
-            charts=charts,
-            files=dict(files),
-        )
 
 
 @dataclass(frozen=True)
@@ -202,7 +135,7 @@ def chart_digest(chart: ChartRecord, how: oci.Access) -> str:
     return manifest.digest
 
 
-def _check_image(image: ImageRecord, version: str, how: oci.Access) -> None:
+def _check_image(image: ImageRecord, version: str, how: oci.Access, bom: Path) -> None:
     host, repository = oci.split_ref(image.repository)
     manifest = oci.fetch_manifest(host, repository, version, how)
     served = manifest.digest if manifest else "nothing"
@@ -211,6 +144,8 @@ def _check_image(image: ImageRecord, version: str, how: oci.Access) -> None:
             f"{image.repository}:{version} names {served}, not {image.digest} that this release "
             "pushed. Something replaced it: find out what, and release a new version."
         )
+    if manifest is not None:
+        image_sbom.require_subject(bom, manifest.body, image.ref)
 
 
 def _copy_if_changed(source: Path, dest: Path) -> None:
@@ -239,47 +174,35 @@ def sign_release(
         actions.append(f"chart {chart.archive}: {status}")
         say(actions[-1])
     for image in record.images:
-        _check_image(image, record.version, how)
-        status = signing.sign(image.ref, key, how)
         bom = folder / "sbom" / f"{image.name}-{record.version}.cdx.json"
         if not bom.is_file():
             raise PublishError(
                 f"{bom} is missing, so the SBOM of {image.name} cannot be attested. Build the "
                 "images again (`invoke build.images`), then resume the release."
             )
+        _check_image(image, record.version, how, bom)
+        status = signing.sign(image.ref, key, how)
         attested = signing.attest(image.ref, bom, signing.SBOM_TYPE, key, how)
         actions.append(f"image {image.name}: {status}, SBOM {attested}")
         say(actions[-1])
     public = folder / provenance.PUBLIC_KEY
     _copy_if_changed(key.public, public)
-    full = Record(
-        record.version, record.commit, record.python, record.images, tuple(resolved), record.files
-    )
+    full = replace(record, charts=tuple(resolved))
     path = folder / provenance.FILENAME
     wanted = {s.name: s.sha256 for s in subjects(full)}
     existing, why = provenance.check(path, key.public) if path.is_file() else (None, "absent")
-    if why is None and existing is not None and existing.subjects == wanted:
+    if (
+        why is None
+        and existing is not None
+        and existing.subjects == wanted
+        and provenance.claims(existing.statement, full.version, full.release_tag) is None
+    ):
         actions.append(f"provenance: already signed ({len(wanted)} subjects)")
     else:
         provenance.write(path, provenance.envelope(_statement(full, build), key))
         actions.append(f"provenance: signed ({len(wanted)} subjects)")
     say(actions[-1])
     return Signed(tuple(actions), charts, path, public)
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def builder() -> tuple[str, str]:
-    """(builder id, invocation id): the GitHub workflow run, or this host."""
-    server, repo = os.environ.get("GITHUB_SERVER_URL"), os.environ.get("GITHUB_REPOSITORY")
-    workflow = os.environ.get("GITHUB_WORKFLOW_REF")
-    if server and repo and workflow:
-        run_id, attempt = os.environ.get("GITHUB_RUN_ID", ""), os.environ.get("GITHUB_RUN_ATTEMPT")
-        return f"{server}/{workflow}", f"{server}/{repo}/actions/runs/{run_id}/attempts/{attempt}"
-    host = socket.gethostname()
-    return f"https://releasekit.invalid/local/{host}", f"local:{host}:{os.getpid()}"
 
 
 def _statement(record: Record, build: Mapping[str, Any]) -> dict[str, Any]:
@@ -291,11 +214,14 @@ def _statement(record: Record, build: Mapping[str, Any]) -> dict[str, Any]:
     ]
     for ref, image_id in sorted((build.get("base_images") or {}).items()):
         deps.append({"uri": f"docker-image://{ref}", "digest": {"sha256": image_id.split(":")[-1]}})
-    builder_id, invocation = builder()
+    deps += third_party.dependencies(build.get("third_party") or {})
+    builder_id, invocation = builder(record.version, record.commit)
+    when = str(build.get("started") or now())
     return provenance.statement(
         subjects(record),
         external={
             "version": record.version,
+            "tag": record.release_tag,
             "target": build.get("target", ""),
             "options": dict(build.get("options") or {}),
         },
@@ -308,8 +234,8 @@ def _statement(record: Record, build: Mapping[str, Any]) -> dict[str, Any]:
         dependencies=deps,
         builder_id=builder_id,
         invocation=invocation,
-        started=str(build.get("started") or _now()),
-        finished=_now(),
+        started=when,
+        finished=str(build.get("finished") or when),
     )
 
 
@@ -335,9 +261,18 @@ def release_record(folder: Path) -> Record:
 
 
 def build_facts(
-    target: str, options: Mapping[str, Any], remote: str, started: str | None
+    target: str,
+    options: Mapping[str, Any],
+    remote: str,
+    started: str | None,
+    finished: str | None = None,
+    pinned: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
-    """What the provenance says about the build: options, tool versions, base images."""
+    """What the provenance says about the build: options, tool versions, base images.
+
+    ``started`` and ``finished`` are the times the provenance states (a release passes its
+    commit's time for both, so a re-run states the same); unset, the clock's.
+    """
     from releasekit.build import images
     from releasekit.core import doctor
 
@@ -352,13 +287,14 @@ def build_facts(
             tools[dist] = metadata.version(dist)
     bases: dict[str, str] = {}
     with contextlib.suppress(ReleaseError):
-        for base in images.resolve_base_images(images.connect()).values():
+        for base in images.resolve_base_images(images.connect(), pinned=pinned).values():
             bases[base.ref] = base.id
     return {
         "target": target,
         "options": dict(options),
         "remote": remote,
         "started": started,
+        "finished": finished,
         "tools": tools,
         "base_images": bases,
     }
@@ -372,16 +308,25 @@ def sign_published(
     options: Mapping[str, Any],
     started: str | None = None,
     say: Callable[[str], None] = lambda _line: None,
+    files: Mapping[str, str] | None = None,
 ) -> tuple[Signed, signing.SigningKey]:
-    """Sign what the release steps published (their outputs in ``published``)."""
+    """Sign what the release steps published (their outputs in ``published``).
+
+    ``files`` are the release's files and their sha256 (a release passes what it recorded,
+    each hashed again); without it, the files of the folder as they are.
+    """
     folder = root / "dist" / version
-    files = {
-        rel: file_sha256(folder / rel)
-        for rel in checksums.release_files(folder)
-        if Path(rel).name not in provenance.METADATA
-    }
+    if files is None:
+        files = {
+            rel: file_sha256(folder / rel)
+            for rel in checksums.release_files(folder)
+            if Path(rel).name not in provenance.METADATA
+        }
     data = {**published, "version": version}
     record = Record.from_data(data, files)
     key = release_key(root, target)
-    facts = build_facts(target.name, options, str(published.get("remote", "")), started)
+    pinned = load_manifest(root).base_images
+    remote = str(published.get("remote", ""))
+    facts = build_facts(target.name, options, remote, started, started, pinned)
+    facts["third_party"] = dict(published.get("third_party") or {})
     return sign_release(folder, record, key, access(target), facts, say), key

@@ -15,16 +15,24 @@ import hashlib
 import json
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from releasekit.core import http
-from releasekit.core.errors import HttpError, PublishError, VerificationError
+from releasekit.core.errors import HttpError, PublishError
 from releasekit.core.files import file_sha256
 from releasekit.publish import oci, provenance, signing
+from releasekit.publish.agreement import (
+    UNSIGNED,
+    covered,
+    images_rows,
+    named,
+    provenance_row,
+    shown,
+    uncovered_rows,
+)
 from releasekit.publish.index import dist_name, index_files
+from releasekit.publish.rows import NA, OK, Row, failures, raise_on_failure
 from releasekit.publish.supply_chain import (
     ChartRecord,
     ImageRecord,
@@ -39,68 +47,7 @@ __all__ = [
     "verify_release",
 ]
 
-OK = "ok"
-NA = "-"
 _WORKERS = 4
-_UNSIGNED: dict[str, str] = {}
-
-
-@dataclass(frozen=True)
-class Row:
-    """One artifact: where it was checked, the digest found there, and each check's verdict."""
-
-    artifact: str
-    destination: str
-    digest: str
-    digest_check: str = OK
-    signature: str = NA
-    sbom: str = NA
-    provenance: str = NA
-
-    @property
-    def problems(self) -> list[str]:
-        """``what: why`` for every check that did not pass."""
-        checks = (
-            ("digest", self.digest_check),
-            ("signature", self.signature),
-            ("SBOM attestation", self.sbom),
-            ("provenance", self.provenance),
-        )
-        return [f"{what}: {verdict}" for what, verdict in checks if verdict not in (OK, NA)]
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "artifact": self.artifact,
-            "destination": self.destination,
-            "digest": self.digest,
-            "digest_check": self.digest_check,
-            "signature": self.signature,
-            "sbom": self.sbom,
-            "provenance": self.provenance,
-            "ok": self.ok,
-        }
-
-
-def _named(subjects: dict[str, str] | None, name: str, digest: str) -> str:
-    """The provenance verdict for ``name`` at ``digest`` (hex or ``sha256:hex``).
-
-    ``_UNSIGNED`` stands for a release without a key (nothing to check), ``None`` for a
-    provenance that did not verify.
-    """
-    if subjects is _UNSIGNED:
-        return NA
-    if subjects is None:
-        return "provenance not verified (see its row)"
-    want = digest.removeprefix("sha256:")
-    if name not in subjects:
-        return "not named in the provenance"
-    if subjects[name] != want:
-        return f"provenance names sha256:{subjects[name][:12]}…, not this digest"
-    return OK
 
 
 def _download_sha256(url: str) -> str:
@@ -119,9 +66,7 @@ def _python_row(
         url = index_files(index, dist_name(name)).get(name)
         served = _download_sha256(url) if url else ""
     except PublishError as exc:
-        return Row(
-            name, index, "", str(exc), signed, NA, _named(subjects, f"python/{name}", sha256)
-        )
+        return Row(name, index, "", str(exc), signed, NA, named(subjects, f"python/{name}", sha256))
     if not served:
         check = "not on the index"
     elif served != sha256:
@@ -129,7 +74,7 @@ def _python_row(
     else:
         check = OK
     shown = f"sha256:{served}" if served else ""
-    return Row(name, index, shown, check, signed, NA, _named(subjects, f"python/{name}", served))
+    return Row(name, index, shown, check, signed, NA, named(subjects, f"python/{name}", served))
 
 
 def _image_row(
@@ -168,7 +113,7 @@ def _image_row(
         check,
         why or OK,
         bad or OK,
-        _named(subjects, image.repository, image.digest),
+        named(subjects, image.repository, image.digest),
     )
 
 
@@ -198,7 +143,7 @@ def _chart_row(
         check,
         why or OK,
         NA,
-        _named(subjects, chart.repository, chart.digest or manifest.digest),
+        named(subjects, chart.repository, chart.digest or manifest.digest),
     )
 
 
@@ -207,19 +152,11 @@ def _file_row(
 ) -> Row:
     path = folder / rel
     if not path.is_file():
-        return Row(rel, "not fetched", "", NA, signed, NA, _named(subjects, rel, sha256))
+        return Row(rel, "not fetched", "", NA, signed, NA, named(subjects, rel, sha256))
     found = file_sha256(path)
     check = OK if found == sha256 else f"sha256:{found[:12]}…, SHA256SUMS says {sha256[:12]}…"
-    where = _shown(folder)
-    return Row(rel, where, f"sha256:{found}", check, signed, NA, _named(subjects, rel, found))
-
-
-def _shown(folder: Path) -> str:
-    """``dist/<version>`` when the folder is the working tree's, else the full path."""
-    try:
-        return str(folder.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(folder)
+    where = shown(folder)
+    return Row(rel, where, f"sha256:{found}", check, signed, NA, named(subjects, rel, found))
 
 
 def verify_release(
@@ -229,25 +166,29 @@ def verify_release(
     how: oci.Access,
     index: str,
     say: Callable[[str], None] = lambda _line: None,
+    version: str | None = None,
 ) -> list[Row]:
     """One row per artifact of ``record`` (the provenance first); nothing is changed.
 
-    Without a ``public`` key (a target that does not sign) only the digests are checked.
+    The provenance must be signed by ``public`` and name ``version`` (default: the
+    record's) and the record's tag; every record entry must be a subject with its digest,
+    and every subject must be listed by a record and found at its destination or in
+    ``folder``. Without a ``public`` key (a target that does not sign) only the digests are
+    checked.
     """
-    path = folder / provenance.FILENAME
+    wanted = version or record.version
     rows: list[Row] = []
-    subjects: dict[str, str] | None = _UNSIGNED
+    if record.version != wanted:
+        found = f"names version {record.version}, not {wanted}"
+        rows.append(Row("release.json", shown(folder), "", found))
+    subjects: dict[str, str] | None = UNSIGNED
     signed = NA
     if public is not None:
-        envelope, why = (
-            provenance.check(path, public)
-            if path.is_file()
-            else (None, f"{path} is missing (fetch the release assets)")
-        )
-        subjects = envelope.subjects if envelope is not None and why is None else None
-        shown = f"sha256:{file_sha256(path)}" if path.is_file() else ""
-        rows.append(Row(provenance.FILENAME, _shown(folder), shown, OK, why or OK))
-        signed = OK if subjects is not None else "provenance not verified"
+        row, subjects = provenance_row(folder, public, wanted, record.release_tag)
+        rows.append(row)
+        signed = OK if row.ok else "provenance not verified"
+    for row in rows:
+        say(f"{row.artifact}: {'ok' if row.ok else '; '.join(row.problems)}")
     python = {f"python/{name}" for name in record.python}
     jobs: list[Callable[[], Row]] = []
     for name, sha256 in sorted(record.python.items()):
@@ -261,28 +202,9 @@ def verify_release(
         if Path(rel).name not in provenance.METADATA and rel not in python:
             jobs.append(partial(_file_row, rel, sha256, folder, subjects, signed))
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
-        for row in pool.map(lambda job: job(), jobs):
-            say(f"{row.artifact}: {'ok' if row.ok else '; '.join(row.problems)}")
-            rows.append(row)
-    return rows
-
-
-def failures(rows: list[Row]) -> list[str]:
-    """``artifact (destination): what: why`` for every failed check."""
-    return [
-        f"{row.artifact} ({row.destination}): {problem}" for row in rows for problem in row.problems
-    ]
-
-
-def raise_on_failure(rows: list[Row], version: str) -> None:
-    """VerificationError naming every failed artifact and check."""
-    found = failures(rows)
-    if found:
-        raise VerificationError(
-            f"Release {version} does not verify ({len(found)} failed "
-            f"{'check' if len(found) == 1 else 'checks'}):\n  "
-            + "\n  ".join(found)
-            + "\nWhat a destination serves is no longer what was released, or is not signed by "
-            "the release key: find out why, and release a new version rather than re-pushing "
-            "this one."
-        )
+        found_rows = list(pool.map(lambda job: job(), jobs))
+    found_rows += images_rows(folder, record, subjects)
+    found_rows += uncovered_rows(subjects, covered(record), folder)
+    for row in found_rows:
+        say(f"{row.artifact}: {'ok' if row.ok else '; '.join(row.problems)}")
+    return rows + found_rows

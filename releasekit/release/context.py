@@ -17,6 +17,7 @@ from typing import Any
 from releasekit.core.artifact import Artifact, Registry
 from releasekit.core.workspace import Workspace
 from releasekit.publish import targets
+from releasekit.publish.third_party import entry as third_party_entry
 from releasekit.release.plan import Options, dist_dir
 from releasekit.release.state import State
 
@@ -126,13 +127,22 @@ class Context:
         return self.artifacts.add(artifact)
 
     def published(self) -> dict[str, Any]:
-        """What the release published, in release.json's shape (python, images, charts)."""
+        """What the release published, in release.json's shape (python, images, charts).
+
+        ``third_party`` lists each third-party image the release deploys, by digest.
+        """
         python = {
             a.name.rsplit("/", 1)[-1]: {"status": a.status, "sha256": a.sha256}
             for a in self.artifacts.of("sdist", "wheel")
             if a.destination
         }
         images = {name: pin.to_json() for name, pin in self.artifacts.images().items()}
+        declared = {t.name: t for t in self.ws.manifest.third_party}
+        third_party = {
+            a.name: third_party_entry(a, declared[a.name])
+            for a in self.artifacts.of("third-party")
+            if a.name in declared
+        }
         charts = {}
         for a in self.artifacts.of("chart"):
             entry = {"ref": a.destination, "status": a.status, "sha256": a.sha256}
@@ -144,6 +154,7 @@ class Context:
             "commit": self.commit,
             "python": python,
             "images": images,
+            "third_party": third_party,
             "charts": charts,
             "remote": self.remote,
         }

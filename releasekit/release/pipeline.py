@@ -26,6 +26,7 @@ from releasekit.release import preflight
 from releasekit.release import steps as release_steps
 from releasekit.release.context import Context
 from releasekit.release.plan import (
+    BEFORE_TAG,
     Options,
     Pending,
     check_pending,
@@ -87,6 +88,8 @@ def execute(
         on_end(step, outputs, time.monotonic() - started)
         if fault == f"kill-after:{step.name}":
             os.kill(os.getpid(), signal.SIGKILL)
+        if step.name == ctx.opts.stop_after:
+            return
 
 
 def _finishing(state: State, pending: Pending) -> None:
@@ -157,6 +160,11 @@ def run(
     secrets_from_env()
     path = state_path(ws.root)
     ctx = Context(ws=ws, opts=opts, progress=progress)
+    if opts.stop_after is not None and opts.stop_after not in BEFORE_TAG:
+        raise ReleaseError(
+            f"--stop-after {opts.stop_after}: a release stops only before anything is "
+            f"published, after one of {', '.join(BEFORE_TAG)}."
+        )
     if opts.dry_run:
         return _dry_run(ctx, say)
     with lock(lock_path(ws.root)):
@@ -230,6 +238,14 @@ def run(
                     f"release commit finishes it){undo}."
                 )
             raise
+        if opts.stop_after is not None and not state.done(steps[-1].name):
+            say(
+                f"release {state.version} stopped after `{opts.stop_after}` as asked; the "
+                f"finished steps are recorded in {path}. `invoke release --resume` publishes "
+                "it (on another machine: `invoke release.pack` here, then `invoke "
+                "release.unpack` there with dist/ and build/release/)."
+            )
+            return {"version": ctx.version, "report": None, "stopped_after": opts.stop_after}
         state.data["complete"] = True
         state.data["report"] = ctx.report or None
         state.save()

@@ -18,6 +18,7 @@ from releasekit.core.workspace import TESTBED_DIR, Workspace
 from releasekit.publish import targets
 
 __all__ = [
+    "BEFORE_TAG",
     "RELEASE_DIR",
     "Options",
     "Pending",
@@ -37,6 +38,9 @@ __all__ = [
 ]
 
 RELEASE_DIR = Path("build") / "release"
+# The steps before anything leaves the machine: a release stopped after one of them needs
+# no credential, and its state and artifacts can be finished on another machine.
+BEFORE_TAG = ("preflight", "version", "prepare", "build", "verify")
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,13 @@ class Options:
     given: frozenset[str] = frozenset({"env", "target"})
     """Which of ``env`` and ``target`` were asked for. A resume takes the others from the
     state file; the command line names only the flags it was given."""
+    stop_after: str | None = None
+    """Stop after this step, leaving the release unfinished for `--resume` (elsewhere)."""
+
+    @property
+    def publishing(self) -> bool:
+        """False when the release stops before its tag: no credential is read or needed."""
+        return self.stop_after not in BEFORE_TAG
 
     def recorded(self) -> dict[str, str]:
         """The options a resume must repeat (kept in the state file)."""

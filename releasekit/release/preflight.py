@@ -15,7 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from releasekit.core import git, http, version
+from releasekit.core import git, http, uvlock, version
 from releasekit.core.errors import HttpError, PreflightError, ReleaseError, ToolError
 from releasekit.core.run import run
 from releasekit.core.workspace import Workspace
@@ -98,11 +98,19 @@ def _sandbox_as_planned(root: Path) -> Any:
 
 
 def check(
-    ws: Workspace, target_name: str, env_name: str, *, readonly: bool, releasing: str = ""
+    ws: Workspace,
+    target_name: str,
+    env_name: str,
+    *,
+    readonly: bool,
+    releasing: str = "",
+    publishing: bool = True,
 ) -> tuple[str, targets.Target]:
     """Every preflight check; (the one current version, the resolved target).
 
     ``readonly`` (a dry run) starts nothing, reads no credentials and asks no destination.
+    ``publishing=False`` (a release that stops before its tag) starts what a build needs
+    but reads no credentials and asks no destination either.
     ``releasing`` is the version of a release being resumed or finished: once its tag is
     on the remote at HEAD, the branch needs no push, so the remote may have moved on.
     """
@@ -117,11 +125,14 @@ def check(
     tools_present()
     environment(ws, env_name)
     versions = version.check(ws)
+    if (ws.root / uvlock.LOCK_FILE).is_file():
+        uvlock.check(ws.root)  # the release commit must install with `uv sync --locked`
     state = None
     if target_name == targets.SANDBOX:
         state = _sandbox_as_planned(ws.root) if readonly else testbed.up(ws.root)
-    target = targets.resolve(ws.manifest, target_name, state, credentials=not readonly)
-    if target.trusted_publishing and not readonly:
+    credentials = publishing and not readonly
+    target = targets.resolve(ws.manifest, target_name, state, credentials=credentials)
+    if target.trusted_publishing and credentials:
         from releasekit.publish.attestations import mint_upload_token
 
         target = dataclasses.replace(
@@ -129,7 +140,7 @@ def check(
             pypi_password=mint_upload_token(target.pypi_url),
             pypi_credentials_from="the upload token trusted publishing minted",
         )
-    if not readonly:
+    if credentials:
         if target.kind == "remote":
             targets.check_reachable(target)
         if target.git_token:

@@ -8,13 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from releasekit.core import version as versions
-from releasekit.core.errors import PreflightError
-from releasekit.core.workspace import TESTBED_DIR, Workspace
+from releasekit.core.workspace import Workspace
 from releasekit.deploy import testbed
-from releasekit.publish import assets, provenance, targets
-from releasekit.publish.supply_chain import access, release_key, release_record
-from releasekit.publish.targets import SANDBOX, Target
-from releasekit.publish.verify import Row, verify_release
+from releasekit.publish import assets, targets
+from releasekit.publish.rows import Row
+from releasekit.publish.supply_chain import access, release_record
+from releasekit.publish.targets import SANDBOX
+from releasekit.publish.trust import trusted_key
+from releasekit.publish.verify import verify_release
 
 __all__ = ["Checked", "verify_version"]
 
@@ -26,27 +27,6 @@ class Checked:
     version: str
     target: str
     rows: list[Row]
-
-
-def _public_key(root: Path, target: Target, key: Path | None) -> Path | None:
-    """The key to check signatures with; None for a target that does not sign at all."""
-    if key is not None:
-        if not key.is_file():
-            raise PreflightError(f"The public key {key} does not exist: pass the release's key.")
-        return key
-    if target.kind == "sandbox":
-        public = root / TESTBED_DIR / "keys" / "cosign.pub"
-        if public.is_file():
-            return public
-    elif not target.signing_key_env:
-        return None
-    elif os.environ.get(target.signing_key_env):
-        return release_key(root, target).public
-    raise PreflightError(
-        f"No public key to check target `{target.name}` with: pass --key PATH, the release's "
-        f"{provenance.PUBLIC_KEY} as you received and trust it (it is also among the release "
-        "assets, but a key fetched from where the artifacts are proves nothing)."
-    )
 
 
 def verify_version(
@@ -65,6 +45,8 @@ def verify_version(
     record = release_record(folder)
     state = testbed.running(root) if target_name == SANDBOX else None
     target = targets.resolve(ws.manifest, target_name, state, credentials=False)
-    public = _public_key(root, target, key)
-    rows = verify_release(record, folder, public, access(target), target.pypi_index, say)
+    public = trusted_key(root, target, key)
+    rows = verify_release(
+        record, folder, public, access(target), target.pypi_index, say, version=chosen
+    )
     return Checked(chosen, target_name, rows)

@@ -11,6 +11,7 @@ needs credentials. Every secret that flows must never show.
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
@@ -18,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import venv
 from collections.abc import Callable, Iterator
@@ -690,6 +692,124 @@ def test_release_to_a_target_that_needs_credentials(repo: Repo, secure: dict[str
         assert recorded[image]["digest"] == digest
     for chart in ("control-panel", "agent-runtime"):
         assert "0.2.2" in _tags(secure["registry"], f"charts/{chart}", auth)
+
+
+def _published(repo: Repo, version: str) -> dict[str, str]:
+    """What the destinations hold of ``version``: index files by sha256, images and charts
+    by the digest their version tag names."""
+    host = repo.sandbox()["registry_host"]
+    found = {}
+    for path in sorted((repo.path / ".sandbox/pypi/packages").iterdir()):
+        if version in path.name:
+            found[f"index {path.name}"] = hashlib.sha256(path.read_bytes()).hexdigest()
+    for name in (
+        *(f"ironcage/{i}" for i in IMAGES),
+        "charts/agent-runtime",
+        "charts/control-panel",
+    ):
+        try:
+            tags = _tags(host, name)
+        except urllib.error.HTTPError as exc:  # a repository nothing was pushed to yet
+            assert exc.code == 404, exc
+            tags = []
+        if version in tags:
+            found[name] = _digest(host, name, version)
+    return found
+
+
+def _new_machine(repo: Repo, commit: str, step: int) -> None:
+    """This checkout as another machine would have it: what the release wrote is gone.
+
+    build/ (state, build cache, logs, the smoke tests' environments) and dist/ are
+    deleted, every tracked file gets a new time, and every local image of the release
+    commit is removed from docker. The toolkit's own environment is the test's venv,
+    shared with the other tests, and the sandbox (.sandbox/: registry, index, remote, key)
+    plays the outside world, so both stay.
+    """
+    for folder in ("build", "dist"):
+        subprocess.run(["rm", "-rf", str(repo.path / folder)], check=True)
+    later = time.time() + 3600 * step
+    for rel in filter(None, git(repo.path, "ls-files", "-z").split("\0")):
+        os.utime(repo.path / rel, (later, later))
+    label = f"label=org.opencontainers.image.revision={commit}"
+    ids = subprocess.run(
+        ["docker", "image", "ls", "-q", "--filter", label],
+        check=True, capture_output=True, text=True,
+    ).stdout.split()  # fmt: skip
+    if ids:
+        subprocess.run(
+            ["docker", "image", "rm", "-f", *sorted(set(ids))], check=True, capture_output=True
+        )
+
+
+def test_another_machine_finishes_the_release_byte_for_byte(repo: Repo) -> None:
+    """Killed after each publishing step, finished each time on "another machine".
+
+    One chain on one copy: killed after publish-python, then after publish-images, after
+    publish-charts and after sign, each time re-run on a new machine (see _new_machine; the
+    setup script is not run again: what a new machine lacks is what the release wrote).
+    Every run finishes the same version and leaves every file on the index and every
+    digest in the registry as the first run published it; the last run passes verify.
+    While the release waits after publish-charts, a changed binary and then a stray file
+    are refused before anything is signed.
+    """
+    repo.commit("packages/sandbox/README.md", "fix(sandbox): other-machine wording")
+    args = ("release", "--yes", "--env", "none")
+    killed = repo.invoke(*args, ok=False, RELEASEKIT_FAULT="kill-after:publish-python")
+    assert killed.returncode == -9, killed.stderr
+    version = current_version(repo.path)
+    commit = git(repo.path, "rev-parse", "HEAD")
+    first = _published(repo, version)
+    assert len([k for k in first if k.startswith("index ")]) == 6
+    for step, stop in enumerate(("publish-images", "publish-charts", "sign", None), start=1):
+        _new_machine(repo, commit, step)
+        extra = {"RELEASEKIT_FAULT": f"kill-after:{stop}"} if stop else {}
+        run = repo.invoke(*args, ok=stop is None, **extra)
+        assert run.returncode == (-9 if stop else 0), run.stdout + run.stderr
+        assert f"HEAD is the release commit of {version}" in run.stdout
+        assert git(repo.path, "rev-parse", "HEAD") == commit
+        now = _published(repo, version)
+        assert {k: v for k, v in now.items() if k in first} == first
+        first = {**now, **first}
+        if stop == "publish-images":
+            images_before = {k: v for k, v in now.items() if k.startswith("ironcage/")}
+            assert len(images_before) == len(IMAGES)
+        if stop == "publish-charts":
+            _tampered_files_are_refused(repo, version)
+    assert repo.state()["complete"] is True and repo.state()["version"] == version
+    images_after = {k: v for k, v in _published(repo, version).items() if k.startswith("ironcage/")}
+    print(f"image digests of {version} before the re-runs: {json.dumps(images_before, indent=2)}")
+    print(f"image digests of {version} after the last re-run: {json.dumps(images_after, indent=2)}")
+    assert images_after == images_before
+    verified = json.loads(repo.invoke("verify", "--json").stdout)
+    assert verified["ok"] is True and verified["failures"] == []
+
+
+def _tampered_files_are_refused(repo: Repo, version: str) -> None:
+    """A binary changed, then a stray file, while the release waits: refused, nothing signed."""
+    folder = repo.path / "dist" / version
+    binary = folder / "bin" / f"ironcage-{version}-linux-x86_64"
+    built = binary.read_bytes()
+    binary.write_bytes(built + b"tampered")
+    refused = repo.invoke("release", "--resume", "--yes", "--env", "none", ok=False)
+    assert refused.returncode == 11, refused.stdout + refused.stderr
+    assert f"{binary} has sha256 {hashlib.sha256(built + b'tampered').hexdigest()}" in (
+        refused.stderr
+    )
+    assert hashlib.sha256(built).hexdigest() in refused.stderr
+    assert not (folder / "provenance.intoto.jsonl").exists()
+    host = repo.sandbox()["registry_host"]
+    for image in IMAGES:
+        signature = _digest(host, f"ironcage/{image}", version).replace(":", "-") + ".sig"
+        assert signature not in _tags(host, f"ironcage/{image}")
+    binary.write_bytes(built)
+    stray = folder / "bin/stray-debug-build"
+    stray.write_bytes(b"debug build")
+    refused = repo.invoke("release", "--resume", "--yes", "--env", "none", ok=False)
+    assert refused.returncode == 11, refused.stdout + refused.stderr
+    assert "bin/stray-debug-build" in refused.stderr
+    assert not (folder / "provenance.intoto.jsonl").exists()
+    stray.unlink()
 
 
 def test_secrets_never_appear(repo: Repo) -> None:

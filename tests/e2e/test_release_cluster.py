@@ -178,7 +178,7 @@ def test_a_release_deploys_both_charts_pinned_to_the_pushed_digests(
 
         health = _json(repo, "health", "--env", "cluster", "--version", version)
         pushed = {name: entry["digest"] for name, entry in record["images"].items()}
-        # Every image the release built runs by digest (a chart's Redis is not the release's).
+        # Every image the release built runs by the digest it pushed.
         live = {
             image.partition("@")[0].rsplit("/", 1)[-1]: image.partition("@")[2]
             for r in health
@@ -188,6 +188,10 @@ def test_a_release_deploys_both_charts_pinned_to_the_pushed_digests(
         }
         assert live and all(pushed[name] == digest for name, digest in live.items())
         assert set(live) == {"agent-runtime", "control-panel-api", "control-panel-web"}
+        # The chart's Redis runs by the digest the release recorded in its registry.
+        redis = record["third_party"]["redis"]
+        running = {image for r in health for w in r["workloads"] for image in w["images"]}
+        assert f"{redis['repository']}@{redis['digest']}" in running
 
         again = _json(repo, "deploy", "--env", "cluster", "--version", version)
         assert [o["status"] for o in again] == ["unchanged", "unchanged"]

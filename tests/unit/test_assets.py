@@ -3,6 +3,7 @@ out of reach here); the stand-in stores what it receives so the test checks the 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import threading
@@ -13,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from releasekit.core.errors import ConflictError, PreflightError
+from releasekit.core.errors import ConflictError, PreflightError, VerificationError
 from releasekit.publish import assets
 
 
@@ -31,6 +32,9 @@ class _GitHub(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    digests = True
+    """Whether the listing gives each asset's digest (GitHub did not always)."""
 
     def do_GET(self) -> None:
         assert self.headers["Authorization"] == "Bearer gh-token-for-tests"
@@ -56,9 +60,10 @@ class _GitHub(BaseHTTPRequestHandler):
             tag = self.path.split("/releases/", 1)[1].split("/", 1)[0]
             self.blobs[name] = data
             digest = "sha256:" + hashlib.sha256(data).hexdigest()
-            self.releases[tag]["assets"].append(
-                {"name": name, "size": len(data), "digest": digest, "url": f"{host}/assets/{name}"}
-            )
+            entry = {"name": name, "size": len(data), "url": f"{host}/assets/{name}"}
+            if self.digests:
+                entry["digest"] = digest
+            self.releases[tag]["assets"].append(entry)
             self._send(201, {"name": name})
             return
         body = json.loads(data)
@@ -73,7 +78,7 @@ class _GitHub(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def github(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    _GitHub.releases, _GitHub.blobs = {}, {}
+    _GitHub.releases, _GitHub.blobs, _GitHub.digests = {}, {}, True
     server = ThreadingHTTPServer(("127.0.0.1", 0), _GitHub)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -94,15 +99,23 @@ def _release(tmp_path: Path) -> Path:
     (folder / "RELEASE_NOTES.md").write_text("## 1.2.0\n")
     (folder / "images.json").write_text('{"app": {"digest": "sha256:aa"}}\n')
     (folder / "release.json").write_text('{"version": "1.2.0"}\n')
-    (folder / "provenance.intoto.jsonl").write_text("{}\n")
+    (folder / "provenance.intoto.jsonl").write_text(_envelope(b'{"subject": []}', b"sig-1"))
     (folder / "cosign.pub").write_text("-----BEGIN PUBLIC KEY-----\n")
+    listed = ("RELEASE_NOTES.md", "bin/ironcage-1.2.0-linux-x86_64", "cosign.pub", "images.json")
+    listed += ("python/ironcage_cli-1.2.0-py3-none-any.whl", "sbom/ironcage-cli-1.2.0.cdx.json")
     (folder / "SHA256SUMS").write_text(
         "".join(
-            f"{hashlib.sha256((folder / rel).read_bytes()).hexdigest()}  {rel}\n"
-            for rel in ("bin/ironcage-1.2.0-linux-x86_64", "sbom/ironcage-cli-1.2.0.cdx.json")
+            f"{hashlib.sha256((folder / rel).read_bytes()).hexdigest()}  {rel}\n" for rel in listed
         )
     )
     return folder
+
+
+def _envelope(payload: bytes, signature: bytes) -> str:
+    """A DSSE envelope line: the statement ``payload`` and a ``signature``."""
+    encoded = base64.b64encode(payload).decode()
+    sig = base64.b64encode(signature).decode()
+    return json.dumps({"payload": encoded, "payloadType": "x", "signatures": [{"sig": sig}]})
 
 
 def test_collect_picks_the_release_assets(tmp_path: Path) -> None:
@@ -147,7 +160,10 @@ def test_download_puts_each_asset_at_its_sha256sums_path(tmp_path: Path, github:
 def test_attach_refuses_different_content(tmp_path: Path, github: str) -> None:
     folder = _release(tmp_path)
     assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
-    (folder / "SHA256SUMS").write_text("changed\n")
+    sums = folder / "SHA256SUMS"
+    sums.write_text(
+        "".join(line for line in sums.read_text().splitlines(True) if ".whl" not in line)
+    )
     with pytest.raises(ConflictError, match=r"already has an asset SHA256SUMS"):
         assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
 
@@ -173,3 +189,60 @@ def test_fetch_brings_the_record_back_for_a_deploy(tmp_path: Path, github: str) 
     assert got[0].read_bytes() == (folder / "images.json").read_bytes()
     with pytest.raises(PreflightError, match=r"has no GitHub release v9\.9\.9"):
         assets.fetch("v9.9.9", tmp_path / "x", api=github)
+
+
+def test_collect_refuses_a_file_changed_since_it_was_recorded(tmp_path: Path) -> None:
+    folder = _release(tmp_path)
+    binary = folder / "bin/ironcage-1.2.0-linux-x86_64"
+    recorded = hashlib.sha256(binary.read_bytes()).hexdigest()
+    binary.write_bytes(b"\x7fELF swapped")
+    now = hashlib.sha256(binary.read_bytes()).hexdigest()
+    with pytest.raises(VerificationError) as info:
+        assets.collect(folder)
+    assert info.value.exit_code == 11
+    message = str(info.value)
+    assert str(binary) in message and recorded in message and now in message
+
+
+def test_collect_refuses_a_file_the_release_did_not_list(tmp_path: Path) -> None:
+    folder = _release(tmp_path)
+    (folder / "bin/stray-debug-build").write_bytes(b"debug")
+    with pytest.raises(VerificationError, match=r"1 file\(s\) no step .*: bin/stray-debug-build"):
+        assets.collect(folder)
+
+
+@pytest.mark.parametrize("digests", [True, False])
+def test_attach_compares_by_sha256_even_without_a_digest(
+    tmp_path: Path, github: str, digests: bool
+) -> None:
+    _GitHub.digests = digests
+    folder = _release(tmp_path)
+    assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
+    again = assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
+    assert {status for _, status in again} == {"skipped"}
+    # Same size, other bytes: a size says nothing, the sha256 tells them apart.
+    (folder / "images.json").write_text('{"app": {"digest": "sha256:bb"}}\n')
+    sums = folder / "SHA256SUMS"
+    old = hashlib.sha256(b'{"app": {"digest": "sha256:aa"}}\n').hexdigest()
+    new = hashlib.sha256((folder / "images.json").read_bytes()).hexdigest()
+    sums.write_text(sums.read_text().replace(old, new))
+    with pytest.raises(ConflictError, match=r"already has an asset (SHA256SUMS|images\.json)"):
+        assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
+
+
+def test_a_provenance_signed_again_with_the_same_statement_is_already_attached(
+    tmp_path: Path, github: str
+) -> None:
+    _GitHub.digests = False
+    folder = _release(tmp_path)
+    assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
+    provenance = folder / "provenance.intoto.jsonl"
+    provenance.write_text(_envelope(b'{"subject": []}', b"sig-2"))
+    again = dict(
+        (a.name, status)
+        for a, status in assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
+    )
+    assert again["provenance.intoto.jsonl"] == "skipped"
+    provenance.write_text(_envelope(b'{"subject": [1]}', b"sig-3"))
+    with pytest.raises(ConflictError, match=r"provenance\.intoto\.jsonl"):
+        assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)

@@ -10,7 +10,7 @@ import docker.errors
 import pytest
 
 from releasekit.build import images
-from releasekit.build.images import sbom
+from releasekit.build.images import bases, sbom
 from releasekit.core import manifest, workspace
 from releasekit.core.errors import ManifestError, PreflightError, PublishError, VersionError
 from releasekit.publish.registry import split_registry
@@ -164,10 +164,55 @@ class _Client:
     ],
 )
 def test_resolve_base_images(
-    present: set[str], environ: dict[str, str], expected: tuple[str, str]
+    present: set[str], environ: dict[str, str], expected: tuple[str, str], tmp_path: Path
 ) -> None:
+    record = tmp_path / "base-images"
+    record.write_text(" ".join([LOCAL_PY, _Image(LOCAL_PY).id]) + "\n")
+    environ = {**environ, bases.RECORD_ENV: str(record)}
     found = images.resolve_base_images(_Client(*present), ["PYTHON_BASE"], environ)
     assert (found["PYTHON_BASE"].ref, found["PYTHON_BASE"].source) == expected
+
+
+LOCAL_PY = "releasekit-base/python:3.11-bookworm"
+PINNED_PY = "python:3.11-slim-bookworm@sha256:" + "ab" * 32
+
+
+def test_the_pinned_public_base_wins(tmp_path: Path) -> None:
+    client = _Client(PINNED_PY, "python:3.11-slim-bookworm", LOCAL_PY)
+    environ = {bases.RECORD_ENV: str(tmp_path / "none")}
+    found = images.resolve_base_images(
+        client, ["PYTHON_BASE"], environ, pinned={"PYTHON_BASE": PINNED_PY}
+    )
+    assert (found["PYTHON_BASE"].ref, found["PYTHON_BASE"].source) == (PINNED_PY, "public")
+
+
+@pytest.mark.parametrize(
+    ("record", "match"),
+    [
+        (
+            None,
+            r"(?s)releasekit-base/python:3\.11-bookworm \(id sha256:\w+\) has no recorded id"
+            r".*`sudo docker/base/bootstrap\.sh`",
+        ),
+        (
+            f"{LOCAL_PY} sha256:{'0' * 64}\n",
+            rf"(?s){LOCAL_PY} is sha256:\w+, but .*records sha256:{'0' * 64}.*FORCE=1.*RECORD=1",
+        ),
+    ],
+)
+def test_a_local_base_must_be_the_recorded_image(
+    tmp_path: Path, record: str | None, match: str
+) -> None:
+    path = tmp_path / "base-images"
+    if record is not None:
+        path.write_text(record)
+    with pytest.raises(PreflightError, match=match):
+        images.resolve_base_images(
+            _Client(LOCAL_PY),
+            ["PYTHON_BASE"],
+            {bases.RECORD_ENV: str(path)},
+            pinned={"PYTHON_BASE": PINNED_PY},
+        )
 
 
 @pytest.mark.parametrize(

@@ -15,10 +15,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+import yaml
 
 from releasekit.core import run
 from releasekit.core.errors import PreflightError, PublishError, ToolError
-from releasekit.deploy import health, pilot
+from releasekit.deploy import health, pilot, pilot_pins
 
 
 @dataclass
@@ -132,7 +133,15 @@ def test_registry_path(given: str, expected: str) -> None:
 
 
 def test_compose_env_names_every_variable_the_compose_file_reads(repo_root: Path) -> None:
-    env = pilot.compose_env("r/ironcage", "1.2.3", "tok-en", 9000, runtime_token="rt")
+    digest = "sha256:" + "a" * 64
+    env = pilot.compose_env(
+        "r/ironcage",
+        "1.2.3",
+        "tok-en",
+        9000,
+        runtime_token="rt",
+        digests={"control-panel-api": digest},
+    )
     text = (repo_root / "docker" / "compose.yaml").read_text()
     assert env == {
         "IRONCAGE_REGISTRY": "r/ironcage",
@@ -140,8 +149,16 @@ def test_compose_env_names_every_variable_the_compose_file_reads(repo_root: Path
         "CONTROL_PANEL_TOKEN": "tok-en",
         "AGENT_RUNTIME_TOKEN": "rt",
         "PILOT_PORT": "9000",
+        "CONTROL_PANEL_API_DIGEST": f"@{digest}",
+        "CONTROL_PANEL_WEB_DIGEST": "",
+        "AGENT_RUNTIME_DIGEST": "",
     }
     assert all(name in text for name in env)
+    services = yaml.safe_load(text)["services"]
+    assert set(services) == set(pilot_pins.PILOT_IMAGES)
+    for name, service in services.items():
+        variable = pilot_pins.digest_variable(name)
+        assert service["image"].endswith(f":${{IRONCAGE_VERSION:-0.1.0}}${{{variable}:-}}")
 
 
 @pytest.mark.parametrize(
@@ -338,3 +355,24 @@ def test_unknown_environment_names_the_known_ones(
     monkeypatch.chdir(repo_root)
     with pytest.raises(Exit, match="known environments are pilot, cluster, dev, staging, prod"):
         getattr(deploy, task)(Context(), env="qa")
+
+
+def test_the_pilot_runs_the_digests_recorded_for_its_registry(tmp_path: Path) -> None:
+    from releasekit.core.artifact import ImagePin, write_images
+
+    digest = "sha256:" + "b" * 64
+    write_images(
+        tmp_path / "dist" / "1.2.3" / "images.json",
+        {
+            "control-panel-api": ImagePin("r:5000/ironcage/control-panel-api", ("1.2.3",), digest),
+            "agent-runtime": ImagePin("elsewhere/ironcage/agent-runtime", ("1.2.3",), digest),
+        },
+    )
+    pins = pilot_pins.recorded(tmp_path, "1.2.3", "r:5000/ironcage")
+    assert pins == {"control-panel-api": digest}
+    assert pilot_pins.recorded(tmp_path, "9.9.9", "r:5000/ironcage") == {}
+    assert pilot_pins.digest_vars(pins) == {
+        "CONTROL_PANEL_API_DIGEST": f"@{digest}",
+        "CONTROL_PANEL_WEB_DIGEST": "",
+        "AGENT_RUNTIME_DIGEST": "",
+    }

@@ -170,3 +170,42 @@ def test_a_switch_in_a_secret_looking_variable_keeps_the_state_valid(tmp_path: P
     loaded = json.loads((tmp_path / "state.json").read_text())
     assert loaded["complete"] is True and loaded["flag"] is False
     assert loaded["note"] == "uses ***"
+
+
+def test_execute_stops_after_the_step_asked_and_resumes_from_there(make_repo) -> None:
+    from releasekit.core import manifest, workspace
+
+    root = make_repo()
+    state = pipeline.State(root / "state.json", version="1.0.0")
+    calls: list[str] = []
+    ws = workspace.load(manifest.load(root))
+    stopping = Context(ws=ws, opts=Options(stop_after="build"))
+    execute(_steps(calls), state, stopping, lambda *a: None, lambda *a: None)
+    assert calls == ["check", "build"]
+    saved = pipeline.State.load(root / "state.json")
+    assert saved is not None and saved.done("build") and not saved.done("publish")
+    assert not saved.complete
+
+    resumed: list[str] = []
+    execute(_steps(resumed), saved, _context(root), lambda *a: None, lambda *a: None)
+    assert resumed == ["check", "publish", "tag"]
+
+
+@pytest.mark.parametrize(
+    ("stop_after", "publishing"),
+    [(None, True), ("verify", False), ("build", False), ("preflight", False)],
+)
+def test_only_a_release_that_stops_before_its_tag_reads_no_credentials(
+    stop_after: str | None, publishing: bool
+) -> None:
+    assert Options(stop_after=stop_after).publishing is publishing
+
+
+def test_a_release_does_not_stop_after_publishing_began(make_repo) -> None:
+    from releasekit.core import manifest, workspace
+    from releasekit.core.errors import ReleaseError
+    from releasekit.release.pipeline import run
+
+    ws = workspace.load(manifest.load(make_repo()))
+    with pytest.raises(ReleaseError, match=r"--stop-after tag: .* after one of preflight"):
+        run(ws, Options(stop_after="tag"), confirm=None, on_start=print, on_end=print)

@@ -11,7 +11,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 from releasekit.build import sbom
 from releasekit.build.images import sbom as image_sbom
 from releasekit.build.sbom import Installed
-from releasekit.core.errors import ReleaseError
+from releasekit.core.errors import ConflictError, ReleaseError
 from releasekit.core.files import file_sha256
 
 ENV = [
@@ -94,6 +94,23 @@ def test_image_bom_is_valid_cyclonedx_with_the_subject_first() -> None:
         "ref": subject["bom-ref"],
         "dependsOn": [c["purl"] for c in bom["components"]],
     }
+
+
+def _image_sbom(path: Path, image_id: str) -> Path:
+    sbom.write(image_sbom.image_bom("agent-runtime", "1.0.0", image_id, [], timestamp=0), path)
+    return path
+
+
+def test_an_sbom_of_another_image_is_never_attested(tmp_path: Path) -> None:
+    shipped, rebuilt = "sha256:" + "cd" * 32, "sha256:" + "ef" * 32
+    manifest = {"config": {"digest": shipped}}
+    ours = _image_sbom(tmp_path / "ours.cdx.json", shipped)
+    assert image_sbom.subject_id(ours) == shipped
+    image_sbom.require_subject(ours, manifest, "r/agent-runtime@sha256:1")
+    other = _image_sbom(tmp_path / "other.cdx.json", rebuilt)
+    with pytest.raises(ConflictError, match=rf"describes the image {rebuilt}.* image {shipped}"):
+        image_sbom.require_subject(other, manifest, "r/agent-runtime@sha256:1")
+    assert image_sbom.subject_id(tmp_path / "missing.cdx.json") is None
 
 
 METADATA = """Metadata-Version: 2.3

@@ -93,10 +93,11 @@ app.kubernetes.io/name: {{ include "agent-runtime.name" . }}-redis
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/* The Redis image, always by digest: registry/repository@digest. */}}
 {{- define "agent-runtime.redisImage" -}}
 {{- $repository := .Values.redis.image.repository }}
 {{- with .Values.redis.image.registry }}
 {{- $repository = printf "%s/%s" (trimSuffix "/" .) $repository }}
 {{- end }}
-{{- printf "%s:%s" $repository .Values.redis.image.tag }}
+{{- printf "%s@%s" $repository (required "redis.image.digest is required: a third-party image runs by digest" .Values.redis.image.digest) }}
 {{- end }}

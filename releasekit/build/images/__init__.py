@@ -8,6 +8,7 @@ digests in ``dist/<version>/images.json``.
 
 from __future__ import annotations
 
+from releasekit.build.images.adopt import Adopted, Source, released_image
 from releasekit.build.images.build import (
     ImagePlan,
     ImageResult,
@@ -17,7 +18,7 @@ from releasekit.build.images.build import (
     plan,
     prepare_context,
 )
-from releasekit.build.images.sbom import sbom_path, write_sbom
+from releasekit.build.images.sbom import sbom_path, subject_id, write_sbom
 from releasekit.build.images.smoke import SmokeResult, smoke_image
 from releasekit.build.images.spec import (
     DEFAULT_BASES,
@@ -35,21 +36,25 @@ __all__ = [
     "DEFAULT_BASES",
     "LOCAL_BASES",
     "LOCAL_PREFIX",
+    "Adopted",
     "BaseImage",
     "ImagePlan",
     "ImageResult",
     "ImageSpec",
     "SmokeResult",
+    "Source",
     "build_image",
     "build_images",
     "build_one",
     "connect",
     "plan",
     "prepare_context",
+    "released_image",
     "resolve_base_images",
     "sbom_path",
     "smoke_image",
     "specs",
+    "subject_id",
     "tags_for",
     "write_sbom",
 ]

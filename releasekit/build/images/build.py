@@ -9,6 +9,11 @@ sha256 of every wheel taken from the Python build (reproducible, so an unchanged
 keeps the key). The cache output is ``build/images/<image>.json`` (image id and tags),
 valid while the image still exists; without it, a local image labelled with the same
 inputs hash is the same image and is reused.
+
+Given the release's registry (``registry``), an image the registry already holds for this
+version, commit and inputs is adopted instead (``adopt``): pulled by digest, tagged with
+the release's local tags and described by the SBOM, so the image the release smoke-tests
+is the one it ships, never a rebuild with another id.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from releasekit.build import artifacts
 from releasekit.build.artifacts import Progress, Status
 from releasekit.build.cache import Cache, inputs_hash
 from releasekit.build.images import context
-from releasekit.build.images.sbom import sbom_path, write_sbom
+from releasekit.build.images.adopt import Source, released_image
+from releasekit.build.images.sbom import sbom_path, subject_id, write_sbom
 from releasekit.build.images.spec import (
     INPUTS_LABEL,
     BaseArg,
@@ -61,7 +67,10 @@ _TAIL = 30
 
 @dataclass(frozen=True)
 class ImageResult:
-    """One image after ``build_images``: its id, local tags, size and whether it was rebuilt."""
+    """One image after ``build_images``: its id, local tags, size and whether it was rebuilt.
+
+    ``digest`` and ``repository`` are set when the image was adopted from the registry.
+    """
 
     name: str
     image_id: str
@@ -69,6 +78,8 @@ class ImageResult:
     size: int
     status: Status
     sbom: Path
+    digest: str = ""
+    repository: str = ""
 
     @property
     def key(self) -> str:
@@ -252,7 +263,9 @@ def plan(
     ws: Workspace, version: str, chosen: Sequence[ImageSpec], client: DockerClient
 ) -> ImagePlan:
     """Resolve the base images of ``chosen`` and the tags of ``version`` at HEAD."""
-    bases = resolve_base_images(client, sorted({s.base_arg for s in chosen}))
+    bases = resolve_base_images(
+        client, sorted({s.base_arg for s in chosen}), pinned=ws.manifest.base_images
+    )
     revision = git.head(ws.root)
     tags = tags_for(version, revision[:7], git.released_versions(ws.root))
     epoch = artifacts.source_date_epoch(ws.root)
@@ -270,11 +283,14 @@ def build_image(
     nocache: bool = False,
     progress: Progress | None = None,
     every_line: bool = False,
+    registry: Source | None = None,
 ) -> ImageResult:
     """Build ``spec`` unless its inputs are unchanged; tag it and write its SBOM.
 
     ``wheels`` are the wheels of ``spec.dists`` the Python build made, by distribution
     (default: the fresh published ones); the image installs those, and builds the others.
+    With ``registry``, the registry's image of this version, commit and inputs is adopted
+    whenever it exists (even with ``force``): nothing is built.
     """
     say = progress or (lambda _msg: None)
     version, epoch = planned.version, planned.epoch
@@ -299,7 +315,15 @@ def build_image(
     cache = Cache(ws.root)
     record = _record_path(ws.root, spec.name)
     image = None
-    if not (force or nocache):
+    adopted = None
+    if registry is not None:
+        adopted = released_image(
+            client, registry, spec, version, revision=planned.revision, inputs=inputs, progress=say
+        )
+    if adopted is not None:
+        image = adopted.image
+        say(f"{key} adopted {adopted.ref} from the registry")
+    elif not (force or nocache):
         fresh = cache.fresh(key, inputs)
         image = _cached_image(client, record) if fresh is not None else _labelled(client, inputs)
     status: Status = "up to date"
@@ -320,16 +344,21 @@ def build_image(
         image = client.images.get(image_id)
     full_tags = _tag_all(image, spec.repository, planned.tags)
     bom = sbom_path(ws.root, spec.name, version)
-    if status == "built" or not bom.is_file():
+    if status == "built" or subject_id(bom) != image.id:
         write_sbom(client, image, spec.name, version, bom, timestamp=int(epoch))
-    if status == "built" or cache.fresh(key, inputs) is None:
+    if status == "built" or adopted is not None or cache.fresh(key, inputs) is None:
         record.parent.mkdir(parents=True, exist_ok=True)
         data = {"id": image.id, "version": version, "base": base.ref, "tags": list(full_tags)}
         record.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
         cache.record(key, inputs, [record])
     image.reload()
     say(f"{key} {status}")
-    return ImageResult(spec.name, str(image.id), full_tags, int(image.attrs["Size"]), status, bom)
+    size = int(image.attrs["Size"])
+    if adopted is None:
+        return ImageResult(spec.name, str(image.id), full_tags, size, status, bom)
+    return ImageResult(
+        spec.name, str(image.id), full_tags, size, status, bom, adopted.digest, adopted.repository
+    )
 
 
 def build_images(

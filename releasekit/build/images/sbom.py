@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from releasekit.build import sbom as python_sbom
-from releasekit.core.errors import ToolError
+from releasekit.core.errors import ConflictError, ToolError
 
 if TYPE_CHECKING:
     from docker.client import DockerClient
@@ -28,7 +28,9 @@ __all__ = [
     "image_bom",
     "inventory",
     "parse_inventory",
+    "require_subject",
     "sbom_path",
+    "subject_id",
     "write_sbom",
 ]
 
@@ -140,3 +142,32 @@ def write_sbom(
     """Write the SBOM of ``image`` (named ``name``) to ``dest``; returns ``dest``."""
     bom = image_bom(name, version, str(image.id), inventory(client, image), timestamp=timestamp)
     return python_sbom.write(bom, dest)
+
+
+def subject_id(path: Path) -> str | None:
+    """The image id (``sha256:...``) the SBOM at ``path`` describes; None when unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        hashes = data["metadata"]["component"].get("hashes") or []
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    for entry in hashes:
+        if isinstance(entry, dict) and entry.get("alg") == "SHA-256" and entry.get("content"):
+            return f"sha256:{entry['content']}"
+    return None
+
+
+def require_subject(bom: Path, manifest: dict[str, Any], ref: str) -> None:
+    """ConflictError unless the SBOM ``bom`` describes the image of ``manifest`` (at ``ref``).
+
+    An image's id is the digest of its config, which its registry manifest names.
+    """
+    config = str((manifest.get("config") or {}).get("digest", ""))
+    described = subject_id(bom)
+    if config and described and described != config:
+        raise ConflictError(
+            f"{bom} describes the image {described}, but {ref} is the image {config}: the SBOM "
+            "is of a local rebuild, not of what ships, and is never attested onto it. Run "
+            "`invoke release` again without --resume: the build adopts the registry's image, "
+            "smoke-tests it and writes its SBOM."
+        )

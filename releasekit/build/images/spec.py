@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, cast
 
+from releasekit.build.images import bases
 from releasekit.core import version as versions
 from releasekit.core.errors import ManifestError, PreflightError, ReleaseError
 from releasekit.core.workspace import Workspace
@@ -226,14 +227,18 @@ def resolve_base_images(
     client: DockerClient,
     args: Sequence[BaseArg] = ("PYTHON_BASE", "NGINX_BASE"),
     environ: Mapping[str, str] | None = None,
+    pinned: Mapping[str, str] | None = None,
 ) -> dict[BaseArg, BaseImage]:
     """The base image of each build argument in ``args``.
 
     In order: the environment variable of the same name (pulled when absent); the public
-    default when present locally; the local ``releasekit-base/*`` image; the public default
-    pulled. PreflightError naming both images and the bootstrap script when none is there.
+    base (release.toml's ``[base_images]`` pin, given as ``pinned``, else the default tag)
+    when present locally; the local ``releasekit-base/*`` image, whose id must be the one
+    the bootstrap recorded; the public base pulled. PreflightError naming both images and
+    the bootstrap script when none is there.
     """
     env = os.environ if environ is None else environ
+    pins: dict[str, str] = {**dict(DEFAULT_BASES.items()), **(pinned or {})}
     found: dict[BaseArg, BaseImage] = {}
     for arg in args:
         chosen = env.get(arg, "").strip()
@@ -242,18 +247,19 @@ def resolve_base_images(
             if image_id is None:
                 raise PreflightError(
                     f"{arg}={chosen} (from the environment) is not a local image and cannot be "
-                    f"pulled. Unset {arg} to use {DEFAULT_BASES[arg]} or {LOCAL_BASES[arg]}, "
+                    f"pulled. Unset {arg} to use {pins[arg]} or {LOCAL_BASES[arg]}, "
                     "or pull/build that image first."
                 )
             found[arg] = BaseImage(arg, chosen, image_id, "env")
             continue
-        public, local = DEFAULT_BASES[arg], LOCAL_BASES[arg]
+        public, local = pins[arg], LOCAL_BASES[arg]
         image_id = _local_id(client, public)
         if image_id is not None:
             found[arg] = BaseImage(arg, public, image_id, "public")
             continue
         image_id = _local_id(client, local)
         if image_id is not None:
+            bases.check_recorded(local, image_id, env)
             found[arg] = BaseImage(arg, local, image_id, "local")
             continue
         image_id = _pull(client, public)

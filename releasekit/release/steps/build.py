@@ -6,10 +6,11 @@ from pathlib import Path
 
 from releasekit.build import checksums, images
 from releasekit.build import runner as builds
-from releasekit.build.artifacts import Outcome
+from releasekit.build.artifacts import Outcome, source_date_epoch
 from releasekit.core.artifact import Artifact, kind_of
 from releasekit.core.errors import ReleaseError
 from releasekit.core.files import file_sha256
+from releasekit.core.recorded import rehashed
 from releasekit.publish import charts
 from releasekit.release.context import Context
 from releasekit.release.steps.base import Step, check_head
@@ -40,26 +41,56 @@ def record_outcome(ctx: Context, outcome: Outcome, image_packages: dict[str, str
             )
         )
     if kind == "image":
-        ctx.record(Artifact(kind="image", name=owner, package=package, status=outcome.status))
+        ctx.record(
+            Artifact(
+                kind="image",
+                name=owner,
+                package=package,
+                digest=outcome.digest,
+                destination=outcome.destination,
+                status=outcome.status,
+            )
+        )
 
 
 class Build(Step):
-    """Every artifact (cached by its inputs), SHA256SUMS included."""
+    """Charts (reproducible archives), every other artifact (cached by inputs), SHA256SUMS."""
 
     name = "build"
-    summary = "sdists, wheels, binary, site, images (cached by inputs)"
+    summary = "charts, sdists, wheels, binary, site, images (cached by inputs)"
     writes = ("artifacts",)
 
     def run(self, ctx: Context) -> str:
         check_head(ctx)
+        packaged = charts.package(ctx.root, ctx.version, epoch=int(source_date_epoch(ctx.root)))
+        for archive in packaged:
+            rel = archive.relative_to(ctx.folder).as_posix()
+            ctx.record(
+                Artifact(
+                    kind="chart",
+                    name=archive.name,
+                    package=archive.name.removesuffix(f"-{ctx.version}.tgz"),
+                    path=rel,
+                    sha256=file_sha256(archive),
+                    status="packaged",
+                )
+            )
+        target = ctx.dest
+        auth = None
+        if target.registry_username:
+            auth = {"username": target.registry_username, "password": target.registry_password}
         built = builds.build(
-            ctx.ws, progress=ctx.progress, jobs=ctx.opts.jobs, verbose=ctx.opts.verbose
+            ctx.ws,
+            progress=ctx.progress,
+            jobs=ctx.opts.jobs,
+            verbose=ctx.opts.verbose,
+            registry=images.Source.parse(target.registry, auth),
         )
         image_packages = {spec.name: spec.package for spec in images.specs(ctx.ws)}
         for outcome in (*built.outcomes, built.checksums):
             record_outcome(ctx, outcome, image_packages)
         fresh = sum(1 for o in built.outcomes if o.status == "built")
-        return f"{len(built.outcomes)} artifacts, {fresh} built"
+        return f"{len(packaged)} charts, {len(built.outcomes)} artifacts, {fresh} built"
 
 
 class Verify(Step):
@@ -70,6 +101,8 @@ class Verify(Step):
 
     def run(self, ctx: Context) -> str:
         folder = ctx.folder
+        for artifact in ctx.artifacts.files():
+            rehashed(folder, artifact)
         sums = checksums.parse(folder / checksums.FILENAME)
         bad = [name for name, digest in sums.items() if file_sha256(folder / name) != digest]
         if bad:

@@ -9,6 +9,8 @@ from releasekit.core.errors import ReleaseError
 from releasekit.deploy import cluster, kube_env, pilot, rollout
 from releasekit.deploy import helm as helm_deploy
 from releasekit.deploy import terraform as infra
+from releasekit.publish import third_party
+from releasekit.publish.trust import trust_of
 from releasekit.release.context import Context
 from releasekit.release.steps.base import Step, environment
 
@@ -46,11 +48,13 @@ class Deploy(Step):
             infra.apply(module, tf_env, ws.root, saved)
             done.append(f"terraform {tf_env}")
         if env.get("helm"):
+            third_party.require(third_party.pins_of(ws.root, new, target), target)
             kenv = kube_env.resolve(ws.root, ctx.opts.env)
             if kenv.local_root is not None:
                 cluster.up(kenv.local_root)
             upgrades = helm_deploy.plan(ws.root, kenv, new, target.chart_registry, target.registry)
-            outcomes = helm_deploy.deploy(ws.root, kenv, upgrades, say=ctx.progress)
+            trust = trust_of(ws.root, target)
+            outcomes = helm_deploy.deploy(ws.root, kenv, upgrades, say=ctx.progress, trust=trust)
             done.append(
                 f"helm {kenv.name}: "
                 + ", ".join(
@@ -59,7 +63,8 @@ class Deploy(Step):
                 )
             )
         if env.get("compose"):
-            deployment = pilot.deploy(ws.root, new, target.registry)
+            trust = trust_of(ws.root, target)
+            deployment = pilot.deploy(ws.root, new, target.registry, trust=trust, say=ctx.say)
             done.append(f"pilot {deployment.version}")
         ctx.deployed = done
         return ", ".join(done)

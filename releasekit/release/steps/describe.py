@@ -23,7 +23,7 @@ def describe(ctx: Context) -> list[str]:
         for f in version.read(ws)
     ]
     lines.append(f"$ git commit -m '{release_message(new)}'")
-    lines += ["build: sdists, wheels, binary, site, images, SBOMs, SHA256SUMS (cached by inputs)"]
+    lines += ["build: charts, sdists, wheels, binary, site, images, SBOMs, SHA256SUMS (cached)"]
     lines.append(
         f"$ git tag -a v{new} && git push --atomic {target.git_remote} "
         f"HEAD:refs/heads/{ws.manifest.branch} refs/tags/v{new}"

@@ -25,7 +25,12 @@ class Preflight(Step):
             checks.restore_interrupted_prepare(ctx.ws, ctx.state.done("prepare"))
         releasing = ctx.state.version if ctx.state is not None else ""
         current, ctx.target = checks.check(
-            ctx.ws, ctx.opts.target, ctx.opts.env, readonly=False, releasing=releasing
+            ctx.ws,
+            ctx.opts.target,
+            ctx.opts.env,
+            readonly=False,
+            releasing=releasing,
+            publishing=ctx.opts.publishing,
         )
         ctx.current = ctx.current or current
         return f"ready: {current} everywhere, target {ctx.opts.target}"

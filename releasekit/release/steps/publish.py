@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from releasekit.core import git
 from releasekit.core.artifact import IMAGES_FILE, Artifact, kind_of, write_images
+from releasekit.core.errors import VerificationError
 from releasekit.core.files import file_sha256
-from releasekit.publish import attestations, charts
+from releasekit.core.recorded import rehashed
+from releasekit.publish import attestations, charts, third_party
 from releasekit.publish import index as python_upload
 from releasekit.publish.registry import push_images
 from releasekit.release.context import Context
@@ -27,7 +29,7 @@ class PublishPython(Step):
 
     def run(self, ctx: Context) -> str:
         target = ctx.dest
-        dists = {ctx.folder / a.path: a for a in ctx.artifacts.of("sdist", "wheel")}
+        dists = {rehashed(ctx.folder, a): a for a in ctx.artifacts.of("sdist", "wheel")}
         paths = sorted(dists)
         attestations.attest(paths)  # PEP 740, only where the job has an OIDC identity
         results = python_upload.upload(
@@ -38,15 +40,25 @@ class PublishPython(Step):
         )
         for r in results:
             old = dists[r.path]
-            ctx.artifacts.update(
-                old.kind, old.name, sha256=r.sha256, destination=target.pypi_url, status=r.status
-            )
+            if r.sha256 != old.sha256:
+                raise VerificationError(
+                    f"{r.path} had sha256 {r.sha256} when it was uploaded to {target.pypi_url}, "
+                    f"not sha256 {old.sha256} that the build recorded: it changed during the "
+                    "upload. Find out what changed it; the index now holds that file."
+                )
+            ctx.artifacts.update(old.kind, old.name, destination=target.pypi_url, status=r.status)
         new = sum(1 for r in results if r.status != "skipped")
         return f"{new} uploaded, {len(results) - new} already there"
 
 
 class PublishImages(Step):
-    """Push every tag of every image; digests recorded in images.json."""
+    """Push every tag of every image; digests recorded in images.json.
+
+    Every third-party image (release.toml [[third_party]]) is then looked up in the target's
+    registry by digest (the sandbox pushes its stand-in first) and its pin recorded in
+    third-party.json; one that is missing is named with how to copy it, and every deploy
+    refuses it until it is there.
+    """
 
     name = "publish-images"
     summary = "push every image tag"
@@ -89,33 +101,56 @@ class PublishImages(Step):
                 status="written",
             )
         )
-        return f"{len(results)} images"
+        pins = third_party.provide(ws.root, target, say=ctx.say)
+        if not pins:
+            return f"{len(results)} images"
+        absent = {pin.name for pin in third_party.missing(pins, target)}
+        for pin in pins:
+            status = "missing" if pin.name in absent else "present"
+            ctx.say(f"third-party {pin.name}: {pin.ref} {status}")
+            if status == "missing":
+                ctx.say(f"copy it before any deploy: {third_party.copy_hint(pin)}")
+            ctx.record(
+                Artifact(
+                    "third-party",
+                    pin.name,
+                    digest=pin.digest,
+                    destination=pin.repository,
+                    status=status,
+                )
+            )
+        recorded = third_party.write(ctx.folder / third_party.THIRD_PARTY_FILE, pins)
+        ctx.record(
+            Artifact(
+                kind_of(recorded.name),
+                recorded.name,
+                path=recorded.name,
+                sha256=file_sha256(recorded),
+                status="written",
+            )
+        )
+        return f"{len(results)} images, {len(pins)} third-party"
 
 
 class PublishCharts(Step):
-    """Package every chart at the release version and push it to the chart registry."""
+    """Push every chart archive the build packaged, as built, to the chart registry."""
 
     name = "publish-charts"
-    summary = "package and push the charts"
+    summary = "push the charts as built"
     writes = ("artifacts",)
 
     def run(self, ctx: Context) -> str:
         target = ctx.dest
-        archives = charts.package(ctx.root, ctx.version)
-        for archive in archives:
+        built = [a for a in ctx.artifacts.of("chart") if a.path]
+        if not built and charts.find_charts(ctx.root):
+            raise VerificationError(
+                f"The release recorded no chart archive in {ctx.folder}/charts: its build step "
+                "ran with a toolkit that packaged charts at publish time. Finish it with that "
+                "toolkit, or delete build/release/state.json and run `invoke release --yes` "
+                "again at the release commit."
+            )
+        for chart in built:
+            archive = rehashed(ctx.folder, chart)
             result = charts.push(archive, target.chart_registry)
-            rel = (
-                archive.relative_to(ctx.folder).as_posix()
-                if archive.is_relative_to(ctx.folder)
-                else ""
-            )
-            ctx.artifacts.update(
-                "chart",
-                archive.name,
-                path=rel,
-                package=archive.name.removesuffix(f"-{ctx.version}.tgz"),
-                sha256=file_sha256(archive),
-                destination=result.ref,
-                status=result.action,
-            )
-        return f"{len(archives)} charts"
+            ctx.artifacts.update("chart", chart.name, destination=result.ref, status=result.action)
+        return f"{len(built)} charts"

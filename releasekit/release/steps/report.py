@@ -6,8 +6,9 @@ from typing import Any
 
 from releasekit.build import checksums
 from releasekit.core import files
-from releasekit.core.artifact import Artifact, kind_of
+from releasekit.core.artifact import Artifact
 from releasekit.core.files import file_sha256
+from releasekit.core.recorded import check_unknown, rehashed
 from releasekit.release.context import Context
 from releasekit.release.steps.base import Step
 
@@ -18,21 +19,20 @@ RECORD_FILE = "release.json"
 
 
 def adopt_folder(ctx: Context) -> list[str]:
-    """Bring the registry's files up to date with the release folder.
+    """The files of the release folder SHA256SUMS lists, each checked against the registry.
 
-    Every file SHA256SUMS lists gets its current sha256 (files a step rewrote, such as
-    images.json, included); a file no step recorded is recorded by its path's kind.
-    Returns the files of the folder.
+    Every file a step recorded is hashed again and must still have its recorded sha256
+    (VerificationError, exit 11, naming it otherwise); the recorded hash is never replaced
+    by the file's. A file no step recorded is refused with its name, never adopted.
+    release.json, which this step writes last, is not listed.
     """
-    by_path = {a.path: a for a in ctx.artifacts.files()}
-    listed = checksums.release_files(ctx.folder)
+    folder = ctx.folder
+    listed = [rel for rel in checksums.release_files(folder) if rel != RECORD_FILE]
+    recorded = ctx.artifacts.files()
+    check_unknown(folder, listed, recorded)
+    by_path = {a.path: a for a in recorded}
     for rel in listed:
-        digest = file_sha256(ctx.folder / rel)
-        known = by_path.get(rel)
-        if known is None:
-            ctx.record(Artifact(kind_of(rel), rel, path=rel, sha256=digest, status="found"))
-        elif known.sha256 != digest:
-            ctx.artifacts.update(known.kind, known.name, sha256=digest)
+        rehashed(folder, by_path[rel])
     return listed
 
 
@@ -54,23 +54,33 @@ def release_notes(ctx: Context) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _settled(entries: Any) -> Any:
+    """``entries`` without ``status``: what a run did differs between runs, what is does not."""
+    if isinstance(entries, dict):
+        return {k: _settled(v) for k, v in entries.items() if k != "status"}
+    if isinstance(entries, list):
+        return [_settled(v) for v in entries]
+    return entries
+
+
 def release_record(ctx: Context, listed: set[str]) -> dict[str, Any]:
-    """The content of release.json: what was published where, and the release's files."""
-    recorded = ctx.state.steps if ctx.state is not None else {}
+    """The content of release.json: what was published where, and the release's files.
+
+    It holds what the release is, never what one run of it did (statuses, timings, how the
+    version was chosen, what the deploy did: those stay in build/release/state.json), so
+    every run of the same release writes the same bytes.
+    """
     return {
-        **ctx.published(),
+        **_settled(ctx.published()),
         "tag": ctx.tag or None,
-        "how": ctx.how or None,
         "destinations": ctx.dest.describe(),
-        "deployed": list(ctx.deployed),
         "artifacts": {
             a.path: a.sha256
             for a in sorted(ctx.artifacts.files(), key=lambda a: a.path)
             if a.kind != "checksums" and a.sha256 and a.path in listed
         },
         "sboms": ctx.artifacts.sboms(),
-        "registry": ctx.artifacts.to_json(),
-        "steps": {name: step.get("seconds") for name, step in recorded.items()},
+        "registry": _settled(ctx.artifacts.to_json()),
     }
 
 

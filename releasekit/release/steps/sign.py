@@ -3,15 +3,39 @@ at every destination."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from releasekit.build import checksums
+from releasekit.core import git
 from releasekit.core.artifact import Artifact, kind_of
 from releasekit.core.files import file_sha256
-from releasekit.publish import supply_chain
+from releasekit.core.recorded import check_unknown, rehashed
+from releasekit.publish import provenance, supply_chain
+from releasekit.publish.builder import stamp
 from releasekit.publish.verify import raise_on_failure, verify_release
 from releasekit.release.context import Context
 from releasekit.release.steps.base import Step
 
-__all__ = ["Sign", "VerifyPublished"]
+__all__ = ["Sign", "VerifyPublished", "recorded_files"]
+
+_DESCRIBING = provenance.METADATA | {checksums.FILENAME}
+"""Files of the folder that describe the release, written by the steps that sign and report."""
+
+
+def recorded_files(ctx: Context) -> dict[str, str]:
+    """Every file the release recorded (but those describing it), each hashed again.
+
+    Raises VerificationError (exit 11) naming a file that changed since it was recorded,
+    or the files of the folder that no step recorded.
+    """
+    folder = ctx.folder
+    check_unknown(folder, checksums.release_files(folder), ctx.artifacts.files(), _DESCRIBING)
+    found = {}
+    for artifact in ctx.artifacts.files():
+        if Path(artifact.path).name not in _DESCRIBING:
+            rehashed(folder, artifact)
+            found[artifact.path] = artifact.sha256
+    return found
 
 
 class Sign(Step):
@@ -28,19 +52,17 @@ class Sign(Step):
 
     def run(self, ctx: Context) -> str:
         opts, target = ctx.opts, ctx.dest
-        recorded = ctx.state.steps if ctx.state is not None else {}
-        started = min(
-            (str(s["finished_at"]) for s in recorded.values() if "finished_at" in s),
-            default=None,
-        )
+        files = recorded_files(ctx)
+        started = stamp(git.commit_time(ctx.root, ctx.commit or "HEAD"))
         signed, _ = supply_chain.sign_published(
             ctx.root,
             ctx.version,
             target,
-            ctx.published(),
+            {**ctx.published(), "tag": ctx.tag},
             {"part": opts.part, "to": opts.to, "env": opts.env, "target": opts.target},
             started,
             say=ctx.say,
+            files=files,
         )
         for archive, chart in signed.charts.items():
             ctx.artifacts.update("chart", archive, digest=chart.get("digest", ""))
@@ -62,8 +84,9 @@ class VerifyPublished(Step):
 
     def run(self, ctx: Context) -> str:
         new, target, folder = ctx.version, ctx.dest, ctx.folder
-        files = {rel: file_sha256(folder / rel) for rel in checksums.release_files(folder)}
-        record = supply_chain.Record.from_data(ctx.published(), files)
+        record = supply_chain.Record.from_data(
+            {**ctx.published(), "tag": ctx.tag}, recorded_files(ctx)
+        )
         public = (
             supply_chain.release_key(ctx.root, target).public
             if supply_chain.signs(target)

@@ -14,9 +14,10 @@ from kubernetes import client as k8s
 
 from releasekit.core.errors import PreflightError, PublishError, ToolError
 from releasekit.deploy import helm as helm_deploy
-from releasekit.deploy import helm_release, rollout
+from releasekit.deploy import helm_release, kube, rollout
 from releasekit.deploy.kube import Kube
 from releasekit.deploy.kube_env import KubeEnv
+from releasekit.publish import third_party
 from tests.integration.cluster.conftest import kube_env, release
 
 pytestmark = pytest.mark.integration
@@ -58,6 +59,25 @@ def _deployments(env: KubeEnv) -> dict[str, tuple[int, str]]:
         )
         found[d.metadata.name] = (d.metadata.generation, newest.metadata.name)
     return found
+
+
+def test_the_charts_redis_runs_by_the_digest_its_release_recorded(
+    charts_root: Path, env: KubeEnv
+) -> None:
+    release(charts_root, "1.0.0")
+    served = "sha256:" + "7" * 64
+    pin = third_party.ThirdPartyPin(
+        "redis", "docker.io/library/redis:7.2-bookworm", "", "127.0.0.1:5999/ironcage/redis",
+        served, "sha256:" + "e" * 64,
+    )  # fmt: skip
+    third_party.write(charts_root / "dist" / "1.0.0" / third_party.THIRD_PARTY_FILE, [pin])
+    _deploy(charts_root, env, "1.0.0")
+    live = [
+        ref for w in kube.workloads(env.kube, env.namespace, "agent-runtime") for ref in w.images
+    ]
+    assert pin.ref in live
+    health = rollout.check(charts_root, env, "1.0.0")
+    assert all(r.ok for r in health), [r.problems for r in health]
 
 
 def test_deploy_pins_the_released_digests_and_a_second_deploy_changes_nothing(

@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import tarfile
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from releasekit.core import run
+from releasekit.core import manifest, run
+from releasekit.core.artifact import ImagePin, write_images
 from releasekit.core.errors import ConflictError, ToolError
-from releasekit.deploy import testbed
-from releasekit.publish import charts
+from releasekit.deploy import helm_pins, testbed
+from releasekit.publish import charts, third_party
 from tests.conftest import REPO
 from tests.integration.helm.conftest import CHARTS
 
 pytestmark = pytest.mark.integration
 
 DIGEST = "sha256:" + "d" * 64
+EPOCH = 1_767_225_600
 
 
 def _by_kind(rendered: charts.Rendered) -> dict[str, list[dict[str, Any]]]:
@@ -188,6 +192,50 @@ def test_digest_wins_over_tag_and_registry_prefixes() -> None:
     ]
 
 
+def _images(rendered: charts.Rendered) -> list[str]:
+    return sorted(
+        c["image"]
+        for doc in rendered.manifests
+        if doc["kind"] == "Deployment"
+        for key in ("containers", "initContainers")
+        for c in doc["spec"]["template"]["spec"].get(key, [])
+    )
+
+
+@pytest.mark.parametrize("env", charts.ENVIRONMENTS)
+@pytest.mark.parametrize("chart", CHARTS)
+def test_every_image_a_deploy_runs_is_pinned_by_digest(
+    chart: str, env: str, tmp_path: Path
+) -> None:
+    (found,) = charts.find_charts(REPO, chart)
+    folder = tmp_path / "dist" / "9.9.9"
+    released = {"agent-runtime", "control-panel-api", "control-panel-web"}
+    images_json = folder / "images.json"
+    write_images(
+        images_json,
+        {n: ImagePin(f"127.0.0.1:5000/ironcage/{n}", ("9.9.9",), DIGEST) for n in released},
+    )
+    (redis,) = manifest.load(REPO).third_party
+    served = "sha256:" + "e" * 64
+    pin = third_party.ThirdPartyPin(
+        "redis", redis.source, redis.origin, "127.0.0.1:5000/ironcage/redis", served, redis.digest
+    )
+    third_party.write(folder / third_party.THIRD_PARTY_FILE, [pin])
+    sets = helm_pins.image_sets(found, images_json, "127.0.0.1:5000/ironcage", frozenset(released))
+    rendered = charts.render(REPO, env, found, sets)
+    assert charts.validate(rendered) == []
+    images = _images(rendered)
+    assert images and all("@sha256:" in image for image in images), images
+    if chart == "agent-runtime":
+        assert f"127.0.0.1:5000/ironcage/redis@{served}" in images
+    # Without a release record, the target's registry at release.toml's pin.
+    fallback = charts.render(REPO, env, found, helm_pins.third_party_sets(found, None, "reg.io/x"))
+    default = charts.render(REPO, env, found)
+    if chart == "agent-runtime":
+        assert f"reg.io/x/redis@{redis.digest}" in _images(fallback)
+        assert f"redis@{redis.digest}" in _images(default)
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [
@@ -212,7 +260,7 @@ def test_package_push_pull_and_idempotence(
     copy: Path, tmp_path: Path, registry: testbed.Service
 ) -> None:
     version = "9.9.1"
-    archives = charts.package(copy, version)
+    archives = charts.package(copy, version, epoch=EPOCH)
     assert sorted(a.name for a in archives) == [f"{c}-{version}.tgz" for c in CHARTS]
     for archive in archives:
         name = archive.name.removesuffix(f"-{version}.tgz")
@@ -224,6 +272,9 @@ def test_package_push_pull_and_idempotence(
         assert (meta["version"], meta["appVersion"]) == (version, version)
         files = _contents(archive)
         assert f"{name}/values.schema.json" in files
+        # helm reads the rewritten archive as a chart.
+        values = copy / "helm" / name / "values-dev.yaml"
+        charts.run_helm(charts.lint_argv(archive, values), values, mutates=False)
         assert not any("/values-" in f for f in files)  # environments stay in the repository
 
     first = [charts.push(a, registry.host) for a in archives]
@@ -242,12 +293,23 @@ def test_package_push_pull_and_idempotence(
     again = [charts.push(a, registry.host) for a in archives]
     assert {p.action for p in again} == {"skipped (identical content already there)"}
 
-    # helm package stamps file times, so a rebuild differs in bytes but not in content.
-    (rebuilt,) = charts.package(copy, version, "agent-runtime")
+    # Packaged again after every file got a new time, the archive has the same bytes.
+    packaged = {a.name: a.read_bytes() for a in archives}
+    later = time.time() + 3600
+    for path in (copy / "helm").rglob("*"):
+        os.utime(path, (later, later))
+    for again_archive in charts.package(copy, version, epoch=EPOCH):
+        assert again_archive.read_bytes() == packaged[again_archive.name]
+    (rebuilt,) = charts.package(copy, version, "agent-runtime", epoch=EPOCH)
     assert charts.push(rebuilt, registry.host).action.startswith("skipped")
+    # The same files in an archive of other bytes (another packaging) are a conflict: the
+    # signature names the archive.
+    (other,) = charts.package(copy, version, "agent-runtime", epoch=EPOCH + 1)
+    with pytest.raises(ConflictError, match=r"holds the same files .* but another archive"):
+        charts.push(other, registry.host)
 
     chart_yaml = copy / "helm/agent-runtime/Chart.yaml"
     chart_yaml.write_text(chart_yaml.read_text().replace("description:", "description: Changed."))
-    (changed,) = charts.package(copy, version, "agent-runtime")
+    (changed,) = charts.package(copy, version, "agent-runtime", epoch=EPOCH)
     with pytest.raises(ConflictError, match=r"agent-runtime:9\.9\.1 already exists with different"):
         charts.push(changed, registry.host)

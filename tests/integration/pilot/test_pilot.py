@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
+from releasekit.core.artifact import IMAGES_FILE, ImagePin, write_images
 from releasekit.core.errors import PublishError
-from releasekit.deploy import pilot, testbed
+from releasekit.deploy import pilot, pilot_pins, testbed
 from tests.conftest import REPO
 from tests.integration.pilot.conftest import PilotImages
 
@@ -107,3 +108,61 @@ def test_unpublished_version_is_refused_before_anything_changes(
     with pytest.raises(PublishError, match="could not be pulled"):
         pilot.deploy(root, "0.0.1", pilot_images.registry)
     assert _trail(root) == before
+
+
+def test_only_images_signed_by_the_release_key_run_and_by_digest(
+    root: Path, project: str, pilot_images: PilotImages, tmp_path: Path
+) -> None:
+    import docker
+
+    from releasekit.core.errors import VerificationError
+    from releasekit.deploy import pilot_images as pins
+    from releasekit.publish import oci, signing
+    from releasekit.publish.trust import Trust
+
+    _, b = pilot_images.good
+    access = oci.Access(plain_http=True)
+    key, public = signing.generate_key_pair(tmp_path / "keys", "pilot-key-password")
+    trust = Trust("test", public, access)
+    before = _trail(root)
+    with pytest.raises(VerificationError, match=r"Refusing to deploy 3 images not signed"):
+        pilot.deploy(root, b, pilot_images.registry, trust=trust)
+    assert _trail(root) == before, "nothing was pulled or started"
+    registry = pilot.registry_path(pilot_images.registry)
+    refs = pins.pinned(root, root / pilot.COMPOSE_FILE, b, registry, access)
+    signer = signing.SigningKey(str(key), public, "pilot-key-password")
+    for ref in refs.values():
+        signing.sign(ref, signer, access)
+    assert pilot.deploy(root, b, pilot_images.registry, trust=trust).status == "healthy"
+    client = docker.from_env(version="auto")
+    running = {
+        c.labels["com.docker.compose.service"]: c.attrs["Config"]["Image"]
+        for c in client.containers.list(filters={"label": f"com.docker.compose.project={project}"})
+    }
+    digests = {name: ref.split("@", 1)[1] for name, ref in refs.items()}
+    assert running == {name: f"{registry}/{name}:{b}@{d}" for name, d in digests.items()}
+
+
+def test_a_recorded_release_runs_by_digest(
+    root: Path, port: int, project: str, pilot_images: PilotImages
+) -> None:
+    import docker
+
+    _, b = pilot_images.good
+    registry = pilot.registry_path(pilot_images.registry)
+    client = docker.from_env()
+    digests = {
+        name: str(client.images.get_registry_data(f"{registry}/{name}:{b}").id)
+        for name in pilot_pins.PILOT_IMAGES
+    }
+    write_images(
+        root / "dist" / b / IMAGES_FILE,
+        {n: ImagePin(f"{registry}/{n}", (b,), d) for n, d in digests.items()},
+    )
+    assert pilot.deploy(root, b, pilot_images.registry, project=project, port=port).status == (
+        "healthy"
+    )
+    running = client.containers.list(filters={"label": f"com.docker.compose.project={project}"})
+    assert sorted(c.attrs["Config"]["Image"] for c in running) == sorted(
+        f"{registry}/{n}:{b}@{d}" for n, d in digests.items()
+    )

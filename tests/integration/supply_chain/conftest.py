@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tarfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -258,6 +258,89 @@ def release_registry(request: pytest.FixtureRequest) -> testbed.Service:
     return service
 
 
+def _add_target(
+    root: Path, name: str, pypi: testbed.Service, registry: testbed.Service, namespace: str
+) -> None:
+    with (root / manifest.MANIFEST_NAME).open("a", encoding="utf-8") as handle:
+        handle.write(
+            f"\n[targets.{name}]\n"
+            f'pypi_url = "{pypi.url}"\n'
+            f'registry = "{registry.host}/{namespace}"\n'
+            f'chart_registry = "oci://{registry.host}/{namespace}/charts"\n'
+            'git_remote = "origin"\n'
+            "plain_http = true\n"
+            'pypi_username_env = "SUPPLY_CHAIN_PYPI_USER"\n'
+            'pypi_password_env = "SUPPLY_CHAIN_PYPI_PASSWORD"\n'
+            'registry_username_env = "SUPPLY_CHAIN_REGISTRY_USER"\n'
+            'registry_password_env = "SUPPLY_CHAIN_REGISTRY_PASSWORD"\n'
+            f'signing_key_env = "{KEY_ENV}"\n'
+            f'signing_password_env = "{PASSWORD_ENV}"\n'
+        )
+
+
+def _publish(
+    root: Path,
+    target: targets.Target,
+    version: str,
+    dists: list[Path],
+    work: Path,
+    auth: tuple[str, str] | None,
+) -> str:
+    """Build, publish and sign release ``version`` to ``target`` as a release does; its wheel."""
+    folder = root / "dist" / version
+    # The artifacts: dists, binary, SBOM, chart archive; SHA256SUMS over them.
+    (folder / "python").mkdir(parents=True)
+    for dist in dists:
+        (folder / "python" / dist.name).write_bytes(dist.read_bytes())
+    (folder / "bin").mkdir()
+    (folder / "bin" / f"ironcage-{version}-linux-x86_64").write_bytes(b"\x7fELF" + os.urandom(64))
+    (folder / "sbom").mkdir()
+    bom = folder / "sbom" / f"{IMAGE}-{version}.cdx.json"
+    bom.write_text(json.dumps(sbom(IMAGE, version), indent=2))
+    archive = package_chart(root, version, work / "chart")
+    (folder / "charts").mkdir()
+    (folder / "charts" / archive.name).write_bytes(archive.read_bytes())
+    checksums.write(folder)
+    # Publish: index, registry (images.json, as the release writes it), chart registry.
+    uploaded = python_upload.upload(
+        sorted((folder / "python").iterdir()),
+        target.pypi_url,
+        "SUPPLY_CHAIN_PYPI_USER",
+        "SUPPLY_CHAIN_PYPI_PASSWORD",
+        index_url=target.pypi_index,
+    )
+    host, namespace = oci.split_ref(target.registry)
+    digest = push_image(host, f"{namespace}/{IMAGE}", version, os.urandom(32), auth)
+    images = {
+        IMAGE: {"repository": f"{target.registry}/{IMAGE}", "digest": digest, "tags": [version]}
+    }
+    (folder / "images.json").write_text(json.dumps(images, indent=2))
+    chart_ref = f"{target.chart_registry}/{CHART}:{version}"
+    if auth:  # helm's own login differs between helm 3 and 4 on plain HTTP
+        chart_host, rest = oci.split_ref(target.chart_registry)
+        push_chart(chart_host, f"{rest}/{CHART}", folder / "charts" / archive.name, auth)
+    else:
+        chart_ref = charts.push(folder / "charts" / archive.name, target.chart_registry).ref
+    published = {
+        "commit": "0" * 40,
+        "tag": f"v{version}",
+        "python": {u.path.name: {"status": u.status, "sha256": u.sha256} for u in uploaded},
+        "images": images,
+        "charts": {
+            archive.name: {
+                "ref": chart_ref,
+                "status": "pushed",
+                "sha256": hashlib.sha256(archive.read_bytes()).hexdigest(),
+            }
+        },
+    }
+    signed, _ = supply_chain.sign_published(root, version, target, published, {"target": "t"})
+    report = {**published, "version": version, "charts": signed.charts}
+    (folder / "release.json").write_text(json.dumps(report, indent=2))
+    checksums.write(folder)
+    return next(u.path.name for u in uploaded if u.path.suffix == ".whl")
+
+
 @pytest.fixture
 def released(
     workspace_copy: Path,
@@ -275,21 +358,7 @@ def released(
     version, name, namespace = f"93.{number}.0", f"t{number}", f"sc{number}-{os.getpid()}"
     pypi = testbed.start_pypi(tmp_path / "pypi", "ci", PYPI_PASSWORD)
     try:
-        with (workspace_copy / manifest.MANIFEST_NAME).open("a", encoding="utf-8") as handle:
-            handle.write(
-                f"\n[targets.{name}]\n"
-                f'pypi_url = "{pypi.url}"\n'
-                f'registry = "{registry.host}/{namespace}"\n'
-                f'chart_registry = "oci://{registry.host}/{namespace}/charts"\n'
-                'git_remote = "origin"\n'
-                "plain_http = true\n"
-                'pypi_username_env = "SUPPLY_CHAIN_PYPI_USER"\n'
-                'pypi_password_env = "SUPPLY_CHAIN_PYPI_PASSWORD"\n'
-                'registry_username_env = "SUPPLY_CHAIN_REGISTRY_USER"\n'
-                'registry_password_env = "SUPPLY_CHAIN_REGISTRY_PASSWORD"\n'
-                f'signing_key_env = "{KEY_ENV}"\n'
-                f'signing_password_env = "{PASSWORD_ENV}"\n'
-            )
+        _add_target(workspace_copy, name, pypi, registry, namespace)
         monkeypatch.setenv("SUPPLY_CHAIN_PYPI_USER", "ci")
         monkeypatch.setenv("SUPPLY_CHAIN_PYPI_PASSWORD", PYPI_PASSWORD)
         monkeypatch.setenv("SUPPLY_CHAIN_REGISTRY_USER", "ci")
@@ -297,65 +366,21 @@ def released(
         monkeypatch.setenv(KEY_ENV, keys.key.read_text())
         monkeypatch.setenv(PASSWORD_ENV, KEY_PASSWORD)
         target = targets.resolve(manifest.load(workspace_copy), name)
+        wheel = _publish(workspace_copy, target, version, dists, tmp_path, auth)
         folder = workspace_copy / "dist" / version
-        # The artifacts: dists, binary, SBOM, chart archive; SHA256SUMS over them.
-        (folder / "python").mkdir(parents=True)
-        for dist in dists:
-            (folder / "python" / dist.name).write_bytes(dist.read_bytes())
-        (folder / "bin").mkdir()
-        (folder / "bin" / f"ironcage-{version}-linux-x86_64").write_bytes(
-            b"\x7fELF" + os.urandom(64)
-        )
-        (folder / "sbom").mkdir()
-        bom = folder / "sbom" / f"{IMAGE}-{version}.cdx.json"
-        bom.write_text(json.dumps(sbom(IMAGE, version), indent=2))
-        archive = package_chart(workspace_copy, version, tmp_path / "chart")
-        (folder / "charts").mkdir()
-        (folder / "charts" / archive.name).write_bytes(archive.read_bytes())
-        checksums.write(folder)
-        # Publish: index, registry, chart registry.
-        uploaded = python_upload.upload(
-            sorted((folder / "python").iterdir()),
-            target.pypi_url,
-            "SUPPLY_CHAIN_PYPI_USER",
-            "SUPPLY_CHAIN_PYPI_PASSWORD",
-            index_url=target.pypi_index,
-        )
-        digest = push_image(registry.host, f"{namespace}/{IMAGE}", version, os.urandom(32), auth)
-        chart_ref = f"{target.chart_registry}/{CHART}:{version}"
-        if auth:  # helm's own login differs between helm 3 and 4 on plain HTTP
-            host, rest = oci.split_ref(target.chart_registry)
-            push_chart(host, f"{rest}/{CHART}", folder / "charts" / archive.name, auth)
-        else:
-            chart_ref = charts.push(folder / "charts" / archive.name, target.chart_registry).ref
-        published = {
-            "commit": "0" * 40,
-            "python": {u.path.name: {"status": u.status, "sha256": u.sha256} for u in uploaded},
-            "images": {
-                IMAGE: {
-                    "repository": f"{target.registry}/{IMAGE}",
-                    "digest": digest,
-                    "tags": [version],
-                }
-            },
-            "charts": {
-                archive.name: {
-                    "ref": chart_ref,
-                    "status": "pushed",
-                    "sha256": hashlib.sha256(archive.read_bytes()).hexdigest(),
-                }
-            },
-        }
-        signed, _ = supply_chain.sign_published(
-            workspace_copy, version, target, published, {"target": name}
-        )
-        report = {**published, "version": version, "charts": signed.charts}
-        (folder / "release.json").write_text(json.dumps(report, indent=2))
-        checksums.write(folder)
-        wheel = next(u.path.name for u in uploaded if u.path.suffix == ".whl")
         yield Released(workspace_copy, version, target, folder, pypi, keys, wheel, auth)
     finally:
         testbed.stop(pypi)
+
+
+@pytest.fixture
+def older(released: Released, dists: list[Path], tmp_path: Path) -> Released:
+    """An earlier release to the same target (same key, index and repositories)."""
+    number = next(_COUNTER)
+    version = f"{released.version.split('.')[0]}.0.{number}"
+    wheel = _publish(released.root, released.target, version, dists, tmp_path / "older", None)
+    folder = released.root / "dist" / version
+    return replace(released, version=version, folder=folder, wheel=wheel)
 
 
 def registry_tags(host: str, repository: str) -> list[str]:

@@ -177,3 +177,21 @@ def test_cloud_environment_plan_fails_with_terraform_init_message(
     with pytest.raises(ToolError, match=r"terraform init` of terraform/environments/dev failed"):
         infra.plan(infra.module_dir(copy, "dev"), "dev", copy, saved)
     assert not (copy / saved).exists()
+
+
+def test_apply_on_a_fresh_machine_initialises_before_applying_the_saved_plan(
+    copy: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    planned = _plan(copy)
+    assert planned.changes
+    fresh = tmp_path_factory.mktemp("apply-job")
+    shutil.copytree(
+        REPO / "terraform",
+        fresh / "terraform",
+        ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "*.tfplan"),
+    )
+    saved, _ = infra.plan_paths("local")
+    shutil.copytree(copy / saved.parent, fresh / saved.parent)
+    assert not (fresh / LOCAL / ".terraform").exists()
+    assert "terraform_data.release" in _apply(fresh)
+    assert (fresh / LOCAL / "terraform.tfstate").is_file()

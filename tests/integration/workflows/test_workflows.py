@@ -28,11 +28,15 @@ WORKFLOWS = sorted((REPO / ".github" / "workflows").glob("*.yml"))
 PROGRAMS = ("scripts/setup.sh", ".venv/bin/nox", ".venv/bin/invoke")
 SHELL_SYNTAX = re.compile(r"[;&|<>`\n]|\$\(")
 PINNED_USES = re.compile(r"^\s*(?:-\s+)?uses:\s+[\w.-]+/[\w./-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+$")
+PIN = re.compile(
+    r"^\s*(?:-\s+)?uses:\s+(?P<action>[\w.-]+/[\w.-]+)[\w./-]*"
+    r"@(?P<commit>[0-9a-f]{40}) # (?P<tag>v\S+)"
+)
 VARIABLE = re.compile(r"^\$\{?(\w+)\}?$")
 MATRIX = re.compile(r"^\$\{\{\s*matrix\.(\w+)\s*\}\}$")
 # Permissions each job may hold; every other job reads the repository and nothing more.
 PERMISSIONS = {
-    ("release.yml", "release"): {"contents": "write", "id-token": "write"},
+    ("release.yml", "release"): {"contents": "write", "packages": "write", "id-token": "write"},
     ("deploy.yml", "plan"): {"contents": "read", "id-token": "write"},
     ("deploy.yml", "apply"): {"contents": "read", "id-token": "write"},
 }
@@ -48,7 +52,7 @@ class RunStep:
     index: int
     command: str
     env: dict[str, str] = field(default_factory=dict)
-    matrix: dict[str, list[str]] = field(default_factory=dict)
+    matrix: dict[str, Any] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -63,7 +67,14 @@ class RunStep:
         if variable is None:
             return [token]
         matrix = MATRIX.match(self.env.get(variable.group(1), ""))
-        return [str(v) for v in self.matrix[matrix.group(1)]] if matrix else [token]
+        return matrix_values(self.matrix, matrix.group(1)) if matrix else [token]
+
+
+def matrix_values(matrix: dict[str, Any], key: str) -> list[str]:
+    """Every value ``key`` takes in ``matrix``: its own list, or its `include` entries."""
+    if key in matrix:
+        return [str(v) for v in matrix[key]]
+    return [str(entry[key]) for entry in matrix.get("include", []) if key in entry]
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -146,7 +157,22 @@ def test_run_steps_only_call_setup_nox_or_invoke(step: RunStep) -> None:
     argv = step.argv()
     assert argv[0] in PROGRAMS, f"{step.id} runs {argv[0]}; allowed: {', '.join(PROGRAMS)}"
     if argv[0] == "scripts/setup.sh":
-        assert argv == ["scripts/setup.sh"]
+        assert argv[1:2] in ([], ["--with"]) and len(argv) <= 3, f"{step.id}: {argv}"
+        known = {*_setup_parts(), "all", "none"}
+        for value in step.values(argv[2]) if len(argv) == 3 else []:
+            unknown = set(value.split(",")) - known
+            assert unknown == set(), f"{step.id}: scripts/setup.sh has no part {sorted(unknown)}"
+
+
+@cache
+def _setup_parts() -> tuple[str, ...]:
+    listed = subprocess.run(
+        ["bash", str(REPO / "scripts/setup.sh"), "--list"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return tuple(listed.stdout.split())
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -155,6 +181,18 @@ def test_actions_are_pinned_by_commit(path: Path) -> None:
     assert lines, f"{path.name} uses no action"
     unpinned = [line.strip() for line in lines if not PINNED_USES.match(line)]
     assert unpinned == [], "pin each action by its 40-hex commit with a `# vX.Y.Z` comment"
+
+
+def test_each_action_is_pinned_to_one_commit_and_tag() -> None:
+    pins: dict[str, set[tuple[str, str]]] = {}
+    for path in WORKFLOWS:
+        for line in path.read_text().splitlines():
+            pin = PIN.match(line)
+            if pin is not None:
+                pins.setdefault(pin["action"].lower(), set()).add((pin["commit"], pin["tag"]))
+    assert pins, "no pinned action found"
+    disagree = {action: sorted(found) for action, found in pins.items() if len(found) > 1}
+    assert disagree == {}, "pin each action to one commit and tag in every workflow"
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -188,8 +226,8 @@ def test_named_sessions_exist_and_every_session_runs_somewhere() -> None:
     assert named, "no workflow runs a nox session"
     missing = sorted(named - sessions)
     assert missing == [], f"sessions the workflows run but nox does not know: {missing}"
-    # `bench` measures, it checks nothing: it is the one session no workflow needs to run.
-    unrun = sorted(sessions - named - {"bench"})
+    # `bench` measures, it checks nothing; `workflows-run` runs the workflows themselves.
+    unrun = sorted(sessions - named - {"bench", "workflows-run"})
     assert unrun == [], f"nox sessions no workflow runs: {unrun}"
 
 
