@@ -1,8 +1,14 @@
-"""Git: clean-tree and branch checks, history, tags and pushes, all through ``run``."""
+"""Git: clean-tree and branch checks, history, tags and pushes, all through ``run``.
+
+git is the one tool that receives the remote's credentials: the auth header ``authenticate``
+sets (and the ssh agent's socket) go to git calls only, never into the process environment
+that other tools inherit.
+"""
 
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 
 from releasekit.core.errors import PreflightError, ReleaseError
@@ -11,6 +17,7 @@ from releasekit.core.run import register_secret, run
 __all__ = [
     "add",
     "add_and_commit",
+    "authenticate",
     "changed_files",
     "check_remote",
     "commit",
@@ -34,8 +41,18 @@ __all__ = [
 ]
 
 
+_auth: dict[str, str] = {}
+
+
+def _secrets() -> dict[str, str]:
+    """What git calls receive beyond the base environment: the auth header, the ssh agent."""
+    agent = os.environ.get("SSH_AUTH_SOCK")
+    return {**_auth, **({"SSH_AUTH_SOCK": agent} if agent else {})}
+
+
 def _git(root: Path, *args: str, check: bool = True, mutates: bool = False) -> str:
-    return run(["git", "-C", str(root), *args], check=check, mutates=mutates, quiet=True).stdout
+    argv = ["git", "-C", str(root), *args]
+    return run(argv, check=check, mutates=mutates, quiet=True, secrets=_secrets()).stdout
 
 
 def toplevel(start: Path) -> Path:
@@ -60,6 +77,7 @@ def ref_exists(root: Path, ref: str) -> bool:
         check=False,
         mutates=False,
         quiet=True,
+        secrets=_secrets(),
     )
     return result.returncode == 0
 
@@ -117,6 +135,7 @@ def last_tag(root: Path, pattern: str, ref: str = "HEAD") -> str | None:
         check=False,
         mutates=False,
         quiet=True,
+        secrets=_secrets(),
     )
     return result.stdout.strip() or None if result.returncode == 0 else None
 
@@ -128,6 +147,7 @@ def tag_commit(root: Path, tag: str) -> str | None:
         check=False,
         mutates=False,
         quiet=True,
+        secrets=_secrets(),
     )
     return result.stdout.strip() or None if result.returncode == 0 else None
 
@@ -223,6 +243,7 @@ def check_remote(root: Path, remote: str, branch: str) -> None:
         check=False,
         mutates=False,
         quiet=True,
+        secrets=_secrets(),
     )  # fmt: skip
     if dry.returncode != 0:
         reason = dry.stderr.strip() or dry.stdout.strip() or f"exit {dry.returncode}"
@@ -260,3 +281,12 @@ def token_auth_env(root: Path, remote: str, token: str) -> dict[str, str]:
         "GIT_CONFIG_KEY_0": f"http.https://{host}/.extraheader",
         "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
     }
+
+
+def authenticate(root: Path, remote: str, token: str) -> None:
+    """From now on, every git call of this process pushes to ``remote`` with ``token``.
+
+    The header (``token_auth_env``) goes to git calls only; other tools never see it.
+    """
+    _auth.clear()
+    _auth.update(token_auth_env(root, remote, token))

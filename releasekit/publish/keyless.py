@@ -18,7 +18,7 @@ from releasekit.core.run import register_secret, run
 from releasekit.publish import signing
 from releasekit.publish.supply_chain import release_record
 
-__all__ = ["OIDC_VARIABLES", "identity", "keyless_sign_argv", "sign_images"]
+__all__ = ["OIDC_VARIABLES", "identity", "keyless_sign_argv", "oidc_secrets", "sign_images"]
 
 OIDC_VARIABLES = ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
 
@@ -27,6 +27,11 @@ def identity(environ: Mapping[str, str] | None = None) -> bool:
     """True when this job can ask for an OIDC token (GitHub Actions with id-token: write)."""
     env = os.environ if environ is None else environ
     return all(env.get(name) for name in OIDC_VARIABLES)
+
+
+def oidc_secrets() -> dict[str, str]:
+    """The variables a Sigstore client asks the job's OIDC token with (``secrets=`` of it)."""
+    return {name: os.environ[name] for name in OIDC_VARIABLES if os.environ.get(name)}
 
 
 def keyless_sign_argv(ref: str) -> list[str]:
@@ -51,7 +56,7 @@ def sign_images(
     signed = []
     for image in release_record(folder).images:
         argv = keyless_sign_argv(image.ref)
-        run([signing.require_cosign(), *argv[1:]])
+        run([signing.require_cosign(), *argv[1:]], secrets=oidc_secrets())
         signed.append(image.ref)
         say(f"{image.ref}: signed keylessly")
     return signed
