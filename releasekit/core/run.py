@@ -71,7 +71,9 @@ _BASE_NAMES = frozenset(
         "PYENV_VERSION",
     }
 )  # fmt: skip
-_BASE_PREFIXES = ("LC_", "XDG_", "GITHUB_", "RUNNER_", "DOCKER_", "HELM_", "UV_", "PIP_", "GIT_")
+_BASE_PREFIXES = (
+    "LC_", "XDG_", "GITHUB_", "RUNNER_", "DOCKER_", "HELM_", "UV_", "PIP_", "GIT_", "SIGSTORE_",
+)  # fmt: skip
 # git reads extra config (an auth header) from these: only git calls that are given it.
 _GIT_CONFIG = re.compile(r"^GIT_CONFIG_(COUNT|KEY_\d+|VALUE_\d+|PARAMETERS)$")
 CLOUD_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
