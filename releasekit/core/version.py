@@ -16,7 +16,6 @@ by one number; any other is refused when the version is chosen.
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from typing import Literal, get_args
 
 import semver
 
-from releasekit.core.errors import ManifestError, VersionError
+from releasekit.core.errors import VersionError
 from releasekit.core.version_sites import Form, Found, Site, read, rel, sites
 from releasekit.core.workspace import Workspace
 
@@ -86,7 +85,7 @@ def parse(value: str, where: str = "") -> semver.Version:
 
 
 def python_version(value: str, where: str = "") -> str:
-    """The PEP 440 form of semver ``value``: ``1.2.0-dev.1`` -> ``1.2.0.dev1``, ``-rc.1`` -> ``rc1``.
+    """The PEP 440 form of semver ``value``: ``1.2.0-dev.1`` -> ``1.2.0.dev1``, ``-rc.1`` -> ``rc1``
 
     VersionError naming the value when its pre-release is not ``<token>.<number>`` with a
     token of ``PRE_TOKENS``.
@@ -159,7 +158,9 @@ def current(ws: Workspace) -> dict[str, str]:
 
 
 def _expected(ws: Workspace, found: list[Found], values: list[str]) -> dict[str, str]:
-    own = {f.site.package: v for f, v in zip(found, values, strict=True) if f.site.kind == "pyproject"}
+    own = {
+        f.site.package: v for f, v in zip(found, values, strict=True) if f.site.kind == "pyproject"
+    }
     if ws.manifest.policy == "independent":
         return own
     counts = Counter(values)

@@ -33,6 +33,7 @@ class Site:
     form: Form = "semver"
     """``python``: the site holds the PEP 440 form of the version (``python_version``)."""
 
+
 @dataclass(frozen=True)
 class Found:
     """One match of a site: the value it holds, its line, and its span in the file."""
@@ -42,6 +43,7 @@ class Found:
     line: int
     start: int
     end: int
+
 
 def sites(ws: Workspace) -> list[Site]:
     """Every version site of every package, in a stable order."""

@@ -57,7 +57,7 @@ class Target:
     """Upload credentials: sent to ``pypi_url`` only (twine, the preflight's probe)."""
     pypi_read_username: str = ""
     pypi_read_password: str = field(default="", repr=False)
-    """Read credentials for ``pypi_index`` (its origin only); empty: the index is read anonymously."""
+    """Read credentials for ``pypi_index`` (its origin only); empty: read anonymously."""
     registry_username: str = ""
     registry_password: str = field(default="", repr=False)
     git_token: str = field(default="", repr=False)

@@ -23,7 +23,10 @@ WHEELS = [
         (
             "0.3.0-rc.1",
             None,
-            ["ironcage_cli-0.3.0rc1-py3-none-any.whl", "ironcage_sandbox-0.3.0rc1-py3-none-any.whl"],
+            [
+                "ironcage_cli-0.3.0rc1-py3-none-any.whl",
+                "ironcage_sandbox-0.3.0rc1-py3-none-any.whl",
+            ],
         ),
         ("0.3.0-rc.1", ["Ironcage.Sandbox"], ["ironcage_sandbox-0.3.0rc1-py3-none-any.whl"]),
         ("0.3.0", ["ironcage-cli"], ["ironcage_cli-0.3.0-py3-none-any.whl"]),

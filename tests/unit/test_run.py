@@ -66,9 +66,7 @@ _PARENT = {
 }
 
 
-def _child_env(
-    monkeypatch: pytest.MonkeyPatch, **kwargs: dict[str, str]
-) -> dict[str, str]:
+def _child_env(monkeypatch: pytest.MonkeyPatch, **kwargs: dict[str, str]) -> dict[str, str]:
     for name, value in _PARENT.items():
         monkeypatch.setenv(name, value)
     out = run.Runner(echo=False)([sys.executable, "-c", _DUMP], **kwargs).stdout  # type: ignore[arg-type]

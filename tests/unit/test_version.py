@@ -259,6 +259,7 @@ def test_check_wants_the_pep_440_form_in_python_sites(make_repo) -> None:
     pyproject = root / "packages/core/pyproject.toml"
     pyproject.write_text(pyproject.read_text().replace('"2.0.0rc1"', '"2.0.0-rc.1"'))
     with pytest.raises(
-        VersionError, match=r"pyproject.toml:\d+ \(pyproject of core\) holds 2\.0\.0-rc\.1, expected 2\.0\.0rc1"
+        VersionError,
+        match=r"pyproject.toml:\d+ \(pyproject of core\) holds 2\.0\.0-rc\.1, expected 2\.0\.0rc1",
     ):
         version.check(load(root))
