@@ -44,15 +44,18 @@ __all__ = [
 _auth: dict[str, str] = {}
 
 
-def _secrets() -> dict[str, str]:
-    """What git calls receive beyond the base environment: the auth header, the ssh agent."""
+def _access() -> dict[str, dict[str, str]]:
+    """What git calls receive beyond the base environment: where the auth header goes
+    (``env``), and the header itself and the ssh agent's socket (``secrets``)."""
     agent = os.environ.get("SSH_AUTH_SOCK")
-    return {**_auth, **({"SSH_AUTH_SOCK": agent} if agent else {})}
+    header = {k: v for k, v in _auth.items() if k.startswith("GIT_CONFIG_VALUE_")}
+    where = {k: v for k, v in _auth.items() if k not in header}
+    return {"env": where, "secrets": {**header, **({"SSH_AUTH_SOCK": agent} if agent else {})}}
 
 
 def _git(root: Path, *args: str, check: bool = True, mutates: bool = False) -> str:
     argv = ["git", "-C", str(root), *args]
-    return run(argv, check=check, mutates=mutates, quiet=True, secrets=_secrets()).stdout
+    return run(argv, check=check, mutates=mutates, quiet=True, **_access()).stdout
 
 
 def toplevel(start: Path) -> Path:
@@ -77,7 +80,7 @@ def ref_exists(root: Path, ref: str) -> bool:
         check=False,
         mutates=False,
         quiet=True,
-        secrets=_secrets(),
+        **_access(),
     )
     return result.returncode == 0
 
@@ -135,7 +138,7 @@ def last_tag(root: Path, pattern: str, ref: str = "HEAD") -> str | None:
         check=False,
         mutates=False,
         quiet=True,
-        secrets=_secrets(),
+        **_access(),
     )
     return result.stdout.strip() or None if result.returncode == 0 else None
 
@@ -147,7 +150,7 @@ def tag_commit(root: Path, tag: str) -> str | None:
         check=False,
         mutates=False,
         quiet=True,
-        secrets=_secrets(),
+        **_access(),
     )
     return result.stdout.strip() or None if result.returncode == 0 else None
 
@@ -243,7 +246,7 @@ def check_remote(root: Path, remote: str, branch: str) -> None:
         check=False,
         mutates=False,
         quiet=True,
-        secrets=_secrets(),
+        **_access(),
     )  # fmt: skip
     if dry.returncode != 0:
         reason = dry.stderr.strip() or dry.stdout.strip() or f"exit {dry.returncode}"
