@@ -45,12 +45,12 @@ _auth: dict[str, str] = {}
 
 
 def _access() -> dict[str, dict[str, str]]:
-    """What git calls receive beyond the base environment: where the auth header goes
-    (``env``), and the header itself and the ssh agent's socket (``secrets``)."""
+    """What git calls receive beyond the base environment: the ssh agent's socket and where
+    the auth header goes (``env``), and the header itself (``secrets``)."""
     agent = os.environ.get("SSH_AUTH_SOCK")
     header = {k: v for k, v in _auth.items() if k.startswith("GIT_CONFIG_VALUE_")}
     where = {k: v for k, v in _auth.items() if k not in header}
-    return {"env": where, "secrets": {**header, **({"SSH_AUTH_SOCK": agent} if agent else {})}}
+    return {"env": {**where, **({"SSH_AUTH_SOCK": agent} if agent else {})}, "secrets": header}
 
 
 def _git(root: Path, *args: str, check: bool = True, mutates: bool = False) -> str:

@@ -187,7 +187,6 @@ def upload(
             )
         results.append(Uploaded(path, "skipped", local))
     if pending:
-        secrets = {"TWINE_USERNAME": username, "TWINE_PASSWORD": password}
         from releasekit.publish.attestations import attested
 
         twine = [sys.executable, "-m", "twine", "upload", "--non-interactive"]
@@ -195,8 +194,8 @@ def upload(
             twine.append("--attestations")  # PEP 740: each file's attestation beside it
         run(
             [*twine, "--disable-progress-bar", "--repository-url", repository_url, *pending],
-            env={"TWINE_NON_INTERACTIVE": "1"},
-            secrets=secrets,
+            env={"TWINE_USERNAME": username, "TWINE_NON_INTERACTIVE": "1"},
+            secrets={"TWINE_PASSWORD": password},
             hint=f"Check the upload URL {repository_url} and the upload credentials.",
         )
         results.extend(Uploaded(p, "uploaded", file_sha256(p)) for p in pending)
