@@ -151,3 +151,8 @@ def test_long_command_lines_are_shortened_for_people(capsys: pytest.CaptureFixtu
     echoed = capsys.readouterr().err.strip()
     assert len(echoed) < 420
     assert echoed.endswith("(203 arguments in all)")
+
+
+def test_settings_in_env_are_not_redacted() -> None:
+    run.Runner(echo=False)([sys.executable, "-c", "pass"], env={"TWINE_USERNAME": "uploader-b71c"})
+    assert run.redact("user uploader-b71c") == "user uploader-b71c"
