@@ -11,11 +11,11 @@
 ARG PYTHON_BASE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_BASE} AS builder
-ARG VERSION=0.1.0
+ARG PYTHON_VERSION=0.1.0
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python3 -m venv /opt/venv
 COPY build/wheelhouse/agent-runtime/ /wheels/
-RUN /opt/venv/bin/pip install --no-index --find-links /wheels "ironcage-agent-runtime==${VERSION}" \
+RUN /opt/venv/bin/pip install --no-index --find-links /wheels "ironcage-agent-runtime==${PYTHON_VERSION}" \
  && /opt/venv/bin/pip uninstall --yes pip setuptools
 
 FROM ${PYTHON_BASE}

@@ -11,7 +11,7 @@ Artifacts of a release land in ``dist/<version>/``::
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -30,6 +30,8 @@ __all__ = [
     "dist_version",
     "outcome_rows",
     "source_date_epoch",
+    "wheel_project",
+    "wheels_of",
 ]
 
 Status = Literal["built", "up to date"]
@@ -66,6 +68,35 @@ def dist_version(ws: Workspace, packages: Sequence[str] | None = None) -> str:
             f"dist/<version>/ folder. Build them one at a time with `--package NAME`."
         )
     return found.pop()
+
+
+def wheel_project(path: Path) -> str:
+    """The normalized project name of wheel ``path``, read from its file name (PEP 427)."""
+    from packaging.utils import parse_wheel_filename
+
+    return str(parse_wheel_filename(path.name)[0])
+
+
+def wheels_of(folder: Path, version: str, dists: Iterable[str] | None = None) -> list[Path]:
+    """The wheels in ``folder`` of release ``version`` (of ``dists`` only, when given), sorted.
+
+    File names are read with ``packaging`` and compared by PEP 440 version and normalized
+    name, so ``ironcage_cli-1.2.0rc1-py3-none-any.whl`` is found for ``1.2.0-rc.1``.
+    """
+    from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+    from packaging.version import Version
+
+    wanted = Version(versions.python_version(version))
+    names = None if dists is None else {canonicalize_name(d) for d in dists}
+    found = []
+    for path in sorted(folder.glob("*.whl")) if folder.is_dir() else []:
+        try:
+            name, built, _, _ = parse_wheel_filename(path.name)
+        except InvalidWheelFilename:
+            continue
+        if built == wanted and (names is None or name in names):
+            found.append(path)
+    return found
 
 
 def dist_dir(ws: Workspace, version: str) -> Path:

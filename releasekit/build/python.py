@@ -212,7 +212,7 @@ def _wheelhouse(
     folder.mkdir(parents=True)
     new = [_wheel(files) for files in built.values()]
     names = {w.name for w in new}
-    old = [w for w in published.glob(f"*-{version}-*.whl") if w.name not in names]
+    old = [w for w in artifacts.wheels_of(published, version) if w.name not in names]
     for wheel in [*old, *new]:
         shutil.copy2(wheel, folder / wheel.name)
     return folder
@@ -241,7 +241,7 @@ def _smoke_and_sbom(
     pkg: Package, wheel: Path, wheelhouse: Path, staging: Path, version: str, epoch: str
 ) -> Path:
     """Smoke-test ``wheel`` in a venv from ``wheelhouse``; the path of its staged SBOM."""
-    digests = {sbom.canonical(w.name.split("-")[0]): file_sha256(w) for w in wheelhouse.iterdir()}
+    digests = {artifacts.wheel_project(w): file_sha256(w) for w in wheelhouse.glob("*.whl")}
     python = smoke_test(pkg, wheel, [wheelhouse], staging / "venvs" / pkg.name, version)
     env = sbom.installed(python)
     root = next(d for d in env if sbom.canonical(d.name) == sbom.canonical(pkg.spec.dist))

@@ -1,8 +1,14 @@
-"""Git: clean-tree and branch checks, history, tags and pushes, all through ``run``."""
+"""Git: clean-tree and branch checks, history, tags and pushes, all through ``run``.
+
+git is the one tool that receives the remote's credentials: the auth header ``authenticate``
+sets (and the ssh agent's socket) go to git calls only, never into the process environment
+that other tools inherit.
+"""
 
 from __future__ import annotations
 
 import base64
+import os
 from pathlib import Path
 
 from releasekit.core.errors import PreflightError, ReleaseError
@@ -11,6 +17,7 @@ from releasekit.core.run import register_secret, run
 __all__ = [
     "add",
     "add_and_commit",
+    "authenticate",
     "changed_files",
     "check_remote",
     "commit",
@@ -41,8 +48,21 @@ __all__ = [
 ]
 
 
+_auth: dict[str, str] = {}
+
+
+def _access() -> dict[str, dict[str, str]]:
+    """What git calls receive beyond the base environment: the ssh agent's socket and where
+    the auth header goes (``env``), and the header itself (``secrets``)."""
+    agent = os.environ.get("SSH_AUTH_SOCK")
+    header = {k: v for k, v in _auth.items() if k.startswith("GIT_CONFIG_VALUE_")}
+    where = {k: v for k, v in _auth.items() if k not in header}
+    return {"env": {**where, **({"SSH_AUTH_SOCK": agent} if agent else {})}, "secrets": header}
+
+
 def _git(root: Path, *args: str, check: bool = True, mutates: bool = False) -> str:
-    return run(["git", "-C", str(root), *args], check=check, mutates=mutates, quiet=True).stdout
+    argv = ["git", "-C", str(root), *args]
+    return run(argv, check=check, mutates=mutates, quiet=True, **_access()).stdout
 
 
 def toplevel(start: Path) -> Path:
@@ -72,6 +92,7 @@ def ref_exists(root: Path, ref: str) -> bool:
         check=False,
         mutates=False,
         quiet=True,
+        **_access(),
     )
     return result.returncode == 0
 
@@ -136,6 +157,7 @@ def last_tag(
         check=False,
         mutates=False,
         quiet=True,
+        **_access(),
     )
     return result.stdout.strip() or None if result.returncode == 0 else None
 
@@ -147,6 +169,7 @@ def tag_commit(root: Path, tag: str) -> str | None:
         check=False,
         mutates=False,
         quiet=True,
+        **_access(),
     )
     return result.stdout.strip() or None if result.returncode == 0 else None
 
@@ -294,6 +317,7 @@ def check_remote(root: Path, remote: str, branch: str) -> None:
         check=False,
         mutates=False,
         quiet=True,
+        **_access(),
     )  # fmt: skip
     if dry.returncode != 0:
         reason = dry.stderr.strip() or dry.stdout.strip() or f"exit {dry.returncode}"
@@ -331,3 +355,12 @@ def token_auth_env(root: Path, remote: str, token: str) -> dict[str, str]:
         "GIT_CONFIG_KEY_0": f"http.https://{host}/.extraheader",
         "GIT_CONFIG_VALUE_0": f"AUTHORIZATION: basic {basic}",
     }
+
+
+def authenticate(root: Path, remote: str, token: str) -> None:
+    """From now on, every git call of this process pushes to ``remote`` with ``token``.
+
+    The header (``token_auth_env``) goes to git calls only; other tools never see it.
+    """
+    _auth.clear()
+    _auth.update(token_auth_env(root, remote, token))

@@ -40,6 +40,7 @@ __all__ = [
     "get",
     "public_url",
     "request",
+    "same_origin",
 ]
 
 DEFAULT_TIMEOUT = 30.0
@@ -128,9 +129,18 @@ def public_url(url: str) -> str:
     return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
-def _origin(url: str) -> tuple[str, str]:
+def _origin(url: str) -> tuple[str, str, int | None]:
     parts = urllib.parse.urlsplit(url)
-    return parts.scheme, parts.netloc
+    try:
+        port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    except ValueError:
+        port = None
+    return parts.scheme, (parts.hostname or "").lower(), port
+
+
+def same_origin(url: str, other: str) -> bool:
+    """True when ``url`` and ``other`` share scheme, host and port (where credentials may go)."""
+    return _origin(url) == _origin(other)
 
 
 class _SameOriginRedirect(urllib.request.HTTPRedirectHandler):
@@ -147,7 +157,7 @@ class _SameOriginRedirect(urllib.request.HTTPRedirectHandler):
     ) -> urllib.request.Request | None:
         new = super().redirect_request(req, fp, code, msg, headers, newurl)
         auth = req.unredirected_hdrs.get(_AUTHORIZATION)
-        if new is not None and auth and _origin(newurl) == _origin(req.full_url):
+        if new is not None and auth and same_origin(newurl, req.full_url):
             new.add_unredirected_header(_AUTHORIZATION, auth)
         return new
 

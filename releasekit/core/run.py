@@ -1,8 +1,13 @@
 """The one place that starts processes.
 
-Commands are argument lists, never shell strings. Secrets travel only in ``env`` and are
-redacted from every line this module prints or puts into an error. In dry-run mode the
-commands are recorded instead of executed.
+Commands are argument lists, never shell strings. A child process gets an allow-listed
+environment (``base_env``: PATH, HOME, locale, temp dirs, the docker, kube, helm, uv, git
+and CI settings; never a variable whose name looks secret), then the call's ``env`` (plain
+settings; a secret-looking name there is refused), then the call's ``secrets``: each call
+site names the secrets its tool needs (twine its upload credentials, cosign its key and
+password, git its auth header), and every other process, builds and smoke tests included,
+receives none. Secrets are redacted from every line this module prints or puts into an
+error. In dry-run mode the commands are recorded instead of executed.
 
 A thread may send its commands' output somewhere of its own (``captured``): every command
 line and everything the command printed go, redacted, to that writer instead of stderr,
@@ -26,12 +31,16 @@ from pathlib import Path
 from releasekit.core.errors import Cancelled, ToolError, ToolMissingError
 
 __all__ = [
+    "CLOUD_CREDENTIALS",
     "REDACTED",
     "Result",
     "Runner",
+    "base_env",
     "captured",
     "check_cancelled",
     "child_env",
+    "cloud_credentials",
+    "looks_secret",
     "redact",
     "redact_data",
     "register_secret",
@@ -50,6 +59,25 @@ _TAIL_LINES = 30
 # mangle ordinary words ("true") in every line and file.
 _NOT_SECRETS = {"true", "false", "yes", "no", "on", "off", "none", "null", "enabled", "disabled"}
 _NO_PROMPT = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
+_BASE_NAMES = frozenset(
+    {
+        "PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TERM",
+        "TMPDIR", "TMP", "TEMP", "SOURCE_DATE_EPOCH", "NO_COLOR", "FORCE_COLOR", "COLUMNS",
+        "CI", "VIRTUAL_ENV", "KUBECONFIG", "BUILDKIT_HOST", "SSL_CERT_FILE", "SSL_CERT_DIR",
+        "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+        "http_proxy", "https_proxy", "no_proxy", "AWS_PROFILE", "AWS_REGION",
+        "AWS_DEFAULT_REGION", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_CA_BUNDLE",
+        "NODE_EXTRA_CA_CERTS", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PYENV_ROOT",
+        "PYENV_VERSION",
+    }
+)  # fmt: skip
+_BASE_PREFIXES = (
+    "LC_", "XDG_", "GITHUB_", "RUNNER_", "DOCKER_", "HELM_", "UV_", "PIP_", "GIT_", "SIGSTORE_",
+)  # fmt: skip
+# git reads extra config (an auth header) from these: only git calls that are given it.
+_GIT_CONFIG = re.compile(r"^GIT_CONFIG_(COUNT|KEY_\d+|VALUE_\d+|PARAMETERS)$")
+CLOUD_CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+"""The variables a cloud provider's tools (terraform, helm's kubeconfig plugins) sign in with."""
 _POLL = 0.2
 
 
@@ -118,9 +146,42 @@ def redact_data(data: object) -> object:
     return data
 
 
-def child_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment of a child process: ours, no interactive prompts, then ``env``."""
-    return {**os.environ, **_NO_PROMPT, **(env or {})}
+def looks_secret(name: str) -> bool:
+    """True for a variable name that says it holds a secret (``*_TOKEN``, ``*PASSWORD``...)."""
+    return _SECRET_NAME.search(name) is not None
+
+
+def base_env(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The variables of ours that every child process gets: the allow-list, nothing secret."""
+    return {
+        name: value
+        for name, value in (os.environ if environ is None else environ).items()
+        if (name in _BASE_NAMES or name.startswith(_BASE_PREFIXES))
+        and not _SECRET_NAME.search(name)
+        and not _GIT_CONFIG.match(name)
+    }
+
+
+def cloud_credentials(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The ``CLOUD_CREDENTIALS`` that are set, for ``secrets=`` of a tool that signs in."""
+    env = os.environ if environ is None else environ
+    return {name: env[name] for name in CLOUD_CREDENTIALS if env.get(name)}
+
+
+def child_env(
+    env: Mapping[str, str] | None = None, secrets: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The environment of a child process: ``base_env``, no prompts, ``env``, ``secrets``.
+
+    ValueError when ``env`` holds a name that looks secret: such a value goes in ``secrets``,
+    where the call site names it as a secret of that tool.
+    """
+    for name in env or {}:
+        if _SECRET_NAME.search(name):
+            raise ValueError(f"`{name}` looks secret: pass it in `secrets=`, not `env=`")
+    for value in (secrets or {}).values():
+        register_secret(value)
+    return {**base_env(), **_NO_PROMPT, **(env or {}), **(secrets or {})}
 
 
 @dataclass(frozen=True)
@@ -148,6 +209,7 @@ class Runner:
         *,
         cwd: str | Path | None = None,
         env: Mapping[str, str] | None = None,
+        secrets: Mapping[str, str] | None = None,
         timeout: float | None = 900,
         check: bool = True,
         input: str | None = None,
@@ -159,7 +221,7 @@ class Runner:
         args = tuple(str(a) for a in argv)
         if not args:
             raise ValueError("empty argv")
-        secrets_from_env(env or {})
+        environment = child_env(env, secrets)
         shown = _shorten(redact(" ".join(args)), len(args))
         sink: _Capture | None = getattr(_local, "capture", None)
         echo = self.echo and not quiet
@@ -179,7 +241,7 @@ class Runner:
                 proc = subprocess.run(
                     args,
                     cwd=cwd,
-                    env=child_env(env),
+                    env=environment,
                     timeout=timeout,
                     input=input,
                     stdin=subprocess.DEVNULL if input is None else None,
@@ -188,7 +250,7 @@ class Runner:
                     check=False,
                 )
             else:
-                proc = _cancellable(args, cwd, env, timeout, input, sink)
+                proc = _cancellable(args, cwd, environment, timeout, input, sink)
         except FileNotFoundError:
             raise ToolMissingError(
                 f"`{args[0]}` is not installed or not on PATH (needed for `{shown}`). "
@@ -214,7 +276,7 @@ class Runner:
 def _cancellable(
     args: Sequence[str],
     cwd: str | Path | None,
-    env: Mapping[str, str] | None,
+    env: Mapping[str, str],
     timeout: float | None,
     input: str | None,
     sink: _Capture,
@@ -223,7 +285,7 @@ def _cancellable(
     with subprocess.Popen(
         args,
         cwd=cwd,
-        env=child_env(env),
+        env=dict(env),
         stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -308,10 +370,14 @@ def spawn(
     log: Path,
     cwd: str | Path | None = None,
     env: Mapping[str, str] | None = None,
+    secrets: Mapping[str, str] | None = None,
 ) -> subprocess.Popen[bytes]:
-    """Start a long-running server in its own session, its output appended to ``log``."""
+    """Start a long-running server in its own session, its output appended to ``log``.
+
+    Its environment is ``child_env(env, secrets)``, as for ``Runner.__call__``.
+    """
     args = [str(a) for a in argv]
-    secrets_from_env(env or {})
+    environment = child_env(env, secrets)
     if runner.echo:
         print(f"$ {redact(' '.join(args))} &", file=sys.stderr)
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -320,7 +386,7 @@ def spawn(
             return subprocess.Popen(
                 args,
                 cwd=cwd,
-                env=child_env(env),
+                env=environment,
                 stdin=subprocess.DEVNULL,
                 stdout=handle,
                 stderr=subprocess.STDOUT,

@@ -6,27 +6,33 @@ extra sites release.toml declares (chart ``version``/``appVersion``, image tags 
 and compose files, tfvars), and each package's entry in the workspace lock (``uv.lock``),
 so a bump leaves the lock as fresh as ``uv lock --check`` requires without resolving
 anything again (no index, no cache). This is the only module that writes version strings.
+
+A release version is semver (``1.2.0-rc.1``): tags, images, charts and ``__version__`` hold
+it as is. Python's own sites, ``[project].version`` and the pins between packages, hold its
+PEP 440 form (``1.2.0rc1``), which is what wheel and sdist file names and the index use:
+``python_version`` gives it and ``semver_of_python`` reads it back. A pre-release therefore
+takes one of the tokens PEP 440 can express (``PRE_TOKENS``: dev, alpha, beta, rc) followed
+by one number; any other is refused when the version is chosen.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
-import packaging.version
 import semver
 
-from releasekit.core.errors import ManifestError, VersionError
-from releasekit.core.uvlock import LOCK_FILE
+from releasekit.core.errors import VersionError
+from releasekit.core.version_sites import Form, Found, Site, read, rel, sites
 from releasekit.core.workspace import Workspace
 
 __all__ = [
     "PARTS",
+    "PRE_TOKENS",
     "Bump",
     "Found",
     "Site",
@@ -36,37 +42,21 @@ __all__ = [
     "current",
     "parse",
     "plan_bump",
+    "python_version",
     "read",
+    "semver_of_python",
     "sites",
-    "written",
 ]
 
 Part = Literal["major", "minor", "patch", "prerelease", "release"]
 PARTS: tuple[str, ...] = get_args(Part)
-_V = r"(?P<version>[0-9A-Za-z.+-]+)"
-
-
-@dataclass(frozen=True)
-class Site:
-    """Where a version lives: ``pattern``'s ``version`` group in ``file`` (within ``section``)."""
-
-    package: str
-    file: Path
-    kind: str
-    pattern: str
-    section: str | None = None
-    form: Literal["semver", "pep440"] = "semver"
-
-
-@dataclass(frozen=True)
-class Found:
-    """One match of a site: the value it holds, its line, and its span in the file."""
-
-    site: Site
-    value: str
-    line: int
-    start: int
-    end: int
+PRE_TOKENS: dict[str, str] = {"dev": ".dev", "alpha": "a", "beta": "b", "rc": "rc"}
+"""Pre-release token -> its PEP 440 spelling (``1.2.0-dev.1`` is ``1.2.0.dev1`` for Python)."""
+_TOKEN_OF = {"dev": "dev", "a": "alpha", "b": "beta", "rc": "rc"}
+_TOKENS_HINT = (
+    "Use a pre-release token PEP 440 can express: --pre-token dev, alpha, beta or rc, "
+    "numbered (1.2.0-dev.1, 1.2.0-alpha.1, 1.2.0-beta.1, 1.2.0-rc.1)."
+)
 
 
 @dataclass(frozen=True)
@@ -96,132 +86,108 @@ def parse(value: str, where: str = "") -> semver.Version:
     return version
 
 
-def sites(ws: Workspace) -> list[Site]:
-    """Every version site of every package, in a stable order."""
-    result: list[Site] = []
-    dist_of = {p.name: p.spec.dist for p in ws.packages}
-    for pkg in ws.packages:
-        result.append(
-            Site(pkg.name, pkg.pyproject, "pyproject", rf'(?m)^version\s*=\s*"{_V}"', "project")
+def python_version(value: str, where: str = "") -> str:
+    """The PEP 440 form of semver ``value``: ``1.2.0-dev.1`` -> ``1.2.0.dev1``, ``-rc.1`` -> ``rc1``
+
+    VersionError naming the value when its pre-release is not ``<token>.<number>`` with a
+    token of ``PRE_TOKENS``.
+    """
+    parsed = parse(value, where)
+    base = f"{parsed.major}.{parsed.minor}.{parsed.patch}"
+    if not parsed.prerelease:
+        return base
+    token, _, number = parsed.prerelease.partition(".")
+    if token not in PRE_TOKENS or not number.isdigit():
+        place = f" in {where}" if where else ""
+        raise VersionError(
+            f"Version `{value}`{place} has the pre-release `{parsed.prerelease}`, which Python "
+            f"packages cannot carry (PEP 440 knows dev, a, b and rc). {_TOKENS_HINT}"
         )
-        init = pkg.dir / "src" / pkg.spec.module / "__init__.py"
-        result.append(Site(pkg.name, init, "__version__", rf'(?m)^__version__\s*=\s*"{_V}"'))
-        for dep in pkg.deps:
-            dist = re.escape(dist_of[dep])
-            result.append(Site(dep, pkg.pyproject, f"pin in {pkg.name}", rf'"{dist}\s*=={_V}"'))
-    lock = ws.root / LOCK_FILE
-    if lock.is_file():
-        for pkg in ws.packages:
-            entry = _lock_entry(pkg.spec.dist)
-            result.append(Site(pkg.name, lock, "lock entry", entry, form="pep440"))
-    for spec in ws.manifest.sites:
-        path = ws.root / spec.file
-        if spec.kind == "chart":
-            result.append(Site(spec.package, path, "chart version", rf"(?m)^version:\s*{_V}\s*$"))
-            result.append(
-                Site(spec.package, path, "chart appVersion", rf'(?m)^appVersion:\s*"?{_V}"?\s*$')
-            )
-        else:
-            result.append(Site(spec.package, path, "regex", spec.pattern))
-    return result
+    return f"{base}{PRE_TOKENS[token]}{int(number)}"
 
 
-def _lock_entry(dist: str) -> str:
-    """The ``version`` line of ``dist``'s own entry in uv.lock (a workspace member)."""
-    name = re.escape(re.sub(r"[-_.]+", "-", dist).lower())
-    return rf'(?m)^name = "{name}"\nversion = "{_V}"\nsource = \{{ (?:editable|virtual) = '
+def semver_of_python(value: str, where: str = "") -> str:
+    """The semver release version whose PEP 440 form is ``value`` (``1.2.0rc1`` -> ``1.2.0-rc.1``).
 
+    The inverse of ``python_version``: VersionError for anything it cannot give (an epoch, a
+    post or local release, other than three release numbers, a pre-release with a dev part).
+    """
+    from packaging.version import InvalidVersion, Version
 
-def written(site: Site, value: str) -> str:
-    """``value`` as ``site`` holds it: uv.lock writes versions in PEP 440's normal form."""
-    if site.form == "semver":
-        return value
+    place = f" in {where}" if where else ""
     try:
-        return str(packaging.version.Version(value))
-    except packaging.version.InvalidVersion:
-        return value
-
-
-def _section_bounds(text: str, section: str | None) -> tuple[int, int]:
-    if section is None:
-        return 0, len(text)
-    header = re.search(rf"(?m)^\[{re.escape(section)}\]\s*$", text)
-    if header is None:
-        return 0, 0
-    following = re.compile(r"(?m)^\[").search(text, header.end())
-    return header.end(), following.start() if following else len(text)
-
-
-def _find(site: Site, text: str) -> list[Found]:
-    start, end = _section_bounds(text, site.section)
-    found = []
-    for match in re.compile(site.pattern, re.MULTILINE).finditer(text, start, end):
-        line = text.count("\n", 0, match.start("version")) + 1
-        found.append(
-            Found(site, match["version"], line, match.start("version"), match.end("version"))
+        parsed = Version(value)
+    except InvalidVersion:
+        parsed = None
+    if (
+        parsed is None
+        or parsed.epoch
+        or parsed.post is not None
+        or parsed.local is not None
+        or len(parsed.release) != 3
+        or (parsed.pre is not None and parsed.dev is not None)
+    ):
+        raise VersionError(
+            f"Version `{value}`{place} is not a release version the toolkit writes: use "
+            "MAJOR.MINOR.PATCH with an optional pre-release, for example 1.2.0, 1.2.0.dev1 or "
+            "1.2.0rc1 (Python's form of 1.2.0-rc.1)."
         )
-    return found
+    base = ".".join(str(n) for n in parsed.release)
+    if parsed.dev is not None:
+        return f"{base}-dev.{parsed.dev}"
+    if parsed.pre is not None:
+        return f"{base}-{_TOKEN_OF[parsed.pre[0]]}.{parsed.pre[1]}"
+    return base
 
 
-def read(ws: Workspace) -> list[Found]:
-    """Read every site; ManifestError when a declared site is missing from its file."""
-    result: list[Found] = []
-    texts: dict[Path, str] = {}
-    for site in sites(ws):
-        if site.file not in texts:
-            try:
-                texts[site.file] = site.file.read_text(encoding="utf-8")
-            except FileNotFoundError:
-                raise ManifestError(
-                    f"{_rel(ws, site.file)} does not exist but holds the {site.kind} of package "
-                    f"`{site.package}`. Restore the file or fix its entry in {ws.manifest.path}."
-                ) from None
-        matches = _find(site, texts[site.file])
-        if not matches:
-            raise ManifestError(
-                f"{_rel(ws, site.file)} holds no {site.kind} of package `{site.package}` "
-                f"(pattern {site.pattern!r}). Restore the line or fix the site in "
-                f"{ws.manifest.path}."
-            )
-        result.extend(matches)
-    return result
+def _form(value: str, form: Form) -> str:
+    """``value`` (semver) as a site of ``form`` holds it."""
+    return python_version(value) if form == "python" else value
 
 
-def _rel(ws: Workspace, path: Path) -> str:
-    try:
-        return str(path.relative_to(ws.root))
-    except ValueError:
-        return str(path)
+def _semver(ws: Workspace, found: Found) -> str:
+    """The release version ``found`` holds, in semver (Python sites read back from PEP 440)."""
+    where = f"{rel(ws, found.site.file)}:{found.line}"
+    if found.site.form == "python":
+        return semver_of_python(found.value, where)
+    parse(found.value, where)
+    return found.value
 
 
 def current(ws: Workspace) -> dict[str, str]:
-    """Each package's version as its own ``[project].version`` states it."""
-    return {f.site.package: f.value for f in read(ws) if f.site.kind == "pyproject"}
+    """Each package's version (semver) as its own ``[project].version`` states it."""
+    return {f.site.package: _semver(ws, f) for f in read(ws) if f.site.kind == "pyproject"}
 
 
-def _expected(ws: Workspace, found: list[Found]) -> dict[str, str]:
-    own = {f.site.package: f.value for f in found if f.site.kind == "pyproject"}
+def _expected(ws: Workspace, found: list[Found], values: list[str]) -> dict[str, str]:
+    own = {
+        f.site.package: v for f, v in zip(found, values, strict=True) if f.site.kind == "pyproject"
+    }
     if ws.manifest.policy == "independent":
         return own
-    counts = Counter(f.value for f in found if f.site.form == "semver")
+    counts = Counter(values)
     first = own[ws.packages[0].name]
     release = max(counts, key=lambda v: (counts[v], v == first))
     return dict.fromkeys(own, release)
 
 
 def check(ws: Workspace) -> dict[str, str]:
-    """Verify every site; return each package's version or raise VersionError listing drift."""
+    """Verify every site; return each package's version or raise VersionError listing drift.
+
+    Python sites must hold exactly the PEP 440 form of the version (``python_version``).
+    """
     found = read(ws)
-    for f in found:
-        if f.site.form == "semver":
-            parse(f.value, f"{_rel(ws, f.site.file)}:{f.line}")
-    expected = _expected(ws, found)
-    drift = [f for f in found if f.value != written(f.site, expected[f.site.package])]
+    expected = _expected(ws, found, [_semver(ws, f) for f in found])
+    drift = [
+        (f, _form(expected[f.site.package], f.site.form))
+        for f in found
+        if f.value != _form(expected[f.site.package], f.site.form)
+    ]
     if drift:
         lines = [
-            f"  {_rel(ws, f.site.file)}:{f.line} ({f.site.kind} of {f.site.package}) holds "
-            f"{f.value}, expected {written(f.site, expected[f.site.package])}"
-            for f in drift
+            f"  {rel(ws, f.site.file)}:{f.line} ({f.site.kind} of {f.site.package}) holds "
+            f"{f.value}, expected {want}"
+            for f, want in drift
         ]
         what = (
             "the release version" if ws.manifest.policy == "lockstep" else "each package's version"
@@ -234,8 +200,30 @@ def check(ws: Workspace) -> dict[str, str]:
     return expected
 
 
+def _pythonic(old: str, new: str) -> str:
+    """``new``, once it has a PEP 440 form higher than ``old``'s; VersionError otherwise."""
+    from packaging.version import Version
+
+    python_new = python_version(new)
+    try:
+        python_old = python_version(old)
+    except VersionError:
+        return new  # an old version without a Python form: nothing to order against
+    if Version(python_new) <= Version(python_old):
+        raise VersionError(
+            f"Version `{new}` is higher than `{old}` as semver, but not for Python: PEP 440 "
+            f"orders {python_new} before {python_old} (dev < alpha < beta < rc < release), so "
+            "an index and pip would take the old one. Pass a later pre-release token or the "
+            "release itself."
+        )
+    return new
+
+
 def bump_version(old: str, part: str | None, to: str | None, pre_token: str = "rc") -> str:
-    """The next version from ``old``: ``to`` verbatim (checked higher) or bumped by ``part``."""
+    """The next version from ``old``: ``to`` verbatim (checked higher) or bumped by ``part``.
+
+    The new version must have a PEP 440 form higher than the old one's (``python_version``).
+    """
     base = parse(old)
     if to is not None:
         new = parse(to, "--to")
@@ -244,15 +232,20 @@ def bump_version(old: str, part: str | None, to: str | None, pre_token: str = "r
                 f"Version `{to}` is not higher than the current version `{old}`. "
                 f"Pass a higher --to, or --part to bump from {old}."
             )
-        return str(new)
+        return _pythonic(old, str(new))
     if part not in PARTS:
         raise VersionError(
             f"Unknown --part `{part}`; allowed values are {', '.join(PARTS)}. "
             "Example: `invoke version.bump --part minor`."
         )
     if part == "prerelease":
+        if pre_token not in PRE_TOKENS:
+            raise VersionError(
+                f"--pre-token `{pre_token}` cannot be released: Python packages carry only "
+                f"the pre-releases PEP 440 knows. {_TOKENS_HINT}"
+            )
         start = base if base.prerelease else base.bump_patch()
-        return str(start.bump_prerelease(pre_token))
+        return _pythonic(old, str(start.bump_prerelease(pre_token)))
     if part == "release":
         if not base.prerelease:
             raise VersionError(
@@ -313,7 +306,8 @@ def apply(ws: Workspace, bumps: list[Bump]) -> list[Path]:
         for path, founds in by_file.items():
             text = path.read_text(encoding="utf-8")
             for f in sorted(founds, key=lambda f: f.start, reverse=True):
-                text = text[: f.start] + written(f.site, new_of[f.site.package]) + text[f.end :]
+                value = _form(new_of[f.site.package], f.site.form)
+                text = text[: f.start] + value + text[f.end :]
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)

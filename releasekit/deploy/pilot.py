@@ -22,7 +22,7 @@ from typing import Literal
 
 from releasekit.core.errors import PreflightError, PublishError, ToolError
 from releasekit.core.files import write_json
-from releasekit.core.run import register_secret, run
+from releasekit.core.run import Result, register_secret, run
 from releasekit.deploy import pilot_images, pilot_pins
 from releasekit.deploy.compose import compose_command, compose_env
 from releasekit.deploy.health import HEALTH_PATHS, Health, ask, judge
@@ -96,6 +96,16 @@ def registry_path(registry: str) -> str:
 def compose_argv(base: Sequence[str], settings: Settings, root: Path, *args: str) -> list[str]:
     """The compose command line for the pilot project."""
     return [*base, "-p", settings.project, "-f", str(root / settings.compose_file), *args]
+
+
+_TOKENS = ("CONTROL_PANEL_TOKEN", "AGENT_RUNTIME_TOKEN")
+
+
+def _compose(argv: list[str], root: Path, env: dict[str, str], timeout: float) -> Result:
+    """Run one compose command with ``env``; its tokens travel as the call's secrets."""
+    settings = {k: v for k, v in env.items() if k not in _TOKENS}
+    tokens = {k: v for k, v in env.items() if k in _TOKENS}
+    return run(argv, cwd=root, env=settings, secrets=tokens, timeout=timeout)
 
 
 # --- state under .sandbox/pilot ---------------------------------------------------------
@@ -241,7 +251,7 @@ def _rollout(
     argv = compose_argv(compose_command(), settings, root, "up", "-d", "--no-build")
     _write(_settings_path(root), asdict(replace(settings, up=True)))
     try:
-        result = run(argv, cwd=root, env=env, timeout=600)
+        result = _compose(argv, root, env, 600)
     except ToolError as exc:
         last = exc.stderr_tail.strip().splitlines()[-2:] or ["no output"]
         entry = Deployment(
@@ -285,7 +295,7 @@ def deploy(
     env.update(digests)
     pull = compose_argv(compose_command(), settings, root, "pull", "--quiet")
     try:
-        run(pull, cwd=root, env=env, timeout=600)
+        _compose(pull, root, env, 600)
     except ToolError as exc:
         raise PublishError(
             f"The pilot's images {version} could not be pulled from {registry} (the running "
@@ -368,5 +378,5 @@ def teardown(root: Path, purge: bool = False) -> None:
         return
     args = ["down", "--remove-orphans", *(["--volumes"] if purge else [])]
     env = compose_env(NAMESPACE, "0.0.0", "", settings.port)
-    run(compose_argv(compose_command(), settings, root, *args), cwd=root, env=env, timeout=300)
+    _compose(compose_argv(compose_command(), settings, root, *args), root, env, 300)
     _write(_settings_path(root), asdict(replace(settings, up=False)))

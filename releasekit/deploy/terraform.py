@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from typing import Any
 from releasekit.core.doctor import TOOLS
 from releasekit.core.errors import ManifestError, PreflightError, ToolError
 from releasekit.core.files import write_json
-from releasekit.core.run import Result, require_tool, run
+from releasekit.core.run import Result, cloud_credentials, looks_secret, require_tool, run
 from releasekit.deploy.hcl_checks import Finding, builtin_only, local_modules, static_findings
 from releasekit.deploy.helm import image_pins
 
@@ -96,8 +97,14 @@ def _require_terraform() -> None:
 
 
 def _tf(argv: list[str], cwd: Path, **kwargs: Any) -> Result:
+    """One terraform call. Beside the base environment it gets its own ``TF_*`` variables
+    (secret-looking ones, such as ``TF_TOKEN_*``, as secrets) and the cloud credentials,
+    never the release's upload or signing secrets."""
     _require_terraform()
-    return run(argv, cwd=cwd, env=_ENV, **kwargs)
+    own = {k: v for k, v in os.environ.items() if k.startswith("TF_")}
+    settings = {k: v for k, v in own.items() if not looks_secret(k)}
+    secrets = {**{k: v for k, v in own.items() if looks_secret(k)}, **cloud_credentials()}
+    return run(argv, cwd=cwd, env={**settings, **_ENV}, secrets=secrets, **kwargs)
 
 
 def environments(root: Path) -> list[str]:

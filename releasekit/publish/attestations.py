@@ -23,7 +23,7 @@ from pathlib import Path
 from releasekit.core import http
 from releasekit.core.errors import HttpError, PreflightError, ToolMissingError
 from releasekit.core.run import register_secret, run
-from releasekit.publish.keyless import identity
+from releasekit.publish.keyless import identity, oidc_secrets
 
 __all__ = ["SUFFIX", "attest", "attested", "index_host", "mint_upload_token"]
 
@@ -47,7 +47,7 @@ def attest(files: Sequence[Path]) -> list[Path]:
         )
     pending = [path for path in files if not Path(f"{path}{SUFFIX}").is_file()]
     if pending:
-        run([sys.executable, "-m", "pypi_attestations", "sign", *pending])
+        run([sys.executable, "-m", "pypi_attestations", "sign", *pending], secrets=oidc_secrets())
     return [Path(f"{path}{SUFFIX}") for path in files]
 
 

@@ -18,7 +18,14 @@ from typing import Any
 from releasekit.core import files
 from releasekit.core.doctor import TOOLS, check_tool
 from releasekit.core.errors import ConflictError, ManifestError, ToolError, ToolMissingError
-from releasekit.core.run import Result, redact, register_secret, require_tool, run
+from releasekit.core.run import (
+    Result,
+    cloud_credentials,
+    redact,
+    register_secret,
+    require_tool,
+    run,
+)
 from releasekit.publish.chart_archive import archive_meta, contents, epoch_of, normalise, sha256
 
 __all__ = [
@@ -223,10 +230,11 @@ def run_helm(
 ) -> Result:
     """Run one helm command; its failure carries helm's findings and names a bad values file.
 
-    ``helm lint`` reports on stdout and only sums up on stderr, so both are kept.
+    ``helm lint`` reports on stdout and only sums up on stderr, so both are kept. helm's
+    only secrets are the cloud credentials a kubeconfig may sign in with.
     """
     _require_helm()
-    result = run(argv, check=False, **kwargs)
+    result = run(argv, check=False, secrets=cloud_credentials(), **kwargs)
     if result.returncode == 0 or not check or result.dry_run:
         return result
     lines = [*result.stdout.strip().splitlines(), *result.stderr.strip().splitlines()]

@@ -4,8 +4,12 @@ Before uploading a file the index's simple page (``<index>/<project>/``) is aske
 as PEP 691 JSON where the index speaks it and as the PEP 503 HTML page where it does not
 (pypiserver). A file already there with the same sha256 is skipped; one with different
 content is a ConflictError naming both digests (an index never lets a file be replaced,
-and a release must not silently ship two different files under one name). Credentials
-travel only in the environment of the twine process, never on its command line.
+and a release must not silently ship two different files under one name).
+
+The upload credentials go only to the upload URL: in the environment of the twine process
+(never on its command line) and in the preflight's probe of that URL. The index is read
+anonymously, unless read credentials are given: those go to the index's own origin only,
+never to a file URL the index page links elsewhere.
 """
 
 from __future__ import annotations
@@ -113,6 +117,11 @@ def _files(answer: http.Response) -> dict[str, str]:
     return parser.links
 
 
+def _for(url: str, index_url: str, auth: http.Auth | None) -> http.Auth | None:
+    """``auth`` when ``url`` is on the index's own origin, else nothing."""
+    return auth if auth is not None and http.same_origin(url, index_url) else None
+
+
 def index_files(
     index_url: str, project: str, auth: tuple[str, str] | http.Auth | None = None
 ) -> dict[str, str]:
@@ -122,7 +131,7 @@ def index_files(
     from packaging.utils import canonicalize_name
 
     page_url = f"{index_url.rstrip('/')}/{canonicalize_name(project)}/"
-    answer = _get(page_url, auth, _ACCEPT)
+    answer = _get(page_url, _for(page_url, index_url, auth), _ACCEPT)
     if answer is None:
         return {}
     return {
@@ -139,12 +148,14 @@ def upload(
     *,
     index_url: str | None = None,
     auth: tuple[str, str] | None = None,
+    read_auth: tuple[str, str] | None = None,
 ) -> list[Uploaded]:
     """Upload ``files`` with twine unless the index already holds them (see module doc).
 
     ``index_url`` is the index's simple API (default ``<repository_url>/simple``); the
-    credentials are ``auth`` (user, password) when given, else read from the variables
-    ``username_env`` and ``password_env``.
+    upload credentials are ``auth`` (user, password) when given, else read from the
+    variables ``username_env`` and ``password_env``; they go to twine only. The index is
+    read with ``read_auth`` when given (on its own origin), else anonymously.
     """
     if auth is not None:
         username, password = auth
@@ -152,7 +163,7 @@ def upload(
         username = os.environ.get(username_env, "")
         password = os.environ.get(password_env, "")
     register_secret(password)
-    credentials = http.Auth.basic(username, password) if username or password else None
+    credentials = http.Auth.basic(*read_auth) if read_auth and any(read_auth) else None
     index = index_url or repository_url.rstrip("/") + "/simple"
     results: list[Uploaded] = []
     pending: list[Path] = []
@@ -166,7 +177,7 @@ def upload(
         if url is None:
             pending.append(path)
             continue
-        served = _get(url, credentials)
+        served = _get(url, _for(url, index, credentials))
         remote = hashlib.sha256(served.body if served else b"").hexdigest()
         if served is None or remote != local:
             raise ConflictError(
@@ -176,7 +187,6 @@ def upload(
             )
         results.append(Uploaded(path, "skipped", local))
     if pending:
-        env = {"TWINE_USERNAME": username, "TWINE_PASSWORD": password, "TWINE_NON_INTERACTIVE": "1"}
         from releasekit.publish.attestations import attested
 
         twine = [sys.executable, "-m", "twine", "upload", "--non-interactive"]
@@ -184,7 +194,8 @@ def upload(
             twine.append("--attestations")  # PEP 740: each file's attestation beside it
         run(
             [*twine, "--disable-progress-bar", "--repository-url", repository_url, *pending],
-            env=env,
+            env={"TWINE_USERNAME": username, "TWINE_NON_INTERACTIVE": "1"},
+            secrets={"TWINE_PASSWORD": password},
             hint=f"Check the upload URL {repository_url} and the upload credentials.",
         )
         results.extend(Uploaded(p, "uploaded", file_sha256(p)) for p in pending)

@@ -22,7 +22,14 @@ from releasekit.publish import signing
 from releasekit.publish.oci import Access
 from releasekit.publish.supply_chain import release_record
 
-__all__ = ["OIDC_VARIABLES", "identity", "keyless_sign_argv", "registry_access", "sign_images"]
+__all__ = [
+    "OIDC_VARIABLES",
+    "identity",
+    "keyless_sign_argv",
+    "oidc_secrets",
+    "registry_access",
+    "sign_images",
+]
 
 OIDC_VARIABLES = ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN")
 
@@ -31,6 +38,11 @@ def identity(environ: Mapping[str, str] | None = None) -> bool:
     """True when this job can ask for an OIDC token (GitHub Actions with id-token: write)."""
     env = os.environ if environ is None else environ
     return all(env.get(name) for name in OIDC_VARIABLES)
+
+
+def oidc_secrets() -> dict[str, str]:
+    """The variables a Sigstore client asks the job's OIDC token with (``secrets=`` of it)."""
+    return {name: os.environ[name] for name in OIDC_VARIABLES if os.environ.get(name)}
 
 
 def keyless_sign_argv(ref: str) -> list[str]:
@@ -88,7 +100,7 @@ def sign_images(
         argv = keyless_sign_argv(image.ref)
         access = registry_access(targets or {}, image.ref)
         with signing.registry_env(image.ref.split("/", 1)[0], access) as env:
-            run([signing.require_cosign(), *argv[1:]], env=env)
+            run([signing.require_cosign(), *argv[1:]], env=env, secrets=oidc_secrets())
         signed.append(image.ref)
         say(f"{image.ref}: signed keylessly")
     return signed

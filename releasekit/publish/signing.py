@@ -73,10 +73,16 @@ class SigningKey:
     public: Path
     password: str = field(default="", repr=False)
 
-    def env(self) -> dict[str, str]:
-        """The environment cosign reads the password from (and nothing else)."""
+    def secrets(self) -> dict[str, str]:
+        """What cosign needs in its environment to sign: the password, and the key itself when
+        the reference is ``env://VAR`` (cosign reads ``VAR``)."""
         register_secret(self.password)
-        return {PASSWORD_ENV: self.password}
+        found = {PASSWORD_ENV: self.password}
+        if self.ref.startswith("env://"):
+            variable = self.ref.removeprefix("env://")
+            found[variable] = os.environ.get(variable, "")
+            register_secret(found[variable])
+        return found
 
 
 def require_cosign() -> str:
@@ -173,16 +179,23 @@ def verify_blob_argv(blob: Path, public: Path, signature: Path) -> list[str]:
 # -- calls -----------------------------------------------------------------------------------
 
 
-def _call(argv: list[str], env: dict[str, str], check: bool = True, **kwargs: Any) -> Any:
+def _call(
+    argv: list[str],
+    env: dict[str, str],
+    check: bool = True,
+    secrets: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> Any:
+    """One cosign call: ``env`` its settings, ``secrets`` the key material it signs with."""
     argv = [require_cosign(), *argv[1:]]
-    return run(argv, env=env, check=check, hint=_HINT, **kwargs)
+    return run(argv, env=env, secrets=secrets, check=check, hint=_HINT, **kwargs)
 
 
 def generate_key_pair(folder: Path, password: str) -> tuple[Path, Path]:
     """A new key pair ``folder/cosign.key`` (0600, encrypted with ``password``) and ``.pub``."""
     folder.mkdir(parents=True, exist_ok=True)
     register_secret(password)
-    _call(generate_key_pair_argv(), {PASSWORD_ENV: password}, cwd=folder, quiet=True)
+    _call(generate_key_pair_argv(), {}, secrets={PASSWORD_ENV: password}, cwd=folder, quiet=True)
     key, pub = folder / "cosign.key", folder / "cosign.pub"
     os.chmod(key, 0o600)
     return key, pub
@@ -215,7 +228,7 @@ def ensure_key_pair(home: Path) -> tuple[Path, Path, str]:
 def public_key(key: SigningKey, dest: Path) -> Path:
     """Write the public key of ``key`` to ``dest`` (from the private key and its password)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    _call(public_key_argv(key.ref, dest), key.env(), quiet=True)
+    _call(public_key_argv(key.ref, dest), {}, secrets=key.secrets(), quiet=True)
     return dest
 
 
@@ -243,7 +256,7 @@ def sign(ref: str, key: SigningKey, access: Access) -> Literal["signed", "alread
     if verify(ref, key.public, access) is None:
         return "already signed"
     with _registry_env(_host(ref), access) as registry_env:
-        _call(sign_argv(ref, key.ref, access), {**key.env(), **registry_env})
+        _call(sign_argv(ref, key.ref, access), registry_env, secrets=key.secrets())
     return "signed"
 
 
@@ -275,7 +288,8 @@ def attest(
     with _registry_env(_host(ref), access) as registry_env:
         _call(
             attest_argv(ref, key.ref, predicate, predicate_type, access),
-            {**key.env(), **registry_env},
+            registry_env,
+            secrets=key.secrets(),
         )
     return "attested"
 
@@ -285,7 +299,7 @@ def sign_blob(data: bytes, key: SigningKey) -> bytes:
     with tempfile.TemporaryDirectory(prefix="releasekit-blob-") as tmp:
         blob, signature = Path(tmp) / "blob", Path(tmp) / "blob.sig"
         blob.write_bytes(data)
-        _call(sign_blob_argv(blob, key.ref, signature), key.env(), quiet=True)
+        _call(sign_blob_argv(blob, key.ref, signature), {}, secrets=key.secrets(), quiet=True)
         try:
             return base64.b64decode(signature.read_text(encoding="ascii").strip())
         except (OSError, ValueError):

@@ -25,6 +25,8 @@ _KEYS = {
     "pypi_index": "the index's simple API, e.g. https://pypi.org/simple",
     "pypi_username_env": "variable holding the index user (default TWINE_USERNAME)",
     "pypi_password_env": "variable holding the index password/token (default TWINE_PASSWORD)",
+    "pypi_read_username_env": "variable holding a user that may read a private index",
+    "pypi_read_password_env": "variable holding that reader's password/token",
     "registry": "image registry and namespace, e.g. ghcr.io/ironcage",
     "registry_username_env": "variable holding the registry user",
     "registry_password_env": "variable holding the registry password/token",
@@ -52,6 +54,10 @@ class Target:
     plain_http: bool = False
     pypi_username: str = ""
     pypi_password: str = field(default="", repr=False)
+    """Upload credentials: sent to ``pypi_url`` only (twine, the preflight's probe)."""
+    pypi_read_username: str = ""
+    pypi_read_password: str = field(default="", repr=False)
+    """Read credentials for ``pypi_index`` (its origin only); empty: read anonymously."""
     registry_username: str = ""
     registry_password: str = field(default="", repr=False)
     git_token: str = field(default="", repr=False)
@@ -136,6 +142,14 @@ def resolve(
             )
     user_env = str(table.get("pypi_username_env", "TWINE_USERNAME"))
     password_env = str(table.get("pypi_password_env", "TWINE_PASSWORD"))
+    read_user_env = table.get("pypi_read_username_env")
+    read_password_env = table.get("pypi_read_password_env")
+    if bool(read_user_env) != bool(read_password_env):
+        raise ManifestError(
+            f"{manifest.path}: `targets.{name}` names only one of `pypi_read_username_env` and "
+            "`pypi_read_password_env`; name both (the index's reader and its password), or "
+            "neither to read the index anonymously."
+        )
     reg_user_env = table.get("registry_username_env")
     reg_password_env = table.get("registry_password_env")
     trusted = bool(table.get("pypi_trusted_publishing", False))
@@ -155,6 +169,16 @@ def resolve(
         ),
         pypi_password=(
             "" if trusted else _env(name, password_env, manifest, "pypi_password_env", credentials)
+        ),
+        pypi_read_username=(
+            _env(name, str(read_user_env), manifest, "pypi_read_username_env", credentials)
+            if read_user_env
+            else ""
+        ),
+        pypi_read_password=(
+            _env(name, str(read_password_env), manifest, "pypi_read_password_env", credentials)
+            if read_password_env
+            else ""
         ),
         trusted_publishing=trusted,
         registry_username=(

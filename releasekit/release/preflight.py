@@ -9,7 +9,6 @@ and accepts the target's credentials (a 401 is a preflight failure, not a publis
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 from pathlib import Path
 from types import SimpleNamespace
@@ -144,7 +143,7 @@ def check(
         if target.kind == "remote":
             targets.check_reachable(target)
         if target.git_token:
-            os.environ.update(git.token_auth_env(ws.root, target.git_remote, target.git_token))
+            git.authenticate(ws.root, target.git_remote, target.git_token)
         pushed = None
         if releasing:
             pushed = git.remote_tag_commit(ws.root, target.git_remote, f"v{releasing}")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from releasekit.core.version import python_version
 from tests.conftest import git
 
 __all__ = ["git"]
@@ -66,9 +67,10 @@ version = "9.9.9"
 def _package(root: Path, name: str, dist: str, module: str, version: str, deps: list[str]) -> None:
     folder = root / "packages" / name
     (folder / "src" / module).mkdir(parents=True)
-    pins = ", ".join(f'"{d}=={version}"' for d in deps)
+    python = python_version(version)  # what the toolkit writes into Python's own sites
+    pins = ", ".join(f'"{d}=={python}"' for d in deps)
     (folder / "pyproject.toml").write_text(
-        PYPROJECT.format(dist=dist, version=version, deps=pins), encoding="utf-8"
+        PYPROJECT.format(dist=dist, version=python, deps=pins), encoding="utf-8"
     )
     (folder / "src" / module / "__init__.py").write_text(
         f'"""{name}."""\n\n__version__ = "{version}"\n', encoding="utf-8"

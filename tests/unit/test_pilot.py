@@ -33,10 +33,16 @@ class FakePilot(run.Runner):
     calls: list[tuple[tuple[str, ...], dict[str, str]]] = field(default_factory=list)
 
     def __call__(  # type: ignore[override]
-        self, argv: Sequence[str | Path], *, env: Mapping[str, str] | None = None, **_: object
+        self,
+        argv: Sequence[str | Path],
+        *,
+        env: Mapping[str, str] | None = None,
+        secrets: Mapping[str, str] | None = None,
+        **_: object,
     ) -> run.Result:
         args = tuple(str(a) for a in argv)
-        variables = dict(env or {})
+        run.child_env(env, secrets)  # a secret in env= is refused as the real runner does
+        variables = {**(env or {}), **(secrets or {})}
         self.calls.append((args, variables))
         wanted = variables.get("IRONCAGE_VERSION", "")
         if "pull" in args and wanted in self.unpublished:
@@ -280,7 +286,7 @@ def test_unpublished_images_leave_the_running_deployment_alone(
     assert (fake.version, _trail(root)) == ("1.0.0", [("1.0.0", "healthy", "deploy")])
 
 
-def test_token_is_generated_once_private_and_only_passed_in_env(
+def test_token_is_generated_once_private_and_only_passed_as_a_secret(
     root: Path, port: int, fake: FakePilot
 ) -> None:
     _deploy(root, "1.0.0", port)

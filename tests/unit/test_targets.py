@@ -113,3 +113,42 @@ def test_target_that_does_not_answer_stops_preflight(make_repo) -> None:
     target = targets.resolve(_manifest(make_repo, testbed.free_port()), "prod", credentials=False)
     with pytest.raises(PreflightError, match=r"package index of target `prod` does not answer"):
         targets.check_reachable(target, timeout=2)
+
+
+@pytest.mark.parametrize(
+    ("keys", "expected"),
+    [
+        ("", ("", "")),
+        (
+            'pypi_read_username_env = "READ_USER"\npypi_read_password_env = "READ_PW"\n',
+            ("reader", "read-pw-91"),
+        ),
+    ],
+)
+def test_the_index_is_read_as_the_reader_the_target_names(
+    make_repo, monkeypatch: pytest.MonkeyPatch, keys: str, expected: tuple[str, str]
+) -> None:
+    root: Path = make_repo()
+    path = root / "release.toml"
+    path.write_text(path.read_text() + TABLE.format(port=1) + keys)
+    for name, value in {
+        "TWINE_USERNAME": "u",
+        "TWINE_PASSWORD": "upload-pw-91",
+        "REG_USER": "r",
+        "REG_PASSWORD": "r-secret",
+        "READ_USER": "reader",
+        "READ_PW": "read-pw-91",
+    }.items():
+        monkeypatch.setenv(name, value)
+    target = targets.resolve(manifest.load(root), "prod")
+    assert (target.pypi_read_username, target.pypi_read_password) == expected
+    assert (target.pypi_username, target.pypi_password) == ("u", "upload-pw-91")
+    assert "read-pw-91" not in repr(target)
+
+
+def test_a_reader_without_its_password_is_refused(make_repo) -> None:
+    root: Path = make_repo()
+    path = root / "release.toml"
+    path.write_text(path.read_text() + TABLE.format(port=1) + 'pypi_read_username_env = "R"\n')
+    with pytest.raises(ManifestError, match=r"names only one of `pypi_read_username_env` and"):
+        targets.resolve(manifest.load(root), "prod")

@@ -46,6 +46,7 @@ from releasekit.core import git
 from releasekit.core.errors import ToolError
 from releasekit.core.files import file_sha256
 from releasekit.core.run import check_cancelled
+from releasekit.core.version import python_version
 from releasekit.core.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -219,6 +220,8 @@ def _labels_args(ws: Workspace, spec: ImageSpec, version: str, epoch: str) -> di
     licenses = lic.get("text", "") if isinstance(lic, dict) else str(lic)
     created = datetime.fromtimestamp(int(epoch), tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     args = {"VERSION": version, "REVISION": git.head(ws.root), "CREATED": created}
+    if spec.dists:  # the pip requirement of the wheelhouse: PEP 440, as the wheels are named
+        args["PYTHON_VERSION"] = python_version(version)
     if source:
         args["SOURCE"] = str(source)
     if licenses:

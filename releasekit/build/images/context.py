@@ -22,21 +22,18 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from releasekit.build import python as python_dist
-from releasekit.build.artifacts import Progress
+from releasekit.build.artifacts import Progress, wheels_of
 from releasekit.build.cache import Cache
 from releasekit.build.images.spec import ImageSpec
 from releasekit.core.errors import ToolError
 from releasekit.core.run import run
+from releasekit.core.version import python_version
 from releasekit.core.workspace import Workspace
 
 __all__ = ["CONTEXT_LOCK", "published_wheels", "put_in_place", "stage"]
 
 CONTEXT_LOCK = threading.Lock()
 _BUILD_WHEEL = (sys.executable, "-m", "build", "--wheel", "--no-isolation")
-
-
-def _wheel_name(dist: str, version: str) -> str:
-    return f"{dist.replace('-', '_')}-{version}-"
 
 
 def published_wheels(ws: Workspace, spec: ImageSpec, version: str, epoch: str) -> dict[str, Path]:
@@ -66,14 +63,14 @@ def _build_wheel(
         quiet=True,
         hint=f"Building the wheel of {pkg.dir} failed; fix the error above.",
     )
-    wheels = sorted(dest.glob(_wheel_name(dist, version) + "*.whl"))
+    wheels = wheels_of(dest, version, [dist])
     if not wheels:
         raise ToolError(
             ["python", "-m", "build", "--wheel", str(pkg.dir)],
             0,
             "",
-            f"No {_wheel_name(dist, version)}*.whl was built: does {pkg.pyproject} "
-            f"hold version {version}? Run `invoke version.check`.",
+            f"No wheel of {dist} {python_version(version)} was built: does {pkg.pyproject} "
+            f"hold version {python_version(version)}? Run `invoke version.check`.",
         )
     return wheels[-1]
 

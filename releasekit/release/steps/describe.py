@@ -31,7 +31,8 @@ def describe(ctx: Context) -> list[str]:
     for pkg in ws.packages:
         for kind in pkg.spec.artifacts:
             if kind in {"sdist", "wheel"}:
-                lines.append(f"{kind} {pkg.spec.dist} {new} -> {target.pypi_url}")
+                python = version.python_version(new)
+                lines.append(f"{kind} {pkg.spec.dist} {python} -> {target.pypi_url}")
             elif kind == "binary":
                 lines.append(f"binary dist/{new}/bin/ironcage-{new}-linux-x86_64 -> release assets")
             elif kind == "site":

@@ -37,6 +37,7 @@ class PublishPython(Step):
             target.pypi_url,
             index_url=target.pypi_index,
             auth=(target.pypi_username, target.pypi_password),
+            read_auth=(target.pypi_read_username, target.pypi_read_password),
         )
         for r in results:
             old = dists[r.path]

@@ -1,0 +1,100 @@
+"""Pre-releases are released like any version: a dev pre-release, an rc, then the release.
+
+A fresh copy of this repository (pinned to 0.1.0) is released three times into its own
+sandbox. Each time every artifact is built, published, signed, verified at its destination
+and deployed to the pilot; Python files and pins carry the PEP 440 form of the version
+(``0.1.1.dev1``, ``0.1.1rc1``), tags, images and charts the semver one.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import venv
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from releasekit.deploy import testbed
+from tests.conftest import copy_repo, require, set_version
+from tests.e2e.test_release import IMAGES, Repo, _digest, _index, _tags, git
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
+
+COPY_VERSION = "0.1.0"
+DISTS = ("ironcage_sandbox", "ironcage_agent_runtime", "ironcage_cli")
+RELEASES = [
+    (("--part", "prerelease", "--pre-token", "dev"), "0.1.1-dev.1", "0.1.1.dev1"),
+    (("--to", "0.1.1-rc.1"), "0.1.1-rc.1", "0.1.1rc1"),
+    (("--part", "release"), "0.1.1", "0.1.1"),
+]
+
+
+@pytest.fixture(scope="module")
+def pre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
+    for tool in ("docker", "helm", "cosign", "terraform", "docker-registry", "docker-compose"):
+        require(tool)
+    path = copy_repo(tmp_path_factory.mktemp("e2e-pre") / "repo")
+    set_version(path, COPY_VERSION)
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.email", "e2e@example.com")
+    git(path, "config", "user.name", "e2e")
+    git(path, "add", "-A")
+    git(path, "commit", "-qm", "feat: first release of the monorepo")
+    r = Repo(path, testbed.free_port())
+    yield r
+    r.invoke("sandbox.down", "--purge", ok=False)
+
+
+def _installed_cli(repo: Repo, requirement: str, folder: Path) -> str:
+    """``ironcage version`` of ``requirement`` installed from the sandbox index alone."""
+    index = repo.sandbox()["pypi_url"] + "/simple/"
+    venv.create(folder, with_pip=True)
+    subprocess.run(
+        [folder / "bin/python", "-m", "pip", "install", "-q", "--index-url", index, requirement],
+        check=True,
+    )
+    return subprocess.run(
+        [folder / "bin/ironcage", "version"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def test_dev_and_rc_pre_releases_then_the_release(pre: Repo, tmp_path: Path) -> None:
+    pre.invoke("sandbox.up")
+    host = pre.sandbox()["registry_host"]
+    remote = pre.path / ".sandbox/remote.git"
+    published: set[str] = set()
+    for number, (args, version, python) in enumerate(RELEASES):
+        if number:
+            pre.commit("packages/cli/README.md", f"fix: change {number} before {version}")
+        pre.invoke("release", "--yes", *args)
+
+        assert f"v{version}" in git(remote, "tag").split()
+        cli = (pre.path / "packages/cli/pyproject.toml").read_text()
+        assert f'version = "{python}"' in cli and f'"ironcage-sandbox=={python}"' in cli
+        init = (pre.path / "packages/cli/src/ironcage_cli/__init__.py").read_text()
+        assert f'__version__ = "{version}"' in init
+        published |= {
+            *(f"{dist}-{python}-py3-none-any.whl" for dist in DISTS),
+            *(f"{dist}-{python}.tar.gz" for dist in DISTS),
+        }
+        assert set(_index(pre)) == published
+        recorded = json.loads((pre.path / f"dist/{version}/images.json").read_text())
+        for image in IMAGES:
+            assert version in _tags(host, f"ironcage/{image}")
+            assert recorded[image]["digest"] == _digest(host, f"ironcage/{image}", version)
+        for chart in ("control-panel", "agent-runtime"):
+            assert version in _tags(host, f"charts/{chart}")
+        verified = json.loads(pre.invoke("verify", "--json").stdout)
+        assert verified["ok"] is True and verified["failures"] == [], verified
+        assert verified["version"] == version
+        assert (pre.path / f"dist/{version}/bin/ironcage-{version}-linux-x86_64").is_file()
+        installed = _installed_cli(pre, f"ironcage-cli=={python}", tmp_path / f"venv{number}")
+        assert installed == f"ironcage {version}"
+    pre.invoke("version.check")
+    assert git(pre.path, "log", "--format=%s", "--grep=chore(release)").splitlines() == [
+        "chore(release): v0.1.1",
+        "chore(release): v0.1.1-rc.1",
+        "chore(release): v0.1.1-dev.1",
+    ]
