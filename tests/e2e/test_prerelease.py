@@ -16,13 +16,18 @@ from pathlib import Path
 
 import pytest
 
-from releasekit.deploy import testbed
-from tests.conftest import copy_repo, require, set_version
-from tests.e2e.test_release import IMAGES, Repo, _digest, _index, _tags, git
+from tests.e2e.test_release import (
+    IMAGES,
+    Repo,
+    _digest,
+    _index,
+    _tags,
+    git,
+    sandbox_repo,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
-COPY_VERSION = "0.1.0"
 DISTS = ("ironcage_sandbox", "ironcage_agent_runtime", "ironcage_cli")
 RELEASES = [
     (("--part", "prerelease", "--pre-token", "dev"), "0.1.1-dev.1", "0.1.1.dev1"),
@@ -33,16 +38,10 @@ RELEASES = [
 
 @pytest.fixture(scope="module")
 def pre(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
-    for tool in ("docker", "helm", "cosign", "terraform", "docker-registry", "docker-compose"):
-        require(tool)
-    path = copy_repo(tmp_path_factory.mktemp("e2e-pre") / "repo")
-    set_version(path, COPY_VERSION)
-    git(path, "init", "-q", "-b", "main")
-    git(path, "config", "user.email", "e2e@example.com")
-    git(path, "config", "user.name", "e2e")
-    git(path, "add", "-A")
-    git(path, "commit", "-qm", "feat: first release of the monorepo")
-    r = Repo(path, testbed.free_port())
+    r = sandbox_repo(
+        tmp_path_factory.mktemp("e2e-pre"),
+        "docker", "helm", "cosign", "terraform", "docker-registry", "docker-compose",
+    )  # fmt: skip
     yield r
     r.invoke("sandbox.down", "--purge", ok=False)
 

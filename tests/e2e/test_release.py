@@ -132,18 +132,26 @@ class Repo:
         git(self.path, "commit", "-qm", message)
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory: pytest.TempPathFactory):
-    for tool in ("docker", "helm", "terraform", "docker-registry", "docker-compose"):
+def sandbox_repo(folder: Path, *tools: str) -> Repo:
+    """A copy of the monorepo at COPY_VERSION in ``folder``, one commit, its own sandbox port."""
+    for tool in tools:
         require(tool)
-    path = copy_repo(tmp_path_factory.mktemp("e2e") / "repo")
+    path = copy_repo(folder / "repo")
     set_version(path, COPY_VERSION)
     git(path, "init", "-q", "-b", "main")
     git(path, "config", "user.email", "e2e@example.com")
     git(path, "config", "user.name", "e2e")
     git(path, "add", "-A")
     git(path, "commit", "-qm", "feat: first release of the monorepo")
-    r = Repo(path, testbed.free_port())
+    return Repo(path, testbed.free_port())
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory):
+    r = sandbox_repo(
+        tmp_path_factory.mktemp("e2e"),
+        "docker", "helm", "terraform", "docker-registry", "docker-compose",
+    )  # fmt: skip
     yield r
     r.invoke("sandbox.down", "--purge", ok=False)
 
