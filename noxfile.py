@@ -44,7 +44,7 @@ def _pytest(session: nox.Session, *paths: str) -> None:
 
 @nox.session(python=PYTHON, tags=["check"])
 def lint(session: nox.Session) -> None:
-    """Ruff lint and format check, and the engine's layer contract (import-linter)."""
+    """A stale uv.lock, ruff lint and format, the layer contract (import-linter), module sizes."""
     _sync(session, "lint", project=False)
     session.run("uv", "lock", "--check")
     session.run("ruff", "check", ".")
