@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from releasekit.build import python as python_dist
-from releasekit.core import manifest, workspace
+from releasekit.core import manifest, version, workspace
 
 pytestmark = pytest.mark.integration
 
@@ -24,6 +24,9 @@ MARKERS = {
     "GIT_CONFIG_KEY_0": "http.https://example.test/.extraheader",
     "GIT_CONFIG_VALUE_0": "AUTHORIZATION: basic marker-git-header-41d7",
 }
+
+# The probe package's own version: a workspace of its own, not the monorepo's.
+PROBE_VERSION = "3.2.1"
 
 MANIFEST = """\
 [release]
@@ -45,7 +48,7 @@ build-backend = "hatchling.build"
 
 [project]
 name = "envprobe"
-version = "0.1.0"
+version = "{version}"
 description = "Dumps its environment."
 readme = "README.md"
 requires-python = ">=3.11"
@@ -73,7 +76,7 @@ class CustomBuildHook(BuildHookInterface):
 MODULE = """\
 import json, os, sys
 
-__version__ = "0.1.0"
+__version__ = "{version}"
 
 
 def main():
@@ -91,11 +94,11 @@ def _workspace(root: Path, dumps: Path) -> workspace.Workspace:
     pkg = root / "packages" / "envprobe"
     (pkg / "src" / "envprobe").mkdir(parents=True)
     (root / "release.toml").write_text(MANIFEST, encoding="utf-8")
-    (pkg / "pyproject.toml").write_text(PYPROJECT, encoding="utf-8")
+    (pkg / "pyproject.toml").write_text(PYPROJECT.format(version=PROBE_VERSION), encoding="utf-8")
     (pkg / "README.md").write_text("# envprobe\n\nDumps its environment.\n", encoding="utf-8")
     (pkg / "hatch_build.py").write_text(HOOK.format(dump=str(dumps / "build.jsonl")))
     (pkg / "src" / "envprobe" / "__init__.py").write_text(
-        MODULE.format(dump=str(dumps / "script.jsonl"))
+        MODULE.format(dump=str(dumps / "script.jsonl"), version=PROBE_VERSION)
     )
     (root / ".gitignore").write_text("build/\ndist/\n", encoding="utf-8")
     _git(root, "init", "-q", "-b", "main")
@@ -113,11 +116,12 @@ def test_build_hooks_and_smoke_tested_scripts_see_no_secret(
     for name, value in MARKERS.items():
         monkeypatch.setenv(name, value)
 
+    current = version.current(ws)["envprobe"]
     outcome = python_dist.build_package(
-        ws, ws.get("envprobe"), "0.1.0", epoch="1700000000", deps={}, force=True
+        ws, ws.get("envprobe"), current, epoch="1700000000", deps={}, force=True
     )
 
-    assert {p.name for p in outcome.outputs} >= {"envprobe-0.1.0-py3-none-any.whl"}
+    assert {p.name for p in outcome.outputs} >= {f"envprobe-{current}-py3-none-any.whl"}
     seen = [
         json.loads(line)
         for name in ("build.jsonl", "script.jsonl")
