@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from releasekit.build import artifacts
 from releasekit.build.artifacts import Progress
+from releasekit.build.images.adopt import DEFAULT_NAMESPACE, Source
 from releasekit.build.images.spec import INPUTS_LABEL, ImageSpec, connect, specs, tags_for
 from releasekit.core import git
 from releasekit.core.artifact import IMAGES_FILE, ImagePin, write_images
-from releasekit.core.errors import ConflictError, PublishError
+from releasekit.core.errors import ConflictError, PreflightError, PublishError
 from releasekit.core.workspace import Workspace
 
 if TYPE_CHECKING:
@@ -42,7 +43,6 @@ __all__ = [
     "split_registry",
 ]
 
-DEFAULT_NAMESPACE = "ironcage"
 _LABEL_REVISION = "org.opencontainers.image.revision"
 
 
@@ -59,14 +59,11 @@ class PushResult:
 
 def split_registry(registry: str) -> tuple[str, str]:
     """``HOST[:PORT][/NAMESPACE]`` -> (host, namespace); the namespace defaults to ironcage."""
-    value = registry.strip().removeprefix("https://").removeprefix("http://").rstrip("/")
-    host, _, namespace = value.partition("/")
-    if not host or any(c in value for c in " @"):
-        raise PublishError(
-            f"Registry {registry!r} is not HOST[:PORT][/NAMESPACE], e.g. 127.0.0.1:5000 or "
-            "ghcr.io/ironcage. Pass --registry or set RELEASEKIT_REGISTRY."
-        )
-    return host, namespace or DEFAULT_NAMESPACE
+    try:
+        source = Source.parse(registry)
+    except PreflightError as exc:
+        raise PublishError(str(exc)) from None
+    return source.host, source.namespace
 
 
 def _recorded_id(root: Path, spec: ImageSpec, version: str) -> str | None:

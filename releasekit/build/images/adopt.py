@@ -24,10 +24,10 @@ if TYPE_CHECKING:
     from docker.client import DockerClient
     from docker.models.images import Image
 
-__all__ = ["REVISION_LABEL", "Adopted", "Source", "released_image"]
+__all__ = ["DEFAULT_NAMESPACE", "REVISION_LABEL", "Adopted", "Source", "released_image"]
 
 REVISION_LABEL = "org.opencontainers.image.revision"
-_DEFAULT_NAMESPACE = "ironcage"
+DEFAULT_NAMESPACE = "ironcage"
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Source:
     """The registry a release publishes its images to: host, namespace and credentials."""
 
     host: str
-    namespace: str = _DEFAULT_NAMESPACE
+    namespace: str = DEFAULT_NAMESPACE
     auth: Mapping[str, str] | None = field(default=None, repr=False)
 
     @classmethod
@@ -48,7 +48,7 @@ class Source:
                 f"Registry {registry!r} is not HOST[:PORT][/NAMESPACE], e.g. 127.0.0.1:5000 or "
                 "ghcr.io/ironcage. Pass --registry or set RELEASEKIT_REGISTRY."
             )
-        return cls(host, namespace or _DEFAULT_NAMESPACE, auth)
+        return cls(host, namespace or DEFAULT_NAMESPACE, auth)
 
     def repository(self, image: str) -> str:
         """``HOST/NAMESPACE/<image>``."""
