@@ -153,6 +153,12 @@ def resolve(
     reg_user_env = table.get("registry_username_env")
     reg_password_env = table.get("registry_password_env")
     trusted = bool(table.get("pypi_trusted_publishing", False))
+
+    def optional(key: str) -> str:
+        """The secret in the variable ``key`` names; empty when the table names none."""
+        variable = table.get(key)
+        return _env(name, str(variable), manifest, key, credentials) if variable else ""
+
     target = Target(
         name=name,
         kind="remote",
@@ -170,32 +176,12 @@ def resolve(
         pypi_password=(
             "" if trusted else _env(name, password_env, manifest, "pypi_password_env", credentials)
         ),
-        pypi_read_username=(
-            _env(name, str(read_user_env), manifest, "pypi_read_username_env", credentials)
-            if read_user_env
-            else ""
-        ),
-        pypi_read_password=(
-            _env(name, str(read_password_env), manifest, "pypi_read_password_env", credentials)
-            if read_password_env
-            else ""
-        ),
+        pypi_read_username=optional("pypi_read_username_env"),
+        pypi_read_password=optional("pypi_read_password_env"),
         trusted_publishing=trusted,
-        registry_username=(
-            _env(name, str(reg_user_env), manifest, "registry_username_env", credentials)
-            if reg_user_env
-            else ""
-        ),
-        registry_password=(
-            _env(name, str(reg_password_env), manifest, "registry_password_env", credentials)
-            if reg_password_env
-            else ""
-        ),
-        git_token=(
-            _env(name, str(table["git_token_env"]), manifest, "git_token_env", credentials)
-            if table.get("git_token_env")
-            else ""
-        ),
+        registry_username=optional("registry_username_env"),
+        registry_password=optional("registry_password_env"),
+        git_token=optional("git_token_env"),
         pypi_credentials_from=f"${user_env} / ${password_env}",
         registry_credentials_from=f"${reg_user_env} / ${reg_password_env}" if reg_user_env else "",
         signing_key_env=str(table.get("signing_key_env", "")),
