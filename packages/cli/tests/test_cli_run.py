@@ -76,7 +76,7 @@ def test_run_exception_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str
     ("code", "options", "reason", "status"),
     [
         ("import time; time.sleep(30)", ["--timeout", "1"], "timeout", 124),
-        ("while True: pass", ["--timeout", "3", "--cpu-seconds", "1"], "cpu", 128 + 24),
+        ("while True: pass", ["--timeout", "30", "--cpu-seconds", "1"], "cpu", 128 + 24),
         ("b = bytearray(2 * 1024**3)", ["--memory-mb", "128"], "memory", 1),
         ("print('x' * 10000)", ["--output-limit", "100"], "output", 124),
     ],

@@ -13,7 +13,7 @@ def test_busy_loop_is_stopped_quickly() -> None:
 
 
 def test_cpu_limit_reports_cpu() -> None:
-    result = run("while True: pass", timeout=4, cpu_seconds=1)
+    result = run("while True: pass", timeout=30, cpu_seconds=1)
     assert result.stopped == "cpu"
     # The kernel signals at the limit; the accounting read back after the kill lags a
     # little on a loaded machine, so only "most of the limit" is asserted.
