@@ -52,7 +52,7 @@ def _pytest(session: nox.Session, *paths: str) -> None:
 
 @nox.session(python=PYTHON, tags=["check"])
 def lint(session: nox.Session) -> None:
-    """A stale uv.lock, ruff lint and format, the layer contract, module sizes, the README's rules."""
+    """A stale uv.lock, ruff, the layer contract, module sizes, the README's rules table."""
     _sync(session, "lint", project=False)
     session.run("uv", "lock", "--check")
     session.run("ruff", "check", ".")
@@ -90,7 +90,9 @@ def package(session: nox.Session) -> None:
 def docker(session: nox.Session) -> None:
     """hadolint every Dockerfile, then build, smoke and push the images (`-- --image NAME`: those)."""  # noqa: E501
     _install_toolkit(session, "test", "docker")
-    chosen = [b for a, b in zip(session.posargs, session.posargs[1:]) if a == "--image"]
+    chosen = [
+        b for a, b in zip(session.posargs, session.posargs[1:], strict=False) if a == "--image"
+    ]
     dockerfiles = [ROOT / "docker" / f"{name}.Dockerfile" for name in chosen]
     found = dockerfiles or sorted((ROOT / "docker").glob("*.Dockerfile"))
     session.run("hadolint", *(str(p) for p in found))

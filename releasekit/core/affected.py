@@ -206,8 +206,16 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(("docker/<image>.Dockerfile",), "docker for that image only; security", _image),
     Rule(("docker/compose.yaml",), "pilot", _fixed("pilot")),
-    Rule(("docker/**", ".dockerignore"), "docker (every image); security", _fixed("docker", "security")),
-    Rule(("helm/*/templates/**",), "helm, cluster (deploy templates), security", _fixed("helm", "cluster", "security")),
+    Rule(
+        ("docker/**", ".dockerignore"),
+        "docker (every image); security",
+        _fixed("docker", "security"),
+    ),
+    Rule(
+        ("helm/*/templates/**",),
+        "helm, cluster (deploy templates), security",
+        _fixed("helm", "cluster", "security"),
+    ),
     Rule(("helm/**",), "helm, security", _fixed("helm", "security")),
     Rule(("terraform/**",), "terraform, security", _fixed("terraform", "security")),
     Rule((".checkov.yaml",), "security", _fixed("security")),
@@ -217,7 +225,7 @@ RULES: tuple[Rule, ...] = (
     Rule(("tests/e2e/**",), "e2e", _fixed("e2e")),
     Rule(("bench/**",), "lint only (`nox -s bench` runs the benchmarks)", _fixed()),
     Rule(("**",), "everything (no rule places it)", lambda ws, parts: None),
-)  # fmt: skip
+)
 
 
 def _merge(into: Selection, chosen: Selection) -> None:

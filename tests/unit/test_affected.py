@@ -52,7 +52,8 @@ def _plan_after(root: Path, changes: list[tuple[str, str]], commit: bool) -> aff
         _change(root, path, how)
     if commit:
         git(root, "add", "-A")
-        git(root, "-c", "user.email=t@example.com", "-c", "user.name=T", "commit", "--allow-empty", "-qm", "c")
+        git(root, "-c", "user.email=t@example.com", "-c", "user.name=T", "commit", "-q", "-m", "c",
+            "--allow-empty")  # fmt: skip
     ws = workspace.load(manifest.load(root))
     since = affected.default_since(ws)
     return affected.plan(ws, affected.changed(ws, since), since=since)
