@@ -17,7 +17,10 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.test_release import (
+    CANARY_REGISTRY,
+    CANARY_TWINE,
     IMAGES,
+    OUTPUTS,
     Repo,
     _digest,
     _index,
@@ -92,6 +95,7 @@ def test_dev_and_rc_pre_releases_then_the_release(pre: Repo, tmp_path: Path) -> 
         installed = _installed_cli(pre, f"ironcage-cli=={python}", tmp_path / f"venv{number}")
         assert installed == f"ironcage {version}"
     pre.invoke("version.check")
+    assert [s for text in OUTPUTS for s in (CANARY_TWINE, CANARY_REGISTRY) if s in text] == []
     assert git(pre.path, "log", "--format=%s", "--grep=chore(release)").splitlines() == [
         "chore(release): v0.1.1",
         "chore(release): v0.1.1-rc.1",
