@@ -46,8 +46,9 @@ def _chosen(session: nox.Session, *defaults: str) -> list[str]:
     return [*defaults, *session.posargs]
 
 
-def _pytest(session: nox.Session, *paths: str) -> None:
-    session.run("pytest", *_chosen(session, *paths), env={"PYTHONDONTWRITEBYTECODE": "1"})
+def _pytest(session: nox.Session, *paths: str, options: tuple[str, ...] = ()) -> None:
+    argv = [*options, *_chosen(session, *paths)]
+    session.run("pytest", *argv, env={"PYTHONDONTWRITEBYTECODE": "1"})
 
 
 @nox.session(python=PYTHON, tags=["check"])
@@ -176,9 +177,10 @@ def security(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, tags=["e2e"])
 def e2e(session: nox.Session) -> None:
-    """The whole `invoke release` into a sandbox; install, pull, browse, release, roll back."""
+    """The whole `invoke release` into sandboxes; install, pull, browse, release, roll back."""
     _install_toolkit(session, "test", "e2e")
-    _pytest(session, "tests/e2e")
+    # Each module has a sandbox of its own: one worker per module, side by side.
+    _pytest(session, "tests/e2e", options=("--numprocesses", "auto", "--dist", "loadfile"))
 
 
 @nox.session(python=PYTHON, tags=["bench"], default=False)
