@@ -243,7 +243,7 @@ def markdown(data: ReportData) -> str:
             "",
             "| artifact | waited s | took s | state | critical |",
             "| --- | ---: | ---: | --- | --- |",
-        ]  # noqa: E501
+        ]
         for b in data.build:
             mark = "yes" if b.critical else ""
             out.append(f"| {b.key} | {b.waited:.1f} | {b.took:.1f} | {b.state} | {mark} |")
