@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from releasekit.core.artifact import Artifact, Registry
+from releasekit.core.artifact import Artifact, Kind, Registry
 from releasekit.release.context import Context
 
 __all__ = [
@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 # The kinds a report lists: what the release ships (not its SBOMs, sums, keys, records).
-SHIPPED = ("sdist", "wheel", "binary", "site", "image", "chart", "third-party")
+SHIPPED: tuple[Kind, ...] = ("sdist", "wheel", "binary", "site", "image", "chart", "third-party")
 
 
 @dataclass(frozen=True)
