@@ -195,7 +195,7 @@ def artifact_rows(
                 _sbom(a, sboms, version, dists),
             )
         )
-    order = {kind: i for i, kind in enumerate(SHIPPED)}
+    order: dict[str, int] = {kind: i for i, kind in enumerate(SHIPPED)}
     return sorted(rows, key=lambda r: (order[r.kind], r.name))
 
 
