@@ -51,9 +51,7 @@ def fixed_copy(folder: Path) -> Path:
     _git(root, "commit", "-qm", "base")
     _git(root, "checkout", "-q", "-b", "fix")
     source = root / BUILDER
-    source.write_text(
-        source.read_text().replace('"""Render the site:', '"""Render the whole site:', 1)
-    )
+    source.write_text(source.read_text().replace('"""Render the site:', '"""Render this site:', 1))
     _git(root, "commit", "-qam", "fix(site): one line")
     return root
 

@@ -29,7 +29,7 @@ def test_a_marketing_site_fix_runs_lint_its_tests_and_its_image_only(
     git(root, "checkout", "-q", "-b", "fix")
     source = root / BUILDER
     text = source.read_text()
-    fixed = text.replace('"""Render the site:', '"""Render the whole site:', 1)
+    fixed = text.replace('"""Render the site:', '"""Render this site:', 1)
     assert fixed != text
     source.write_text(fixed)
     git(root, "-c", "user.email=a@example.com", "-c", "user.name=A", "commit", "-qam", "fix: x")
