@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import nox
@@ -38,28 +39,38 @@ def _install_packages(session: nox.Session, *groups: str) -> None:
     _sync(session, *groups, packages=True)
 
 
-def _pytest(session: nox.Session, *paths: str) -> None:
-    session.run("pytest", *paths, *session.posargs, env={"PYTHONDONTWRITEBYTECODE": "1"})
+def _chosen(session: nox.Session, *defaults: str) -> list[str]:
+    """Posargs that name paths replace ``defaults``; other posargs are added to them."""
+    if any((ROOT / arg).exists() for arg in session.posargs):
+        return list(session.posargs)
+    return [*defaults, *session.posargs]
+
+
+def _pytest(session: nox.Session, *paths: str, options: tuple[str, ...] = ()) -> None:
+    argv = [*options, *_chosen(session, *paths)]
+    session.run("pytest", *argv, env={"PYTHONDONTWRITEBYTECODE": "1"})
 
 
 @nox.session(python=PYTHON, tags=["check"])
 def lint(session: nox.Session) -> None:
-    """A stale uv.lock, ruff lint and format, the layer contract (import-linter), module sizes."""
+    """A stale uv.lock, ruff, the layer contract, module sizes, the README's rules table."""
     _sync(session, "lint", project=False)
     session.run("uv", "lock", "--check")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("lint-imports")
     session.run("python", "scripts/check_module_size.py")
+    session.run("python", "scripts/check_rules_table.py")
 
 
 @nox.session(python=PYTHON, tags=["check"])
 def typecheck(session: nox.Session) -> None:
-    """mypy: strict on the engine, plain on every package."""
+    """mypy: strict on the engine, plain on every package (`-- packages/NAME/src`: those only)."""
     _install_toolkit(session, "typecheck")
-    session.run("mypy")
-    for name in PACKAGES:
-        session.run("mypy", "--ignore-missing-imports", f"packages/{name}/src")
+    if not session.posargs:
+        session.run("mypy")
+    for source in session.posargs or [f"packages/{name}/src" for name in PACKAGES]:
+        session.run("mypy", "--ignore-missing-imports", source)
 
 
 @nox.session(python=PYTHON, tags=["check"])
@@ -78,9 +89,14 @@ def package(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, tags=["tools"])
 def docker(session: nox.Session) -> None:
-    """hadolint every Dockerfile, then build, smoke and push the images to a local registry."""
+    """hadolint every Dockerfile, then build, smoke and push the images (`-- --image NAME`: those)."""  # noqa: E501
     _install_toolkit(session, "test", "docker")
-    session.run("hadolint", *sorted(str(p) for p in (ROOT / "docker").glob("*.Dockerfile")))
+    chosen = [
+        b for a, b in zip(session.posargs, session.posargs[1:], strict=False) if a == "--image"
+    ]
+    dockerfiles = [ROOT / "docker" / f"{name}.Dockerfile" for name in chosen]
+    found = dockerfiles or sorted((ROOT / "docker").glob("*.Dockerfile"))
+    session.run("hadolint", *(str(p) for p in found))
     _pytest(session, "tests/integration/docker")
 
 
@@ -161,9 +177,10 @@ def security(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON, tags=["e2e"])
 def e2e(session: nox.Session) -> None:
-    """The whole `invoke release` into a sandbox; install, pull, browse, release, roll back."""
+    """The whole `invoke release` into sandboxes; install, pull, browse, release, roll back."""
     _install_toolkit(session, "test", "e2e")
-    _pytest(session, "tests/e2e")
+    # Each module has a sandbox of its own: one worker per module, side by side.
+    _pytest(session, "tests/e2e", options=("--numprocesses", "auto", "--dist", "loadfile"))
 
 
 @nox.session(python=PYTHON, tags=["bench"], default=False)
@@ -171,3 +188,21 @@ def bench(session: nox.Session) -> None:
     """Benchmarks side by side, as ratios: Python artifacts vs uv build, --jobs, no-op, one change, image sizes."""  # noqa: E501
     _install_toolkit(session)
     session.run("python", "bench/compare.py", *session.posargs)
+
+
+@nox.session(python=PYTHON, tags=["affected"], default=False)
+def affected(session: nox.Session) -> None:
+    """Not run by default: only the sessions a change since REF affects (`-- REF`; `invoke check`)."""  # noqa: E501
+    _install_toolkit(session)
+    since = ["--since", session.posargs[0]] if session.posargs else []
+    out = session.run("invoke", "check", "--plan", "--json", *since, silent=True, stderr=None)
+    plan = json.loads(str(out))
+    for line in plan["lines"]:
+        session.log(line)
+    for name, func in nox.registry.get().items():
+        if name == session.name:
+            continue
+        if plan["everything"] and func.default:
+            session.notify(name, posargs=[])
+        elif name in plan["sessions"]:
+            session.notify(name, posargs=plan["sessions"][name] or [])

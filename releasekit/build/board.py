@@ -24,7 +24,7 @@ from rich.text import Text
 
 from releasekit.build.artifacts import Progress
 
-__all__ = ["Board", "State"]
+__all__ = ["Board", "State", "Timing"]
 
 State = Literal["waiting", "building", "cached", "done", "failed", "cancelled"]
 _STYLES: dict[State, str] = {
@@ -76,6 +76,19 @@ class _Line:
         return (self.ended if self.ended is not None else now) - self.started
 
 
+@dataclass(frozen=True)
+class Timing:
+    """When an artifact of the build started and ended, in seconds since the build began."""
+
+    key: str
+    state: State
+    started: float | None
+    ended: float | None
+
+    def to_json(self) -> dict[str, object]:
+        return {"key": self.key, "state": self.state, "started": self.started, "ended": self.ended}
+
+
 class Board:
     """The live (or plain) view of the artifacts ``keys`` of one build."""
 
@@ -88,6 +101,7 @@ class Board:
         console: Console | None = None,
     ) -> None:
         self._lines = {key: _Line() for key in keys}
+        self._began = time.monotonic()
         self._lock = threading.Lock()
         self._verbose = verbose
         self._console = console or Console(stderr=True, highlight=False, soft_wrap=True)
@@ -134,6 +148,18 @@ class Board:
             took = f" in {seconds:.1f} s" if seconds is not None else ""
             extra = f" ({detail})" if detail else ""
             self._plain(f"{key} {_PLAIN[state]}{took}{extra}")
+
+    def timings(self) -> list[Timing]:
+        """Each artifact's state and times (seconds since the board was made), in key order."""
+
+        def since(moment: float | None) -> float | None:
+            return None if moment is None else round(moment - self._began, 3)
+
+        with self._lock:
+            return [
+                Timing(key, line.state, since(line.started), since(line.ended))
+                for key, line in self._lines.items()
+            ]
 
     def tick(self) -> None:
         """Say (plain lines only) which artifacts have been building for a second or more.

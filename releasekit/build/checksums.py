@@ -8,11 +8,19 @@ from releasekit.core import files
 from releasekit.core.errors import PublishError
 from releasekit.core.files import file_sha256
 
-__all__ = ["FILENAME", "parse", "release_files", "write"]
+__all__ = ["FILENAME", "PAGE", "parse", "release_files", "write"]
 
 FILENAME = "SHA256SUMS"
 PROVENANCE = "provenance.intoto.jsonl"
-_SKIPPED_NAMES = {FILENAME, f"{FILENAME}.asc", f"{FILENAME}.sig", "state.json", PROVENANCE}
+PAGE = "report.html"
+_SKIPPED_NAMES = {
+    FILENAME,
+    f"{FILENAME}.asc",
+    f"{FILENAME}.sig",
+    "state.json",
+    PROVENANCE,
+    PAGE,
+}
 
 
 def _skipped(rel: Path) -> bool:
@@ -20,7 +28,7 @@ def _skipped(rel: Path) -> bool:
 
     Nor is the signed provenance: it names every file's sha256 itself and is checked by
     its signature, whose bytes differ at every signing (ECDSA), while SHA256SUMS stays the
-    same on every run of a release.
+    same on every run of a release. Nor is the report page, which shows one run's times.
     """
     name = rel.name
     hidden = any(part.startswith(".") for part in rel.parts)

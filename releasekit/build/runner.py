@@ -40,11 +40,15 @@ _SMOKE_NEEDS = {"control-panel-web": ("control-panel-api",)}
 
 @dataclass(frozen=True)
 class Built:
-    """The result of a build: the version folder, every artifact, and SHA256SUMS."""
+    """The result of a build: the version folder, every artifact, and SHA256SUMS.
+
+    ``timeline`` holds, for each artifact, what it needed and when it started and ended.
+    """
 
     version: str
     outcomes: tuple[Outcome, ...]
     checksums: Outcome
+    timeline: tuple[dict[str, object], ...] = ()
 
 
 def default_jobs() -> int:
@@ -203,7 +207,9 @@ def build(
     path = checksums.write(folder)
     status: artifacts.Status = "up to date" if path.read_bytes() == before else "built"
     sums = Outcome(checksums.FILENAME, status, (path,))
-    return Built(version=version, outcomes=tuple(outcomes), checksums=sums)
+    needs = {n.key: list(n.needs) for n in nodes}
+    timeline = tuple({**t.to_json(), "needs": needs[t.key]} for t in board.timings())
+    return Built(version=version, outcomes=tuple(outcomes), checksums=sums, timeline=timeline)
 
 
 def build_images(

@@ -10,6 +10,7 @@ from invoke.collection import Collection
 
 from releasekit.commands import (
     build,
+    check,
     cluster,
     deploy,
     deps,
@@ -33,6 +34,7 @@ def namespace() -> Collection:
     ns.add_task(repo.changelog)
     ns.add_task(repo.graph)
     ns.add_task(repo.doctor)
+    ns.add_task(check.check)
     ns.add_collection(version.ns)
     ns.add_collection(deps.ns)
     ns.add_collection(build.ns)

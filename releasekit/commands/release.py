@@ -40,6 +40,8 @@ __all__ = ["ns"]
         "stop_after": "Stop after this step (preflight, version, prepare, build or verify): "
         "no credential is read; `--resume` (after `release.pack`/`release.unpack` on another "
         "machine) publishes it.",
+        "summary": "Append the release's report as Markdown to this file (in GitHub Actions: "
+        "$GITHUB_STEP_SUMMARY); the page is dist/<version>/report.html.",
     },
 )
 def release_task(
@@ -57,6 +59,7 @@ def release_task(
     jobs: int = 0,
     verbose: bool = False,
     stop_after: str = "",
+    summary: str = "",
 ) -> None:
     """Release: version, build, tag, publish, deploy, health, report; or --resume, --abort."""
     from rich.markup import escape
@@ -101,6 +104,8 @@ def release_task(
             say=lambda line: out.print(escape(line), soft_wrap=True),
             progress=lambda line: err_console.print(f"  [dim]{escape(line)}[/]", soft_wrap=True),
         )
+        if summary and result.get("report"):
+            _append_summary(ws.root, summary)
         if json:
             steps = [{"step": n, "result": r, "seconds": round(t, 3)} for n, r, t in timings]
             emit_json({**result, "steps": steps})
@@ -115,6 +120,22 @@ def release_task(
         console.print(table)
         if result.get("report"):
             console.print(f"report: {result['report']}")
+
+
+def _append_summary(root: Any, dest: str) -> None:
+    from pathlib import Path
+
+    from releasekit.core.errors import ReleaseError
+    from releasekit.release.steps.report import summary_path
+
+    source = summary_path(root)
+    if not source.is_file():
+        raise ReleaseError(
+            f"{source} does not exist, so --summary {dest} has nothing to append: the release "
+            "finished before this toolkit wrote summaries. Run the release again to write it."
+        )
+    with Path(dest).open("a", encoding="utf-8") as out:
+        out.write(source.read_text(encoding="utf-8"))
 
 
 def _abort(ws: Any, other_flags: bool) -> None:

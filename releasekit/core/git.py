@@ -34,6 +34,7 @@ __all__ = [
     "is_ancestor",
     "last_tag",
     "local_only_tags",
+    "merge_base",
     "push_atomic",
     "ref_exists",
     "released_versions",
@@ -136,9 +137,29 @@ def changed_files(root: Path, since: str) -> list[str]:
             f"`{since}` is not a commit, branch or tag in {root}. "
             "Pass an existing ref to --since (for example a release tag or `HEAD~1`)."
         )
-    changed = _git(root, "diff", "--name-only", since).splitlines()
+    changed = _git(root, "diff", "--name-only", "--no-renames", since).splitlines()
     untracked = _git(root, "ls-files", "--others", "--exclude-standard").splitlines()
     return sorted({p for p in [*changed, *untracked] if p})
+
+
+def merge_base(root: Path, branch: str) -> str:
+    """The commit where HEAD and ``branch`` (or its remote-tracking ``origin/<branch>``) meet."""
+    for ref in (branch, f"origin/{branch}"):
+        if ref_exists(root, ref):
+            result = run(
+                ["git", "-C", str(root), "merge-base", "HEAD", ref],
+                check=False,
+                mutates=False,
+                quiet=True,
+                **_access(),
+            )
+            if result.returncode == 0:
+                return result.stdout.strip()
+    raise ReleaseError(
+        f"The release branch `{branch}` (release.toml [release].branch) is not in {root}, "
+        f"or shares no history with HEAD. Fetch it (`git fetch origin {branch}`) or pass "
+        "--since REF."
+    )
 
 
 def last_tag(

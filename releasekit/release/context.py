@@ -39,6 +39,7 @@ RECORDED = (
     "health",
     "report",
     "artifacts",
+    "timeline",
 )
 """The context fields steps produce, in the names the state file records them by."""
 
@@ -75,6 +76,8 @@ class Context:
     health: str = ""
     report: str = ""
     artifacts: Registry = field(default_factory=Registry)
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    """Each artifact of the build: what it needed, its state, when it started and ended."""
 
     @property
     def root(self) -> Path:
@@ -115,6 +118,8 @@ class Context:
             if name == "artifacts":
                 if isinstance(value, list):
                     self.artifacts = Registry.from_json(value)
+            elif name == "timeline":
+                self.timeline = [dict(t) for t in value or ()]
             elif name in {"files", "signed", "deployed"}:
                 setattr(self, name, [str(v) for v in value or ()])
             elif name == "since":

@@ -133,14 +133,18 @@ class Repo:
 
 
 def sandbox_repo(folder: Path, *tools: str) -> Repo:
-    """A copy of the monorepo at COPY_VERSION in ``folder``, one commit, its own sandbox port."""
+    """A copy of the monorepo at COPY_VERSION in ``folder``, one commit, its own sandbox port.
+
+    The committer names the folder, so two copies made in the same second never share a
+    commit id (nor the images, tags and labels that carry it).
+    """
     for tool in tools:
         require(tool)
     path = copy_repo(folder / "repo")
     set_version(path, COPY_VERSION)
     git(path, "init", "-q", "-b", "main")
     git(path, "config", "user.email", "e2e@example.com")
-    git(path, "config", "user.name", "e2e")
+    git(path, "config", "user.name", f"e2e {folder.name}")
     git(path, "add", "-A")
     git(path, "commit", "-qm", "feat: first release of the monorepo")
     return Repo(path, testbed.free_port())

@@ -58,7 +58,7 @@ class Build(Step):
 
     name = "build"
     summary = "charts, sdists, wheels, binary, site, images (cached by inputs)"
-    writes = ("artifacts",)
+    writes = ("artifacts", "timeline")
 
     def run(self, ctx: Context) -> str:
         check_head(ctx)
@@ -86,6 +86,7 @@ class Build(Step):
             verbose=ctx.opts.verbose,
             registry=images.Source.parse(target.registry, auth),
         )
+        ctx.timeline = [dict(t) for t in built.timeline]
         image_packages = {spec.name: spec.package for spec in images.specs(ctx.ws)}
         for outcome in (*built.outcomes, built.checksums):
             record_outcome(ctx, outcome, image_packages)

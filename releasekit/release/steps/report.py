@@ -1,7 +1,14 @@
-"""The report step: release notes, SHA256SUMS and release.json, derived from the registry."""
+"""The report step: release notes, SHA256SUMS, release.json and the report page.
+
+The notes, SHA256SUMS and release.json are derived from the registry and are the same bytes
+on every run of a release. The page (``report.html``) and its Markdown twin
+(``build/release/summary.md``, what `invoke release --summary FILE` writes) also show the
+step and build times of this run, so SHA256SUMS does not list the page and nothing signs it.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from releasekit.build import checksums
@@ -9,13 +16,43 @@ from releasekit.core import files
 from releasekit.core.artifact import Artifact
 from releasekit.core.files import file_sha256
 from releasekit.core.recorded import check_unknown, rehashed
+from releasekit.release import report_data, report_page
 from releasekit.release.context import Context
+from releasekit.release.plan import RELEASE_DIR
 from releasekit.release.steps.base import Step
 
-__all__ = ["Report", "adopt_folder", "release_notes", "release_record"]
+__all__ = [
+    "PAGE_FILE",
+    "Report",
+    "adopt_folder",
+    "release_notes",
+    "release_record",
+    "summary_path",
+    "write_report",
+]
 
 NOTES_FILE = "RELEASE_NOTES.md"
 RECORD_FILE = "release.json"
+PAGE_FILE = checksums.PAGE
+
+
+def summary_path(root: Path) -> Path:
+    """The Markdown report of the last release made here (`invoke release --summary`)."""
+    return root / RELEASE_DIR / "summary.md"
+
+
+def write_report(ctx: Context, listed: set[str]) -> Path:
+    """Write ``dist/<version>/report.html`` and the Markdown summary; the page's path."""
+    from releasekit.release.steps import steps
+
+    order = [step.name for step in steps(ctx.ws, ctx.opts)]
+    data = report_data.collect(ctx, order, listed)
+    page = ctx.folder / PAGE_FILE
+    files.write_text(page, report_page.html(data), mode=0o644)
+    summary = summary_path(ctx.root)
+    summary.parent.mkdir(parents=True, exist_ok=True)
+    files.write_text(summary, report_data.markdown(data), mode=0o644)
+    return page
 
 
 def adopt_folder(ctx: Context) -> list[str]:
@@ -117,4 +154,5 @@ class Report(Step):
         data.pop("remote", None)
         files.write_json(folder / RECORD_FILE, data)
         ctx.report = str((folder / RECORD_FILE).relative_to(ctx.root))
-        return f"dist/{ctx.version}/{RECORD_FILE}"
+        write_report(ctx, listed)
+        return f"dist/{ctx.version}/{RECORD_FILE}, {PAGE_FILE}"

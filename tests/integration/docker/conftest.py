@@ -23,6 +23,40 @@ from tests.conftest import REPO, copy_repo, git, require
 IMAGES = ("agent-runtime", "control-panel-api", "control-panel-web", "marketing-site")
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--image",
+        action="append",
+        default=[],
+        choices=IMAGES,
+        help="Run only the tests of this image (repeat for more); they build only these.",
+    )
+
+
+def _mentions(nodeid: str) -> set[str]:
+    """The images a test's id names (module, function or parameters)."""
+    text = nodeid.replace("_", "-")
+    return {name for name in IMAGES if name in text}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --image, keep the tests that name one of those images; deselect the others."""
+    chosen = set(config.getoption("image"))
+    if not chosen:
+        return
+    kept = [item for item in items if _mentions(item.nodeid) & chosen]
+    dropped = [item for item in items if item not in kept]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.fixture(scope="session")
+def selected(request: pytest.FixtureRequest) -> tuple[str, ...]:
+    """The images this run builds: those of --image, else all."""
+    return tuple(request.config.getoption("image")) or IMAGES
+
+
 def commit_all(root: Path, message: str = "test") -> None:
     git(root, "add", "-A")
     git(root, "-c", "user.email=t@example.com", "-c", "user.name=T", "commit", "-qm", message)
@@ -44,7 +78,9 @@ def client() -> Any:
 
 
 @pytest.fixture(scope="session")
-def built(client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+def built(
+    client: Any, tmp_path_factory: pytest.TempPathFactory, selected: tuple[str, ...]
+) -> Iterator[Built]:
     """Build every image once from a bumped copy of the repository; clean up the tags after."""
     current = next(iter(version.check(workspace.load(manifest.load(REPO))).values()))
     new = f"{version.parse(current).major + 80}.3.1"
@@ -60,7 +96,7 @@ def built(client: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bui
             latest[name] = client.images.get(f"ironcage/{name}:latest").id
     ids: set[str] = set()
     try:
-        results = images.build_images(ws, new, client=client)
+        results = images.build_images(ws, new, images=list(selected), client=client)
         ids = {r.image_id for r in results}
         yield Built(ws, new, {r.name: r for r in results})
     finally:
