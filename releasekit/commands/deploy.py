@@ -201,19 +201,27 @@ def health(
 
 @task(
     help={
-        "env": "Environment to roll back: pilot (default), cluster, dev, staging or prod.",
+        "env": "Environment to roll back: pilot (default), cluster, dev, staging or prod "
+        "(a GitOps one by a commit restoring its earlier desired state).",
         "to": "Version to return to (default: the previous healthy one; on Kubernetes each "
         "release's previous version).",
         "json": "Print the deployment record as JSON.",
     }
 )
 def rollback(c: Context, env: str = PILOT, to: str | None = None, json: bool = False) -> None:
-    """Return to the previous healthy version (or --to one) and check its health."""
+    """Return to the previous healthy version (or --to one); a GitOps environment by commit."""
+    from releasekit.commands.gitops import show_applied
+    from releasekit.deploy import gitops, gitops_env, pilot
     from releasekit.deploy import helm as helm_deploy
-    from releasekit.deploy import pilot
 
     with reported():
         root = find_root()
+        if env in gitops_env.gitops_environments(root):
+            genv = gitops_env.resolve(root, env)
+            with release_lock(root):
+                applied = gitops.rollback(root, genv, err_console.print, to)
+            show_applied(applied, json)
+            return
         kenv = _kube(root, env)
         if kenv is None:
             _show(pilot.rollback(root, to), json)
