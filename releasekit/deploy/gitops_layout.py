@@ -26,7 +26,8 @@ DESIRED_FILE = "desired.json"
 KEY_SECRET = "cosign-pub"
 CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 VERSION_ANNOTATION = "releasekit.ironcage.dev/version"
-_INTERVAL = "10m"
+_INTERVAL = "10m"  # the chart is pinned by digest: its source seldom needs a look
+_RECONCILE = "1m"  # how soon helm-controller puts a hand-edited object back
 _TIMEOUT = "2m"
 
 
@@ -110,7 +111,7 @@ def _helm_release(env: GitOpsEnv, pin: ChartPin, version: str, values: Path) -> 
             "annotations": {VERSION_ANNOTATION: version},
         },
         "spec": {
-            "interval": _INTERVAL,
+            "interval": _RECONCILE,
             "timeout": _TIMEOUT,
             "releaseName": pin.name,
             "chartRef": {"kind": "OCIRepository", "name": pin.name},
