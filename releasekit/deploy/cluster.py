@@ -111,7 +111,9 @@ def _owns(pid: int | None, home: Path) -> bool:
     try:
         if proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
             return False
-        return str(home) in proc.joinpath("cmdline").read_bytes().decode(errors="replace")
+        if str(home) in proc.joinpath("cmdline").read_bytes().decode(errors="replace"):
+            return True
+        return os.readlink(proc / "cwd") == str(home)  # Flux's controllers name no path
     except OSError:
         return False
 

@@ -57,13 +57,16 @@ def env(home: Path) -> dict[str, str]:
 
 
 def argv(name: str, exe: str, home: Path, ports: dict[str, int]) -> list[str]:
-    """The command line of controller ``name``: health, metrics (and storage) on loopback."""
+    """The command line of controller ``name``: health, metrics (and storage) on loopback.
+
+    For source-controller, its storage folder ``flux/storage`` is made first."""
     args = [
         exe, f"--health-addr=127.0.0.1:{ports[name]}",
         f"--metrics-addr=127.0.0.1:{ports[name + '-metrics']}", "--events-addr=",
         "--watch-all-namespaces=true", "--log-level=info", "--log-encoding=json",
     ]  # fmt: skip
     if name == "source-controller":
+        (home / "flux" / "storage").mkdir(parents=True, exist_ok=True)
         storage = f"127.0.0.1:{ports['source-controller-storage']}"
         args += [
             f"--storage-path={home / 'flux' / 'storage'}", f"--storage-addr={storage}",
