@@ -6,13 +6,17 @@ run in order, each starting from what the one before left in the environments.
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
+import signal
 import time
 
 import pytest
 from kubernetes import client as k8s
 
-from releasekit.core.errors import PublishError, VerificationError
-from releasekit.deploy import gitops, gitops_status, kube
+from releasekit.core.errors import PreflightError, PublishError, VerificationError
+from releasekit.deploy import cluster, gitops, gitops_status, kube
 from releasekit.deploy.gitops_repo import checkout
 from releasekit.publish import signing
 from tests.integration.gitops.conftest import TIMEOUT, World
@@ -105,3 +109,23 @@ def test_a_chart_signed_by_another_key_is_refused_by_name(world: World, tmp_path
     desired = world.publish("1.2.0", key=signing.SigningKey(str(other), public, password))
     with pytest.raises(VerificationError, match="chart control-panel"):
         gitops.release(world.root, world.env("dev"), desired, world.trust, print, TIMEOUT)
+
+
+def test_a_stopped_controller_is_named_and_after_cluster_up_nothing_is_lost(world: World) -> None:
+    home = world.root / cluster.CLUSTER_DIR
+    pid = json.loads((home / "state.json").read_text())["pids"]["helm-controller"]
+    os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+    with pytest.raises(
+        PreflightError,
+        match=r"helm-controller of the local cluster is not running.*invoke cluster.up",
+    ):
+        gitops.promote(world.root, world.env("dev"), world.env("prod"), world.trust, print,
+                       timeout=TIMEOUT)  # fmt: skip
+    cluster.up(world.root)
+    rows = {r.env: r for r in gitops_status.status(world.root)}
+    assert (rows["dev"].desired_version, rows["dev"].ready) == ("1.0.0", True)
+    applied = gitops.promote(world.root, world.env("dev"), world.env("prod"), world.trust, print,
+                             timeout=TIMEOUT)  # fmt: skip
+    assert {r.running for r in applied.observed.releases} == {"1.0.0"}
