@@ -10,6 +10,7 @@ An environment deploys by commit when its table says ``deploy = "gitops"``::
     helm = "dev"                # values file of each chart: helm/<chart>/values-<helm>.yaml
     flux = "local"              # Flux of the sandbox's cluster; leave out for KUBECONFIG's
     token_env = "GH_TOKEN"      # https only: the variable holding the token that pushes
+    timeout = "2m"              # how long helm-controller waits for a rollout before remediating
 
 Its charts run in namespace ``ironcage-<name>``; Flux (one GitRepository and one
 Kustomization per environment, in ``flux-system``) applies ``path`` of ``branch``.
@@ -35,10 +36,11 @@ GITOPS = "gitops"
 SANDBOX = "sandbox"
 _KEYS = {
     "deploy", "repository", "branch", "path", "helm", "flux", "context", "token_env",
-    "terraform", "compose",
+    "timeout", "terraform", "compose",
 }  # fmt: skip
 _URL = re.compile(r"^(https?://[^\s/]+/\S+|ssh://\S+|[\w.-]+@[\w.-]+:\S+)$")
 _PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
+_DURATION = re.compile(r"^[1-9][0-9]*(s|m|h)$")
 _BRANCH = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$")
 
 
@@ -55,6 +57,7 @@ class GitOpsEnv:
     kube: Kube
     local_root: Path | None = None
     token_env: str = ""
+    timeout: str = "2m"
 
     @property
     def sandbox(self) -> bool:
@@ -138,6 +141,9 @@ def resolve(root: Path, name: str) -> GitOpsEnv:
         raise _fail(
             root, f"{name}.token_env", token_env, "a token is used for https repositories only"
         )
+    timeout = _text(root, table, name, "timeout", "2m")
+    if not _DURATION.match(timeout):
+        raise _fail(root, f"{name}.timeout", timeout, "it must be a duration such as 90s or 2m")
     target = table.get("flux")
     if target not in (None, "local"):
         raise _fail(
@@ -147,7 +153,11 @@ def resolve(root: Path, name: str) -> GitOpsEnv:
     namespace = f"ironcage-{name}"
     if target == "local":
         kube = Kube(cluster.kubeconfig_path(root), cluster.CONTEXT)
-        return GitOpsEnv(name, repository, branch, path, values, namespace, kube, root, token_env)
+        return GitOpsEnv(
+            name, repository, branch, path, values, namespace, kube, root, token_env, timeout
+        )
     context = table.get("context")
     kube = Kube(None, str(context) if context else None)
-    return GitOpsEnv(name, repository, branch, path, values, namespace, kube, None, token_env)
+    return GitOpsEnv(
+        name, repository, branch, path, values, namespace, kube, None, token_env, timeout
+    )

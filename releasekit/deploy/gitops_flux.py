@@ -41,6 +41,7 @@ class ReleaseState:
     current: bool
     reason: str
     drift: str = ""
+    stalled: str = ""
 
     @property
     def converged(self) -> bool:
@@ -153,11 +154,15 @@ def _release(obj: dict[str, Any]) -> ReleaseState:
     drifted = _condition(obj, "Drifted") or {}
     if drifted.get("status") == "True":
         drift = str(drifted.get("message", "drift detected"))
+    stall = _condition(obj, "Stalled")
+    stalled = ""
+    if stall.get("status") == "True":
+        stalled = f"{stall.get('reason', 'Stalled')}: {stall.get('message', '')}"[:400]
     return ReleaseState(
         obj["metadata"]["name"],
         str(obj["metadata"].get("annotations", {}).get(VERSION_ANNOTATION, "")),
         str(history[0].get("appVersion") or history[0].get("chartVersion") or ""),
-        ready.get("status") == "True", current, reason[:400], drift,
+        ready.get("status") == "True", current, reason[:400], drift, stalled,
     )  # fmt: skip
 
 
@@ -187,13 +192,11 @@ def observe(env: GitOpsEnv) -> Observed:
 def _stalled(observed: Observed, charts: list[str]) -> str:
     """Why the environment will not converge by waiting (a remediated upgrade), or ""."""
     for r in observed.releases:
-        if (
-            r.name in charts
-            and r.current
-            and not r.ready
-            and ("RetriesExceeded" in r.reason or "Rollback" in r.reason or "Uninstall" in r.reason)
-        ):
-            return f"HelmRelease {r.name}: {r.reason}"
+        if r.name in charts and r.current and not r.ready and r.stalled:
+            return (
+                f"HelmRelease {r.name}: {r.reason} ({r.stalled}); it runs {r.running or 'nothing'}"
+                f", desired {r.desired}"
+            )
     return ""
 
 

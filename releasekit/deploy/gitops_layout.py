@@ -28,7 +28,6 @@ CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 VERSION_ANNOTATION = "releasekit.ironcage.dev/version"
 _INTERVAL = "10m"  # the chart is pinned by digest: its source seldom needs a look
 _RECONCILE = "1m"  # how soon helm-controller puts a hand-edited object back
-_TIMEOUT = "2m"
 
 
 @dataclass(frozen=True)
@@ -112,7 +111,7 @@ def _helm_release(env: GitOpsEnv, pin: ChartPin, version: str, values: Path) -> 
         },
         "spec": {
             "interval": _RECONCILE,
-            "timeout": _TIMEOUT,
+            "timeout": env.timeout,
             "releaseName": pin.name,
             "chartRef": {"kind": "OCIRepository", "name": pin.name},
             "driftDetection": {"mode": "enabled"},

@@ -65,6 +65,7 @@ def test_a_real_repository_pushes_with_the_token_of_its_variable(
         ('deploy = "gitops"\nrepository = "sandbox"\nhelm = "qa"\n', "Unknown environment `qa`"),
         ('deploy = "gitops"\nrepository = "sandbox"\ntoken_env = "T"\n', "https repositories"),
         ('deploy = "gitops"\nrepository = "sandbox"\nrepo = "x"\n', "allowed keys"),
+        ('deploy = "gitops"\nrepository = "sandbox"\ntimeout = "soon"\n', "duration such as"),
     ],
 )
 def test_bad_environments_are_refused_naming_the_key(

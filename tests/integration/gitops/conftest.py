@@ -99,7 +99,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     for tool in ("git", "helm", "cosign", "openssl", *cluster.COMPONENTS):
         require(tool)
     root = tmp_path_factory.mktemp("gitops-root")
-    shutil.copy(REPO / "release.toml", root / "release.toml")
+    manifest = (REPO / "release.toml").read_text(encoding="utf-8")
+    fail_fast = 'path = "clusters/dev"\ntimeout = "20s"\n'
+    (root / "release.toml").write_text(manifest.replace('path = "clusters/dev"\n', fail_fast))
     shutil.copytree(REPO / "helm", root / "helm")
     for folder in ("packages", "docker", "terraform"):
         (root / folder).symlink_to(REPO / folder)

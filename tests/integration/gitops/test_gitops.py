@@ -129,3 +129,16 @@ def test_a_stopped_controller_is_named_and_after_cluster_up_nothing_is_lost(worl
     applied = gitops.promote(world.root, world.env("dev"), world.env("prod"), world.trust, print,
                              timeout=TIMEOUT)  # fmt: skip
     assert {r.running for r in applied.observed.releases} == {"1.0.0"}
+
+
+def test_an_upgrade_that_never_becomes_ready_is_remediated_and_named(world: World) -> None:
+    desired = world.publish("1.3.0", never_ready=("control-panel-api",))
+    with pytest.raises(PublishError, match=r"remediated it\. HelmRelease control-panel: .*"
+                       r"it runs 1\.0\.0, desired 1\.3\.0") as caught:  # fmt: skip
+        gitops.release(world.root, world.env("dev"), desired, world.trust, print, TIMEOUT)
+    print(caught.value)
+    rows = {r.env: r for r in gitops_status.status(world.root, "dev")}
+    assert rows["dev"].desired_version == "1.3.0"
+    assert not rows["dev"].ready
+    running = {r.name: r.running for r in rows["dev"].releases}
+    assert running["control-panel"] == "1.0.0"
