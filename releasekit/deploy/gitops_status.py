@@ -77,8 +77,8 @@ def drift(env: GitOpsEnv, releases: list[str]) -> list[str]:
             except ApiException:
                 found.append(f"{kind} {name} of {release} is missing")
                 continue
-            want = doc.get("spec", {}).get("replicas", 1)
-            if live.spec.replicas != want:
+            want = doc.get("spec", {}).get("replicas")  # None: an autoscaler owns them
+            if want is not None and live.spec.replicas != want:
                 found.append(f"{kind} {name}: {live.spec.replicas} replicas, released {want}")
             images = [c.get("image") for c in doc["spec"]["template"]["spec"]["containers"]]
             running = [c.image for c in live.spec.template.spec.containers]
