@@ -27,7 +27,10 @@ from releasekit.publish import oci
 from releasekit.publish.charts import chart_repo, find_charts
 from releasekit.publish.trust import Trust, verify_images
 
-__all__ = ["DEFAULT_TIMEOUT", "Applied", "desired_of", "plan", "promote", "release", "rollback"]
+__all__ = [
+    "DEFAULT_TIMEOUT", "Applied", "desired_of", "plan", "promote", "release", "repository_url",
+    "rollback", "verify",
+]  # fmt: skip
 
 DEFAULT_TIMEOUT = 300.0
 Say = Callable[[str], None]
