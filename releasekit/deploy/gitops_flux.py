@@ -189,6 +189,21 @@ def observe(env: GitOpsEnv) -> Observed:
     )  # fmt: skip
 
 
+def _unverified(env: GitOpsEnv, charts: list[str]) -> str:
+    """The OCIRepositories of ``charts`` whose signature Flux refused, with its message."""
+    group, version, plural = _OCI
+    listed = _objects(env).list_namespaced_custom_object(group, version, env.namespace, plural)
+    refused = []
+    for obj in listed.get("items", []):
+        ready = _condition(obj, "Ready")
+        name = obj["metadata"]["name"]
+        current = ready.get("observedGeneration") == obj["metadata"]["generation"]
+        why = f"{ready.get('reason', '')} {ready.get('message', '')}".lower()
+        if name in charts and current and ("verif" in why or "signature" in why):
+            refused.append(f"OCIRepository {env.namespace}/{name}: {ready.get('message', '')}")
+    return "; ".join(refused)[:800]
+
+
 def _stalled(observed: Observed, charts: list[str]) -> str:
     """Why the environment will not converge by waiting (a remediated upgrade), or ""."""
     for r in observed.releases:
@@ -218,6 +233,14 @@ def wait(
         if not problems:
             return observed
         if observed.at(commit):
+            unverified = _unverified(env, charts)
+            if unverified:
+                raise PublishError(
+                    f"{env.describe()} cannot run {version} (commit {commit[:12]}): Flux refused "
+                    f"the chart's signature: {unverified}. The environment keeps running what "
+                    "it ran before; publish charts signed by the release key, or roll back "
+                    f"(`invoke rollback --env {env.name}`)."
+                )
             stalled = _stalled(observed, charts)
             if stalled:
                 raise PublishError(

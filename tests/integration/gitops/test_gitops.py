@@ -11,12 +11,14 @@ import json
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 from kubernetes import client as k8s
 
 from releasekit.core.errors import PreflightError, PublishError, VerificationError
 from releasekit.deploy import cluster, gitops, gitops_status, kube
+from releasekit.deploy.gitops_layout import render
 from releasekit.deploy.gitops_repo import checkout
 from releasekit.publish import signing
 from tests.integration.gitops.conftest import TIMEOUT, World
@@ -104,7 +106,7 @@ def test_a_deployment_scaled_by_hand_is_put_back(world: World) -> None:
     assert gitops_status.drift(env, ["agent-runtime", "control-panel"]) == []
 
 
-def test_a_chart_signed_by_another_key_is_refused_by_name(world: World, tmp_path) -> None:
+def test_a_chart_signed_by_another_key_is_refused_by_name(world: World, tmp_path: Path) -> None:
     other, public, password = signing.ensure_key_pair(tmp_path / "other")
     desired = world.publish("1.2.0", key=signing.SigningKey(str(other), public, password))
     with pytest.raises(VerificationError, match="chart control-panel"):
@@ -142,3 +144,20 @@ def test_an_upgrade_that_never_becomes_ready_is_remediated_and_named(world: Worl
     assert not rows["dev"].ready
     running = {r.name: r.running for r in rows["dev"].releases}
     assert running["control-panel"] == "1.0.0"
+
+
+def test_a_chart_signed_by_another_key_committed_anyway_is_refused_by_flux(
+    world: World, tmp_path: Path
+) -> None:
+    env = world.env("dev")
+    before = {r.name: r.running for r in gitops_status.status(world.root, "dev")[0].releases}
+    other, public, password = signing.ensure_key_pair(tmp_path / "other")
+    desired = world.publish("1.5.0", key=signing.SigningKey(str(other), public, password))
+    copy = checkout(world.root, gitops.repository_url(world.root, env), "main")
+    files = render(world.root, env, desired, world.trust.public.read_text())
+    commit = copy.write(env.path, files, "deploy(dev): ironcage 1.5.0 (not checked)")
+    with pytest.raises(PublishError, match=r"Flux refused the chart's signature: OCIRepository "
+                       r"ironcage-dev/agent-runtime: .*no matching signatures"):  # fmt: skip
+        gitops._converge(world.root, env, copy, copy.url, desired, commit, TIMEOUT, print)
+    after = {r.name: r.running for r in gitops_status.status(world.root, "dev")[0].releases}
+    assert after == before
