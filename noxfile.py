@@ -138,6 +138,13 @@ def cluster(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON, tags=["tools"])
+def gitops(session: nox.Session) -> None:
+    """Flux's controllers against the local control plane: release, promote, roll back and drift by commit."""  # noqa: E501
+    _install_toolkit(session, "test")
+    _pytest(session, "tests/integration/gitops")
+
+
+@nox.session(python=PYTHON, tags=["tools"])
 def terraform(session: nox.Session) -> None:
     """terraform fmt, validate, plan and apply the local environment; static checks on the cloud environments."""  # noqa: E501
     _install_toolkit(session, "test")

@@ -15,7 +15,9 @@
 #   actionlint actionlint, built with Go
 #   cluster    the local Kubernetes control plane (scripts/build-kubernetes.sh: etcd,
 #              kube-apiserver, kube-controller-manager, kube-scheduler, kwok; about 10 to
-#              15 minutes the first time on 2 cores) and openssl
+#              15 minutes the first time on 2 cores), Flux's source-, kustomize- and
+#              helm-controller with their CRDs (scripts/build-flux.sh, about 4 minutes more)
+#              and openssl
 #   browser    chromium and its driver (the end-to-end check of the pilot's frontend)
 #   redis      redis-server (the agent runtime's tests start their own)
 #   terraform  checks terraform (installed from HashiCorp's releases, not by this script)
@@ -180,6 +182,7 @@ go_tools() {
   if wants cluster; then
     command -v openssl >/dev/null || die "openssl is missing: apt-get install openssl"
     RELEASEKIT_CACHE="$CACHE" "$ROOT/scripts/build-kubernetes.sh"
+    RELEASEKIT_CACHE="$CACHE" "$ROOT/scripts/build-flux.sh"
   fi
 }
 # The cold Go builds take minutes of CPU; the steps below are mostly downloads and disk,

@@ -15,6 +15,7 @@ from releasekit.commands import (
     deploy,
     deps,
     docker,
+    gitops,
     helm,
     release,
     repo,
@@ -43,6 +44,8 @@ def namespace() -> Collection:
     ns.add_task(deploy.deploy)
     ns.add_task(deploy.health)
     ns.add_task(deploy.rollback)
+    ns.add_task(gitops.promote)
+    ns.add_collection(gitops.ns)
     ns.add_collection(helm.ns)
     ns.add_collection(tf.ns)
     ns.add_collection(docker.ns)

@@ -117,17 +117,25 @@ def deploy(
     target_: str = "sandbox",
     key: str | None = None,
 ) -> None:
-    """Deploy a released version and check its health; roll back by itself when unhealthy."""
+    """Deploy a released version (a GitOps environment by commit, waited for until Flux runs it)."""
+    from releasekit.commands.gitops import show_applied
     from releasekit.core import version
     from releasekit.core.errors import PreflightError
+    from releasekit.deploy import gitops, gitops_env, pilot, testbed
     from releasekit.deploy import helm as helm_deploy
-    from releasekit.deploy import pilot, testbed
 
     with reported():
         root = find_root()
         kenv = _kube(root, env)
         target = version_ or next(iter(version.check(load_workspace()).values()))
         checked = trust(root, target_, key)
+        if env in gitops_env.gitops_environments(root):
+            genv = gitops_env.resolve(root, env)
+            charts_at = registry or testbed.running(root).registry_host
+            desired = gitops.plan(root, target, charts_at, registry, checked.access)
+            with release_lock(root):
+                show_applied(gitops.release(root, genv, desired, checked, err_console.print), json)
+            return
         if kenv is None:
             where = registry or testbed.running(root).registry_host
             say = err_console.print if json else console.print
@@ -201,19 +209,27 @@ def health(
 
 @task(
     help={
-        "env": "Environment to roll back: pilot (default), cluster, dev, staging or prod.",
+        "env": "Environment to roll back: pilot (default), cluster, dev, staging or prod "
+        "(a GitOps one by a commit restoring its earlier desired state).",
         "to": "Version to return to (default: the previous healthy one; on Kubernetes each "
         "release's previous version).",
         "json": "Print the deployment record as JSON.",
     }
 )
 def rollback(c: Context, env: str = PILOT, to: str | None = None, json: bool = False) -> None:
-    """Return to the previous healthy version (or --to one) and check its health."""
+    """Return to the previous healthy version (or --to one); a GitOps environment by commit."""
+    from releasekit.commands.gitops import show_applied
+    from releasekit.deploy import gitops, gitops_env, pilot
     from releasekit.deploy import helm as helm_deploy
-    from releasekit.deploy import pilot
 
     with reported():
         root = find_root()
+        if env in gitops_env.gitops_environments(root):
+            genv = gitops_env.resolve(root, env)
+            with release_lock(root):
+                applied = gitops.rollback(root, genv, err_console.print, to)
+            show_applied(applied, json)
+            return
         kenv = _kube(root, env)
         if kenv is None:
             _show(pilot.rollback(root, to), json)

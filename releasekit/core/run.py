@@ -31,25 +31,10 @@ from pathlib import Path
 from releasekit.core.errors import Cancelled, ToolError, ToolMissingError
 
 __all__ = [
-    "CLOUD_CREDENTIALS",
-    "REDACTED",
-    "Result",
-    "Runner",
-    "base_env",
-    "captured",
-    "check_cancelled",
-    "child_env",
-    "cloud_credentials",
-    "looks_secret",
-    "redact",
-    "redact_data",
-    "register_secret",
-    "require_tool",
-    "run",
-    "runner",
-    "secrets_from_env",
-    "spawn",
-]
+    "CLOUD_CREDENTIALS", "REDACTED", "Result", "Runner", "base_env", "captured", "check_cancelled",
+    "child_env", "cloud_credentials", "looks_secret", "pipe", "redact", "redact_data",
+    "register_secret", "require_tool", "run", "runner", "secrets_from_env", "spawn",
+]  # fmt: skip
 
 REDACTED = "***"
 _SECRET_NAME = re.compile(r"(PASSWORD|PASSWD|TOKEN|SECRET|API_KEY|CREDENTIAL)", re.IGNORECASE)
@@ -397,3 +382,11 @@ def spawn(
                 f"`{args[0]}` is not installed or not on PATH. Run `scripts/setup.sh` as root, "
                 "or `invoke doctor` for how to install it."
             ) from None
+
+
+def pipe(argv: Sequence[str], data: bytes, *, env: Mapping[str, str]) -> tuple[int, bytes, bytes]:
+    """Run ``argv`` with ``data`` on stdin (a CGI program): exit status, stdout, stderr (bytes)."""
+    proc = subprocess.run(
+        list(argv), input=data, capture_output=True, env=child_env(env), timeout=300, check=False
+    )
+    return proc.returncode, proc.stdout, proc.stderr

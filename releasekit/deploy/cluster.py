@@ -2,8 +2,9 @@
 
 ``up(root)`` starts (or keeps) under ``ROOT/.sandbox/cluster/``: etcd, kube-apiserver with
 TLS and RBAC, kube-controller-manager, kube-scheduler and kwok, which plays the kubelet of
-one node (pods become Running and Ready; no container ever runs). Every server listens on
-127.0.0.1 on a port recorded in ``state.json`` and kept across restarts; etcd's data stays
+one node (pods become Running and Ready; no container ever runs), then Flux's controllers
+(``releasekit.deploy.flux``) with their CRDs. Every server listens on 127.0.0.1 on a port
+recorded in ``state.json`` and kept across restarts; logs are in ``logs/``; etcd's data stays
 in ``etcd/`` until ``down(purge=True)``. The binaries are built by ``scripts/setup.sh``.
 """
 
@@ -26,12 +27,13 @@ from releasekit.core.errors import HttpError, PreflightError, PublishError
 from releasekit.core.files import write_json
 from releasekit.core.net import free_port, port_free
 from releasekit.core.run import require_tool, spawn
-from releasekit.deploy import cluster_pki, kube
+from releasekit.deploy import cluster_pki, flux, kube
 
 __all__ = [
     "CLUSTER_DIR",
     "COMPONENTS",
     "CONTEXT",
+    "CONTROL_PLANE",
     "ClusterState",
     "ComponentStatus",
     "down",
@@ -44,7 +46,8 @@ __all__ = [
 CLUSTER_DIR = Path(".sandbox") / "cluster"
 CONTEXT = "releasekit-local"
 # Start order; stopped in reverse (the API server before etcd, or it hangs on SIGTERM).
-COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+CONTROL_PLANE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+COMPONENTS = (*CONTROL_PLANE, *flux.CONTROLLERS)
 NODE = "kwok-node-0"
 SERVICE_CIDR = "10.0.0.0/24"
 _BUILD_HINT = (
@@ -108,7 +111,9 @@ def _owns(pid: int | None, home: Path) -> bool:
     try:
         if proc.joinpath("stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
             return False
-        return str(home) in proc.joinpath("cmdline").read_bytes().decode(errors="replace")
+        if str(home) in proc.joinpath("cmdline").read_bytes().decode(errors="replace"):
+            return True
+        return os.readlink(proc / "cwd") == str(home)  # Flux's controllers name no path
     except OSError:
         return False
 
@@ -154,9 +159,9 @@ def _record(home: Path, state: dict[str, dict[str, int]]) -> None:
 
 def _ports(recorded: dict[str, int], pids: dict[str, int], home: Path) -> dict[str, int]:
     """The port of each server: the recorded one while it is free or still ours, else a new one."""
-    owner = {"etcd-peer": "etcd"}
+    owner = {"etcd-peer": "etcd", **{p: p.rsplit("-", 1)[0] for p in flux.PORTS}}
     ports = {}
-    for name in (*COMPONENTS, "etcd-peer"):
+    for name in (*COMPONENTS, "etcd-peer", *flux.PORTS):
         old = recorded.get(name)
         keep = old is not None and (_owns(pids.get(owner.get(name, name)), home) or port_free(old))
         ports[name] = old if keep and old is not None else free_port()
@@ -168,7 +173,8 @@ def _ports(recorded: dict[str, int], pids: dict[str, int], home: Path) -> dict[s
 
 def _url(name: str, ports: dict[str, int]) -> str:
     port = ports[name]
-    return f"http://127.0.0.1:{port}" if name in ("etcd", "kwok") else f"https://127.0.0.1:{port}"
+    plain = name in ("etcd", "kwok", *flux.CONTROLLERS)
+    return f"http://127.0.0.1:{port}" if plain else f"https://127.0.0.1:{port}"
 
 
 _PROBES = {
@@ -177,6 +183,7 @@ _PROBES = {
     "kube-controller-manager": "/healthz",
     "kube-scheduler": "/healthz",
     "kwok": "/healthz",
+    **{name: "/readyz" for name in flux.CONTROLLERS},
 }
 
 
@@ -267,6 +274,8 @@ def _argv(
         ]  # fmt: skip
     if name == "kube-scheduler":
         return [exe, *common]
+    if name in flux.CONTROLLERS:
+        return flux.argv(name, exe, home, ports)
     return [
         exe, "--kubeconfig", str(home / "kubeconfig"), "--config", str(home / "kwok.yaml"),
         "--manage-all-nodes=false",
@@ -287,7 +296,10 @@ def _write_configs(home: Path, pki: cluster_pki.Pki, server: str) -> None:
 def up(root: Path) -> ClusterState:
     """Start (or keep) every server of the local cluster and its node; idempotent."""
     home = root / CLUSTER_DIR
-    exes = {name: require_tool(name, f"`{name}` is missing: {_BUILD_HINT}") for name in COMPONENTS}
+    exes = {
+        name: require_tool(name, f"`{name}` is missing: {_BUILD_HINT}") for name in CONTROL_PLANE
+    }
+    exes |= {name: require_tool(name, flux.BUILD_HINT) for name in flux.CONTROLLERS}
     home.mkdir(parents=True, exist_ok=True)
     pki = cluster_pki.ensure(home / "pki")
     state = _recorded(home)
@@ -304,8 +316,12 @@ def up(root: Path) -> ClusterState:
         moved = moved or before.get(name) != ports[name]
         if pid:
             _stop(pid, home)
+        if name == flux.CONTROLLERS[0]:
+            kube.wait_node_ready(home / "kubeconfig", CONTEXT, NODE, timeout=_START_TIMEOUT)
+            flux.install_crds(kube.Kube(home / "kubeconfig", CONTEXT).api(), exes)
         log = home / "logs" / f"{name}.log"
-        proc = spawn(_argv(name, exes[name], home, ports, pki), log=log, cwd=home)
+        env = flux.env(home) if name in flux.CONTROLLERS else None
+        proc = spawn(_argv(name, exes[name], home, ports, pki), log=log, cwd=home, env=env)
         pids[name] = proc.pid
         _record(home, state)
         _wait(name, ports, pki, proc.poll, log)
@@ -353,7 +369,7 @@ def running(root: Path) -> ClusterState:
 
 
 def down(root: Path, purge: bool = False) -> None:
-    """Stop the servers, the API server before etcd; with ``purge`` delete all cluster data."""
+    """Stop the servers (Flux first, the API server before etcd); ``purge`` deletes the data."""
     home = root / CLUSTER_DIR
     pids = _recorded(home)["pids"]
     for name in reversed(COMPONENTS):

@@ -24,7 +24,7 @@ from releasekit.core.files import write_json
 from releasekit.core.net import free_port, port_free
 from releasekit.core.run import register_secret, run
 from releasekit.core.workspace import TESTBED_DIR
-from releasekit.deploy import cluster, pilot
+from releasekit.deploy import cluster, git_http, pilot
 from releasekit.deploy.testbed_servers import (
     PROBES,
     Service,
@@ -198,7 +198,8 @@ def _branch(root: Path) -> str:
 def up(root: Path, with_cluster: bool = False) -> TestbedState:
     """Start (or keep) every part of the sandbox under ``root/.sandbox``; idempotent.
 
-    ``with_cluster`` also starts the local Kubernetes control plane (``releasekit.deploy.cluster``).
+    ``with_cluster`` also starts the local Kubernetes control plane and Flux
+    (``releasekit.deploy.cluster``) and the GitOps repository's server (``git_http``).
     """
     home = root / TESTBED_DIR
     home.mkdir(parents=True, exist_ok=True)
@@ -222,6 +223,7 @@ def up(root: Path, with_cluster: bool = False) -> TestbedState:
     pilot.pilot_dir(root).mkdir(parents=True, exist_ok=True)
     if with_cluster:
         cluster.up(root)
+        git_http.up(root, _branch(root))
     return status(root)
 
 
@@ -245,6 +247,11 @@ def status(root: Path) -> TestbedState:
     probe = pilot.probe(root)
     if probe is not None:
         rows.append(ServiceStatus("pilot", probe[0], None, probe[1]))
+    gitops = git_http.state(root)
+    if gitops is not None:
+        rows.append(
+            ServiceStatus("gitops", git_http.url(gitops), gitops.pid, git_http.alive(gitops))
+        )
     with contextlib.suppress(PreflightError):
         local = cluster.status(root)
         rows.append(ServiceStatus("cluster", local.server, None, local.alive))
@@ -263,7 +270,8 @@ def status(root: Path) -> TestbedState:
 def running(root: Path) -> TestbedState:
     """The sandbox when its servers and git remote answer; PreflightError naming what is down."""
     state = status(root)
-    down = [s.name for s in state.services if not s.alive and s.name not in ("pilot", "cluster")]
+    optional = ("pilot", "cluster", "gitops")
+    down = [s.name for s in state.services if not s.alive and s.name not in optional]
     if down:
         raise PreflightError(
             f"The sandbox in {state.home} is not running ({', '.join(down)} down): run "
@@ -276,6 +284,7 @@ def down(root: Path, purge: bool = False) -> None:
     """Stop every server, the pilot and the local cluster; ``purge`` deletes .sandbox too."""
     home = root / TESTBED_DIR
     cluster.down(root, purge=purge)
+    git_http.stop_server(root)
     for service in _recorded(home).values():
         if owns(service):
             stop(service)

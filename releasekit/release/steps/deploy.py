@@ -1,4 +1,4 @@
-"""Deploy the release (terraform, then helm or the compose pilot) and check its health."""
+"""Deploy the release (terraform, then a GitOps commit, helm or the compose pilot); health."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 from releasekit.core.artifact import IMAGES_FILE
 from releasekit.core.errors import ReleaseError
-from releasekit.deploy import cluster, kube_env, pilot, rollout
+from releasekit.deploy import cluster, git_http, gitops, gitops_env, kube_env, pilot, rollout
 from releasekit.deploy import helm as helm_deploy
 from releasekit.deploy import terraform as infra
 from releasekit.publish import third_party
@@ -31,7 +31,7 @@ class Deploy(Step):
         env = environment(ctx)
         return (
             None
-            if any(env.get(k) for k in ("terraform", "helm", "compose"))
+            if any(env.get(k) for k in ("terraform", "deploy", "helm", "compose"))
             else ("nothing to deploy")
         )
 
@@ -47,7 +47,9 @@ class Deploy(Step):
             infra.plan(module, tf_env, ws.root, saved, var_files)
             infra.apply(module, tf_env, ws.root, saved)
             done.append(f"terraform {tf_env}")
-        if env.get("helm"):
+        if env.get("deploy"):
+            done.append(self._gitops(ctx))
+        elif env.get("helm"):
             third_party.require(third_party.pins_of(ws.root, new, target), target)
             kenv = kube_env.resolve(ws.root, ctx.opts.env)
             if kenv.local_root is not None:
@@ -69,6 +71,22 @@ class Deploy(Step):
         ctx.deployed = done
         return ", ".join(done)
 
+    def _gitops(self, ctx: Context) -> str:
+        """Commit the desired state of the environment, push it, wait until Flux runs it."""
+        target, root = ctx.dest, ctx.ws.root
+        genv = gitops_env.resolve(root, ctx.opts.env)
+        third_party.require(third_party.pins_of(root, ctx.version, target), target)
+        if genv.local_root is not None:
+            cluster.up(genv.local_root)
+        if genv.sandbox:
+            git_http.up(root)
+        trust = trust_of(root, target)
+        desired = gitops.plan(root, ctx.version, target.chart_registry, target.registry,
+                              trust.access)  # fmt: skip
+        applied = gitops.release(root, genv, desired, trust, ctx.say)
+        ready = ", ".join(r.name for r in applied.observed.releases)
+        return f"gitops {genv.name}: {applied.commit[:12]} applied by Flux, {ready} Ready"
+
 
 class Health(Step):
     """The deployed services answer /health with the released version."""
@@ -85,6 +103,10 @@ class Health(Step):
         env = environment(ctx)
         if env.get("helm"):
             kenv = kube_env.resolve(ctx.root, ctx.opts.env)
+            if env.get("deploy"):
+                genv = gitops_env.resolve(ctx.root, ctx.opts.env)
+                kenv = kube_env.KubeEnv(genv.name, genv.values, genv.namespace, genv.kube,
+                                        genv.local_root)  # fmt: skip
             releases = rollout.check(ctx.root, kenv, ctx.version)
             problems = [p for r in releases for p in r.problems]
             if problems:

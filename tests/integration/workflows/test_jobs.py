@@ -144,7 +144,7 @@ def test_no_job_builds_the_cluster_unless_its_sessions_start_one() -> None:
     matrix = _load("ci.yml")["jobs"]["tools"]["strategy"]["matrix"]["include"]
     for entry in matrix:
         parts = entry["with"].split(",")
-        starts_cluster = entry["session"] in ("cluster", "e2e")
+        starts_cluster = entry["session"] in ("cluster", "gitops", "e2e")
         assert ("cluster" in parts or entry["with"] == "all") is starts_cluster, entry
     checks = _load("ci.yml")["jobs"]["checks"]
     assert [a for a in _runs(checks) if a[0] == "scripts/setup.sh"] == [

@@ -1,0 +1,163 @@
+"""Release, promote, roll back and drift, by commit, with the real Flux controllers.
+
+One control plane, one registry and one git server serve the module (``world``); the tests
+run in order, each starting from what the one before left in the environments.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+from kubernetes import client as k8s
+
+from releasekit.core.errors import PreflightError, PublishError, VerificationError
+from releasekit.deploy import cluster, gitops, gitops_status, kube
+from releasekit.deploy.gitops_layout import render
+from releasekit.deploy.gitops_repo import checkout
+from releasekit.publish import signing
+from tests.integration.gitops.conftest import TIMEOUT, World
+
+pytestmark = pytest.mark.integration
+
+DRIFT_BOUND = 150.0
+
+
+def _images(world: World, env: str) -> set[str]:
+    target = world.env(env)
+    return {ref for w in kube.workloads(target.kube, target.namespace) for ref in w.images}
+
+
+def _commits(world: World) -> list[str]:
+    copy = checkout(world.root, gitops.repository_url(world.root, world.env("dev")), "main")
+    return copy.git("log", "--format=%H %s").splitlines()
+
+
+def test_a_release_to_dev_converges_at_its_commit(world: World) -> None:
+    desired = world.publish("1.0.0")
+    start = time.monotonic()
+    applied = gitops.release(world.root, world.env("dev"), desired, world.trust, print, TIMEOUT)
+    print(f"pushed to Ready: {time.monotonic() - start:.1f} s")
+    assert _commits(world)[0] == f"{applied.commit} deploy(dev): ironcage 1.0.0"
+    assert applied.observed.applied.endswith(applied.commit)
+    assert {r.name: (r.running, r.ready) for r in applied.observed.releases} == {
+        "agent-runtime": ("1.0.0", True), "control-panel": ("1.0.0", True),
+    }  # fmt: skip
+    running = _images(world, "dev")
+    for digest in desired.images().values():
+        assert any(ref.endswith(f"@{digest}") for ref in running), (digest, running)
+
+
+def test_promote_copies_exactly_the_digests_dev_runs_as_one_commit(world: World) -> None:
+    before = _commits(world)
+    applied = gitops.promote(
+        world.root, world.env("dev"), world.env("staging"), world.trust, print, "1.0.0", TIMEOUT
+    )
+    after = _commits(world)
+    assert after[1:] == before
+    assert after[0] == f"{applied.commit} promote(staging): ironcage 1.0.0 from dev"
+    pinned = {ref.partition("@")[2] for ref in _images(world, "dev")}
+    assert {ref.partition("@")[2] for ref in _images(world, "staging")} == pinned
+
+
+def test_promote_refuses_what_the_source_does_not_run(world: World) -> None:
+    with pytest.raises(
+        PublishError, match=r"Refusing to promote 9\.9\.9 from dev: dev runs 1\.0\.0"
+    ):
+        gitops.promote(world.root, world.env("dev"), world.env("prod"), world.trust, print,
+                       "9.9.9", TIMEOUT)  # fmt: skip
+
+
+def test_a_pre_release_to_dev_leaves_staging_untouched(world: World) -> None:
+    staging = _images(world, "staging")
+    desired = world.publish("1.1.0-rc.1")
+    applied = gitops.release(world.root, world.env("dev"), desired, world.trust, print, TIMEOUT)
+    assert {r.running for r in applied.observed.releases} == {"1.1.0-rc.1"}
+    assert _images(world, "staging") == staging
+    rows = {r.env: r for r in gitops_status.status(world.root)}
+    assert (rows["dev"].desired_version, rows["dev"].ready) == ("1.1.0-rc.1", True)
+    assert (rows["staging"].desired_version, rows["staging"].ready) == ("1.0.0", True)
+
+
+def test_rollback_is_a_commit_back_to_the_previous_state(world: World) -> None:
+    applied = gitops.rollback(world.root, world.env("dev"), print, timeout=TIMEOUT)
+    assert applied.version == "1.0.0"
+    assert _commits(world)[0].startswith(f"{applied.commit} rollback(dev): ironcage 1.0.0")
+    assert {r.running for r in applied.observed.releases} == {"1.0.0"}
+
+
+def test_a_deployment_scaled_by_hand_is_put_back(world: World) -> None:
+    env = world.env("dev")
+    apps = k8s.AppsV1Api(env.kube.api())
+    name = apps.list_namespaced_deployment(env.namespace).items[0].metadata.name
+    released = apps.read_namespaced_deployment(name, env.namespace).spec.replicas
+    apps.patch_namespaced_deployment_scale(name, env.namespace, {"spec": {"replicas": 4}})
+    seen = gitops_status.drift(env, ["agent-runtime", "control-panel"])
+    assert any(f"{name}: 4 replicas, released {released}" in line for line in seen), seen
+    deadline = time.monotonic() + DRIFT_BOUND
+    while apps.read_namespaced_deployment(name, env.namespace).spec.replicas != released:
+        assert time.monotonic() < deadline, f"{name} still scaled after {DRIFT_BOUND} s"
+        time.sleep(2)
+    assert gitops_status.drift(env, ["agent-runtime", "control-panel"]) == []
+
+
+def test_a_chart_signed_by_another_key_is_refused_by_name(world: World, tmp_path: Path) -> None:
+    other, public, password = signing.ensure_key_pair(tmp_path / "other")
+    desired = world.publish("1.2.0", key=signing.SigningKey(str(other), public, password))
+    with pytest.raises(VerificationError, match="chart control-panel"):
+        gitops.release(world.root, world.env("dev"), desired, world.trust, print, TIMEOUT)
+
+
+def test_a_stopped_controller_is_named_and_after_cluster_up_nothing_is_lost(world: World) -> None:
+    home = world.root / cluster.CLUSTER_DIR
+    pid = json.loads((home / "state.json").read_text())["pids"]["helm-controller"]
+    os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+    with pytest.raises(
+        PreflightError,
+        match=r"helm-controller of the local cluster is not running.*invoke cluster.up",
+    ):
+        gitops.promote(world.root, world.env("dev"), world.env("prod"), world.trust, print,
+                       timeout=TIMEOUT)  # fmt: skip
+    cluster.up(world.root)
+    rows = {r.env: r for r in gitops_status.status(world.root)}
+    assert (rows["dev"].desired_version, rows["dev"].ready) == ("1.0.0", True)
+    applied = gitops.promote(world.root, world.env("dev"), world.env("prod"), world.trust, print,
+                             timeout=TIMEOUT)  # fmt: skip
+    assert {r.running for r in applied.observed.releases} == {"1.0.0"}
+
+
+def test_an_upgrade_that_never_becomes_ready_is_remediated_and_named(world: World) -> None:
+    desired = world.publish("1.3.0", never_ready=("control-panel-api",))
+    with pytest.raises(PublishError, match=r"remediated it\. HelmRelease control-panel: .*"
+                       r"it runs 1\.0\.0, desired 1\.3\.0") as caught:  # fmt: skip
+        gitops.release(world.root, world.env("dev"), desired, world.trust, print, TIMEOUT)
+    print(caught.value)
+    rows = {r.env: r for r in gitops_status.status(world.root, "dev")}
+    assert rows["dev"].desired_version == "1.3.0"
+    assert not rows["dev"].ready
+    running = {r.name: r.running for r in rows["dev"].releases}
+    assert running["control-panel"] == "1.0.0"
+
+
+def test_a_chart_signed_by_another_key_committed_anyway_is_refused_by_flux(
+    world: World, tmp_path: Path
+) -> None:
+    env = world.env("dev")
+    before = {r.name: r.running for r in gitops_status.status(world.root, "dev")[0].releases}
+    other, public, password = signing.ensure_key_pair(tmp_path / "other")
+    desired = world.publish("1.5.0", key=signing.SigningKey(str(other), public, password))
+    copy = checkout(world.root, gitops.repository_url(world.root, env), "main")
+    files = render(world.root, env, desired, world.trust.public.read_text())
+    commit = copy.write(env.path, files, "deploy(dev): ironcage 1.5.0 (not checked)")
+    with pytest.raises(PublishError, match=r"Flux refused the chart's signature: OCIRepository "
+                       r"ironcage-dev/agent-runtime: .*no matching signatures"):  # fmt: skip
+        gitops._converge(world.root, env, copy, copy.url, desired, commit, TIMEOUT, print)
+    after = {r.name: r.running for r in gitops_status.status(world.root, "dev")[0].releases}
+    assert after == before
