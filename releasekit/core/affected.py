@@ -44,6 +44,7 @@ FOLDER_SESSIONS: dict[str, str] = {
     "act": "workflows-run",
     "cluster": "cluster",
     "docker": "docker",
+    "gitops": "gitops",
     "helm": "helm",
     "pilot": "pilot",
     "python": "package",
@@ -213,8 +214,8 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         ("helm/*/templates/**",),
-        "helm, cluster (deploy templates), security",
-        _fixed("helm", "cluster", "security"),
+        "helm, cluster and gitops (deploy templates), security",
+        _fixed("helm", "cluster", "gitops", "security"),
     ),
     Rule(("helm/**",), "helm, security", _fixed("helm", "security")),
     Rule(("terraform/**",), "terraform, security", _fixed("terraform", "security")),

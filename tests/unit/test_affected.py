@@ -100,7 +100,7 @@ CASES: list[tuple[list[tuple[str, str]], object]] = [
     ([("docker/compose.yaml", "edit")], {"lint": None, "pilot": None}),
     (
         [("helm/agent-runtime/templates/hpa.yaml", "edit")],
-        {"lint": None, "helm": None, "cluster": None, "security": None},
+        {"lint": None, "helm": None, "cluster": None, "gitops": None, "security": None},
     ),
     (
         [("helm/control-panel/values-dev.yaml", "edit")],
