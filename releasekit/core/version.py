@@ -270,6 +270,10 @@ def plan_bump(
         raise VersionError("Pass exactly one of --part or --to (e.g. --part minor or --to 1.2.0).")
     if package is not None:
         ws.get(package)
+    if ws.manifest.policy == "lockstep" and to is not None and package is None:
+        # --to writes one version everywhere, so sites that drift apart are aligned by it.
+        old = max(current(ws).values(), key=parse)
+        return [Bump(name, old, bump_version(old, None, to)) for name in ws.order()]
     versions = check(ws)
     if ws.manifest.policy == "lockstep":
         if package is not None:
