@@ -37,6 +37,8 @@ __all__ = ["ns"]
         "release's) or a [targets.NAME] of release.toml.",
         "jobs": "Build this many artifacts at once (default 0: the number of cores).",
         "verbose": "Stream every build log to the console.",
+        "package": "Under policy independent: release only these packages, NAME[,NAME] "
+        "(their dependents follow).",
         "stop_after": "Stop after this step (preflight, version, prepare, build or verify): "
         "no credential is read; `--resume` (after `release.pack`/`release.unpack` on another "
         "machine) publishes it.",
@@ -57,6 +59,7 @@ def release_task(
     jobs: int = 0,
     verbose: bool = False,
     stop_after: str = "",
+    package: str = "",
 ) -> None:
     """Release: version, build, tag, publish, deploy, health, report; or --resume, --abort."""
     from rich.markup import escape
@@ -81,6 +84,7 @@ def release_task(
             verbose=verbose,
             given=frozenset(k for k, v in (("env", env), ("target", target)) if v),
             stop_after=stop_after or None,
+            packages=tuple(n.strip() for n in package.split(",") if n.strip()),
         )
         timings: list[tuple[str, str, float]] = []
         out = err_console if json else console
@@ -105,7 +109,7 @@ def release_task(
             steps = [{"step": n, "result": r, "seconds": round(t, 3)} for n, r, t in timings]
             emit_json({**result, "steps": steps})
             return
-        if dry_run:
+        if dry_run or result.get("nothing"):
             return
         table = Table(title=f"Release {result.get('version', '')}")
         for column in ("step", "result", "seconds"):

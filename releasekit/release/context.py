@@ -39,6 +39,7 @@ RECORDED = (
     "health",
     "report",
     "artifacts",
+    "plan",
 )
 """The context fields steps produce, in the names the state file records them by."""
 
@@ -75,6 +76,8 @@ class Context:
     health: str = ""
     report: str = ""
     artifacts: Registry = field(default_factory=Registry)
+    plan: list[dict[str, Any]] = field(default_factory=list)
+    """Under policy independent: each package the release releases (``PackageRelease``)."""
 
     @property
     def root(self) -> Path:
@@ -115,6 +118,8 @@ class Context:
             if name == "artifacts":
                 if isinstance(value, list):
                     self.artifacts = Registry.from_json(value)
+            elif name == "plan":
+                self.plan = [dict(v) for v in value or () if isinstance(v, dict)]
             elif name in {"files", "signed", "deployed"}:
                 setattr(self, name, [str(v) for v in value or ()])
             elif name == "since":

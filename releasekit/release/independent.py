@@ -24,21 +24,32 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date
 
 from releasekit.core import changelog, git, policy, version
-from releasekit.core.errors import PreflightError, ToolError, VersionError
+from releasekit.core.errors import PreflightError, ReleaseError, ToolError, VersionError
 from releasekit.core.workspace import Workspace
 
 __all__ = [
+    "NothingToRelease",
     "PackageRelease",
     "ReleasePlan",
     "check_lockstep_history",
     "commit_packages",
     "last_package_release",
+    "package_notes",
     "plan",
+    "release_message",
+    "root_notes",
 ]
 
 _RANK = {"patch": 1, "minor": 2, "major": 3}
+
+
+class NothingToRelease(ReleaseError):
+    """No package changed in a way that calls for a release: not a failure."""
+
+    exit_code = 0
 
 
 @dataclass(frozen=True)
@@ -277,14 +288,19 @@ def _follow(ws: Workspace, level: dict[str, str], reasons: dict[str, list[str]])
 def check_lockstep_history(ws: Workspace, remote: str | None) -> None:
     """Under lockstep, refuse a history whose packages were released on their own since the
     last lockstep tag (a monorepo switched back from independent), with the aligning command.
+
+    Preflight asks when the version sites drift; once one version is written everywhere
+    (the aligning command), lockstep releases go on from the last ``v*`` tag.
     """
     if ws.manifest.policy != "lockstep":
         return
+    globs = [policy.tag_glob(ws.manifest.tag, pkg) for pkg in ws.order()]
+    if not any(git.last_tag(ws.root, glob) for glob in globs):
+        return  # never released on their own: nothing of the remote to ask
     lock = policy.LOCKSTEP_GLOB
     shared = git.last_tag(ws.root, lock, exclude=_unpublished(ws, remote, lock))
     newer: list[str] = []
-    for pkg in ws.order():
-        glob = policy.tag_glob(ws.manifest.tag, pkg)
+    for glob in globs:
         own = git.last_tag(ws.root, glob, exclude=_unpublished(ws, remote, glob))
         if own is None:
             continue
@@ -302,3 +318,29 @@ def check_lockstep_history(ws: Workspace, remote: str | None) -> None:
         '(`git commit -am "chore: align versions for lockstep"`), then `invoke release`; or '
         'keep [release].policy = "independent".'
     )
+
+
+def release_message(planned: ReleasePlan) -> str:
+    """The subject of the release commit: every tag it releases."""
+    return f"chore(release): {', '.join(planned.tags)}"
+
+
+def package_notes(ws: Workspace, release: PackageRelease, today: date | None = None) -> str:
+    """One package's section of its own CHANGELOG.md: only the commits that touch it."""
+    own = set(release.commits)
+    commits = [c for c in changelog.collect(ws.root, release.since) if c.sha in own]
+    follows = tuple(r for r in release.reasons if r.startswith(("dependent of ", "group ")))
+    return changelog.render(ws, release.new, commits, today, only=release.package, follows=follows)
+
+
+def root_notes(ws: Workspace, planned: ReleasePlan, today: date | None = None) -> str:
+    """The release's notes: every package released with its version, then each one's section."""
+    day = (today or date.today()).isoformat()
+    lines = [f"## {planned.release_id} ({day})", ""]
+    lines += [f"- **{r.package}** {r.new} (`{r.tag}`)" for r in planned.releases]
+    lines.append("")
+    for release in planned.releases:
+        body = package_notes(ws, release, today).splitlines()[2:]
+        lines += [f"### {release.package} {release.new}", ""]
+        lines += [f"#{line}" if line.startswith("### ") else line for line in body]
+    return "\n".join(lines).rstrip() + "\n"

@@ -25,6 +25,7 @@ from releasekit.core.workspace import Workspace
 from releasekit.release import preflight
 from releasekit.release import steps as release_steps
 from releasekit.release.context import Context
+from releasekit.release.independent import NothingToRelease
 from releasekit.release.plan import (
     BEFORE_TAG,
     Options,
@@ -165,8 +166,19 @@ def run(
             f"--stop-after {opts.stop_after}: a release stops only before anything is "
             f"published, after one of {', '.join(BEFORE_TAG)}."
         )
+    if opts.packages and ws.manifest.policy != "independent":
+        raise ReleaseError(
+            f"--package {','.join(opts.packages)} is only meaningful under policy "
+            f"`independent`, but {ws.manifest.path} sets policy `{ws.manifest.policy}`, where "
+            "one version covers every package. Drop --package, or set [release].policy = "
+            '"independent".'
+        )
     if opts.dry_run:
-        return _dry_run(ctx, say)
+        try:
+            return _dry_run(ctx, say)
+        except NothingToRelease as exc:
+            say(str(exc))
+            return {"version": "", "nothing": True}
     with lock(lock_path(ws.root)):
         existing = State.load(path)
         finished: dict[str, Any] | None = None
@@ -224,6 +236,9 @@ def run(
 
         try:
             execute(steps, state, ctx, started, on_end)
+        except NothingToRelease as exc:
+            say(str(exc))
+            return {"version": "", "report": None, "nothing": True}
         except ReleaseError:
             if state.steps and path.exists():
                 undo = (

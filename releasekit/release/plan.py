@@ -64,6 +64,8 @@ class Options:
     state file; the command line names only the flags it was given."""
     stop_after: str | None = None
     """Stop after this step, leaving the release unfinished for `--resume` (elsewhere)."""
+    packages: tuple[str, ...] = ()
+    """Under policy independent: release only these packages (their dependents follow)."""
 
     @property
     def publishing(self) -> bool:
