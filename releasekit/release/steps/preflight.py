@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from releasekit.core import changelog
+from releasekit.core.errors import ReleaseError
 from releasekit.release import independent
 from releasekit.release import preflight as checks
 from releasekit.release.context import Context
@@ -93,4 +94,13 @@ class Version(Step):
 
     def run(self, ctx: Context) -> str:
         choose_version(ctx)
+        if ctx.plan:
+            tags = ", ".join(str(entry["tag"]) for entry in ctx.plan)
+            raise ReleaseError(
+                f"Policy `independent` in {ctx.ws.manifest.path} plans the release {ctx.version} "
+                f"(tags {tags}; `invoke release --dry-run` shows each bump and its reason), but "
+                "`invoke release` does not build, publish and deploy a partial release of the "
+                "monorepo: nothing was changed. Bump those packages with `invoke version.bump "
+                '--package NAME --part P`, or release all of them with [release].policy = "lockstep".'
+            )
         return f"{ctx.version} ({ctx.how})"
