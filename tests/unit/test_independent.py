@@ -204,3 +204,27 @@ def test_tag_pattern(pattern, package, version_, tag, glob) -> None:
     assert (
         policy.version_of_tag(pattern, package, policy.package_tag(pattern, package, "x")) is None
     )
+
+
+def test_notes_per_package_and_for_the_release(repo) -> None:
+    from datetime import date
+
+    fix = commit(repo, "fix(core): a leak", "packages/core/x.py")
+    site = commit(repo, "feat(site): pages", "packages/site/a.txt")
+    ws = load(repo)
+    planned = independent.plan(ws, None)
+    day = date(2026, 1, 2)
+    by_name = {r.package: r for r in planned.releases}
+    core = independent.package_notes(ws, by_name["core"], day)
+    assert core.startswith("## 1.4.3 (2026-01-02)")
+    assert f"a leak ({fix[:7]})" in core and "pages" not in core
+    app = independent.package_notes(ws, by_name["app"], day)
+    assert "### Released with" in app and "dependent of core" in app and "a leak" not in app
+    notes = independent.root_notes(ws, planned, day)
+    assert notes.startswith(f"## {planned.release_id} (2026-01-02)")
+    for line in ("- **core** 1.4.3 (`core-v1.4.3`)", "- **site** 1.5.0 (`site-v1.5.0`)"):
+        assert line in notes
+    assert "### site 1.5.0" in notes and "#### Features" in notes and f"({site[:7]})" in notes
+    assert independent.release_message(planned) == (
+        "chore(release): core-v1.4.3, site-v1.5.0, app-v1.4.3, tool-v1.4.3"
+    )

@@ -101,6 +101,7 @@ class Version(Step):
                 f"(tags {tags}; `invoke release --dry-run` shows each bump and its reason), but "
                 "`invoke release` does not build, publish and deploy a partial release of the "
                 "monorepo: nothing was changed. Bump those packages with `invoke version.bump "
-                '--package NAME --part P`, or release all of them with [release].policy = "lockstep".'
+                "--package NAME --part P`, or release all of them with "
+                '[release].policy = "lockstep".'
             )
         return f"{ctx.version} ({ctx.how})"
