@@ -26,6 +26,11 @@ class ImageRecord:
     def ref(self) -> str:
         return f"{self.repository}@{self.digest}"
 
+    def version_of(self, release: str) -> str:
+        """The image's version tag: the release's version, else its first tag (a release of
+        packages at several versions tags each image with its package's version first)."""
+        return release if release in self.tags or not self.tags else self.tags[0]
+
 
 @dataclass(frozen=True)
 class ChartRecord:

@@ -174,13 +174,14 @@ def sign_release(
         actions.append(f"chart {chart.archive}: {status}")
         say(actions[-1])
     for image in record.images:
-        bom = folder / "sbom" / f"{image.name}-{record.version}.cdx.json"
+        at = image.version_of(record.version)
+        bom = folder / "sbom" / f"{image.name}-{at}.cdx.json"
         if not bom.is_file():
             raise PublishError(
                 f"{bom} is missing, so the SBOM of {image.name} cannot be attested. Build the "
                 "images again (`invoke build.images`), then resume the release."
             )
-        _check_image(image, record.version, how, bom)
+        _check_image(image, at, how, bom)
         status = signing.sign(image.ref, key, how)
         attested = signing.attest(image.ref, bom, signing.SBOM_TYPE, key, how)
         actions.append(f"image {image.name}: {status}, SBOM {attested}")
@@ -208,7 +209,7 @@ def sign_release(
 def _statement(record: Record, build: Mapping[str, Any]) -> dict[str, Any]:
     deps: list[dict[str, Any]] = [
         {
-            "uri": f"git+{build.get('remote', '')}@refs/tags/v{record.version}",
+            "uri": f"git+{build.get('remote', '')}@refs/tags/{record.release_tag.split()[0]}",
             "digest": {"gitCommit": record.commit},
         }
     ]

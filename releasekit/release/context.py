@@ -134,14 +134,18 @@ class Context:
     def published(self) -> dict[str, Any]:
         """What the release published, in release.json's shape (python, images, charts).
 
-        ``third_party`` lists each third-party image the release deploys, by digest.
+        ``third_party`` lists each third-party image the release deploys, by digest. Under
+        policy independent, ``packages`` lists each released package with its version and
+        tag, and ``kept`` the images of the others at their last release (not this one's).
         """
         python = {
             a.name.rsplit("/", 1)[-1]: {"status": a.status, "sha256": a.sha256}
             for a in self.artifacts.of("sdist", "wheel")
             if a.destination
         }
-        images = {name: pin.to_json() for name, pin in self.artifacts.images().items()}
+        kept = {a.name for a in self.artifacts.of("image") if a.status == "kept"}
+        pins = self.artifacts.images()
+        images = {name: pin.to_json() for name, pin in pins.items() if name not in kept}
         declared = {t.name: t for t in self.ws.manifest.third_party}
         third_party = {
             a.name: third_party_entry(a, declared[a.name])
@@ -154,7 +158,7 @@ class Context:
             if a.digest:
                 entry["digest"] = a.digest
             charts[a.name] = entry
-        return {
+        found: dict[str, Any] = {
             "version": self.version,
             "commit": self.commit,
             "python": python,
@@ -163,3 +167,9 @@ class Context:
             "charts": charts,
             "remote": self.remote,
         }
+        if self.plan:
+            found["packages"] = {
+                str(e["package"]): {"version": e["new"], "tag": e["tag"]} for e in self.plan
+            }
+            found["kept"] = {name: pins[name].to_json() for name in sorted(kept) if name in pins}
+        return found

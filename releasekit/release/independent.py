@@ -106,6 +106,16 @@ class ReleasePlan:
     kept: dict[str, str] = field(default_factory=dict)
     """Every package not released, with the version it stays at."""
 
+    @classmethod
+    def from_context(cls, entries: Iterable[dict[str, object]]) -> ReleasePlan:
+        """The plan a release recorded (``Context.plan``): its released packages."""
+        return cls(tuple(PackageRelease.from_json(e) for e in entries))
+
+    @property
+    def versions(self) -> dict[str, str]:
+        """Each released package's new version."""
+        return {r.package: r.new for r in self.releases}
+
     @property
     def release_id(self) -> str:
         """Names the packages and their versions: ``sandbox-1.3.0+cli-1.2.1``."""

@@ -77,6 +77,7 @@ def restore_interrupted_prepare(ws: Workspace, prepare_done: bool) -> None:
         return
     own = {str(f.site.file.relative_to(ws.root)) for f in version.read(ws)}
     own.add(ws.manifest.changelog)
+    own.update(f"{p.spec.path}/CHANGELOG.md" for p in ws.packages)  # policy independent
     dirty = git.dirty_files(ws.root)
     if not dirty or not set(dirty) <= own:
         return

@@ -106,8 +106,4 @@ def _describe_packages(ctx: Context) -> list[str]:
         f"$ git push --atomic {target.git_remote} HEAD:refs/heads/{ws.manifest.branch} {refs}"
     )
     lines.append(f"report dist/{ctx.version}/release.json, RELEASE_NOTES.md, SHA256SUMS")
-    lines.append(
-        "note: `invoke release` plans an independent release but does not publish one yet "
-        "(README, Versions): bump with `invoke version.bump --package NAME`"
-    )
     return lines

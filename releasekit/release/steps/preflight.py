@@ -77,6 +77,15 @@ def _choose_packages(ctx: Context, remote: str | None) -> None:
             "last release (files no package owns, such as uv.lock or CI, release nothing). "
             "Pass --package NAME --part P to release one anyway."
         )
+    deploys = [k for k in ("helm", "compose") if checks.environment(ctx.ws, opts.env).get(k)]
+    if deploys:
+        raise ReleaseError(
+            f"Environment `{opts.env}` deploys with {' and '.join(deploys)}, which runs one "
+            f"version of every chart and service; an independent release ({planned.release_id}) "
+            "publishes only what changed. Release with `--env none` (or an environment of "
+            "terraform only): images.json of the release pins every image, the kept ones at "
+            "their last release's digest."
+        )
     for release in planned.releases:
         check_tag(ctx.root, release.tag, remote)
     ctx.version, ctx.since = planned.release_id, None
@@ -94,14 +103,4 @@ class Version(Step):
 
     def run(self, ctx: Context) -> str:
         choose_version(ctx)
-        if ctx.plan:
-            tags = ", ".join(str(entry["tag"]) for entry in ctx.plan)
-            raise ReleaseError(
-                f"Policy `independent` in {ctx.ws.manifest.path} plans the release {ctx.version} "
-                f"(tags {tags}; `invoke release --dry-run` shows each bump and its reason), but "
-                "`invoke release` does not build, publish and deploy a partial release of the "
-                "monorepo: nothing was changed. Bump those packages with `invoke version.bump "
-                "--package NAME --part P`, or release all of them with "
-                '[release].policy = "lockstep".'
-            )
         return f"{ctx.version} ({ctx.how})"
