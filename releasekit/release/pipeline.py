@@ -104,6 +104,7 @@ def _finishing(state: State, pending: Pending) -> None:
             "since": pending.since,
             "how": f"finishing the release committed at {pending.commit[:7]}",
             "notes": pending.notes,
+            "plan": list(pending.plan),
             "summary": f"{pending.version} (release commit at HEAD)",
         },
     }
@@ -269,7 +270,10 @@ def run(
 
 def _pending(ws: Workspace, opts: Options) -> Pending | None:
     from releasekit.core import version
+    from releasekit.release import pending
 
+    if ws.manifest.policy == "independent":
+        return pending.pending_release(ws, git_remote(ws, opts.target))
     current = next(iter(version.check(ws).values()))
     return pending_release(ws, current, git_remote(ws, opts.target))
 
@@ -293,6 +297,7 @@ def _dry_run(ctx: Context, say: Callable[[str], None]) -> dict[str, Any]:
         if pending is not None:
             check_pending(ctx.opts, pending, version_before(ctx.ws, pending.commit))
             ctx.version, ctx.notes = pending.version, pending.notes
+            ctx.plan = [dict(entry) for entry in pending.plan]
             ctx.how = f"finishing the release committed at {pending.commit[:7]}"
     if not ctx.version:
         release_steps.choose_version(ctx)

@@ -91,6 +91,8 @@ class Pending:
     commit: str
     since: str | None
     notes: str
+    plan: tuple[dict[str, object], ...] = ()
+    """Under policy independent: each package the release commit releases."""
 
 
 def state_path(root: Path) -> Path:

@@ -13,6 +13,7 @@ from releasekit.publish.record import ImageRecord
 from releasekit.publish.targets import Target
 from releasekit.release import independent
 from releasekit.release.context import Context
+from releasekit.release.pending import pending_release
 from releasekit.release.plan import Options
 from releasekit.release.steps.prepare import Prepare
 from releasekit.release.steps.tag import Tag
@@ -73,6 +74,24 @@ def test_prepare_and_tag_release_each_package_under_its_own_tag(repo) -> None:
         assert git(remote, "cat-file", "-t", tag).strip() == "tag"
         assert git(remote, "rev-parse", f"{tag}^{{commit}}").strip() == head
     assert Tag().run(ctx).endswith(f"already on {remote}")  # a re-run pushes nothing
+
+
+def test_a_rerun_at_the_release_commit_finishes_that_release(repo) -> None:
+    root, remote = repo
+    commit(root, "feat(core): limits", "packages/core/src/demo_core/limits.py")
+    ctx = _context(root, remote)
+    Prepare().run(ctx)
+    found = pending_release(load(root), str(remote))
+    assert found is not None
+    assert (found.version, found.commit) == (ctx.version, git(root, "rev-parse", "HEAD").strip())
+    assert [(e["package"], e["new"], e["tag"]) for e in found.plan] == [
+        ("core", "1.5.0", "core-v1.5.0"),
+        ("app", "1.4.3", "app-v1.4.3"),
+        ("tool", "1.4.3", "tool-v1.4.3"),
+    ]
+    assert found.notes.startswith(f"## {ctx.version} (") and "limits" in found.notes
+    commit(root, "fix(site): a typo", "packages/site/page.txt")
+    assert pending_release(load(root), str(remote)) is None
 
 
 def test_a_tag_left_unpushed_is_moved_to_the_release_commit(repo) -> None:
