@@ -65,6 +65,8 @@ class Record:
     charts: tuple[ChartRecord, ...] = ()
     files: dict[str, str] = field(default_factory=dict)
     tag: str = ""
+    kept: tuple[ImageRecord, ...] = ()
+    """Images a release of some packages (policy independent) deploys from earlier releases."""
 
     @property
     def release_tag(self) -> str:
@@ -74,9 +76,14 @@ class Record:
     @classmethod
     def from_data(cls, data: Mapping[str, Any], files: Mapping[str, str]) -> Record:
         """From release.json's shape (also the shape the release steps return)."""
-        images = tuple(
-            ImageRecord(name, str(e["repository"]), str(e["digest"]), tuple(e.get("tags") or ()))
-            for name, e in sorted((data.get("images") or {}).items())
+        images, kept = (
+            tuple(
+                ImageRecord(
+                    name, str(e["repository"]), str(e["digest"]), tuple(e.get("tags") or ())
+                )
+                for name, e in sorted((data.get(key) or {}).items())
+            )
+            for key in ("images", "kept")
         )
         charts = tuple(
             ChartRecord(name, str(e["ref"]), str(e["sha256"]), str(e.get("digest") or ""))
@@ -91,4 +98,5 @@ class Record:
             charts=charts,
             files=dict(files),
             tag=str(data.get("tag") or ""),
+            kept=kept,
         )

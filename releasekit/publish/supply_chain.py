@@ -106,13 +106,17 @@ def release_key(root: Path, target: Target) -> signing.SigningKey:
 
 
 def subjects(record: Record) -> list[Subject]:
-    """Every artifact of the release: files of SHA256SUMS, images and charts by digest."""
+    """Every artifact of the release: files of SHA256SUMS, images and charts by digest (and
+    the images it keeps from earlier releases: the whole set a deploy of it runs)."""
     found = [
         Subject(name, digest)
         for name, digest in record.files.items()
         if Path(name).name not in provenance.METADATA
     ]
-    found += [Subject(i.repository, i.digest.removeprefix("sha256:")) for i in record.images]
+    found += [
+        Subject(i.repository, i.digest.removeprefix("sha256:"))
+        for i in (*record.images, *record.kept)
+    ]
     found += [
         Subject(c.repository, c.digest.removeprefix("sha256:")) for c in record.charts if c.digest
     ]

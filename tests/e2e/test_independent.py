@@ -83,3 +83,14 @@ def test_a_tag_never_pushed_does_not_block(indep: Repo) -> None:
     out = indep.invoke("release", "--dry-run", "--package", "marketing-site").stdout
     assert "marketing-site 0.1.0 -> 0.1.1 (patch, since v0.1.0)" in out
     assert _refs(indep) == refs
+
+
+def test_an_environment_that_deploys_every_service_is_refused_first(indep: Repo) -> None:
+    head, refs = git(indep.path, "rev-parse", "HEAD"), _refs(indep)
+    proc = indep.invoke("release", "--yes", "--package", "marketing-site", ok=False)
+    assert proc.returncode != 0
+    assert "Environment `pilot` deploys with compose" in proc.stdout + proc.stderr
+    assert "--env none" in proc.stdout + proc.stderr
+    assert (git(indep.path, "rev-parse", "HEAD"), _refs(indep)) == (head, refs)
+    assert git(indep.path, "status", "--porcelain") == ""
+    assert not (indep.path / "build/release/state.json").exists()

@@ -99,3 +99,48 @@ def test_a_fix_of_the_site_releases_only_the_site(released: Repo) -> None:
     assert "packages/marketing-site" in versions and "packages/sandbox" not in versions
 
     repo.invoke("verify", "--package", "marketing-site", "--version", "0.2.1")
+
+
+def test_a_feature_of_the_sandbox_releases_its_dependents(released: Repo) -> None:
+    import zipfile
+
+    repo = released
+    host = repo.sandbox()["registry_host"]
+    site = json.loads((repo.path / f"dist/{RELEASE_ID}/images.json").read_text())
+    tags, index = _tags(host), _index(repo)
+    repo.commit("packages/sandbox/README.md", "feat(sandbox): a memory limit")
+    repo.invoke("release", "--yes", "--env", "none")
+
+    release_id = "sandbox-0.3.0+agent-runtime-0.2.1+cli-0.2.1"
+    remote = repo.path / ".sandbox/remote.git"
+    assert sorted(git(remote, "tag", "--list", "*-v*").split()) == [
+        "agent-runtime-v0.2.1",
+        "cli-v0.2.1",
+        "marketing-site-v0.2.1",
+        "sandbox-v0.3.0",
+    ]
+    added = sorted(set(_index(repo)) - set(index))
+    assert [name.split("-")[0] for name in added] == ["ironcage_agent_runtime"] * 2 + [
+        "ironcage_cli"
+    ] * 2 + ["ironcage_sandbox"] * 2
+    folder = repo.path / "dist" / release_id
+    wheel = next((folder / "python").glob("ironcage_cli-0.2.1-*.whl"))
+    with zipfile.ZipFile(wheel) as archive:
+        meta = archive.read("ironcage_cli-0.2.1.dist-info/METADATA").decode()
+    assert "Requires-Dist: ironcage-sandbox==0.3.0" in meta  # the pin followed
+
+    now = _tags(host)
+    assert "0.2.1" in now["agent-runtime"]
+    for image in ("control-panel-api", "control-panel-web", "marketing-site"):
+        assert now[image] == tags[image]  # untouched
+    images = json.loads((folder / "images.json").read_text())
+    assert sorted(images) == sorted(IMAGES)
+    for image in ("control-panel-api", "control-panel-web", "marketing-site"):
+        assert images[image]["digest"] == site[image]["digest"]
+    assert images["agent-runtime"]["tags"][0] == "0.2.1"
+    for package in ("control-panel", "marketing-site"):
+        assert not (repo.path / "packages" / package / "CHANGELOG.md").exists() or (
+            "0.3.0" not in (repo.path / "packages" / package / "CHANGELOG.md").read_text()
+        )
+    log = (repo.path / "packages/agent-runtime/CHANGELOG.md").read_text()
+    assert "## 0.2.1" in log and "dependent of sandbox" in log

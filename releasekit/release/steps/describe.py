@@ -106,4 +106,11 @@ def _describe_packages(ctx: Context) -> list[str]:
         f"$ git push --atomic {target.git_remote} HEAD:refs/heads/{ws.manifest.branch} {refs}"
     )
     lines.append(f"report dist/{ctx.version}/release.json, RELEASE_NOTES.md, SHA256SUMS")
+    env = environment(ctx)
+    deploys = [k for k in ("helm", "compose") if env.get(k)]
+    if deploys:
+        lines.append(
+            f"note: environment `{ctx.opts.env}` deploys with {' and '.join(deploys)}: an "
+            "independent release refuses it; release with --env none"
+        )
     return lines

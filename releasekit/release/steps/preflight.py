@@ -78,7 +78,7 @@ def _choose_packages(ctx: Context, remote: str | None) -> None:
             "Pass --package NAME --part P to release one anyway."
         )
     deploys = [k for k in ("helm", "compose") if checks.environment(ctx.ws, opts.env).get(k)]
-    if deploys:
+    if deploys and not opts.dry_run:
         raise ReleaseError(
             f"Environment `{opts.env}` deploys with {' and '.join(deploys)}, which runs one "
             f"version of every chart and service; an independent release ({planned.release_id}) "
