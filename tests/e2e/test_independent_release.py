@@ -5,12 +5,16 @@ then switched to ``independent``. A ``fix(marketing-site)`` commit then releases
 marketing-site: its site tarball and image, tagged ``marketing-site-v0.2.1`` with the release
 commit in one atomic push; nothing reaches the index, no other image tag moves, and the
 release's images.json still pins every image (the others at their 0.2.0 digests), so a
-deploy of it runs a complete set.
+deploy of it runs a complete set. A ``feat(sandbox)`` commit then releases sandbox (minor)
+and its dependents agent-runtime and cli (patch, pins rewritten), killed after every step
+and resumed, then run again without its state: each file reaches the index once, one tag
+per package.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,13 +39,14 @@ def _tags(host: str) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def released(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
-    r = sandbox_repo(tmp_path_factory.mktemp("e2e-independent-release"), "docker-registry")
+    r = sandbox_repo(
+        tmp_path_factory.mktemp("e2e-independent-release"), "docker-registry", "terraform"
+    )
     r.invoke("sandbox.up")
     r.invoke("release", "--yes", "--env", "none")
     manifest = r.path / "release.toml"
-    manifest.write_text(
-        manifest.read_text().replace('policy = "lockstep"', 'policy = "independent"')
-    )
+    text = manifest.read_text().replace('policy = "lockstep"', 'policy = "independent"')
+    manifest.write_text(f'{text}\n[environments.records]\nterraform = "local"\n')
     git(r.path, "commit", "-qam", "chore: release each package on its own")
     yield r
     r.invoke("sandbox.down", "--purge", ok=False)
@@ -53,7 +58,7 @@ def test_a_fix_of_the_site_releases_only_the_site(released: Repo) -> None:
     before = json.loads((repo.path / "dist/0.2.0/images.json").read_text())
     tags, index = _tags(host), _index(repo)
     repo.commit("packages/marketing-site/README.md", "fix(marketing-site): a typo")
-    out = repo.invoke("release", "--yes", "--env", "none").stdout
+    out = repo.invoke("release", "--yes", "--env", "records").stdout
     assert RELEASE_ID in out
 
     remote = repo.path / ".sandbox/remote.git"
@@ -83,6 +88,11 @@ def test_a_fix_of_the_site_releases_only_the_site(released: Repo) -> None:
             assert images[image]["digest"] == before[image]["digest"]
     assert images["marketing-site"]["digest"] != before["marketing-site"]["digest"]
     assert images["marketing-site"]["tags"][0] == "0.2.1"
+    deployed = subprocess.run(
+        ["terraform", "-chdir=terraform/environments/local", "output", "-json", "image_digests"],
+        cwd=repo.path, check=True, capture_output=True, text=True,
+    ).stdout  # fmt: skip
+    assert json.loads(deployed) == {name: pin["digest"] for name, pin in images.items()}
 
     record: dict[str, Any] = json.loads((folder / "release.json").read_text())
     assert record["version"] == RELEASE_ID
@@ -109,7 +119,21 @@ def test_a_feature_of_the_sandbox_releases_its_dependents(released: Repo) -> Non
     site = json.loads((repo.path / f"dist/{RELEASE_ID}/images.json").read_text())
     tags, index = _tags(host), _index(repo)
     repo.commit("packages/sandbox/README.md", "feat(sandbox): a memory limit")
-    repo.invoke("release", "--yes", "--env", "none")
+    # Killed after every step up to signing and resumed; then run again without its state.
+    first = repo.invoke(
+        "release", "--yes", "--env", "none", ok=False, RELEASEKIT_FAULT="kill-after:version"
+    )
+    assert first.returncode == -9, first.stderr
+    for step in ("prepare", "build", "verify", "tag", "publish-python", "publish-images", "sign"):
+        killed = repo.invoke(
+            "release", "--resume", "--yes", ok=False, RELEASEKIT_FAULT=f"kill-after:{step}"
+        )
+        assert killed.returncode == -9, killed.stderr
+        assert step in repo.state()["steps"]
+    (repo.path / "build/release/state.json").unlink()
+    again = repo.invoke("release", "--yes", "--env", "none")
+    assert "finishing that release" in again.stdout + again.stderr
+    assert repo.state()["complete"] is True
 
     release_id = "sandbox-0.3.0+agent-runtime-0.2.1+cli-0.2.1"
     remote = repo.path / ".sandbox/remote.git"
