@@ -145,8 +145,9 @@ def _confirm(question: str) -> bool:
 
 @task(
     help={
-        "tag": "The release tag (default: the v<version> of the current version sites); under "
-        "policy independent a package's tag, e.g. sandbox-v1.3.0 (its release's assets).",
+        "tag": "The release tag (default: the v<version> of the current version sites; under "
+        "policy independent, every package tag of the release commit at HEAD), e.g. "
+        "sandbox-v1.3.0: its own GitHub release gets its release's assets.",
         "dry_run": "List the assets and where they would go; upload nothing.",
     }
 )
@@ -154,21 +155,27 @@ def assets(c: Context, tag: str | None = None, dry_run: bool = False) -> None:
     """Attach binary, SHA256SUMS, SBOMs, site and notes to the GitHub release of the tag."""
     from releasekit.core import policy, version
     from releasekit.publish import assets as assets_mod
-    from releasekit.release.verify import tag_folder
+    from releasekit.release.verify import release_tags, tag_folder
 
     with reported():
         ws = load_workspace()
-        name = tag or f"v{next(iter(version.check(ws).values()))}"
-        folder = tag_folder(ws, name)
-        notes_file = folder / "RELEASE_NOTES.md"
-        if dry_run:
-            for asset in assets_mod.collect(folder):
-                console.print(f"{asset.name}  sha256:{asset.sha256[:12]}  -> release {name}")
-            return
-        notes = notes_file.read_text(encoding="utf-8") if notes_file.is_file() else name
-        owned = (policy.version_of_tag(ws.manifest.tag, pkg, name) for pkg in ws.order())
-        prerelease = "-" in next((v for v in owned if v), name.removeprefix("v"))
-        assets_mod.attach(folder, name, notes, prerelease=prerelease, say=console.print)
+        if tag:
+            names = [tag]
+        elif ws.manifest.policy == "independent":
+            names = release_tags(ws)
+        else:
+            names = [f"v{next(iter(version.check(ws).values()))}"]
+        for name in names:
+            folder = tag_folder(ws, name)
+            notes_file = folder / "RELEASE_NOTES.md"
+            if dry_run:
+                for asset in assets_mod.collect(folder):
+                    console.print(f"{asset.name}  sha256:{asset.sha256[:12]}  -> release {name}")
+                continue
+            notes = notes_file.read_text(encoding="utf-8") if notes_file.is_file() else name
+            owned = (policy.version_of_tag(ws.manifest.tag, pkg, name) for pkg in ws.order())
+            prerelease = "-" in next((v for v in owned if v), name.removeprefix("v"))
+            assets_mod.attach(folder, name, notes, prerelease=prerelease, say=console.print)
 
 
 @task(

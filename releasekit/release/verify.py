@@ -19,8 +19,9 @@ from releasekit.publish.supply_chain import access, release_record
 from releasekit.publish.targets import SANDBOX
 from releasekit.publish.trust import trusted_key
 from releasekit.publish.verify import verify_release
+from releasekit.release.pending import pending_release
 
-__all__ = ["Checked", "package_release", "tag_folder", "verify_version"]
+__all__ = ["Checked", "package_release", "release_tags", "tag_folder", "verify_version"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,18 @@ def package_release(
         f"release.json names it in `packages`). Pass a version of {package} that was released "
         f"here, or set GITHUB_REPOSITORY (and GH_TOKEN) to read the assets of {tag}."
     )
+
+
+def release_tags(ws: Workspace) -> list[str]:
+    """The package tags of the independent release whose commit is HEAD."""
+    found = pending_release(ws, None)
+    if found is None:
+        raise PreflightError(
+            f"HEAD of {ws.root} is not the release commit of an independent release "
+            "(`chore(release): <package>-v<version>, ...`), so it names no tags. Check out the "
+            "release commit, or pass --tag PACKAGE-vX.Y.Z."
+        )
+    return [str(entry["tag"]) for entry in found.plan]
 
 
 def tag_folder(ws: Workspace, tag: str) -> Path:

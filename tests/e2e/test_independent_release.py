@@ -168,3 +168,8 @@ def test_a_feature_of_the_sandbox_releases_its_dependents(released: Repo) -> Non
         )
     log = (repo.path / "packages/agent-runtime/CHANGELOG.md").read_text()
     assert "## 0.2.1" in log and "dependent of sandbox" in log
+    repo.invoke("verify", "--package", "cli", "--version", "0.2.1")
+    listed = repo.invoke("release.assets", "--dry-run").stdout
+    for tag in ("sandbox-v0.3.0", "agent-runtime-v0.2.1", "cli-v0.2.1"):
+        assert "SHA256SUMS  sha256:" in listed and f"-> release {tag}" in listed
+    assert "ironcage-0.2.1-linux" in listed  # cli's binary, at its package's version

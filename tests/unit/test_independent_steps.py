@@ -17,7 +17,7 @@ from releasekit.release.pending import pending_release
 from releasekit.release.plan import Options
 from releasekit.release.steps.prepare import Prepare
 from releasekit.release.steps.tag import Tag
-from releasekit.release.verify import package_release, tag_folder
+from releasekit.release.verify import package_release, release_tags, tag_folder
 from tests.unit.conftest import git
 from tests.unit.test_independent import commit, load
 
@@ -90,8 +90,11 @@ def test_a_rerun_at_the_release_commit_finishes_that_release(repo) -> None:
         ("tool", "1.4.3", "tool-v1.4.3"),
     ]
     assert found.notes.startswith(f"## {ctx.version} (") and "limits" in found.notes
+    assert release_tags(load(root)) == ["core-v1.5.0", "app-v1.4.3", "tool-v1.4.3"]
     commit(root, "fix(site): a typo", "packages/site/page.txt")
     assert pending_release(load(root), str(remote)) is None
+    with pytest.raises(PreflightError, match="not the release commit of an independent release"):
+        release_tags(load(root))
 
 
 def test_a_tag_left_unpushed_is_moved_to_the_release_commit(repo) -> None:
