@@ -21,15 +21,17 @@ class ImageRecord:
     repository: str
     digest: str
     tags: tuple[str, ...]
+    version: str = ""
+    """Its package's version, when the release's packages have their own (its first tag)."""
 
     @property
     def ref(self) -> str:
         return f"{self.repository}@{self.digest}"
 
     def version_of(self, release: str) -> str:
-        """The image's version tag: the release's version, else its first tag (a release of
-        packages at several versions tags each image with its package's version first)."""
-        return release if release in self.tags or not self.tags else self.tags[0]
+        """The image's version tag: its own (a release of packages at several versions), else
+        the release's version."""
+        return self.version or release
 
 
 @dataclass(frozen=True)
@@ -76,10 +78,15 @@ class Record:
     @classmethod
     def from_data(cls, data: Mapping[str, Any], files: Mapping[str, str]) -> Record:
         """From release.json's shape (also the shape the release steps return)."""
+        own = bool(data.get("packages"))  # policy independent: each image at its package's version
         images, kept = (
             tuple(
                 ImageRecord(
-                    name, str(e["repository"]), str(e["digest"]), tuple(e.get("tags") or ())
+                    name,
+                    str(e["repository"]),
+                    str(e["digest"]),
+                    tuple(e.get("tags") or ()),
+                    str((e.get("tags") or [""])[0]) if own else "",
                 )
                 for name, e in sorted((data.get(key) or {}).items())
             )

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from releasekit.core.errors import PreflightError
-from releasekit.publish.record import ImageRecord
+from releasekit.publish.record import Record
 from releasekit.publish.targets import Target
 from releasekit.release import independent
 from releasekit.release.context import Context
@@ -131,13 +131,15 @@ def test_a_package_release_is_found_by_its_records(make_repo, monkeypatch) -> No
 
 
 @pytest.mark.parametrize(
-    ("tags", "release", "expected"),
+    ("packages", "tags", "expected"),
     [
-        (("1.4.2", "1.4", "1", "latest"), "1.4.2", "1.4.2"),
-        (("0.2.1", "0.2", "0", "latest"), "marketing-site-0.2.1", "0.2.1"),
-        ((), "1.4.2", "1.4.2"),
+        ({}, ["1.4.2", "1.4", "1", "latest"], "1.4.2"),
+        ({}, ["1.3.0", "1.3", "1"], "1.4.2"),  # lockstep: always the release's own tag
+        ({"site": {"version": "0.2.1"}}, ["0.2.1", "0.2", "0", "latest"], "0.2.1"),
     ],
 )
-def test_an_image_names_its_own_version(tags, release: str, expected: str) -> None:
-    image = ImageRecord("site", "127.0.0.1:5000/ironcage/site", "sha256:0", tags)
-    assert image.version_of(release) == expected
+def test_an_image_names_its_own_version(packages, tags, expected: str) -> None:
+    entry = {"repository": "127.0.0.1:5000/ironcage/site", "digest": "sha256:0", "tags": tags}
+    data = {"version": "1.4.2", "images": {"site": entry}, "packages": packages}
+    image = Record.from_data(data, {}).images[0]
+    assert image.version_of("1.4.2") == expected
