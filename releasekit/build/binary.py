@@ -188,10 +188,12 @@ def build_package(
     epoch: str,
     force: bool = False,
     progress: Progress | None = None,
+    folder: Path | None = None,
 ) -> Outcome:
     """Build and smoke-test the binary of ``pkg`` unless its cache entry is fresh.
 
-    Cache key ``binary:<package>``; the output is ``dist/<version>/bin/<binary_name>``.
+    Cache key ``binary:<package>``; the output is ``<folder>/bin/<binary_name>``, ``folder``
+    defaulting to ``dist/<version>/``.
     """
     say = progress or (lambda _msg: None)
     if not sys.platform.startswith("linux"):
@@ -204,6 +206,8 @@ def build_package(
         "pyinstaller": _pyinstaller_version(),
         "source_date_epoch": epoch,
     }
+    if folder is not None:
+        extra["folder"] = folder.name
     inputs = inputs_hash(ws, pkg.name, extra=extra)
     entry = None if force else cache.fresh(key, inputs)
     if entry is not None:
@@ -213,7 +217,7 @@ def build_package(
     staged = build(ws, pkg, version, epoch=epoch)
     say(f"{key} smoke test (env -i)")
     smoke_test(staged, version)
-    dest = artifacts.dist_dir(ws, version) / "bin"
+    dest = (folder or artifacts.dist_dir(ws, version)) / "bin"
     dest.mkdir(parents=True, exist_ok=True)
     path = dest / staged.name
     shutil.move(str(staged), path)

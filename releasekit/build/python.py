@@ -19,6 +19,7 @@ is the one beside the interpreter (the toolkit's venv), else the one on PATH.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import os
 import re
@@ -266,23 +267,27 @@ def build_package(
     deps: Mapping[str, Outcome],
     force: bool = False,
     progress: Progress | None = None,
+    folder: Path | None = None,
 ) -> Outcome:
     """Build, check, smoke-test and SBOM ``pkg`` alone unless its cache entry is fresh.
 
     The build graph's step for one package. ``deps`` holds the outcomes of the internal
     packages ``pkg`` depends on (directly or not), by package name: their wheels join its
     smoke-test wheelhouse. ``twine check`` runs before the smoke test. Cache key
-    ``wheel:<package>``; the outputs are the sdist, the wheel and the SBOM.
+    ``wheel:<package>``; the outputs are the sdist, the wheel and the SBOM, in ``folder``
+    (default ``dist/<version>/``: a release of packages at several versions names its own).
     """
     say = progress or (lambda _msg: None)
     cache = Cache(ws.root)
     key = f"wheel:{pkg.name}"
     inputs = cache_inputs(ws, pkg, version, epoch)
+    if folder is not None:
+        inputs = hashlib.sha256(f"{inputs}\0{folder.name}".encode()).hexdigest()
     entry = None if force else cache.fresh(key, inputs)
     if entry is not None:
         say(f"{key} up to date")
         return Outcome(key, "up to date", tuple(ws.root / rel for rel in entry.outputs))
-    dist = artifacts.dist_dir(ws, version)
+    dist = folder or artifacts.dist_dir(ws, version)
     staging = ws.root / "build" / "python" / version
     say(f"{key} building {pkg.spec.dist} {version}")
     built = build_dists(pkg, staging / "dists" / pkg.name, epoch=epoch)

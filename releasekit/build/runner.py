@@ -17,8 +17,9 @@ The artifacts form a graph (``schedule``) and build side by side, ``jobs`` at a 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+import shutil
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -28,6 +29,7 @@ from releasekit.build.artifacts import Outcome, Progress
 from releasekit.build.board import Board
 from releasekit.build.cache import check_toolchain
 from releasekit.build.schedule import Job, Node, run_graph
+from releasekit.core import version as core_version
 from releasekit.core.workspace import Package, Workspace
 
 __all__ = ["KINDS", "Built", "Kind", "build", "build_images", "default_jobs"]
@@ -36,6 +38,7 @@ Kind = Literal["python", "binary", "site", "images"]
 KINDS: tuple[Kind, ...] = ("python", "binary", "site", "images")
 # The smoke test of the web image starts the API image behind its proxy.
 _SMOKE_NEEDS = {"control-panel-web": ("control-panel-api",)}
+_PYTHON = {"sdist", "wheel"}
 
 
 @dataclass(frozen=True)
@@ -67,16 +70,48 @@ def _plan(ws: Workspace, version: str, chosen: Sequence[images.ImageSpec]) -> im
         client.close()
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """Each package's version and the folder its files go to (None: ``dist/<version>/``).
+
+    Lockstep: one version for all, its own folder. A release of packages at several
+    versions (policy independent) names its folder; a dependency built only to install
+    beside a released package (not released itself) goes to ``build/python/support/``.
+    """
+
+    versions: Mapping[str, str]
+    folder: Path | None = None
+    released: frozenset[str] | None = None
+    support: Path | None = None
+
+    def version(self, package: str) -> str:
+        return self.versions[package]
+
+    def where(self, package: str) -> Path | None:
+        if self.released is None or package in self.released:
+            return self.folder
+        return self.support
+
+
 def _python_nodes(
-    ws: Workspace, version: str, epoch: str, packages: Sequence[str] | None, force: bool
+    ws: Workspace, layout: _Layout, epoch: str, packages: Sequence[str] | None, force: bool
 ) -> list[Node]:
-    nodes = []
+    nodes: list[Node] = []
+    if packages is not None and not packages:
+        return nodes
     for pkg in python_dist.python_packages(ws, packages):
 
         def work(job: Job, pkg: Package = pkg) -> Outcome:
             deps = {k.removeprefix("wheel:"): o for k, o in job.done.items() if k[:6] == "wheel:"}
             return python_dist.build_package(
-                ws, pkg, version, epoch=epoch, deps=deps, force=force, progress=job.say
+                ws,
+                pkg,
+                layout.version(pkg.name),
+                epoch=epoch,
+                deps=deps,
+                force=force,
+                progress=job.say,
+                **_folder(layout, pkg.name),
             )
 
         needs = tuple(f"wheel:{d}" for d in pkg.deps if "wheel" in ws.get(d).spec.artifacts)
@@ -84,42 +119,88 @@ def _python_nodes(
     return nodes
 
 
-def _binary_nodes(ws: Workspace, version: str, epoch: str, force: bool) -> list[Node]:
+def _folder(layout: _Layout, package: str) -> dict[str, Path]:
+    """The ``folder`` argument of a builder: given only when it is not the default."""
+    where = layout.where(package)
+    return {} if where is None else {"folder": where}
+
+
+def _chosen(found: Sequence[Package], released: frozenset[str] | None) -> list[Package]:
+    return [p for p in found if released is None or p.name in released]
+
+
+def _binary_nodes(ws: Workspace, layout: _Layout, epoch: str, force: bool) -> list[Node]:
     nodes = []
-    for pkg in binary.binary_packages(ws):
+    for pkg in _chosen(binary.binary_packages(ws), layout.released):
 
         def work(job: Job, pkg: Package = pkg) -> Outcome:
             return binary.build_package(
-                ws, pkg, version, epoch=epoch, force=force, progress=job.say
+                ws,
+                pkg,
+                layout.version(pkg.name),
+                epoch=epoch,
+                force=force,
+                progress=job.say,
+                **_folder(layout, pkg.name),
             )
 
         nodes.append(Node(f"binary:{pkg.name}", work, cost=40))
     return nodes
 
 
-def _site_nodes(ws: Workspace, version: str, epoch: str, force: bool) -> list[Node]:
+def _site_nodes(ws: Workspace, layout: _Layout, epoch: str, force: bool) -> list[Node]:
     nodes = []
-    for pkg in site.site_packages(ws):
+    for pkg in _chosen(site.site_packages(ws), layout.released):
 
         def work(job: Job, pkg: Package = pkg) -> Outcome:
-            return site.build_package(ws, pkg, version, epoch=epoch, force=force, progress=job.say)
+            return site.build_package(
+                ws,
+                pkg,
+                layout.version(pkg.name),
+                epoch=epoch,
+                force=force,
+                progress=job.say,
+                **_folder(layout, pkg.name),
+            )
 
         nodes.append(Node(f"site:{pkg.name}", work))
     return nodes
 
 
+def _in_folder(outcome: Outcome, folder: Path | None) -> Outcome:
+    """An image's SBOM (written to ``dist/<its version>/sbom/``) copied into ``folder``."""
+    if folder is None:
+        return outcome
+    moved = []
+    for path in outcome.outputs:
+        if path.is_relative_to(folder):
+            moved.append(path)
+            continue
+        dest = folder / path.parent.name / path.name
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, dest)
+        moved.append(dest)
+    return replace(outcome, outputs=tuple(moved))
+
+
 def _image_nodes(
     ws: Workspace,
-    version: str,
+    layout: _Layout,
     packages: Sequence[str] | None,
     force: bool,
     wheel_nodes: Sequence[Node],
     registry: images.Source | None = None,
 ) -> list[Node]:
+    if packages is not None and not packages:
+        return []
     chosen = images.specs(ws, packages)
     if not chosen:
         return []
-    planned = _plan(ws, version, chosen)
+    plans: dict[str, images.ImagePlan] = {}
+    for spec in chosen:
+        at = layout.version(spec.package)
+        if at not in plans:
+            plans[at] = _plan(ws, at, [s for s in chosen if layout.version(s.package) == at])
     wheel_keys = {n.key for n in wheel_nodes}
     by_dist = {p.spec.dist: p.name for p in ws.packages}
     names = {spec.name for spec in chosen}
@@ -131,6 +212,7 @@ def _image_nodes(
         def work(
             job: Job, spec: images.ImageSpec = spec, from_python: bool = bool(wheel_keys)
         ) -> Outcome:
+            version = layout.version(spec.package)
             client = images.connect()
             try:
                 wheels: dict[str, Path] | None = None
@@ -142,7 +224,7 @@ def _image_nodes(
                             wheels[dist] = next(p for p in done.outputs if p.suffix == ".whl")
                 result = images.build_image(
                     ws,
-                    planned,
+                    plans[version],
                     spec,
                     client=client,
                     wheels=wheels,
@@ -156,9 +238,10 @@ def _image_nodes(
                 job.say(f"image:{spec.name} started: {', '.join(smoked.checks)}")
             finally:
                 client.close()
-            return Outcome(
+            outcome = Outcome(
                 result.key, result.status, result.outputs, result.digest, result.repository
             )
+            return _in_folder(outcome, layout.where(spec.package))
 
         nodes.append(Node(f"image:{spec.name}", work, tuple(needs), cost=15))
     return nodes
@@ -174,6 +257,8 @@ def build(
     jobs: int | None = None,
     verbose: bool = False,
     registry: images.Source | None = None,
+    versions: Mapping[str, str] | None = None,
+    folder: Path | None = None,
 ) -> Built:
     """Build the artifacts of ``kinds`` (Python ones of ``packages`` only, when given).
 
@@ -182,25 +267,44 @@ def build(
     change through ``progress`` (default stderr); ``verbose`` also prints every log line.
     ``registry`` is where the release publishes its images: an image it already holds for
     this release is adopted, smoke-tested and described instead of a rebuild.
+
+    ``versions`` (a release of packages at several versions, policy independent) builds
+    every artifact of those packages only, each at its package's version, into ``folder``
+    (the release's, ``dist/<release id>/``); a dependency they install beside them builds
+    at its current version outside it. Without it, one version names every artifact and
+    ``dist/<version>/``.
     """
     check_toolchain(ws.root)
-    version = artifacts.dist_version(ws, packages)
+    chosen, python_names = packages, packages
+    if versions is not None:
+        if folder is None:
+            raise ValueError("build(versions=...) needs the release's folder")
+        support = ws.root / "build" / "python" / "support"
+        layout = _Layout(
+            {**core_version.check(ws), **versions}, folder, frozenset(versions), support
+        )
+        chosen = [n for n in ws.order() if n in versions]
+        python_names = [n for n in chosen if _PYTHON & set(ws.get(n).spec.artifacts)]
+        version = folder.name
+    else:
+        version = artifacts.dist_version(ws, packages)
+        layout = _Layout({p.name: version for p in ws.packages})
     epoch = artifacts.source_date_epoch(ws.root)
     nodes: list[Node] = []
     if "python" in kinds:
-        nodes += _python_nodes(ws, version, epoch, packages, force)
+        nodes += _python_nodes(ws, layout, epoch, python_names, force)
     if "binary" in kinds:
-        nodes += _binary_nodes(ws, version, epoch, force)
+        nodes += _binary_nodes(ws, layout, epoch, force)
     if "site" in kinds:
-        nodes += _site_nodes(ws, version, epoch, force)
+        nodes += _site_nodes(ws, layout, epoch, force)
     if "images" in kinds:
         wheels = [n for n in nodes if n.key.startswith("wheel:")]
-        nodes += _image_nodes(ws, version, packages, force, wheels, registry)
+        nodes += _image_nodes(ws, layout, chosen, force, wheels, registry)
     board = Board([n.key for n in nodes], progress=progress, verbose=verbose)
     with board.shown():
         done = run_graph(ws.root, nodes, jobs=jobs or default_jobs(), board=board)
     outcomes = [done[n.key] for n in nodes]
-    folder = artifacts.dist_dir(ws, version)
+    folder = folder or artifacts.dist_dir(ws, version)
     folder.mkdir(parents=True, exist_ok=True)
     previous = folder / checksums.FILENAME
     before = previous.read_bytes() if previous.is_file() else None

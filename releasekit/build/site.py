@@ -89,18 +89,25 @@ def build_package(
     epoch: str,
     force: bool = False,
     progress: Progress | None = None,
+    folder: Path | None = None,
 ) -> Outcome:
-    """Build the site tarball of ``pkg`` unless its cache entry (``site:<package>``) is fresh."""
+    """Build the site tarball of ``pkg`` unless its cache entry (``site:<package>``) is fresh.
+
+    The tarball lands in ``<folder>/site/``, ``folder`` defaulting to ``dist/<version>/``.
+    """
     say = progress or (lambda _msg: None)
     cache = Cache(ws.root)
     key = f"site:{pkg.name}"
-    inputs = inputs_hash(ws, pkg.name, extra={"version": version, "source_date_epoch": epoch})
+    extra = {"version": version, "source_date_epoch": epoch}
+    if folder is not None:
+        extra["folder"] = folder.name
+    inputs = inputs_hash(ws, pkg.name, extra=extra)
     entry = None if force else cache.fresh(key, inputs)
     if entry is not None:
         say(f"{key} up to date")
         return Outcome(key, "up to date", tuple(ws.root / o for o in entry.outputs))
     say(f"{key} building {tarball_name(pkg, version)}")
-    dest = artifacts.dist_dir(ws, version) / "site" / tarball_name(pkg, version)
+    dest = (folder or artifacts.dist_dir(ws, version)) / "site" / tarball_name(pkg, version)
     build(ws, pkg, version, dest, epoch=epoch)
     check_tarball(dest, version)
     cache.record(key, inputs, [dest])

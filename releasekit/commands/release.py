@@ -37,6 +37,8 @@ __all__ = ["ns"]
         "release's) or a [targets.NAME] of release.toml.",
         "jobs": "Build this many artifacts at once (default 0: the number of cores).",
         "verbose": "Stream every build log to the console.",
+        "package": "Under policy independent: release only these packages, NAME[,NAME] "
+        "(their dependents follow).",
         "stop_after": "Stop after this step (preflight, version, prepare, build or verify): "
         "no credential is read; `--resume` (after `release.pack`/`release.unpack` on another "
         "machine) publishes it.",
@@ -60,6 +62,7 @@ def release_task(
     verbose: bool = False,
     stop_after: str = "",
     summary: str = "",
+    package: str = "",
 ) -> None:
     """Release: version, build, tag, publish, deploy, health, report; or --resume, --abort."""
     from rich.markup import escape
@@ -84,6 +87,7 @@ def release_task(
             verbose=verbose,
             given=frozenset(k for k, v in (("env", env), ("target", target)) if v),
             stop_after=stop_after or None,
+            packages=tuple(n.strip() for n in package.split(",") if n.strip()),
         )
         timings: list[tuple[str, str, float]] = []
         out = err_console if json else console
@@ -110,7 +114,7 @@ def release_task(
             steps = [{"step": n, "result": r, "seconds": round(t, 3)} for n, r, t in timings]
             emit_json({**result, "steps": steps})
             return
-        if dry_run:
+        if dry_run or result.get("nothing"):
             return
         table = Table(title=f"Release {result.get('version', '')}")
         for column in ("step", "result", "seconds"):
@@ -162,27 +166,37 @@ def _confirm(question: str) -> bool:
 
 @task(
     help={
-        "tag": "The release tag (default: the v<version> of the current version sites).",
+        "tag": "The release tag (default: the v<version> of the current version sites; under "
+        "policy independent, every package tag of the release commit at HEAD), e.g. "
+        "sandbox-v1.3.0: its own GitHub release gets its release's assets.",
         "dry_run": "List the assets and where they would go; upload nothing.",
     }
 )
 def assets(c: Context, tag: str | None = None, dry_run: bool = False) -> None:
     """Attach binary, SHA256SUMS, SBOMs, site and notes to the GitHub release of the tag."""
-    from releasekit.core import version
+    from releasekit.core import policy, version
     from releasekit.publish import assets as assets_mod
+    from releasekit.release.verify import release_tags, tag_folder
 
     with reported():
         ws = load_workspace()
-        name = tag or f"v{next(iter(version.check(ws).values()))}"
-        folder = ws.root / "dist" / name.removeprefix("v")
-        notes_file = folder / "RELEASE_NOTES.md"
-        if dry_run:
-            for asset in assets_mod.collect(folder):
-                console.print(f"{asset.name}  sha256:{asset.sha256[:12]}  -> release {name}")
-            return
-        notes = notes_file.read_text(encoding="utf-8") if notes_file.is_file() else name
-        prerelease = "-" in name
-        assets_mod.attach(folder, name, notes, prerelease=prerelease, say=console.print)
+        if tag:
+            names = [tag]
+        elif ws.manifest.policy == "independent":
+            names = release_tags(ws)
+        else:
+            names = [f"v{next(iter(version.check(ws).values()))}"]
+        for name in names:
+            folder = tag_folder(ws, name)
+            notes_file = folder / "RELEASE_NOTES.md"
+            if dry_run:
+                for asset in assets_mod.collect(folder):
+                    console.print(f"{asset.name}  sha256:{asset.sha256[:12]}  -> release {name}")
+                continue
+            notes = notes_file.read_text(encoding="utf-8") if notes_file.is_file() else name
+            owned = (policy.version_of_tag(ws.manifest.tag, pkg, name) for pkg in ws.order())
+            prerelease = "-" in next((v for v in owned if v), name.removeprefix("v"))
+            assets_mod.attach(folder, name, notes, prerelease=prerelease, say=console.print)
 
 
 @task(

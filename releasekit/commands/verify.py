@@ -16,6 +16,8 @@ __all__ = ["ns"]
     default=True,
     help={
         "version": "The released version to check (default: the workspace's version).",
+        "package": "Under policy independent: check the release of this package at --version "
+        "(default: its version in the workspace).",
         "target": "Where it was published: `sandbox` (default) or a [targets.NAME] of "
         "release.toml.",
         "key": "The release's public key, a file or env://VAR (default: the sandbox's key, "
@@ -29,6 +31,7 @@ def verify_task(
     target: str = "sandbox",
     key: str | None = None,
     json: bool = False,
+    package: str | None = None,
 ) -> None:
     """Check a release where it was published: digests, signatures, SBOMs, provenance."""
     from rich.markup import escape
@@ -47,6 +50,7 @@ def verify_task(
             target,
             key_file(ws.root, key) if key else None,
             say=lambda line: err_console.print(f"  [dim]{escape(line)}[/]"),
+            package=package,
         )
         if json:
             emit_json(

@@ -20,6 +20,7 @@ _SECTIONS = (
     ("fix", "Bug fixes"),
     ("perf", "Performance"),
     ("other", "Other changes"),
+    ("follows", "Released with"),
 )
 _RANK = {"major": 3, "minor": 2, "patch": 1}
 _SEP_FIELD, _SEP_COMMIT = "\x1f", "\x1e"
@@ -86,10 +87,10 @@ def level(commits: list[Commit]) -> str | None:
 
 
 def since_ref(ws: Workspace, package: str | None = None) -> str | None:
-    """The last release tag reachable from HEAD (per package under ``independent``)."""
-    from releasekit.core import git
+    """The last release tag reachable from HEAD (``package``'s own tag under ``independent``)."""
+    from releasekit.core import git, policy
 
-    pattern = f"{package}/v*" if package else "v[0-9]*"
+    pattern = policy.tag_glob(ws.manifest.tag, package) if package else policy.LOCKSTEP_GLOB
     return git.last_tag(ws.root, pattern)
 
 
@@ -118,8 +119,20 @@ def _packages_of(ws: Workspace, commit: Commit) -> list[str]:
     return [n for n in ws.order() if n in owners] or ["repository"]
 
 
-def render(ws: Workspace, version: str, commits: list[Commit], today: date | None = None) -> str:
-    """Markdown release notes: sections by change type, packages within each section."""
+def render(
+    ws: Workspace,
+    version: str,
+    commits: list[Commit],
+    today: date | None = None,
+    *,
+    only: str | None = None,
+    follows: tuple[str, ...] = (),
+) -> str:
+    """Markdown release notes: sections by change type, packages within each section.
+
+    ``only`` keeps one package's entries (its own CHANGELOG.md under policy independent);
+    ``follows`` lists why it releases without commits of its own (``dependent of sandbox``).
+    """
     day = (today or date.today()).isoformat()
     lines = [f"## {version} ({day})", ""]
     grouped: dict[str, dict[str, list[str]]] = {}
@@ -132,7 +145,11 @@ def render(ws: Workspace, version: str, commits: list[Commit], today: date | Non
         else:
             section, text = "other", commit.description or commit.subject
         for pkg in _packages_of(ws, commit):
+            if only is not None and pkg != only:
+                continue
             grouped.setdefault(section, {}).setdefault(pkg, []).append(f"{text} ({commit.sha[:7]})")
+    if follows:
+        grouped.setdefault("follows", {})[only or "repository"] = list(follows)
     if not grouped:
         lines += ["No changes since the last release.", ""]
     for key, title in _SECTIONS:

@@ -349,11 +349,13 @@ def check_remote(root: Path, remote: str, branch: str) -> None:
         )
 
 
-def push_atomic(root: Path, remote: str, commit: str, branch: str, tag: str) -> None:
-    """Push ``commit`` to ``branch`` and ``tag`` in one atomic push: both land or neither."""
+def push_atomic(root: Path, remote: str, commit: str, branch: str, tag: str, *more: str) -> None:
+    """Push ``commit`` to ``branch`` and ``tag`` (and ``more`` tags) in one atomic push: all
+    land or none."""
+    tags = [f"refs/tags/{t}" for t in (tag, *more)]
     _git(
         root, "push", "--atomic", "--quiet", remote,
-        f"{commit}:refs/heads/{branch}", f"refs/tags/{tag}", mutates=True,
+        f"{commit}:refs/heads/{branch}", *tags, mutates=True,
     )  # fmt: skip
 
 

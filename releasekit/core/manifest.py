@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 from releasekit.core.errors import ManifestError
+from releasekit.core.policy import DEFAULT_TAG, GroupSpec, parse_groups, parse_tag_pattern
 
 __all__ = [
     "ARTIFACT_KINDS",
     "BASE_ARGS",
     "MANIFEST_NAME",
+    "GroupSpec",
     "Manifest",
     "PackageSpec",
     "SiteSpec",
@@ -47,7 +49,8 @@ _PINNED = re.compile(
     r"^(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._/-][a-z0-9]+)*"
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$"
 )
-_RELEASE_KEYS = {"policy", "branch", "changelog"}
+_RELEASE_KEYS = {"policy", "branch", "changelog", "tag", "groups"}
+
 _PACKAGE_KEYS = {"name", "path", "dist", "module", "artifacts", "images", "paths"}
 _SITE_KEYS = {"package", "file", "kind", "pattern"}
 _THIRD_PARTY_KEYS = {"name", "source", "digest", "origin", "local"}
@@ -119,6 +122,9 @@ class Manifest:
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)
     base_images: dict[str, str] = field(default_factory=dict)
     third_party: tuple[ThirdPartyImage, ...] = ()
+    tag: str = DEFAULT_TAG
+    """The tag pattern of a package's release under policy independent."""
+    groups: tuple[GroupSpec, ...] = ()
 
     def package(self, name: str) -> PackageSpec:
         """The package called ``name``; ManifestError lists the known ones otherwise."""
@@ -189,6 +195,7 @@ def load(path: Path) -> Manifest:
         raise r.fail("release.policy", policy, "allowed values are 'lockstep' and 'independent'")
     branch = r.string(release, "branch", "release", "main")
     changelog = r.string(release, "changelog", "release", "CHANGELOG.md")
+    tag = parse_tag_pattern(path, r.string(release, "tag", "release", DEFAULT_TAG))
 
     packages_raw = raw.get("packages")
     if not isinstance(packages_raw, list) or not packages_raw:
@@ -205,6 +212,7 @@ def load(path: Path) -> Manifest:
     sites = tuple(_site(r, s, i, set(names)) for i, s in enumerate(sites_raw))
 
     third_party = _third_party(r, raw.get("third_party", []), packages)
+    groups = parse_groups(path, release.get("groups", []), names)
 
     targets = r.table(raw.get("targets", {}), "targets")
     environments = r.table(raw.get("environments", {}), "environments")
@@ -223,6 +231,8 @@ def load(path: Path) -> Manifest:
         environments=environments,
         base_images=_base_images(r, raw),
         third_party=third_party,
+        tag=tag,
+        groups=groups,
     )
 
 

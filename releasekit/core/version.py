@@ -192,10 +192,15 @@ def check(ws: Workspace) -> dict[str, str]:
         what = (
             "the release version" if ws.manifest.policy == "lockstep" else "each package's version"
         )
+        fix = (
+            "`invoke version.bump --to X.Y.Z` to write one version everywhere."
+            if ws.manifest.policy == "lockstep"
+            else "`invoke version.bump --package NAME --to X.Y.Z` to write one package's "
+            "version to all of its sites."
+        )
         raise VersionError(
             f"Version sites disagree with {what} (policy {ws.manifest.policy} in "
-            f"{ws.manifest.path}):\n" + "\n".join(lines) + "\nSet those values back, or run "
-            "`invoke version.bump --to X.Y.Z` to write one version everywhere."
+            f"{ws.manifest.path}):\n" + "\n".join(lines) + "\nSet those values back, or run " + fix
         )
     return expected
 
@@ -270,7 +275,12 @@ def plan_bump(
         raise VersionError("Pass exactly one of --part or --to (e.g. --part minor or --to 1.2.0).")
     if package is not None:
         ws.get(package)
-    versions = check(ws)
+    if ws.manifest.policy == "lockstep" and to is not None and package is None:
+        # --to writes one version everywhere, so sites that drift apart are aligned by it.
+        old = max(current(ws).values(), key=parse)
+        return [Bump(name, old, bump_version(old, None, to)) for name in ws.order()]
+    # Under independent, --to writes the package's version to all of its sites, drift or not.
+    versions = current(ws) if to is not None and package is not None else check(ws)
     if ws.manifest.policy == "lockstep":
         if package is not None:
             raise VersionError(

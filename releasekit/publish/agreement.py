@@ -99,7 +99,7 @@ def images_rows(folder: Path, record: Record, subjects: Mapping[str, str] | None
         pins = read_images(path)
     except ManifestError as exc:
         return [Row(IMAGES_FILE, where, "", str(exc))]
-    recorded = {image.name: image for image in record.images}
+    recorded = {image.name: image for image in (*record.kept, *record.images)}
     rows = []
     for name, pin in sorted(pins.items()):
         image = recorded.get(name)
@@ -123,7 +123,7 @@ def covered(record: Record) -> set[str]:
     """The subject names the records list: python files, files of SHA256SUMS, repositories."""
     names = {f"python/{name}" for name in record.python}
     names |= {rel for rel in record.files if Path(rel).name not in provenance.METADATA}
-    names |= {image.repository for image in record.images}
+    names |= {image.repository for image in (*record.images, *record.kept)}
     names |= {chart.repository for chart in record.charts}
     return names
 

@@ -306,8 +306,11 @@ def package(
     chart: str | None = None,
     *,
     epoch: int | None = None,
+    folder: Path | None = None,
 ) -> list[Path]:
     """Package every chart into dist/<version>/charts/ with version = appVersion = release.
+
+    ``folder`` names the release's folder instead (``<folder>/charts/``).
 
     The archives are reproducible: helm packages into a scratch folder and ``normalise``
     rewrites each archive with every entry stamped ``epoch`` (default: SOURCE_DATE_EPOCH,
@@ -318,7 +321,7 @@ def package(
     archives = []
     for c in find_charts(root, chart):
         v = version or c.version
-        dest = root / "dist" / v / "charts"
+        dest = (folder or root / "dist" / v) / "charts"
         dest.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="releasekit-package-") as tmp:
             run_helm(package_argv(c.path, v, Path(tmp)), cwd=root)

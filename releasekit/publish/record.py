@@ -21,10 +21,17 @@ class ImageRecord:
     repository: str
     digest: str
     tags: tuple[str, ...]
+    version: str = ""
+    """Its package's version, when the release's packages have their own (its first tag)."""
 
     @property
     def ref(self) -> str:
         return f"{self.repository}@{self.digest}"
+
+    def version_of(self, release: str) -> str:
+        """The image's version tag: its own (a release of packages at several versions), else
+        the release's version."""
+        return self.version or release
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,8 @@ class Record:
     charts: tuple[ChartRecord, ...] = ()
     files: dict[str, str] = field(default_factory=dict)
     tag: str = ""
+    kept: tuple[ImageRecord, ...] = ()
+    """Images a release of some packages (policy independent) deploys from earlier releases."""
 
     @property
     def release_tag(self) -> str:
@@ -69,9 +78,19 @@ class Record:
     @classmethod
     def from_data(cls, data: Mapping[str, Any], files: Mapping[str, str]) -> Record:
         """From release.json's shape (also the shape the release steps return)."""
-        images = tuple(
-            ImageRecord(name, str(e["repository"]), str(e["digest"]), tuple(e.get("tags") or ()))
-            for name, e in sorted((data.get("images") or {}).items())
+        own = bool(data.get("packages"))  # policy independent: each image at its package's version
+        images, kept = (
+            tuple(
+                ImageRecord(
+                    name,
+                    str(e["repository"]),
+                    str(e["digest"]),
+                    tuple(e.get("tags") or ()),
+                    str((e.get("tags") or [""])[0]) if own else "",
+                )
+                for name, e in sorted((data.get(key) or {}).items())
+            )
+            for key in ("images", "kept")
         )
         charts = tuple(
             ChartRecord(name, str(e["ref"]), str(e["sha256"]), str(e.get("digest") or ""))
@@ -86,4 +105,5 @@ class Record:
             charts=charts,
             files=dict(files),
             tag=str(data.get("tag") or ""),
+            kept=kept,
         )

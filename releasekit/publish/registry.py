@@ -260,6 +260,7 @@ def push_images(
     client: DockerClient | None = None,
     released: Sequence[str] | None = None,
     layers: bool = False,
+    folder: Path | None = None,
 ) -> list[PushResult]:
     """Push every tag of the images of ``packages`` (default all) to ``registry``.
 
@@ -268,7 +269,8 @@ def push_images(
     ``registry`` is ``HOST[:PORT][/NAMESPACE]`` (namespace default ``ironcage``); ``auth``
     is a docker auth config (``username``, ``password``) for registries that need one.
     Writes ``dist/<version>/images.json`` ({image: {tags, digest, repository}}) after the
-    last push succeeded, keeping the entries of images not pushed this time.
+    last push succeeded, keeping the entries of images not pushed this time (in ``folder``
+    instead, the release's folder, when given).
     """
     say = progress or (lambda _msg: None)
     host, namespace = split_registry(registry)
@@ -280,7 +282,7 @@ def push_images(
         for spec in specs(ws, packages, images)
     ]
     write_images(
-        artifacts.dist_dir(ws, version) / IMAGES_FILE,
+        (folder or artifacts.dist_dir(ws, version)) / IMAGES_FILE,
         {r.name: ImagePin(r.repository, tuple(r.tags), r.digest) for r in results},
     )
     return results

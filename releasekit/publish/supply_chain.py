@@ -106,13 +106,17 @@ def release_key(root: Path, target: Target) -> signing.SigningKey:
 
 
 def subjects(record: Record) -> list[Subject]:
-    """Every artifact of the release: files of SHA256SUMS, images and charts by digest."""
+    """Every artifact of the release: files of SHA256SUMS, images and charts by digest (and
+    the images it keeps from earlier releases: the whole set a deploy of it runs)."""
     found = [
         Subject(name, digest)
         for name, digest in record.files.items()
         if Path(name).name not in provenance.METADATA
     ]
-    found += [Subject(i.repository, i.digest.removeprefix("sha256:")) for i in record.images]
+    found += [
+        Subject(i.repository, i.digest.removeprefix("sha256:"))
+        for i in (*record.images, *record.kept)
+    ]
     found += [
         Subject(c.repository, c.digest.removeprefix("sha256:")) for c in record.charts if c.digest
     ]
@@ -174,13 +178,14 @@ def sign_release(
         actions.append(f"chart {chart.archive}: {status}")
         say(actions[-1])
     for image in record.images:
-        bom = folder / "sbom" / f"{image.name}-{record.version}.cdx.json"
+        at = image.version_of(record.version)
+        bom = folder / "sbom" / f"{image.name}-{at}.cdx.json"
         if not bom.is_file():
             raise PublishError(
                 f"{bom} is missing, so the SBOM of {image.name} cannot be attested. Build the "
                 "images again (`invoke build.images`), then resume the release."
             )
-        _check_image(image, record.version, how, bom)
+        _check_image(image, at, how, bom)
         status = signing.sign(image.ref, key, how)
         attested = signing.attest(image.ref, bom, signing.SBOM_TYPE, key, how)
         actions.append(f"image {image.name}: {status}, SBOM {attested}")
@@ -208,7 +213,7 @@ def sign_release(
 def _statement(record: Record, build: Mapping[str, Any]) -> dict[str, Any]:
     deps: list[dict[str, Any]] = [
         {
-            "uri": f"git+{build.get('remote', '')}@refs/tags/v{record.version}",
+            "uri": f"git+{build.get('remote', '')}@refs/tags/{record.release_tag.split()[0]}",
             "digest": {"gitCommit": record.commit},
         }
     ]

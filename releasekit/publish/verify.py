@@ -194,8 +194,9 @@ def verify_release(
     for name, sha256 in sorted(record.python.items()):
         jobs.append(partial(_python_row, name, sha256, index, subjects, signed))
     for image in record.images:
-        bom = folder / "sbom" / f"{image.name}-{record.version}.cdx.json"
-        jobs.append(partial(_image_row, image, record.version, public, how, subjects, bom))
+        at = image.version_of(record.version)
+        bom = folder / "sbom" / f"{image.name}-{at}.cdx.json"
+        jobs.append(partial(_image_row, image, at, public, how, subjects, bom))
     for chart in record.charts:
         jobs.append(partial(_chart_row, chart, public, how, subjects))
     for rel, sha256 in sorted(record.files.items()):

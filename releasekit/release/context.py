@@ -40,6 +40,7 @@ RECORDED = (
     "report",
     "artifacts",
     "timeline",
+    "plan",
 )
 """The context fields steps produce, in the names the state file records them by."""
 
@@ -78,6 +79,8 @@ class Context:
     artifacts: Registry = field(default_factory=Registry)
     timeline: list[dict[str, Any]] = field(default_factory=list)
     """Each artifact of the build: what it needed, its state, when it started and ended."""
+    plan: list[dict[str, Any]] = field(default_factory=list)
+    """Under policy independent: each package the release releases (``PackageRelease``)."""
 
     @property
     def root(self) -> Path:
@@ -120,6 +123,8 @@ class Context:
                     self.artifacts = Registry.from_json(value)
             elif name == "timeline":
                 self.timeline = [dict(t) for t in value or ()]
+            elif name == "plan":
+                self.plan = [dict(v) for v in value or () if isinstance(v, dict)]
             elif name in {"files", "signed", "deployed"}:
                 setattr(self, name, [str(v) for v in value or ()])
             elif name == "since":
@@ -134,14 +139,18 @@ class Context:
     def published(self) -> dict[str, Any]:
         """What the release published, in release.json's shape (python, images, charts).
 
-        ``third_party`` lists each third-party image the release deploys, by digest.
+        ``third_party`` lists each third-party image the release deploys, by digest. Under
+        policy independent, ``packages`` lists each released package with its version and
+        tag, and ``kept`` the images of the others at their last release (not this one's).
         """
         python = {
             a.name.rsplit("/", 1)[-1]: {"status": a.status, "sha256": a.sha256}
             for a in self.artifacts.of("sdist", "wheel")
             if a.destination
         }
-        images = {name: pin.to_json() for name, pin in self.artifacts.images().items()}
+        kept = {a.name for a in self.artifacts.of("image") if a.status == "kept"}
+        pins = self.artifacts.images()
+        images = {name: pin.to_json() for name, pin in pins.items() if name not in kept}
         declared = {t.name: t for t in self.ws.manifest.third_party}
         third_party = {
             a.name: third_party_entry(a, declared[a.name])
@@ -154,7 +163,7 @@ class Context:
             if a.digest:
                 entry["digest"] = a.digest
             charts[a.name] = entry
-        return {
+        found: dict[str, Any] = {
             "version": self.version,
             "commit": self.commit,
             "python": python,
@@ -163,3 +172,9 @@ class Context:
             "charts": charts,
             "remote": self.remote,
         }
+        if self.plan:
+            found["packages"] = {
+                str(e["package"]): {"version": e["new"], "tag": e["tag"]} for e in self.plan
+            }
+            found["kept"] = {name: pins[name].to_json() for name in sorted(kept) if name in pins}
+        return found

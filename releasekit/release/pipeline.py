@@ -25,6 +25,7 @@ from releasekit.core.workspace import Workspace
 from releasekit.release import preflight
 from releasekit.release import steps as release_steps
 from releasekit.release.context import Context
+from releasekit.release.independent import NothingToRelease
 from releasekit.release.plan import (
     BEFORE_TAG,
     Options,
@@ -103,6 +104,7 @@ def _finishing(state: State, pending: Pending) -> None:
             "since": pending.since,
             "how": f"finishing the release committed at {pending.commit[:7]}",
             "notes": pending.notes,
+            "plan": list(pending.plan),
             "summary": f"{pending.version} (release commit at HEAD)",
         },
     }
@@ -165,8 +167,19 @@ def run(
             f"--stop-after {opts.stop_after}: a release stops only before anything is "
             f"published, after one of {', '.join(BEFORE_TAG)}."
         )
+    if opts.packages and ws.manifest.policy != "independent":
+        raise ReleaseError(
+            f"--package {','.join(opts.packages)} is only meaningful under policy "
+            f"`independent`, but {ws.manifest.path} sets policy `{ws.manifest.policy}`, where "
+            "one version covers every package. Drop --package, or set [release].policy = "
+            '"independent".'
+        )
     if opts.dry_run:
-        return _dry_run(ctx, say)
+        try:
+            return _dry_run(ctx, say)
+        except NothingToRelease as exc:
+            say(str(exc))
+            return {"version": "", "nothing": True}
     with lock(lock_path(ws.root)):
         existing = State.load(path)
         finished: dict[str, Any] | None = None
@@ -224,6 +237,9 @@ def run(
 
         try:
             execute(steps, state, ctx, started, on_end)
+        except NothingToRelease as exc:
+            say(str(exc))
+            return {"version": "", "report": None, "nothing": True}
         except ReleaseError:
             if state.steps and path.exists():
                 undo = (
@@ -254,7 +270,10 @@ def run(
 
 def _pending(ws: Workspace, opts: Options) -> Pending | None:
     from releasekit.core import version
+    from releasekit.release import pending
 
+    if ws.manifest.policy == "independent":
+        return pending.pending_release(ws, git_remote(ws, opts.target))
     current = next(iter(version.check(ws).values()))
     return pending_release(ws, current, git_remote(ws, opts.target))
 
@@ -278,6 +297,7 @@ def _dry_run(ctx: Context, say: Callable[[str], None]) -> dict[str, Any]:
         if pending is not None:
             check_pending(ctx.opts, pending, version_before(ctx.ws, pending.commit))
             ctx.version, ctx.notes = pending.version, pending.notes
+            ctx.plan = [dict(entry) for entry in pending.plan]
             ctx.how = f"finishing the release committed at {pending.commit[:7]}"
     if not ctx.version:
         release_steps.choose_version(ctx)

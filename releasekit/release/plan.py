@@ -64,6 +64,8 @@ class Options:
     state file; the command line names only the flags it was given."""
     stop_after: str | None = None
     """Stop after this step, leaving the release unfinished for `--resume` (elsewhere)."""
+    packages: tuple[str, ...] = ()
+    """Under policy independent: release only these packages (their dependents follow)."""
 
     @property
     def publishing(self) -> bool:
@@ -89,6 +91,8 @@ class Pending:
     commit: str
     since: str | None
     notes: str
+    plan: tuple[dict[str, object], ...] = ()
+    """Under policy independent: each package the release commit releases."""
 
 
 def state_path(root: Path) -> Path:

@@ -15,12 +15,19 @@ from types import SimpleNamespace
 from typing import Any
 
 from releasekit.core import git, http, uvlock, version
-from releasekit.core.errors import HttpError, PreflightError, ReleaseError, ToolError
+from releasekit.core.errors import (
+    HttpError,
+    PreflightError,
+    ReleaseError,
+    ToolError,
+    VersionError,
+)
 from releasekit.core.run import run
 from releasekit.core.workspace import Workspace
 from releasekit.deploy import testbed
 from releasekit.publish import charts, targets
 from releasekit.publish import index as python_upload
+from releasekit.release import independent
 from releasekit.release.plan import moved_remote
 
 __all__ = [
@@ -28,6 +35,7 @@ __all__ = [
     "check",
     "check_credentials",
     "environment",
+    "release_remote",
     "restore_interrupted_prepare",
     "tools_present",
 ]
@@ -69,6 +77,7 @@ def restore_interrupted_prepare(ws: Workspace, prepare_done: bool) -> None:
         return
     own = {str(f.site.file.relative_to(ws.root)) for f in version.read(ws)}
     own.add(ws.manifest.changelog)
+    own.update(f"{p.spec.path}/CHANGELOG.md" for p in ws.packages)  # policy independent
     dirty = git.dirty_files(ws.root)
     if not dirty or not set(dirty) <= own:
         return
@@ -113,17 +122,15 @@ def check(
     ``releasing`` is the version of a release being resumed or finished: once its tag is
     on the remote at HEAD, the branch needs no push, so the remote may have moved on.
     """
-    if ws.manifest.policy != "lockstep":
-        raise PreflightError(
-            f"`invoke release` releases the monorepo at one version, but {ws.manifest.path} sets "
-            "policy `independent`. Bump packages with `invoke version.bump --package NAME` and "
-            'build with `invoke build`, or set [release].policy = "lockstep".'
-        )
     git.ensure_clean(ws.root)
     git.ensure_branch(ws.root, ws.manifest.branch, ws.manifest.path)
     tools_present()
     environment(ws, env_name)
-    versions = version.check(ws)
+    try:
+        versions = version.check(ws)
+    except VersionError:
+        independent.check_lockstep_history(ws, None)  # drift left by independent releases
+        raise
     if (ws.root / uvlock.LOCK_FILE).is_file():
         uvlock.check(ws.root)  # the release commit must install with `uv sync --locked`
     state = None
@@ -154,7 +161,16 @@ def check(
 
         if supply_chain.signs(target):
             supply_chain.release_key(ws.root, target)  # a wrong key password stops here
+    if ws.manifest.policy == "independent":
+        return ", ".join(f"{name} {held}" for name, held in versions.items()), target
     return next(iter(versions.values())), target
+
+
+def release_remote(target: targets.Target) -> str | None:
+    """The git remote whose tags are the releases (None: the sandbox's, not made yet)."""
+    if target.kind == "sandbox" and not Path(target.git_remote).exists():
+        return None
+    return target.git_remote
 
 
 def _check_remote(ws: Workspace, remote: str, releasing: str) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from releasekit.core import policy
 from releasekit.core import version as versions
+from releasekit.core.errors import PreflightError
 from releasekit.core.workspace import Workspace
 from releasekit.deploy import testbed
 from releasekit.publish import assets, targets
@@ -16,8 +19,9 @@ from releasekit.publish.supply_chain import access, release_record
 from releasekit.publish.targets import SANDBOX
 from releasekit.publish.trust import trusted_key
 from releasekit.publish.verify import verify_release
+from releasekit.release.pending import pending_release
 
-__all__ = ["Checked", "verify_version"]
+__all__ = ["Checked", "package_release", "release_tags", "tag_folder", "verify_version"]
 
 
 @dataclass(frozen=True)
@@ -29,17 +33,76 @@ class Checked:
     rows: list[Row]
 
 
+def package_release(
+    ws: Workspace, package: str, version: str, say: Callable[[str], None] = lambda _line: None
+) -> Path:
+    """The folder of the release that released ``package`` at ``version`` (policy independent).
+
+    The release's records name its packages (release.json ``packages``); without a local
+    record, the assets of the package's GitHub release (tag ``<package>-v<version>``).
+    """
+    ws.get(package)
+    for path in sorted((ws.root / "dist").glob("*/release.json")):
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        entry = (data.get("packages") or {}).get(package) if isinstance(data, dict) else None
+        if isinstance(entry, dict) and entry.get("version") == version:
+            return path.parent
+    tag = policy.package_tag(ws.manifest.tag, package, version)
+    if os.environ.get("GITHUB_REPOSITORY"):
+        return assets.download(tag, ws.root / "build" / "verify" / tag, say=say)
+    raise PreflightError(
+        f"No release of {package} {version} is recorded under {ws.root / 'dist'} (no "
+        f"release.json names it in `packages`). Pass a version of {package} that was released "
+        f"here, or set GITHUB_REPOSITORY (and GH_TOKEN) to read the assets of {tag}."
+    )
+
+
+def release_tags(ws: Workspace) -> list[str]:
+    """The package tags of the independent release whose commit is HEAD."""
+    found = pending_release(ws, None)
+    if found is None:
+        raise PreflightError(
+            f"HEAD of {ws.root} is not the release commit of an independent release "
+            "(`chore(release): <package>-v<version>, ...`), so it names no tags. Check out the "
+            "release commit, or pass --tag PACKAGE-vX.Y.Z."
+        )
+    return [str(entry["tag"]) for entry in found.plan]
+
+
+def tag_folder(ws: Workspace, tag: str) -> Path:
+    """The release folder a release tag's assets come from: ``dist/<version>/`` of a ``v``
+    tag, or (policy independent) the folder of the release that made a package's tag."""
+    for pkg in ws.order():
+        version = policy.version_of_tag(ws.manifest.tag, pkg, tag)
+        if version is not None:
+            return package_release(ws, pkg, version)
+    return ws.root / "dist" / tag.removeprefix("v")
+
+
 def verify_version(
     ws: Workspace,
     version: str | None,
     target_name: str,
     key: Path | None,
     say: Callable[[str], None] = lambda _line: None,
+    package: str | None = None,
 ) -> Checked:
-    """Verify release ``version`` (default: the workspace's) published to ``target_name``."""
+    """Verify release ``version`` (default: the workspace's) published to ``target_name``.
+
+    With ``package`` (policy independent), the release that released that package at
+    ``version`` (default: the package's version in the workspace).
+    """
     root = ws.root
-    chosen = version or next(iter(versions.check(ws).values()))
-    folder = root / "dist" / chosen
+    if package is not None:
+        wanted = version or versions.check(ws)[ws.get(package).name]
+        folder = package_release(ws, package, wanted, say)
+        chosen = release_record(folder).version
+    else:
+        chosen = version or next(iter(versions.check(ws).values()))
+        folder = root / "dist" / chosen
     if not (folder / "release.json").is_file() and os.environ.get("GITHUB_REPOSITORY"):
         folder = assets.download(f"v{chosen}", root / "build" / "verify" / chosen, say=say)
     record = release_record(folder)

@@ -168,3 +168,40 @@ def test_bad_third_party_image_names_key_and_value(
     with pytest.raises(ManifestError, match=match) as info:
         manifest.load(root)
     assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("extra", "match"),
+    [
+        ('tag = "{version}-{package}"', r"`release\.tag` is '\{version\}-\{package\}'; start it"),
+        ('tag = "{package}-v"', r"`release\.tag` .* must name `\{package\}` and `\{version\}`"),
+        ('tag = "{package}-{version}-{sha}"', r"no other field"),
+        ('tag = "{package} {version}"', r"use only letters"),
+        ('groups = "web"', r"`release\.groups` is 'web'; it must be an array"),
+        ('groups = [{name = "g", packages = ["app"]}]', r"groups\[0\]\.packages.*two or more"),
+        ('groups = [{name = "g", packages = ["app", "nope"]}]', r"names 'nope'; allowed"),
+        (
+            'groups = [{name = "a", packages = ["app", "site"]}, '
+            '{name = "b", packages = ["site", "tool"]}]',
+            r"names 'site', which is in group `a` already",
+        ),
+        ('groups = [{name = "g", members = ["app", "site"]}]', r"keys `name`"),
+    ],
+)
+def test_bad_tag_pattern_or_group_is_named(make_repo, extra: str, match: str) -> None:
+    root = make_repo(policy="independent")
+    path = root / "release.toml"
+    path.write_text(path.read_text().replace('branch = "main"', f'branch = "main"\n{extra}', 1))
+    with pytest.raises(ManifestError, match=match) as info:
+        manifest.load(root)
+    assert str(path) in str(info.value)
+
+
+def test_tag_pattern_and_groups_load(make_repo) -> None:
+    root = make_repo(policy="independent")
+    path = root / "release.toml"
+    extra = 'tag = "{package}/v{version}"\ngroups = [{name = "g", packages = ["app", "site"]}]'
+    path.write_text(path.read_text().replace('branch = "main"', f'branch = "main"\n{extra}', 1))
+    loaded = manifest.load(root)
+    assert loaded.tag == "{package}/v{version}"
+    assert [(g.name, g.packages) for g in loaded.groups] == [("g", ("app", "site"))]

@@ -244,3 +244,9 @@ def test_a_pre_release_token_round_trips(make_repo, token: str) -> None:
         load(root), release.Options(part="release"), f"2.0.0-{token}.2"
     )
     assert final == "2.0.0"
+
+
+def test_package_flag_is_refused_under_lockstep(plan: _Plan) -> None:
+    with pytest.raises(ReleaseError, match=r"--package core is only meaningful under policy"):
+        plan.run(release.Options(packages=("core",)))
+    assert plan.calls == []

@@ -263,3 +263,23 @@ def test_check_wants_the_pep_440_form_in_python_sites(make_repo) -> None:
         match=r"pyproject.toml:\d+ \(pyproject of core\) holds 2\.0\.0-rc\.1, expected 2\.0\.0rc1",
     ):
         version.check(load(root))
+
+
+def test_independent_bump_to_aligns_a_drifting_package(make_repo) -> None:
+    root = make_repo(policy="independent")
+    init = root / "packages/site/src/demo_site/__init__.py"
+    init.write_text(init.read_text().replace("1.4.2", "1.4.0"))
+    with pytest.raises(VersionError, match=r"version\.bump --package NAME --to X\.Y\.Z"):
+        version.check(load(root))
+    ws = load(root)
+    version.apply(ws, version.plan_bump(ws, to="1.5.0", package="site"))
+    assert version.check(load(root))["site"] == "1.5.0"
+
+
+def test_lockstep_bump_to_aligns_drifting_sites(make_repo) -> None:
+    root = make_repo()
+    pyproject = root / "packages/site/pyproject.toml"
+    pyproject.write_text(pyproject.read_text().replace('version = "1.4.2"', 'version = "1.4.0"'))
+    ws = load(root)
+    version.apply(ws, version.plan_bump(ws, to="1.5.0"))
+    assert set(version.check(load(root)).values()) == {"1.5.0"}

@@ -13,6 +13,7 @@ from releasekit.core.files import file_sha256
 from releasekit.core.recorded import rehashed
 from releasekit.publish import charts
 from releasekit.release.context import Context
+from releasekit.release.independent import ReleasePlan
 from releasekit.release.steps.base import Step, check_head
 
 __all__ = ["Build", "Verify", "record_outcome"]
@@ -53,6 +54,42 @@ def record_outcome(ctx: Context, outcome: Outcome, image_packages: dict[str, str
         )
 
 
+def _charts(ctx: Context, planned: ReleasePlan | None) -> list[Path]:
+    """Package the charts: every one at the release's version, or (policy independent) the
+    charts of the released packages, each at its package's version; each recorded."""
+    epoch = int(source_date_epoch(ctx.root))
+    batches: list[tuple[str, list[Path]]] = []
+    if planned is None:
+        batches.append((ctx.version, charts.package(ctx.root, ctx.version, epoch=epoch)))
+    else:
+        owners = {
+            Path(site.file).parent.name: site.package
+            for site in ctx.ws.manifest.sites
+            if site.kind == "chart"
+        }
+        new = planned.versions
+        for chart in charts.find_charts(ctx.root):
+            if owners.get(chart.name) in new:
+                at = new[owners[chart.name]]
+                made = charts.package(ctx.root, at, chart.name, epoch=epoch, folder=ctx.folder)
+                batches.append((at, made))
+    packaged: list[Path] = []
+    for version, archives in batches:
+        for archive in archives:
+            packaged.append(archive)
+            ctx.record(
+                Artifact(
+                    kind="chart",
+                    name=archive.name,
+                    package=archive.name.removesuffix(f"-{version}.tgz"),
+                    path=archive.relative_to(ctx.folder).as_posix(),
+                    sha256=file_sha256(archive),
+                    status="packaged",
+                )
+            )
+    return packaged
+
+
 class Build(Step):
     """Charts (reproducible archives), every other artifact (cached by inputs), SHA256SUMS."""
 
@@ -62,34 +99,27 @@ class Build(Step):
 
     def run(self, ctx: Context) -> str:
         check_head(ctx)
-        packaged = charts.package(ctx.root, ctx.version, epoch=int(source_date_epoch(ctx.root)))
-        for archive in packaged:
-            rel = archive.relative_to(ctx.folder).as_posix()
-            ctx.record(
-                Artifact(
-                    kind="chart",
-                    name=archive.name,
-                    package=archive.name.removesuffix(f"-{ctx.version}.tgz"),
-                    path=rel,
-                    sha256=file_sha256(archive),
-                    status="packaged",
-                )
-            )
+        planned = ReleasePlan.from_context(ctx.plan) if ctx.plan else None
+        packaged = _charts(ctx, planned)
         target = ctx.dest
         auth = None
         if target.registry_username:
             auth = {"username": target.registry_username, "password": target.registry_password}
+        versions = None if planned is None else planned.versions
         built = builds.build(
             ctx.ws,
             progress=ctx.progress,
             jobs=ctx.opts.jobs,
             verbose=ctx.opts.verbose,
             registry=images.Source.parse(target.registry, auth),
+            versions=versions,
+            folder=None if versions is None else ctx.folder,
         )
         ctx.timeline = [dict(t) for t in built.timeline]
         image_packages = {spec.name: spec.package for spec in images.specs(ctx.ws)}
         for outcome in (*built.outcomes, built.checksums):
-            record_outcome(ctx, outcome, image_packages)
+            if versions is None or all(p.is_relative_to(ctx.folder) for p in outcome.outputs):
+                record_outcome(ctx, outcome, image_packages)
         fresh = sum(1 for o in built.outcomes if o.status == "built")
         return f"{len(packaged)} charts, {len(built.outcomes)} artifacts, {fresh} built"
 

@@ -8,6 +8,7 @@ from releasekit.deploy import helm as helm_deploy
 from releasekit.deploy import kube_env
 from releasekit.publish import charts
 from releasekit.release.context import Context
+from releasekit.release.independent import PackageRelease
 from releasekit.release.plan import release_message
 from releasekit.release.steps.base import environment
 
@@ -16,6 +17,8 @@ __all__ = ["describe"]
 
 def describe(ctx: Context) -> list[str]:
     """The plan in words, for --dry-run: artifacts, destinations, tags and commands."""
+    if ctx.plan:
+        return _describe_packages(ctx)
     ws, new, target = ctx.ws, ctx.version, ctx.dest
     lines = [f"version {ctx.current} -> {new} ({ctx.how})"]
     lines += [
@@ -64,3 +67,50 @@ def _tags(ws: Workspace, new: str) -> list[str]:
     return [
         t if not t.startswith("sha-") else "sha-<release commit>" for t in tags_for(new, "0000000")
     ]
+
+
+def _describe_packages(ctx: Context) -> list[str]:
+    """The per-package plan of an independent release: each bump with its reason."""
+    ws, target = ctx.ws, ctx.dest
+    planned = [PackageRelease.from_json(entry) for entry in ctx.plan]
+    lines = [f"release {ctx.version} ({ctx.how}):"]
+    lines += [
+        f"  {r.package} {r.old} -> {r.new} ({r.level}, since {r.since or 'the first commit'}): "
+        + "; ".join(r.reasons)
+        for r in planned
+    ]
+    moving = {r.package for r in planned}
+    kept = [p.name for p in ws.packages if p.name not in moving]
+    if kept:
+        lines.append(f"  unchanged (keep their last release): {', '.join(kept)}")
+    for r in planned:
+        pkg = ws.get(r.package)
+        for f in version.read(ws):
+            if f.site.package == r.package:
+                lines.append(f"write {f.site.file.relative_to(ws.root)}:{f.line} ({f.site.kind})")
+        lines.append(f"write {pkg.spec.path}/CHANGELOG.md ({r.package} {r.new})")
+        for kind in pkg.spec.artifacts:
+            if kind in {"sdist", "wheel"}:
+                python = version.python_version(r.new)
+                lines.append(f"{kind} {pkg.spec.dist} {python} -> {target.pypi_url}")
+            elif kind in {"binary", "site"}:
+                lines.append(f"{kind} of {r.package} {r.new} -> release assets of {r.tag}")
+        for image in pkg.spec.images:
+            lines.append(f"image {target.registry}/{image}: {', '.join(_tags(ws, r.new))}")
+    tags = [r.tag for r in planned]
+    subject = f"chore(release): {', '.join(tags)}"
+    lines.append(f"$ git commit -m '{subject}'")
+    lines += [f"$ git tag -a {tag}" for tag in tags]
+    refs = " ".join(f"refs/tags/{tag}" for tag in tags)
+    lines.append(
+        f"$ git push --atomic {target.git_remote} HEAD:refs/heads/{ws.manifest.branch} {refs}"
+    )
+    lines.append(f"report dist/{ctx.version}/release.json, RELEASE_NOTES.md, SHA256SUMS")
+    env = environment(ctx)
+    deploys = [k for k in ("helm", "compose") if env.get(k)]
+    if deploys:
+        lines.append(
+            f"note: environment `{ctx.opts.env}` deploys with {' and '.join(deploys)}: an "
+            "independent release refuses it; release with --env none"
+        )
+    return lines

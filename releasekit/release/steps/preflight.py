@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from releasekit.core import changelog
+from releasekit.core.errors import ReleaseError
+from releasekit.release import independent
 from releasekit.release import preflight as checks
 from releasekit.release.context import Context
 from releasekit.release.plan import check_tag, next_version
@@ -43,15 +45,53 @@ def preflight_readonly(ctx: Context) -> None:
 
 
 def choose_version(ctx: Context) -> None:
-    """The next version from the flags or the conventional commits since the last tag."""
+    """The next version from the flags or the conventional commits since the last tag.
+
+    Under policy independent, the per-package plan (``release.independent``): the
+    release's name (``ctx.version``) is its release id, ``ctx.plan`` each package's part.
+    NothingToRelease when no package calls for a release.
+    """
     target = ctx.dest
     remote: str | None = target.git_remote
     if target.kind == "sandbox" and not Path(target.git_remote).exists():
         remote = None  # a dry run before the sandbox's first start: no remote yet
+    if ctx.ws.manifest.policy == "independent":
+        _choose_packages(ctx, remote)
+        return
     new, last, how = next_version(ctx.ws, ctx.opts, ctx.current, remote)
     check_tag(ctx.root, f"v{new}", remote)
     ctx.version, ctx.since, ctx.how = new, last, how
     ctx.notes = changelog.render(ctx.ws, new, changelog.collect(ctx.root, last))
+
+
+def _choose_packages(ctx: Context, remote: str | None) -> None:
+    opts = ctx.opts
+    planned = independent.plan(
+        ctx.ws, remote, packages=opts.packages, part=opts.part, to=opts.to,
+        pre_token=opts.pre_token,
+    )  # fmt: skip
+    if not planned.releases:
+        only = f" among {', '.join(opts.packages)}" if opts.packages else ""
+        raise independent.NothingToRelease(
+            f"nothing to release: no package{only} has a feat, fix or breaking commit since its "
+            "last release (files no package owns, such as uv.lock or CI, release nothing). "
+            "Pass --package NAME --part P to release one anyway."
+        )
+    deploys = [k for k in ("helm", "compose") if checks.environment(ctx.ws, opts.env).get(k)]
+    if deploys and not opts.dry_run:
+        raise ReleaseError(
+            f"Environment `{opts.env}` deploys with {' and '.join(deploys)}, which runs one "
+            f"version of every chart and service; an independent release ({planned.release_id}) "
+            "publishes only what changed. Release with `--env none` (or an environment of "
+            "terraform only): images.json of the release pins every image, the kept ones at "
+            "their last release's digest."
+        )
+    for release in planned.releases:
+        check_tag(ctx.root, release.tag, remote)
+    ctx.version, ctx.since = planned.release_id, None
+    ctx.how = f"independent: {len(planned.releases)} of {len(ctx.ws.packages)} packages"
+    ctx.notes = independent.root_notes(ctx.ws, planned)
+    ctx.plan = [r.to_json() for r in planned.releases]
 
 
 class Version(Step):
@@ -59,7 +99,7 @@ class Version(Step):
 
     name = "version"
     summary = "choose the next version"
-    writes = ("current", "version", "since", "how", "notes")
+    writes = ("current", "version", "since", "how", "notes", "plan")
 
     def run(self, ctx: Context) -> str:
         choose_version(ctx)

@@ -13,7 +13,8 @@ from releasekit.core.files import file_sha256
 from releasekit.core.recorded import rehashed
 from releasekit.publish import attestations, charts, third_party
 from releasekit.publish import index as python_upload
-from releasekit.publish.registry import push_images
+from releasekit.publish.registry import PushResult, push_images
+from releasekit.release import kept
 from releasekit.release.context import Context
 from releasekit.release.steps.base import Step
 
@@ -71,17 +72,20 @@ class PublishImages(Step):
         if target.registry_username:
             auth = {"username": target.registry_username, "password": target.registry_password}
         ws = ctx.ws
-        # Releases are the tags on the remote: a local tag never pushed is none.
-        released = set(git.remote_versions(ws.root, target.git_remote))
-        results = push_images(
-            ws,
-            ctx.version,
-            target.registry,
-            auth=auth,
-            progress=ctx.progress,
-            released=sorted(released),
-            layers=ctx.opts.verbose,
-        )
+        if ctx.plan:
+            results = _push_packages(ctx, auth)
+        else:
+            # Releases are the tags on the remote: a local tag never pushed is none.
+            released = set(git.remote_versions(ws.root, target.git_remote))
+            results = push_images(
+                ws,
+                ctx.version,
+                target.registry,
+                auth=auth,
+                progress=ctx.progress,
+                released=sorted(released),
+                layers=ctx.opts.verbose,
+            )
         for r in results:
             ctx.artifacts.update(
                 "image",
@@ -133,6 +137,33 @@ class PublishImages(Step):
         return f"{len(results)} images, {len(pins)} third-party"
 
 
+def _push_packages(ctx: Context, auth: dict[str, str] | None) -> list[PushResult]:
+    """Policy independent: each released package's images at its version; every other
+    image recorded at its last release's digest (``kept``), so images.json is complete."""
+    ws, target = ctx.ws, ctx.dest
+    results: list[PushResult] = []
+    moving = [str(e["package"]) for e in ctx.plan]
+    for entry in ctx.plan:
+        package = str(entry["package"])
+        if "image" not in ws.get(package).spec.artifacts:
+            continue
+        results += push_images(
+            ws,
+            str(entry["new"]),
+            target.registry,
+            packages=[package],
+            auth=auth,
+            progress=ctx.progress,
+            released=sorted(kept.released_versions(ws, target.git_remote, package)),
+            layers=ctx.opts.verbose,
+            folder=ctx.folder,
+        )
+    for image in kept.kept_images(ws, target.registry, target.git_remote, moving, auth):
+        ctx.record(image)
+        ctx.say(f"{image.name}: kept {image.destination}@{image.digest} ({image.tags[0]})")
+    return results
+
+
 class PublishCharts(Step):
     """Push every chart archive the build packaged, as built, to the chart registry."""
 
@@ -143,6 +174,8 @@ class PublishCharts(Step):
     def run(self, ctx: Context) -> str:
         target = ctx.dest
         built = [a for a in ctx.artifacts.of("chart") if a.path]
+        if not built and ctx.plan:
+            return "no chart released (their packages keep their last release)"
         if not built and charts.find_charts(ctx.root):
             raise VerificationError(
                 f"The release recorded no chart archive in {ctx.folder}/charts: its build step "

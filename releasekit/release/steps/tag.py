@@ -27,22 +27,28 @@ class Tag(Step):
 
     def run(self, ctx: Context) -> str:
         ws, remote = ctx.ws, ctx.dest.git_remote
-        name = f"v{ctx.version}"
+        if ctx.plan:  # policy independent: one tag per released package
+            made = {str(e["tag"]): f"Release {e['package']} {e['new']}" for e in ctx.plan}
+        else:
+            made = {f"v{ctx.version}": f"Release {ctx.version}"}
+        names = list(made)
         check_head(ctx)
-        check_tag(ws.root, name, remote)
-        local = git.tag_commit(ws.root, name)
-        if local is not None and local != ctx.commit:
-            git.delete_tag(ws.root, name)  # never pushed (check_tag): not a release
-            local = None
-        if local is None:
-            git.create_tag(ws.root, name, f"Release {ctx.version}")
-        ctx.tag, ctx.remote = name, remote
-        if git.remote_tag_commit(ws.root, remote, name) == ctx.commit:
-            return f"{name} already on {remote}"
+        for name, message in made.items():
+            check_tag(ws.root, name, remote)
+            local = git.tag_commit(ws.root, name)
+            if local is not None and local != ctx.commit:
+                git.delete_tag(ws.root, name)  # never pushed (check_tag): not a release
+                local = None
+            if local is None:
+                git.create_tag(ws.root, name, message)
+        shown = ", ".join(names)
+        ctx.tag, ctx.remote = " ".join(names), remote
+        if all(git.remote_tag_commit(ws.root, remote, name) == ctx.commit for name in names):
+            return f"{shown} already on {remote}"
         fault_point("tag:pushing")
         branch = ws.manifest.branch
         try:
-            git.push_atomic(ws.root, remote, ctx.commit, branch, name)
+            git.push_atomic(ws.root, remote, ctx.commit, branch, *names)
         except ToolError as exc:
             theirs = git.remote_branch(ws.root, remote, branch)
             if theirs is None or git.is_ancestor(ws.root, theirs, ctx.commit):
@@ -51,7 +57,7 @@ class Tag(Step):
             reason = next((line for line in told if "rejected" in line), told[-1]).strip()
             what = (
                 f"`{remote}` refused the push of the release commit {ctx.commit[:12]} and tag "
-                f"{name} ({reason})"
+                f"{shown} ({reason})"
             )
             raise ConflictError(moved_remote(what, remote, branch, theirs, ctx.version)) from None
-        return f"{name} -> {remote}"
+        return f"{shown} -> {remote}"

@@ -93,3 +93,35 @@ def test_verbose_prints_every_log_line(make_ws: Callable[[], Path]) -> None:
     assert result.returncode == 0, result.stderr
     assert "site:marketing-site | $ " in result.stderr
     assert "site:marketing-site built in" in result.stderr
+
+
+def test_a_release_of_some_packages_builds_only_theirs_at_their_versions(
+    make_ws: Callable[[], Path],
+) -> None:
+    from releasekit.core import version
+
+    root = make_ws()
+    manifest = root / "release.toml"
+    manifest.write_text(
+        manifest.read_text().replace('policy = "lockstep"', 'policy = "independent"')
+    )
+    new = {"cli": "9.9.1", "marketing-site": "9.9.2"}
+    version.apply(load(root), [version.Bump(p, VERSION, v) for p, v in new.items()])
+    git(root, "commit", "-qam", "chore(release): cli-v9.9.1, marketing-site-v9.9.2")
+    folder = root / "dist" / "cli-9.9.1+marketing-site-9.9.2"
+    built = builds.build(load(root), KINDS, versions=new, folder=folder, jobs=2)
+    assert built.version == folder.name
+    assert [o.key for o in built.outcomes] == ["wheel:sandbox", "wheel:cli", "site:marketing-site"]
+    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+    assert files == [
+        checksums.FILENAME,
+        "python/ironcage_cli-9.9.1-py3-none-any.whl",
+        "python/ironcage_cli-9.9.1.tar.gz",
+        "sbom/ironcage-cli-9.9.1.cdx.json",
+        "site/marketing-site-9.9.2.tar.gz",
+    ]
+    # sandbox, not released, is built at its own version beside the release to install cli
+    (sandbox,) = [o for o in built.outcomes if o.key == "wheel:sandbox"]
+    assert all(not p.is_relative_to(folder) for p in sandbox.outputs)
+    assert any(p.name == f"ironcage_sandbox-{VERSION}-py3-none-any.whl" for p in sandbox.outputs)
+    assert not (root / "dist" / VERSION).exists()

@@ -1,0 +1,84 @@
+"""What an independent release keeps: the images of the packages it does not release.
+
+A deploy always runs a complete set. Under policy independent a release pushes only the
+images of the packages it releases; every other package's image stays at its last release
+(the newest tag of that package on the git remote, else the last lockstep ``v*`` tag), and
+its digest is read from the target's registry, where that release pushed it. images.json
+lists both, so the helm pins, the pilot and terraform deploy every image by digest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from releasekit.build.images import connect, specs
+from releasekit.core import git
+from releasekit.core.artifact import Artifact
+from releasekit.core.errors import PublishError
+from releasekit.core.workspace import Workspace
+from releasekit.publish.registry import remote_digest, split_registry
+from releasekit.release.independent import last_package_release
+
+__all__ = ["KEPT", "kept_images", "released_versions"]
+
+KEPT = "kept"
+"""The status of an image an independent release kept from an earlier release."""
+
+
+def released_versions(ws: Workspace, remote: str, package: str) -> list[str]:
+    """Every version of ``package`` released under its own tag on ``remote`` (unsorted)."""
+    prefix, _, suffix = ws.manifest.tag.replace("{package}", package).partition("{version}")
+    if suffix:
+        return []  # tags_for only needs them for its moving tags; a suffix pattern has none
+    return git.remote_versions(ws.root, remote, prefix)
+
+
+def kept_images(
+    ws: Workspace,
+    registry: str,
+    remote: str,
+    released: Iterable[str],
+    auth: Mapping[str, str] | None = None,
+) -> list[Artifact]:
+    """The images of the packages not in ``released``, each at its last release's digest.
+
+    PublishError names an image its last release never pushed to ``registry``.
+    """
+    moving = set(released)
+    host, namespace = split_registry(registry)
+    kept = [spec for spec in specs(ws) if spec.package not in moving]
+    if not kept:
+        return []
+    client = connect()
+    found = []
+    try:
+        for spec in kept:
+            tag, version = last_package_release(ws, spec.package, remote)
+            repository = f"{host}/{namespace}/{spec.name}"
+            digest = (
+                None
+                if version is None
+                else remote_digest(client, f"{repository}:{version}", auth, host)
+            )
+            if digest is None:
+                raise PublishError(
+                    f"{repository}:{version or '(none)'} is not in the registry {host}: "
+                    f"{spec.package} was last released as {tag or '(never)'}, whose image "
+                    f"{spec.name} a deploy of this release would run. Release {spec.package} "
+                    f"too (`invoke release --package {spec.package} --part patch`), or push "
+                    "that image first."
+                )
+            found.append(
+                Artifact(
+                    "image",
+                    spec.name,
+                    package=spec.package,
+                    digest=digest,
+                    tags=(version,) if version else (),
+                    destination=repository,
+                    status=KEPT,
+                )
+            )
+    finally:
+        client.close()
+    return found
