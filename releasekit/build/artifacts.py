@@ -42,7 +42,8 @@ Progress = Callable[[str], None]
 class Outcome:
     """One artifact after a build: its cache key, whether it was rebuilt, and its files.
 
-    ``digest`` and ``destination`` name the registry's image an image build adopted.
+    For an image, ``digest`` is its OCI index, ``platforms`` the (platform, manifest digest)
+    pairs in it and ``destination`` the repository it was pushed to by digest.
     """
 
     key: str
@@ -50,6 +51,7 @@ class Outcome:
     outputs: tuple[Path, ...]
     digest: str = ""
     destination: str = ""
+    platforms: tuple[tuple[str, str], ...] = ()
 
 
 def dist_version(ws: Workspace, packages: Sequence[str] | None = None) -> str:

@@ -6,9 +6,10 @@ The artifacts form a graph (``schedule``) and build side by side, ``jobs`` at a 
   the internal packages it depends on (their wheels install beside it in the smoke test);
 - ``binary:<package>``: PyInstaller from the packages' sources; needs nothing;
 - ``site:<package>``: the site tarball; needs nothing;
-- ``image:<image>``: the image, built (or found up to date, or adopted from the release's
-  registry when it already holds it) then started and health-checked, cached or not (what
-  ships is what was seen running); needs the ``wheel:`` nodes of the distributions it
+- ``image:<image>``: the image, built by BuildKit (or found up to date), recorded by digest
+  and pushed by digest to the release's registry, then each platform started and
+  health-checked unless its digest already passed (what ships is what was seen running);
+  needs the ``wheel:`` nodes of the distributions it
   installs, and ``control-panel-web`` needs the API image its smoke test starts behind it.
 
 ``SHA256SUMS`` is rewritten last, over whatever ``dist/<version>/`` holds.
@@ -55,10 +56,20 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _plan(ws: Workspace, version: str, chosen: Sequence[images.ImageSpec]) -> images.ImagePlan:
+def _plan(
+    ws: Workspace,
+    version: str,
+    chosen: Sequence[images.ImageSpec],
+    registry: images.Source | None = None,
+    remote_cache: bool = True,
+    progress: Progress | None = None,
+) -> images.ImagePlan:
     client = images.connect()
     try:
-        return images.plan(ws, version, chosen, client)
+        return images.plan(
+            ws, version, chosen, client, registry=registry, remote_cache=remote_cache,
+            progress=progress,
+        )  # fmt: skip
     finally:
         client.close()
 
@@ -111,11 +122,13 @@ def _image_nodes(
     force: bool,
     wheel_nodes: Sequence[Node],
     registry: images.Source | None = None,
+    remote_cache: bool = True,
+    progress: Progress | None = None,
 ) -> list[Node]:
     chosen = images.specs(ws, packages)
     if not chosen:
         return []
-    planned = _plan(ws, version, chosen)
+    planned = _plan(ws, version, chosen, registry, remote_cache, progress)
     wheel_keys = {n.key for n in wheel_nodes}
     by_dist = {p.spec.dist: p.name for p in ws.packages}
     names = {spec.name for spec in chosen}
@@ -137,23 +150,18 @@ def _image_nodes(
                         if done is not None:
                             wheels[dist] = next(p for p in done.outputs if p.suffix == ".whl")
                 result = images.build_image(
-                    ws,
-                    planned,
-                    spec,
-                    client=client,
-                    wheels=wheels,
-                    force=force,
-                    progress=job.say,
-                    every_line=True,
-                    registry=registry,
+                    ws, planned, spec, client=client, wheels=wheels, force=force, progress=job.say
                 )
-                job.say(f"image:{spec.name} smoke test")
-                smoked = images.smoke_image(spec.name, version, client=client)
-                job.say(f"image:{spec.name} started: {', '.join(smoked.checks)}")
+                images.smoke_platforms(ws, planned, spec, client, job.say)
             finally:
                 client.close()
             return Outcome(
-                result.key, result.status, result.outputs, result.digest, result.repository
+                result.key,
+                result.status,
+                result.outputs,
+                result.digest,
+                result.repository,
+                result.platforms,
             )
 
         nodes.append(Node(f"image:{spec.name}", work, tuple(needs), cost=15))
@@ -170,14 +178,15 @@ def build(
     jobs: int | None = None,
     verbose: bool = False,
     registry: images.Source | None = None,
+    remote_cache: bool = True,
 ) -> Built:
     """Build the artifacts of ``kinds`` (Python ones of ``packages`` only, when given).
 
     At most ``jobs`` artifacts build at once (default: the number of cores). The console
     shows one line per artifact (``board``): live on a terminal, else one line per state
     change through ``progress`` (default stderr); ``verbose`` also prints every log line.
-    ``registry`` is where the release publishes its images: an image it already holds for
-    this release is adopted, smoke-tested and described instead of a rebuild.
+    ``registry`` is where the release publishes its images: each is pushed there by digest
+    when it answers, and ``remote_cache`` shares BuildKit's cache through it.
     """
     check_toolchain(ws.root)
     version = artifacts.dist_version(ws, packages)
@@ -191,7 +200,9 @@ def build(
         nodes += _site_nodes(ws, version, epoch, force)
     if "images" in kinds:
         wheels = [n for n in nodes if n.key.startswith("wheel:")]
-        nodes += _image_nodes(ws, version, packages, force, wheels, registry)
+        nodes += _image_nodes(
+            ws, version, packages, force, wheels, registry, remote_cache, progress
+        )
     board = Board([n.key for n in nodes], progress=progress, verbose=verbose)
     with board.shown():
         done = run_graph(ws.root, nodes, jobs=jobs or default_jobs(), board=board)
@@ -214,6 +225,8 @@ def build_images(
     progress: Progress | None = None,
     jobs: int | None = None,
     verbose: bool = False,
+    registry: images.Source | None = None,
+    remote_cache: bool = True,
 ) -> tuple[str, list[images.ImageResult]]:
     """Build, tag and SBOM the images of ``packages`` (default all) side by side, no smoke test.
 
@@ -221,7 +234,7 @@ def build_images(
     """
     version = artifacts.dist_version(ws, packages)
     chosen = images.specs(ws, packages)
-    planned = _plan(ws, version, chosen)
+    planned = _plan(ws, version, chosen, registry, remote_cache, progress)
     results: dict[str, images.ImageResult] = {}
     nodes = []
     for spec in chosen:
@@ -230,13 +243,7 @@ def build_images(
             client = images.connect()
             try:
                 result = images.build_image(
-                    ws,
-                    planned,
-                    spec,
-                    client=client,
-                    force=force,
-                    progress=job.say,
-                    every_line=True,
+                    ws, planned, spec, client=client, force=force, progress=job.say
                 )
             finally:
                 client.close()

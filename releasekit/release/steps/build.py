@@ -49,6 +49,7 @@ def record_outcome(ctx: Context, outcome: Outcome, image_packages: dict[str, str
                 digest=outcome.digest,
                 destination=outcome.destination,
                 status=outcome.status,
+                platforms=outcome.platforms,
             )
         )
 
