@@ -6,8 +6,9 @@
 #
 #   docker build -f docker/agent-runtime.Dockerfile --build-arg VERSION=0.1.0 .
 #
-# Valid for the classic builder (no BuildKit features). PYTHON_BASE defaults to the public
-# image; `invoke build.images` passes a local one when the public one cannot be pulled.
+# Built by BuildKit's built-in dockerfile frontend (no `# syntax` line: nothing is pulled to
+# parse it). PYTHON_BASE defaults to the public image; `invoke build.images` passes a local
+# one when the public one cannot be pulled.
 ARG PYTHON_BASE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_BASE} AS builder

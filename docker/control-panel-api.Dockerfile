@@ -7,7 +7,7 @@
 #
 #   docker run -e CONTROL_PANEL_TOKEN=... -v cp-data:/data -p 8000:8000 ironcage/control-panel-api
 #
-# Valid for the classic builder (no BuildKit features).
+# Built by BuildKit's built-in dockerfile frontend (no `# syntax` line).
 ARG PYTHON_BASE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_BASE} AS builder

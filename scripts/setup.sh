@@ -7,8 +7,10 @@
 #   scripts/setup.sh --list                # the parts, one a line
 #
 # Parts (--with takes any of them, comma-separated):
-#   docker     the Docker engine (a running one is kept), docker-compose, base images:
-#              the public ones pulled, or built with debootstrap when they cannot be pulled
+#   docker     the Docker engine (a running one is kept), docker-compose, BuildKit (buildkitd
+#              and buildctl built from the Go module proxy by scripts/build-buildkit.sh, runc),
+#              base images: the public ones pulled, or built with debootstrap when they
+#              cannot be pulled
 #   registry   Distribution's registry (docker-registry), the sandbox's OCI registry
 #   helm       helm v4, built with Go unless that version is already on PATH
 #   cosign     cosign, built with Go
@@ -110,7 +112,7 @@ APT_PACKAGES=(git ca-certificates curl python3-venv)
 # A machine whose Docker engine already answers (a CI runner's docker-ce) keeps it.
 if wants docker; then
   docker info >/dev/null 2>&1 || APT_PACKAGES+=(docker.io)
-  APT_PACKAGES+=(docker-compose)
+  APT_PACKAGES+=(docker-compose runc)
 fi
 wants registry && APT_PACKAGES+=(docker-registry)
 wants browser && APT_PACKAGES+=(chromium chromium-driver)
@@ -176,6 +178,9 @@ go_tools() {
   fi
   if wants act; then
     go_tool act github.com/nektos/act "$ACT_VERSION" "-X main.version=$ACT_VERSION"
+  fi
+  if wants docker; then
+    RELEASEKIT_CACHE="$CACHE" "$ROOT/scripts/build-buildkit.sh"
   fi
   if wants cluster; then
     command -v openssl >/dev/null || die "openssl is missing: apt-get install openssl"

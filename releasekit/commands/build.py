@@ -158,7 +158,7 @@ def images(
     jobs: int = 0,
     verbose: bool = False,
 ) -> None:
-    """Build the container images (multi-stage, from a host wheelhouse), tag them, SBOM them."""
+    """Build the container images with BuildKit (every platform), record digests, SBOM them."""
     from rich.console import Console
     from rich.table import Table
 
@@ -177,6 +177,8 @@ def images(
                 "repository": r.tags[0].rpartition(":")[0],
                 "size": r.size,
                 "id": r.image_id,
+                "digest": r.digest,
+                "platforms": dict(r.platforms),
                 "status": r.status,
                 "sbom": str(r.sbom.relative_to(ws.root)),
             }
@@ -186,21 +188,40 @@ def images(
             emit_json({"version": version, "images": rows})
             return
         table = Table(title=f"Images {version}")
-        for column in ("image", "tags", "size MB", "id", "status"):
-            table.add_column(
-                column, justify="right" if column == "size MB" else "left", no_wrap=column != "tags"
-            )
+        for column in ("image", "tags", "digest", "platforms", "status"):
+            table.add_column(column, no_wrap=column != "tags")
         for r in results:
             colour = "green" if r.status == "built" else "cyan"
             table.add_row(
                 r.tags[0].rpartition(":")[0],
                 ", ".join(t.rpartition(":")[2] for t in r.tags),
-                f"{r.size / 1e6:.1f}",
-                r.image_id.removeprefix("sha256:")[:12],
+                r.digest.removeprefix("sha256:")[:12],
+                ", ".join(p for p, _ in r.platforms),
                 f"[{colour}]{r.status}[/]",
             )
         out = console if console.is_terminal else Console(width=_LOG_WIDTH, highlight=False)
         out.print(table)
 
 
-ns = Collection("build", python, binary, site, all_, images)
+@task(help={"stop": "Stop the toolkit's own buildkitd (its state stays for the next build)."})
+def buildkit(c: Context, stop: bool = False) -> None:
+    """Show (or --stop) the BuildKit daemon the image builds use."""
+    import os
+
+    from releasekit.build.images import buildkit as bk
+
+    with reported():
+        if stop:
+            pid = bk.stop()
+            console.print(f"stopped buildkitd (pid {pid})" if pid else "no buildkitd was running")
+            return
+        remote = os.environ.get(bk.HOST_ENV, "").strip()
+        if remote:
+            console.print(f"{bk.HOST_ENV}={remote}: every image builds there")
+            return
+        daemon = bk.running()
+        where = f"at {daemon.address} (pid {daemon.pid})" if daemon else "not running"
+        console.print(f"buildkitd {where}; state in {bk.state_dir()}")
+
+
+ns = Collection("build", python, binary, site, all_, images, buildkit)

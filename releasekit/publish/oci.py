@@ -17,7 +17,15 @@ from typing import Any
 from releasekit.core import http
 from releasekit.core.errors import HttpError, PublishError
 
-__all__ = ["CHART_LAYER", "MANIFEST_TYPES", "Access", "Manifest", "fetch_manifest", "split_ref"]
+__all__ = [
+    "CHART_LAYER",
+    "MANIFEST_TYPES",
+    "Access",
+    "Manifest",
+    "fetch_manifest",
+    "put_manifest",
+    "split_ref",
+]
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.manifest.v1+json",
@@ -49,6 +57,8 @@ class Manifest:
     digest: str
     media_type: str
     body: dict[str, Any]
+    content: bytes = field(default=b"", repr=False)
+    """The bytes the registry served, which hash to ``digest``."""
 
     def layer_digests(self, media_type: str) -> list[str]:
         """The digests of the layers of ``media_type`` (a chart's archive, for instance)."""
@@ -85,20 +95,26 @@ def _token(challenge: str, access: Access) -> http.Auth | None:
     return http.Auth.bearer(str(token)) if token else None
 
 
-def _get(url: str, access: Access, headers: dict[str, str]) -> http.Response:
-    """GET ``url``, answering one auth challenge with the credentials of ``access``."""
+def _get(
+    url: str, access: Access, headers: dict[str, str], method: str = "GET", data: bytes = b""
+) -> http.Response:
+    """Send ``method`` to ``url``, answering one auth challenge with ``access``'s credentials."""
+    body = data if method != "GET" else None
+
+    def send(auth: http.Auth | None = None) -> http.Response:
+        return http.request(method, url, headers=headers, data=body, auth=auth, timeout=_TIMEOUT)
+
     try:
-        response = http.get(url, headers=headers, timeout=_TIMEOUT)
+        response = send()
         if response.status != 401:
             return response
         challenge = response.headers.get("WWW-Authenticate", "")
         if challenge.lower().startswith("basic") and access.username:
-            auth = http.Auth.basic(access.username, access.password)
-            return http.get(url, headers=headers, auth=auth, timeout=_TIMEOUT)
+            return send(http.Auth.basic(access.username, access.password))
         if challenge.lower().startswith("bearer"):
             token = _token(challenge, access)
             if token:
-                return http.get(url, headers=headers, auth=token, timeout=_TIMEOUT)
+                return send(token)
         return response
     except HttpError as exc:
         raise PublishError(
@@ -128,4 +144,18 @@ def fetch_manifest(host: str, repository: str, reference: str, access: Access) -
         )
     body = json.loads(content)
     media_type = str(body.get("mediaType") or response.headers.get("Content-Type", ""))
-    return Manifest(digest, media_type, body)
+    return Manifest(digest, media_type, body, content)
+
+
+def put_manifest(host: str, repository: str, tag: str, manifest: Manifest, access: Access) -> None:
+    """Point ``tag`` at ``manifest`` (its exact bytes, so its digest stays)."""
+    url = f"{access.scheme()}://{host}/v2/{repository}/manifests/{tag}"
+    headers = {"Content-Type": manifest.media_type}
+    response = _get(url, access, headers, "PUT", manifest.content)
+    served = response.headers.get("Docker-Content-Digest", manifest.digest)
+    if response.status >= 400 or served != manifest.digest:
+        raise PublishError(
+            f"The registry {host} answered {response.status} to tagging {repository}:{tag} as "
+            f"{manifest.digest} (it names {served}): {response.text()[:200]}. Check that the "
+            "target's registry credentials may push, then publish again."
+        )

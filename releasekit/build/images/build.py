@@ -175,18 +175,22 @@ def plan(
     daemon = buildkit.ensure(ws.root, hosts)
     cache = layout.base_cache()
     layouts = {a: layout.base_layout(client, b.ref, b.id, cache) for a, b in bases.items()}
-    can = buildkit.platforms(daemon)
-    for base in layouts.values():
-        can &= set(layout.read_index(base.layout).platforms)
+    workers = buildkit.platforms(daemon)
+    held = [set(layout.read_index(b.layout).platforms) for b in layouts.values()]
+    can = workers.intersection(*held)
     wanted = ws.manifest.platforms
     platforms = tuple(p for p in wanted if p in can)
     missing = [p for p in wanted if p not in can]
-    if missing:
+    for name in missing:
+        why = (
+            f"BuildKit at {daemon.address} lists only {', '.join(sorted(workers))} (no QEMU "
+            f"binfmt handler for it: /proc/sys/fs/binfmt_misc/qemu-aarch64; scripts/setup.sh "
+            "registers it)"
+            if name not in workers
+            else "a base image lacks it (rebuild the local bases for both platforms)"
+        )
         say(
-            f"images: cannot build {', '.join(missing)} here (BuildKit at {daemon.address} "
-            f"lists {', '.join(sorted(buildkit.platforms(daemon)))}; the base images hold "
-            f"{', '.join(sorted({p for b in layouts.values() for p in layout.read_index(b.layout).platforms}))}). "
-            "Register QEMU (scripts/setup.sh) for arm64; building only "
+            f"images: cannot build {name} here: {why}; building only "
             f"{', '.join(platforms) or 'nothing'}"
         )
     if not platforms:
@@ -228,7 +232,7 @@ def load_platform(
     config = record.config(platform)
     try:
         present = client.images.get(ref).id == config
-    except Exception:  # noqa: BLE001 - any engine answer but the image means: load it
+    except Exception:
         present = False
     if not present:
         if progress is not None:
