@@ -53,7 +53,7 @@ class PublishPython(Step):
 
 
 class PublishImages(Step):
-    """Push every tag of every image; digests recorded in images.json.
+    """Tag every image's recorded digest in the registry; digests recorded in images.json.
 
     Every third-party image (release.toml [[third_party]]) is then looked up in the target's
     registry by digest (the sandbox pushes its stand-in first) and its pin recorded in
@@ -62,7 +62,7 @@ class PublishImages(Step):
     """
 
     name = "publish-images"
-    summary = "push every image tag"
+    summary = "tag every image digest"
     writes = ("artifacts",)
 
     def run(self, ctx: Context) -> str:
@@ -90,6 +90,7 @@ class PublishImages(Step):
                 tags=tuple(r.tags),
                 destination=r.repository,
                 status=r.status,
+                platforms=r.platforms,
             )
         written = ctx.folder / IMAGES_FILE
         write_images(written, ctx.artifacts.images())
