@@ -26,7 +26,7 @@ from releasekit.build.images import buildkit, records
 from releasekit.build.images.adopt import DEFAULT_NAMESPACE, Source
 from releasekit.build.images.spec import ImageSpec, connect, specs, tags_for
 from releasekit.core import git
-from releasekit.core.artifact import IMAGES_FILE, ImagePin, write_images
+from releasekit.core.artifact import IMAGES_FILE, Artifact, ImagePin, write_images
 from releasekit.core.errors import ConflictError, PreflightError, PublishError
 from releasekit.core.workspace import Workspace
 from releasekit.publish import oci
@@ -124,8 +124,21 @@ def push_tag(
     return digest
 
 
-def _record(ws: Workspace, spec: ImageSpec, version: str) -> records.ImageRecord:
+def _record(
+    ws: Workspace, spec: ImageSpec, version: str, given: Mapping[str, Artifact]
+) -> records.ImageRecord:
     found = records.read_record(ws.root, spec.name, version)
+    known = given.get(spec.name)
+    if known is not None and known.digest:
+        if found is not None and found.digest != known.digest:
+            raise ConflictError(
+                f"The release recorded {spec.name} as {known.digest}, but the last build here "
+                f"({records.record_path(ws.root, spec.name)}) made {found.digest}. Resume the "
+                "release at its commit (`invoke release --resume`), or build again."
+            )
+        if found is None:
+            platforms = tuple((p, m, "") for p, m in known.platforms)
+            found = records.ImageRecord(spec.name, version, known.digest, platforms)
     if found is None:
         raise PublishError(
             f"No build of the image {spec.name} {version} is recorded in "
@@ -174,8 +187,9 @@ def _publish_image(
     access: oci.Access,
     say: Progress,
     released: Sequence[str],
+    given: Mapping[str, Artifact],
 ) -> PushResult:
-    record = _record(ws, spec, version)
+    record = _record(ws, spec, version, given)
     repository = f"{source.namespace}/{spec.name}"
     full = f"{source.host}/{repository}"
     digest = record.digest
@@ -225,6 +239,7 @@ def push_images(
     client: DockerClient | None = None,
     released: Sequence[str] | None = None,
     layers: bool = False,
+    recorded: Sequence[Artifact] = (),
 ) -> list[PushResult]:
     """Tag, in ``registry``, the recorded digest of every image of ``packages`` (default all).
 
@@ -232,7 +247,9 @@ def push_images(
     (namespace default ``ironcage``); ``auth`` holds ``username`` and ``password`` for
     registries that need them. Writes ``dist/<version>/images.json`` ({image: {tags, digest,
     repository}}) after the last tag is in place, keeping the entries of other images.
-    ``client`` and ``layers`` are accepted for callers of the Docker Engine push.
+    ``recorded`` are the release's image artifacts: their digests are the ones to publish
+    (a machine that did not build them has no ``build/images/`` record). ``client`` and
+    ``layers`` are accepted for callers of the Docker Engine push.
     """
     del client, layers
     say = progress or (lambda _msg: None)
@@ -247,8 +264,9 @@ def push_images(
     )
     if released is None:
         released = git.released_versions(ws.root)
+    given = {a.name: a for a in recorded if a.kind == "image"}
     results = [
-        _publish_image(ws, spec, version, source, access, say, released)
+        _publish_image(ws, spec, version, source, access, say, released, given)
         for spec in specs(ws, packages, images)
     ]
     write_images(

@@ -144,6 +144,8 @@ def push_by_digest(daemon: Daemon, root: Path, req: Request, repository: str, di
         f"type=image,name={repository},push=true,push-by-digest=true,"
         f"rewrite-timestamp=true{insecure}",
     ]
+    if req.cache:  # a machine that did not build it reuses what the build exported
+        argv += ["--import-cache", f"type=registry,ref={req.cache}{_insecure(req)}"]
     meta = buildkit.build(
         daemon,
         argv,

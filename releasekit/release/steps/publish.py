@@ -81,6 +81,7 @@ class PublishImages(Step):
             progress=ctx.progress,
             released=sorted(released),
             layers=ctx.opts.verbose,
+            recorded=ctx.artifacts.of("image"),
         )
         for r in results:
             ctx.artifacts.update(
