@@ -170,7 +170,7 @@ def _push_from_buildkit(
         from releasekit.build.images import buildkit_image, context
 
         with context.CONTEXT_LOCK:
-            buildkit_image.stage_context(ws.root, spec, ws.root / req.context)
+            buildkit_image.stage_context(ws.root, spec, ws.root / req.context, planned.epoch)
     from releasekit.build.images import buildkit_image
 
     say(f"{source.repository(spec.name)}@{record.digest} pushing from BuildKit")

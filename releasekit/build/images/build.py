@@ -241,7 +241,7 @@ def load_platform(
         if not (ws.root / req.context).is_dir():
             prepare_context(ws, spec, planned.version, planned.epoch, progress)
             with context.CONTEXT_LOCK:
-                bk.stage_context(ws.root, spec, ws.root / req.context)
+                bk.stage_context(ws.root, spec, ws.root / req.context, planned.epoch)
         bk.load(planned.daemon, ws.root, req, platform, ref)
         loaded = client.images.get(ref).id
         if loaded != config:
@@ -303,7 +303,7 @@ def build_image(
         staged, site = context.stage(ws, spec, version, epoch, given, say)
         with context.CONTEXT_LOCK:
             context.put_in_place(ws, spec, staged, site)
-            bk.stage_context(ws.root, spec, ws.root / req.context)
+            bk.stage_context(ws.root, spec, ws.root / req.context, planned.epoch)
         index = bk.build_layout(planned.daemon, ws.root, req, nocache=nocache)
         say(f"{key} {buildkit.summary((ws.root / req.log).read_text(errors='replace'))}")
         platforms = tuple((i.platform, i.manifest, i.config) for i in index.images)

@@ -16,6 +16,7 @@ builds of several images run side by side without one reading what another rewri
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -60,8 +61,13 @@ def cache_ref(host: str, namespace: str, image: str) -> str:
     return f"{host}/{namespace}/cache/{image}"
 
 
-def stage_context(root: Path, spec: ImageSpec, dest: Path) -> Path:
-    """Copy what ``spec``'s Dockerfile may COPY from the repository into ``dest``."""
+def stage_context(root: Path, spec: ImageSpec, dest: Path, epoch: str) -> Path:
+    """Copy what ``spec``'s Dockerfile may COPY from the repository into ``dest``.
+
+    Every file and folder gets mode 644 or 755 (whatever the umask of the checkout) and the
+    time ``epoch``: ``rewrite-timestamp`` only clamps times newer than SOURCE_DATE_EPOCH, so
+    an older one (a file checked out before the commit was made) would reach the layers.
+    """
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
@@ -73,6 +79,12 @@ def stage_context(root: Path, spec: ImageSpec, dest: Path) -> Path:
         elif source.is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, dest / rel)
+    stamp = int(epoch)
+    for path in sorted(dest.rglob("*"), reverse=True):
+        if not path.is_symlink():  # modes as git checks out, whatever the umask
+            path.chmod(0o755 if path.is_dir() or path.stat().st_mode & 0o100 else 0o644)
+        os.utime(path, (stamp, stamp), follow_symlinks=False)
+    os.utime(dest, (stamp, stamp))
     return dest
 
 
