@@ -14,6 +14,9 @@ FROM ${PYTHON_BASE} AS builder
 ARG PYTHON_VERSION=0.1.0
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python3 -m venv /opt/venv
+# The commit's time (BuildKit passes it): pip then writes hash-checked .pyc files instead of
+# ones stamped with the install time, so every build gives the same bytes.
+ARG SOURCE_DATE_EPOCH
 COPY build/wheelhouse/control-panel-api/ /wheels/
 RUN /opt/venv/bin/pip install --no-index --find-links /wheels "ironcage-control-panel==${PYTHON_VERSION}" \
  && /opt/venv/bin/pip uninstall --yes pip setuptools

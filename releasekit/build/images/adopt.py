@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 
 from releasekit.core.errors import PreflightError
 
-__all__ = ["DEFAULT_NAMESPACE", "REVISION_LABEL", "Source"]
+__all__ = ["DEFAULT_NAMESPACE", "Source"]
 
-REVISION_LABEL = "org.opencontainers.image.revision"
 DEFAULT_NAMESPACE = "ironcage"
 
 
