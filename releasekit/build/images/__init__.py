@@ -18,6 +18,7 @@ from releasekit.build.images.build import (
     prepare_context,
     request_for,
 )
+from releasekit.build.images.buildkit_image import build_one
 from releasekit.build.images.records import ImageRecord, read_record
 from releasekit.build.images.sbom import sbom_path, subject_id, write_sbom
 from releasekit.build.images.smoke import SmokeResult, smoke_image
@@ -48,6 +49,7 @@ __all__ = [
     "Source",
     "build_image",
     "build_images",
+    "build_one",
     "connect",
     "load_platform",
     "plan",

@@ -21,15 +21,27 @@ import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from releasekit.build.images import buildkit
+from releasekit.build.images import buildkit, layout
 from releasekit.build.images.buildkit import Daemon
 from releasekit.build.images.layout import Index, LocalBase, read_index
 from releasekit.build.images.spec import ImageSpec
 from releasekit.core.errors import ConflictError, ToolError
 from releasekit.core.run import run
 
-__all__ = ["Request", "build_layout", "cache_ref", "load", "push_by_digest", "stage_context"]
+if TYPE_CHECKING:
+    from docker.client import DockerClient
+
+__all__ = [
+    "Request",
+    "build_layout",
+    "build_one",
+    "cache_ref",
+    "load",
+    "push_by_digest",
+    "stage_context",
+]
 
 _CONTEXT_PATHS = ("docker/nginx", "packages/control-panel/web", ".dockerignore")
 
@@ -61,17 +73,24 @@ def cache_ref(host: str, namespace: str, image: str) -> str:
     return f"{host}/{namespace}/cache/{image}"
 
 
-def stage_context(root: Path, spec: ImageSpec, dest: Path, epoch: str) -> Path:
+def stage_context(
+    root: Path, spec: ImageSpec, dest: Path, epoch: str, paths: Sequence[str] | None = None
+) -> Path:
     """Copy what ``spec``'s Dockerfile may COPY from the repository into ``dest``.
 
     Every file and folder gets mode 644 or 755 (whatever the umask of the checkout) and the
     time ``epoch``: ``rewrite-timestamp`` only clamps times newer than SOURCE_DATE_EPOCH, so
     an older one (a file checked out before the commit was made) would reach the layers.
+    ``paths`` replaces the default list (what the image's Dockerfile may copy).
     """
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    wanted = [*_CONTEXT_PATHS, f"build/wheelhouse/{spec.name}", f"build/site/{spec.package}"]
+    wanted = paths or [
+        *_CONTEXT_PATHS,
+        f"build/wheelhouse/{spec.name}",
+        f"build/site/{spec.package}",
+    ]
     for rel in wanted:
         source = root / rel
         if source.is_dir():
@@ -197,3 +216,27 @@ def load(daemon: Daemon, root: Path, req: Request, platform: str, name: str) -> 
         )
     finally:
         archive.unlink(missing_ok=True)
+
+
+def build_one(
+    client: DockerClient, root: Path, spec: ImageSpec, tag: str, args: Mapping[str, str]
+) -> str:
+    """Build ``spec`` for this machine's platform and load it into Docker Engine as ``tag``.
+
+    For a Dockerfile outside release.toml (a comparison build): its context holds every
+    wheelhouse and site of ``build/``; its base is ``args[spec.base_arg]``, a Docker Engine
+    image. Returns the loaded image's id.
+    """
+    daemon = buildkit.ensure(root)
+    bases: tuple[LocalBase, ...] = ()
+    if args.get(spec.base_arg):
+        ref = args[spec.base_arg]
+        base_id = str(client.images.get(ref).id)
+        bases = (layout.base_layout(client, ref, base_id, layout.base_cache()),)
+    epoch = args.get("SOURCE_DATE_EPOCH", "0")
+    host = buildkit.host_platform()
+    req = Request(spec, args, epoch, (host,), bases)
+    paths = [*_CONTEXT_PATHS, "build/wheelhouse", "build/site"]
+    stage_context(root, spec, root / req.context, epoch, paths)
+    load(daemon, root, req, host, tag)
+    return str(client.images.get(tag).id)
