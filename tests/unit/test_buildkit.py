@@ -105,3 +105,14 @@ def test_image_record_round_trips_and_a_smoke_pass_is_kept_per_digest(tmp_path: 
     assert records.passed(tmp_path, amd, definition) == ["healthy"]
     assert records.passed(tmp_path, arm, definition) is None
     assert records.passed(tmp_path, amd, records.smoke_definition("web")) is None
+
+
+@pytest.mark.parametrize("name", ["buildkitd", "buildctl", "runc"])
+def test_doctor_names_a_missing_builder_with_its_fix(name: str) -> None:
+    from releasekit.core import doctor
+
+    (tool,) = [t for t in doctor.needed_by("build.images") if t.name == name]
+    problem = doctor.Check(tool, None, None).problem or ""
+    assert f"`{name}` is missing" in problem
+    assert "scripts/setup.sh --with docker" in problem
+    assert ("build-buildkit.sh" in problem) == (name != "runc")
