@@ -230,9 +230,11 @@ def load_platform(
     tag = planned.version if host else f"{planned.version}-{platform.rpartition('/')[2]}"
     ref = f"{spec.repository}:{tag}"
     config = record.config(platform)
+    import docker.errors
+
     try:
         present = client.images.get(ref).id == config
-    except Exception:
+    except docker.errors.APIError:  # not there (ImageNotFound) or unreadable: load it
         present = False
     if not present:
         if progress is not None:
