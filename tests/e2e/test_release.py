@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 
+from releasekit.build.images.buildkit import STATE_ENV as BUILDKIT_STATE
 from releasekit.deploy import testbed
 from tests.conftest import copy_repo, current_version, narrow_platforms, require, set_version
 from tests.conftest import git as _git
@@ -59,7 +60,11 @@ class Repo:
         self.sandbox_host = ""
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("RELEASEKIT_")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("RELEASEKIT_") or k == BUILDKIT_STATE
+        }
         env.update(
             PILOT_PORT=str(self.port),
             PILOT_PROJECT=f"ironcage-e2e-{self.port}",
