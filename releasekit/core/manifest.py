@@ -16,6 +16,8 @@ from releasekit.core.errors import ManifestError
 __all__ = [
     "ARTIFACT_KINDS",
     "BASE_ARGS",
+    "DEFAULT_PLATFORMS",
+    "KNOWN_PLATFORMS",
     "MANIFEST_NAME",
     "Manifest",
     "PackageSpec",
@@ -47,7 +49,9 @@ _PINNED = re.compile(
     r"^(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._/-][a-z0-9]+)*"
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$"
 )
-_RELEASE_KEYS = {"policy", "branch", "changelog"}
+_RELEASE_KEYS = {"policy", "branch", "changelog", "platforms"}
+KNOWN_PLATFORMS = ("linux/amd64", "linux/arm64")
+DEFAULT_PLATFORMS: tuple[str, ...] = ("linux/amd64", "linux/arm64")
 _PACKAGE_KEYS = {"name", "path", "dist", "module", "artifacts", "images", "paths"}
 _SITE_KEYS = {"package", "file", "kind", "pattern"}
 _THIRD_PARTY_KEYS = {"name", "source", "digest", "origin", "local"}
@@ -119,6 +123,7 @@ class Manifest:
     environments: dict[str, dict[str, Any]] = field(default_factory=dict)
     base_images: dict[str, str] = field(default_factory=dict)
     third_party: tuple[ThirdPartyImage, ...] = ()
+    platforms: tuple[str, ...] = DEFAULT_PLATFORMS
 
     def package(self, name: str) -> PackageSpec:
         """The package called ``name``; ManifestError lists the known ones otherwise."""
@@ -189,6 +194,7 @@ def load(path: Path) -> Manifest:
         raise r.fail("release.policy", policy, "allowed values are 'lockstep' and 'independent'")
     branch = r.string(release, "branch", "release", "main")
     changelog = r.string(release, "changelog", "release", "CHANGELOG.md")
+    platforms = _platforms(r, release)
 
     packages_raw = raw.get("packages")
     if not isinstance(packages_raw, list) or not packages_raw:
@@ -223,7 +229,22 @@ def load(path: Path) -> Manifest:
         environments=environments,
         base_images=_base_images(r, raw),
         third_party=third_party,
+        platforms=platforms,
     )
+
+
+def _platforms(r: _Reader, release: dict[str, Any]) -> tuple[str, ...]:
+    """``release.platforms``: the image platforms, ``os/arch`` each, none twice."""
+    if "platforms" not in release:
+        return DEFAULT_PLATFORMS
+    value = release["platforms"]
+    allowed = f"it must be a non-empty list of platforms among {list(KNOWN_PLATFORMS)}"
+    if not isinstance(value, list) or not value:
+        raise r.fail("release.platforms", value, allowed)
+    for item in value:
+        if item not in KNOWN_PLATFORMS or value.count(item) > 1:
+            raise r.fail("release.platforms", value, f"{item!r} is unknown or repeated; {allowed}")
+    return tuple(value)
 
 
 def _base_images(r: _Reader, raw: dict[str, Any]) -> dict[str, str]:
