@@ -5,6 +5,7 @@
 #   FORCE=1 docker/base/bootstrap.sh    # rebuilds them all
 #   RECORD=1 docker/base/bootstrap.sh   # records the present images and layouts as they are
 #   ARM64=0 docker/base/bootstrap.sh    # layouts for linux/amd64 only (no arm64 debootstrap)
+#   REDIS_ARM64=1 docker/base/bootstrap.sh  # redis's layout with linux/arm64 too
 #
 # Each base exists twice:
 #   - a Docker Engine image for the host (linux/amd64), imported with `docker import`: what
@@ -16,6 +17,8 @@
 #     QEMU): what BuildKit builds on. Its index digest is recorded as `oci:<image> <digest>`.
 #     Without QEMU's binfmt handler for aarch64 (scripts/setup.sh registers it), the layout
 #     holds linux/amd64 only, and this script says so; a later run with QEMU adds arm64.
+#     The arm64 roots are debootstrapped side by side (a few minutes each under QEMU, once).
+#     Redis is no base of a built image: its layout holds linux/amd64 unless REDIS_ARM64=1.
 # The record is $RELEASEKIT_BASE_RECORD (default /var/cache/releasekit/base-images); the
 # toolkit builds on a local base only while it is the recorded one (debootstrap is not
 # reproducible, so a rebuilt base is another image). A run where everything is present and
@@ -126,49 +129,53 @@ build() {  # image include extras: the Docker Engine image (amd64)
   record "$image"
 }
 
-layout() {  # image include extras: the OCI layout (amd64 from the Docker image, arm64 debootstrapped)
-  local image="$1" include="$2" extras="$3" key="oci:$1" dir present="" id
+layout_stale() {  # image arches: why its OCI layout must be written ("" when it is current)
+  local image="$1" arches="$2" key="oci:$1" dir present id digest expected
   dir="$(layout_dir "$image")"
-  id="$(image_id "$image")"
+  [ -n "${FORCE:-}" ] && { echo "FORCE=1"; return; }
   present="$(python3 "$HERE/oci_layout.py" inspect "$dir" 2>/dev/null || true)"
-  if [ -z "${FORCE:-}" ] && [ -n "$present" ]; then
-    local digest expected stale=""
-    digest="$(awk '$1 == "digest" { print $2 }' <<<"$present")"
-    expected="$(recorded_id "$key")"
-    [ "$(awk '$1 == "linux/amd64" { print $2 }' <<<"$present")" = "$id" ] \
-      || stale="its linux/amd64 image is not the Docker image $image ($id)"
-    if [[ " $ARCHES " == *" arm64 "* ]] && ! grep -q '^linux/arm64 ' <<<"$present"; then
-      stale="it has no linux/arm64 image"
-    fi
-    if [ -z "$stale" ]; then
-      if [ -z "$expected" ] || [ -n "${RECORD:-}" ]; then
-        record_value "$key" "$digest"
-      elif [ "$expected" != "$digest" ]; then
-        say "warning: the layout $dir is $digest but $RECORD_FILE records $expected; builds" \
-            "refuse it until 'FORCE=1 $0' rebuilds and records it or 'RECORD=1 $0' records it"
-      else
-        say "$dir present ($digest, as recorded: $(awk '$1 != "digest" { printf "%s ", $1 }' <<<"$present"| sed 's/ $//'))"
-      fi
-      return
-    fi
-    say "rewriting $dir: $stale"
+  [ -n "$present" ] || { echo "there is none"; return; }
+  id="$(image_id "$image")"
+  if [ "$(awk '$1 == "linux/amd64" { print $2 }' <<<"$present")" != "$id" ]; then
+    echo "its linux/amd64 image is not the Docker image $image ($id)"; return
   fi
-  local tmp args=() envs=() root=""
+  if [[ " $arches " == *" arm64 "* ]] && ! grep -q '^linux/arm64 ' <<<"$present"; then
+    echo "it has no linux/arm64 image"; return
+  fi
+  digest="$(awk '$1 == "digest" { print $2 }' <<<"$present")"
+  expected="$(recorded_id "$key")"
+  if [ -z "$expected" ] || [ -n "${RECORD:-}" ]; then
+    record_value "$key" "$digest" >&2
+  elif [ "$expected" != "$digest" ]; then
+    say "warning: the layout $dir is $digest but $RECORD_FILE records $expected; builds" \
+        "refuse it until 'FORCE=1 $0' rebuilds and records it or 'RECORD=1 $0' records it" >&2
+  else
+    say "$dir present ($digest, as recorded: $(awk '$1 != "digest" { printf "%s ", $1 }' <<<"$present" | sed 's/ $//'))" >&2
+  fi
+}
+
+arm64_tar() {  # image include extras: the arm64 root file system as $WORK/arm64/<image>.tar
+  local root tar="$WORK/arm64/${1//[\/:]/_}.tar"
+  root="$(rootfs arm64 "$1" "$2" "$3")"
+  tar -C "$root" --numeric-owner -c . > "$tar.tmp"
+  mv "$tar.tmp" "$tar"
+  rm -rf "$root"
+}
+
+write_layout() {  # image arches: the OCI layout (amd64 from the Docker image, arm64 from its tar)
+  local image="$1" arches="$2" dir tmp digest args=() envs=()
+  dir="$(layout_dir "$image")"
   tmp="$(mktemp -d "$WORK/save.XXXXXX")"
   docker save "$image" -o "$tmp/save.tar"
   args+=(--docker-save "linux/amd64=$tmp/save.tar")
   for var in "${ENV_VARS[@]}"; do envs+=(--env "$var"); done
-  if [[ " $ARCHES " == *" arm64 "* ]]; then
-    root="$(rootfs arm64 "$image" "$include" "$extras")"
-    tar -C "$root" --numeric-owner -c . > "$tmp/arm64.tar"
-    rm -rf "$root"
-    args+=(--layer "linux/arm64=$tmp/arm64.tar")
+  if [[ " $arches " == *" arm64 "* ]]; then
+    args+=(--layer "linux/arm64=$WORK/arm64/${image//[\/:]/_}.tar")
   fi
-  local digest
   digest="$(python3 "$HERE/oci_layout.py" write "$dir" --ref "$image" "${envs[@]}" --cmd "$CMD" "${args[@]}")"
-  rm -rf "$tmp"
-  say "$dir written ($digest: linux/${ARCHES// /, linux/})"
-  record_value "$key" "$digest"
+  rm -rf "$tmp" "$WORK/arm64/${image//[\/:]/_}.tar"
+  say "$dir written ($digest: linux/${arches// /, linux/})"
+  record_value "oci:$image" "$digest"
 }
 
 python_extras() {
@@ -187,11 +194,36 @@ redis_extras() {
   mkdir -p "$1/data"
 }
 
-mkdir -p "$WORK"
-for base in "$PYTHON_IMAGE|python3,python3-venv,ca-certificates|python_extras" \
-            "$NGINX_IMAGE|nginx-light,ca-certificates,curl|nginx_extras" \
-            "$REDIS_IMAGE|redis-server|redis_extras"; do
+BASES=("$PYTHON_IMAGE|python3,python3-venv,ca-certificates|python_extras"
+       "$NGINX_IMAGE|nginx-light,ca-certificates,curl|nginx_extras"
+       "$REDIS_IMAGE|redis-server|redis_extras")
+mkdir -p "$WORK/arm64"
+# 1. The Docker images, one after the other.
+for base in "${BASES[@]}"; do
   IFS='|' read -r image include extras <<<"$base"
   build "$image" "$include" "$extras"
-  layout "$image" "$include" "$extras"
+done
+# 2. The layouts to write, and their arm64 roots debootstrapped side by side under QEMU
+# (minutes each; a CPU each). Redis is not a base BuildKit builds on: its layout holds
+# linux/amd64 unless REDIS_ARM64=1.
+stale_bases=() jobs=()
+for base in "${BASES[@]}"; do
+  IFS='|' read -r image include extras <<<"$base"
+  arches="$ARCHES"
+  if [ "$image" = "$REDIS_IMAGE" ] && [ "${REDIS_ARM64:-0}" != 1 ]; then arches="amd64"; fi
+  why="$(layout_stale "$image" "$arches")"
+  [ -n "$why" ] || continue
+  say "writing the OCI layout of $image ($why)"
+  stale_bases+=("$image|$arches")
+  if [[ " $arches " == *" arm64 "* ]]; then
+    arm64_tar "$image" "$include" "$extras" &
+    jobs+=("$!|$image")
+  fi
+done
+for job in "${jobs[@]}"; do
+  wait "${job%%|*}" || die "the arm64 root of ${job#*|} failed (above)"
+done
+# 3. Each layout written and recorded.
+for stale in "${stale_bases[@]}"; do
+  write_layout "${stale%%|*}" "${stale#*|}"
 done
