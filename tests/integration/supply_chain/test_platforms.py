@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pytest
 
 from releasekit.deploy import testbed
 from releasekit.publish import oci, platform_images, provenance, supply_chain
-from tests.conftest import require
+from tests.integration.buildkitd import running_buildkitd
 from tests.integration.supply_chain.conftest import IMAGE, PushImage, Released, delete_tag
 
 pytestmark = pytest.mark.integration
@@ -31,32 +30,9 @@ PLATFORMS = ("linux/amd64", "linux/arm64")
 def buildkitd(
     tmp_path_factory: pytest.TempPathFactory, registry: testbed.Service
 ) -> Iterator[tuple[str, str]]:
-    """A buildkitd of its own (state and socket in a temporary folder): (buildctl, address)."""
-    daemon, buildctl = require("buildkitd"), require("buildctl")
-    home = tmp_path_factory.mktemp("buildkit")
-    address = f"unix://{home}/buildkitd.sock"
-    host = registry.host
-    config = home / "buildkitd.toml"
-    config.write_text(
-        f'root = "{home}/state"\n'
-        "[worker.oci]\n  enabled = true\n[worker.containerd]\n  enabled = false\n"
-        f'[registry."{host}"]\n  http = true\n  insecure = true\n'
-    )
-    log = (home / "buildkitd.log").open("wb")
-    argv = [daemon, "--config", str(config), "--addr", address, "--root", f"{home}/state"]
-    process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        for _ in range(100):
-            probe = [buildctl, "--addr", address, "debug", "workers"]
-            if subprocess.run(probe, capture_output=True, check=False).returncode == 0:
-                break
-            assert process.poll() is None, (home / "buildkitd.log").read_text()
-            time.sleep(0.2)
-        yield buildctl, address
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+    """A buildkitd of its own that pushes to the session's registry: (buildctl, address)."""
+    with running_buildkitd(tmp_path_factory.mktemp("buildkit"), registry.host) as found:
+        yield found
 
 
 @pytest.fixture
