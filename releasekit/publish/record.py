@@ -15,16 +15,31 @@ __all__ = ["ChartRecord", "ImageRecord", "Record"]
 
 @dataclass(frozen=True)
 class ImageRecord:
-    """An image of the release: ``repository`` (``HOST/NAMESPACE/NAME``), digest and tags."""
+    """An image of the release: ``repository`` (``HOST/NAMESPACE/NAME``), digest and tags.
+
+    ``digest`` is what the tags name: an OCI index for a multi-platform image, whose
+    ``platforms`` are (platform, manifest digest) pairs; a single manifest has none.
+    """
 
     name: str
     repository: str
     digest: str
     tags: tuple[str, ...]
+    platforms: tuple[tuple[str, str], ...] = ()
 
     @property
     def ref(self) -> str:
         return f"{self.repository}@{self.digest}"
+
+    def platform_ref(self, digest: str) -> str:
+        """``REPOSITORY@DIGEST`` of one platform's manifest."""
+        return f"{self.repository}@{digest}"
+
+
+def _platforms(value: Any) -> tuple[tuple[str, str], ...]:
+    """release.json's ``platforms``: ``{platform: digest}`` (or ``[[platform, digest]]``)."""
+    pairs = value.items() if isinstance(value, Mapping) else (value or ())
+    return tuple(sorted((str(p), str(d)) for p, d in pairs))
 
 
 @dataclass(frozen=True)
@@ -70,7 +85,13 @@ class Record:
     def from_data(cls, data: Mapping[str, Any], files: Mapping[str, str]) -> Record:
         """From release.json's shape (also the shape the release steps return)."""
         images = tuple(
-            ImageRecord(name, str(e["repository"]), str(e["digest"]), tuple(e.get("tags") or ()))
+            ImageRecord(
+                name,
+                str(e["repository"]),
+                str(e["digest"]),
+                tuple(e.get("tags") or ()),
+                _platforms(e.get("platforms")),
+            )
             for name, e in sorted((data.get("images") or {}).items())
         )
         charts = tuple(

@@ -30,7 +30,7 @@ from releasekit.core.files import file_sha256
 from releasekit.core.manifest import load as load_manifest
 from releasekit.core.run import register_secret
 from releasekit.core.workspace import TESTBED_DIR
-from releasekit.publish import oci, provenance, signing, third_party
+from releasekit.publish import oci, platform_images, provenance, signing, third_party
 from releasekit.publish.builder import builder, now, stamp
 from releasekit.publish.provenance import Subject
 from releasekit.publish.record import ChartRecord, ImageRecord, Record
@@ -114,6 +114,13 @@ def subjects(record: Record) -> list[Subject]:
     ]
     found += [Subject(i.repository, i.digest.removeprefix("sha256:")) for i in record.images]
     found += [
+        Subject(
+            platform_images.subject_name(i.repository, platform), digest.removeprefix("sha256:")
+        )
+        for i in record.images
+        for platform, digest in i.platforms
+    ]
+    found += [
         Subject(c.repository, c.digest.removeprefix("sha256:")) for c in record.charts if c.digest
     ]
     return sorted(set(found))
@@ -135,17 +142,19 @@ def chart_digest(chart: ChartRecord, how: oci.Access) -> str:
     return manifest.digest
 
 
-def _check_image(image: ImageRecord, version: str, how: oci.Access, bom: Path) -> None:
+def _check_image(image: ImageRecord, version: str, how: oci.Access, bom: Path) -> oci.Manifest:
+    """What ``image``'s tag names, once it is the recorded digest (and ``bom`` describes it)."""
     host, repository = oci.split_ref(image.repository)
     manifest = oci.fetch_manifest(host, repository, version, how)
-    served = manifest.digest if manifest else "nothing"
-    if served != image.digest:
+    if manifest is None or manifest.digest != image.digest:
         raise ConflictError(
-            f"{image.repository}:{version} names {served}, not {image.digest} that this release "
-            "pushed. Something replaced it: find out what, and release a new version."
+            f"{image.repository}:{version} names {manifest.digest if manifest else 'nothing'}, "
+            f"not {image.digest} that this release pushed. Something replaced it: find out "
+            "what, and release a new version."
         )
-    if manifest is not None:
+    if not image.platforms:
         image_sbom.require_subject(bom, manifest.body, image.ref)
+    return manifest
 
 
 def _copy_if_changed(source: Path, dest: Path) -> None:
@@ -174,14 +183,20 @@ def sign_release(
         actions.append(f"chart {chart.archive}: {status}")
         say(actions[-1])
     for image in record.images:
-        bom = folder / "sbom" / f"{image.name}-{record.version}.cdx.json"
-        if not bom.is_file():
+        bom = folder / "sbom" / image_sbom.sbom_name(image.name, record.version)
+        if not bom.is_file() and not image.platforms:
             raise PublishError(
                 f"{bom} is missing, so the SBOM of {image.name} cannot be attested. Build the "
                 "images again (`invoke build.images`), then resume the release."
             )
-        _check_image(image, record.version, how, bom)
+        served = _check_image(image, record.version, how, bom)
         status = signing.sign(image.ref, key, how)
+        if image.platforms:
+            actions.append(f"image {image.name} (index): {status}")
+            say(actions[-1])
+            args = (folder, image, record.version, served, key, how, say)
+            actions += platform_images.sign_platforms(*args)
+            continue
         attested = signing.attest(image.ref, bom, signing.SBOM_TYPE, key, how)
         actions.append(f"image {image.name}: {status}, SBOM {attested}")
         say(actions[-1])

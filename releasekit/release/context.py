@@ -137,6 +137,10 @@ class Context:
             if a.destination
         }
         images = {name: pin.to_json() for name, pin in self.artifacts.images().items()}
+        for name, entry in images.items():
+            image = self.artifacts.get("image", name)
+            if image is not None and image.platforms:
+                entry["platforms"] = dict(image.platforms)
         declared = {t.name: t for t in self.ws.manifest.third_party}
         third_party = {
             a.name: third_party_entry(a, declared[a.name])

@@ -7,6 +7,7 @@ from pathlib import Path
 from releasekit.build import checksums, images
 from releasekit.build import runner as builds
 from releasekit.build.artifacts import Outcome, source_date_epoch
+from releasekit.build.images import platforms
 from releasekit.core.artifact import Artifact, kind_of
 from releasekit.core.errors import ReleaseError
 from releasekit.core.files import file_sha256
@@ -95,10 +96,13 @@ class Build(Step):
 
 
 class Verify(Step):
-    """SHA256SUMS holds, charts lint strictly (wheels and images were smoke-tested in build)."""
+    """SHA256SUMS holds, charts lint strictly, every image holds release.toml's platforms.
+
+    Wheels and images were smoke-tested in build.
+    """
 
     name = "verify"
-    summary = "checksums and chart lint"
+    summary = "checksums, chart lint, image platforms"
 
     def run(self, ctx: Context) -> str:
         folder = ctx.folder
@@ -109,4 +113,10 @@ class Verify(Step):
         if bad:
             raise ReleaseError(f"{folder / checksums.FILENAME} does not match: {', '.join(bad)}.")
         charts.lint(ctx.root)
-        return f"{len(sums)} checksums, charts lint clean"
+        manifest = ctx.ws.manifest
+        built = {a.name: [p for p, _ in a.platforms] for a in ctx.artifacts.of("image") if a.digest}
+        platforms.require_platforms(manifest.path, manifest.platforms, built)
+        return (
+            f"{len(sums)} checksums, charts lint clean, "
+            f"{len(built)} images of {', '.join(manifest.platforms)}"
+        )
