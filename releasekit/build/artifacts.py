@@ -42,7 +42,9 @@ Progress = Callable[[str], None]
 class Outcome:
     """One artifact after a build: its cache key, whether it was rebuilt, and its files.
 
-    ``digest`` and ``destination`` name the registry's image an image build adopted.
+    ``digest`` and ``destination`` name the registry's image an image build adopted;
+    ``cached_from`` says where an up-to-date artifact was found: ``local`` (the workspace's
+    cache) or ``registry`` (the shared cache).
     """
 
     key: str
@@ -50,6 +52,7 @@ class Outcome:
     outputs: tuple[Path, ...]
     digest: str = ""
     destination: str = ""
+    cached_from: str = ""
 
 
 def dist_version(ws: Workspace, packages: Sequence[str] | None = None) -> str:
