@@ -44,6 +44,7 @@ __all__ = [
 ARTIFACT_TYPE = "application/vnd.releasekit.cache.v1"
 CONFIG_TYPE = "application/vnd.releasekit.cache.config.v1+json"
 FILE_TYPE = "application/vnd.releasekit.cache.file.v1"
+DEFAULT_NAMESPACE = "ironcage"
 _TITLE = "org.opencontainers.image.title"
 Source = Literal["local", "registry"]
 
@@ -55,6 +56,16 @@ class Remote:
     host: str
     namespace: str
     access: oci.Access = field(default_factory=oci.Access)
+
+    @classmethod
+    def parse(
+        cls, registry: str, *, plain_http: bool = False, username: str = "", password: str = ""
+    ) -> Remote:
+        """From a target's ``registry`` (``HOST[:PORT][/NAMESPACE]``) and its credentials."""
+        value = registry.strip().removeprefix("https://").removeprefix("http://").rstrip("/")
+        host, _, namespace = value.partition("/")
+        access = oci.Access(plain_http=plain_http, username=username, password=password)
+        return cls(host, namespace or DEFAULT_NAMESPACE, access)
 
     def repository(self, key: str) -> str:
         """``<namespace>/cache/<kind>-<name>`` for the cache key ``<kind>:<name>``."""

@@ -13,6 +13,8 @@ from releasekit.commands._common import console, emit_json, lazy_console, load_w
 
 if TYPE_CHECKING:
     from releasekit.build import runner as builds
+    from releasekit.build.cache_store import Remote
+    from releasekit.core.workspace import Workspace
 
 __all__ = ["ns"]
 
@@ -22,6 +24,11 @@ _LOG_WIDTH = 132
 _JSON = "Print the artifacts (path, size, sha256, status) as JSON instead of a table."
 _JOBS = "Build at most N artifacts at the same time (default 0: the number of cores)."
 _VERBOSE = "Print every line of every artifact's log (build/logs/) as it comes."
+_NO_REMOTE = "Use the local cache only: neither fetch from nor push to the target's registry."
+_TARGET = (
+    "Whose registry holds the shared cache: `sandbox` (default) or a [targets.NAME] of "
+    "release.toml (credentials from the variables it names)."
+)
 
 
 def _say(message: str) -> None:
@@ -67,6 +74,33 @@ def _report(built: builds.Built, json: bool) -> None:
     out.print(table)
 
 
+def remote_cache(ws: Workspace, target: str, enabled: bool = True) -> Remote | None:
+    """The shared cache in ``target``'s registry; None when off or the sandbox has none."""
+    import os
+
+    from releasekit.build.cache_store import Remote
+    from releasekit.publish import targets
+
+    if not enabled:
+        return None
+    if target == targets.SANDBOX:
+        from releasekit.deploy import testbed
+
+        host = testbed.recorded_registry(ws.root)
+        return Remote.parse(f"{host}/ironcage", plain_http=True) if host else None
+    chosen = targets.resolve(ws.manifest, target, None, credentials=False)
+    table = ws.manifest.targets.get(target) or {}
+    user_env, password_env = (
+        str(table.get(k, "")) for k in ("registry_username_env", "registry_password_env")
+    )
+    return Remote.parse(
+        chosen.registry,
+        plain_http=chosen.plain_http,
+        username=os.environ.get(user_env, "") if user_env else "",
+        password=os.environ.get(password_env, "") if password_env else "",
+    )
+
+
 def _run(
     kinds: Sequence[builds.Kind] | None,
     package: str | None,
@@ -74,6 +108,8 @@ def _run(
     json: bool,
     jobs: int,
     verbose: bool,
+    no_remote_cache: bool = False,
+    target: str = "sandbox",
 ) -> None:
     """Build ``kinds`` (None: every kind) side by side and report the artifacts."""
     from releasekit.build import runner as builds
@@ -88,17 +124,25 @@ def _run(
             progress=_say,
             jobs=jobs or None,
             verbose=verbose,
+            remote=remote_cache(ws, target, not no_remote_cache),
         )
         _report(built, json)
+
+
+_FLAGS = {
+    "force": _FORCE,
+    "json": _JSON,
+    "jobs": _JOBS,
+    "verbose": _VERBOSE,
+    "no_remote_cache": _NO_REMOTE,
+    "target": _TARGET,
+}
 
 
 @task(
     help={
         "package": "Build only this package and the internal packages it needs, e.g. cli.",
-        "force": _FORCE,
-        "json": _JSON,
-        "jobs": _JOBS,
-        "verbose": _VERBOSE,
+        **_FLAGS,
     }
 )
 def python(
@@ -108,37 +152,112 @@ def python(
     json: bool = False,
     jobs: int = 0,
     verbose: bool = False,
+    no_remote_cache: bool = False,
+    target: str = "sandbox",
 ) -> None:
     """Build every sdist and wheel, twine check, smoke-test in a venv, write SBOMs."""
-    _run(["python"], package, force, json, jobs, verbose)
+    _run(["python"], package, force, json, jobs, verbose, no_remote_cache, target)
 
 
-@task(help={"force": _FORCE, "json": _JSON, "jobs": _JOBS, "verbose": _VERBOSE})
+@task(help=_FLAGS)
 def binary(
-    c: Context, force: bool = False, json: bool = False, jobs: int = 0, verbose: bool = False
+    c: Context,
+    force: bool = False,
+    json: bool = False,
+    jobs: int = 0,
+    verbose: bool = False,
+    no_remote_cache: bool = False,
+    target: str = "sandbox",
 ) -> None:
     """Build the standalone `ironcage` binary (PyInstaller one-file) and smoke-test it."""
-    _run(["binary"], None, force, json, jobs, verbose)
+    _run(["binary"], None, force, json, jobs, verbose, no_remote_cache, target)
 
 
-@task(help={"force": _FORCE, "json": _JSON, "jobs": _JOBS, "verbose": _VERBOSE})
+@task(help=_FLAGS)
 def site(
-    c: Context, force: bool = False, json: bool = False, jobs: int = 0, verbose: bool = False
+    c: Context,
+    force: bool = False,
+    json: bool = False,
+    jobs: int = 0,
+    verbose: bool = False,
+    no_remote_cache: bool = False,
+    target: str = "sandbox",
 ) -> None:
     """Build the reproducible marketing site tarball."""
-    _run(["site"], None, force, json, jobs, verbose)
+    _run(["site"], None, force, json, jobs, verbose, no_remote_cache, target)
 
 
 @task(
     name="all",
     default=True,
-    help={"force": _FORCE, "json": _JSON, "jobs": _JOBS, "verbose": _VERBOSE},
+    help={
+        **_FLAGS,
+        "shard": "Build only shard I of N of the artifact graph (e.g. 1/2) and write its "
+        "files, digests and shard.json into --out.",
+        "out": "The shard's folder (default build/shards/<I>-of-<N>).",
+    },
 )
 def all_(
-    c: Context, force: bool = False, json: bool = False, jobs: int = 0, verbose: bool = False
+    c: Context,
+    force: bool = False,
+    json: bool = False,
+    jobs: int = 0,
+    verbose: bool = False,
+    no_remote_cache: bool = False,
+    target: str = "sandbox",
+    shard: str = "",
+    out: str = "",
 ) -> None:
     """Build everything side by side: Python dists, binary, site, images, then SHA256SUMS."""
-    _run(None, None, force, json, jobs, verbose)
+    if shard:
+        _shard(shard, out, jobs, verbose, no_remote_cache, target, json)
+        return
+    _run(None, None, force, json, jobs, verbose, no_remote_cache, target)
+
+
+def _shard(
+    text: str, out: str, jobs: int, verbose: bool, no_remote: bool, target: str, json: bool
+) -> None:
+    from pathlib import Path
+
+    from releasekit.build import runner as builds
+    from releasekit.build.shard import Shard
+
+    with reported():
+        ws = load_workspace()
+        shard = Shard.parse(text)
+        folder = (
+            Path(out) if out else ws.root / "build" / "shards" / f"{shard.index}-of-{shard.count}"
+        )
+        built = builds.build_shard(
+            ws,
+            shard,
+            folder.resolve(),
+            progress=_say,
+            jobs=jobs or None,
+            verbose=verbose,
+            remote=remote_cache(ws, target, not no_remote),
+        )
+        _report(built, json)
+        if not json:
+            console.print(f"shard {shard}: {len(built.outcomes)} artifacts in {folder}")
+
+
+@task(
+    help={
+        "all": "Also empty every local cache (artifact records, wheelhouses, dist/, BuildKit "
+        "state, after stopping the toolkit's buildkitd) so the machine builds as a new one."
+    }
+)
+def clean(c: Context, all: bool = False) -> None:
+    """Remove the build's scratch folders; --all empties every local cache too."""
+    from releasekit.build.clean import clean as clean_
+
+    with reported():
+        from releasekit.commands._common import find_root
+
+        for removed in clean_(find_root(), every=all):
+            console.print(f"removed {removed}")
 
 
 @task(
@@ -203,4 +322,4 @@ def images(
         out.print(table)
 
 
-ns = Collection("build", python, binary, site, all_, images)
+ns = Collection("build", python, binary, site, all_, images, clean)

@@ -14,7 +14,7 @@ from pathlib import Path
 from releasekit.core import changelog, git, version
 from releasekit.core.errors import PreflightError, ReleaseError, ToolError, VersionError
 from releasekit.core.run import run
-from releasekit.core.workspace import TESTBED_DIR, Workspace
+from releasekit.core.workspace import Workspace, sandbox_home
 from releasekit.publish import targets
 
 __all__ = [
@@ -138,7 +138,7 @@ def last_release(root: Path, remote: str | None, ref: str = "HEAD") -> str | Non
 def git_remote(ws: Workspace, target: str) -> str | None:
     """The git remote of ``target`` as release.toml names it (None: the sandbox has none yet)."""
     if target == targets.SANDBOX:
-        path = ws.root / TESTBED_DIR / "remote.git"
+        path = sandbox_home(ws.root) / "remote.git"
         return str(path) if path.exists() else None
     table = ws.manifest.targets.get(target) or {}
     remote = table.get("git_remote")
