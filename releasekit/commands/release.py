@@ -19,6 +19,7 @@ __all__ = ["ns"]
 @task(
     name="run",
     default=True,
+    iterable=["merge"],
     help={
         "part": "Bump this part: major, minor, patch, prerelease or release "
         "(default: from conventional commits).",
@@ -40,6 +41,11 @@ __all__ = ["ns"]
         "stop_after": "Stop after this step (preflight, version, prepare, build or verify): "
         "no credential is read; `--resume` (after `release.pack`/`release.unpack` on another "
         "machine) publishes it.",
+        "no_remote_cache": "Build with the local cache only: neither fetch from nor push to "
+        "the shared cache in the target's registry.",
+        "merge": "At the release commit, adopt this shard folder (`invoke build --shard I/N`; "
+        "repeat the flag, or name one folder holding them all) instead of building, then "
+        "verify, tag, publish, sign and deploy.",
     },
 )
 def release_task(
@@ -57,6 +63,8 @@ def release_task(
     jobs: int = 0,
     verbose: bool = False,
     stop_after: str = "",
+    no_remote_cache: bool = False,
+    merge: list[str] | None = None,
 ) -> None:
     """Release: version, build, tag, publish, deploy, health, report; or --resume, --abort."""
     from rich.markup import escape
@@ -81,6 +89,8 @@ def release_task(
             verbose=verbose,
             given=frozenset(k for k, v in (("env", env), ("target", target)) if v),
             stop_after=stop_after or None,
+            remote_cache=not no_remote_cache,
+            merge=tuple(merge or ()),
         )
         timings: list[tuple[str, str, float]] = []
         out = err_console if json else console

@@ -64,6 +64,10 @@ class Options:
     state file; the command line names only the flags it was given."""
     stop_after: str | None = None
     """Stop after this step, leaving the release unfinished for `--resume` (elsewhere)."""
+    remote_cache: bool = True
+    """Fetch built artifacts from, and push them to, the shared cache in the target's registry."""
+    merge: tuple[str, ...] = ()
+    """Shard folders whose artifacts the build step adopts instead of building any."""
 
     @property
     def publishing(self) -> bool:
@@ -72,13 +76,18 @@ class Options:
 
     def recorded(self) -> dict[str, str]:
         """The options a resume must repeat (kept in the state file)."""
-        return {"target": self.target, "env": self.env}
+        kept = {"target": self.target, "env": self.env}
+        if self.merge:
+            kept["merge"] = "\n".join(self.merge)
+        return kept
 
     def resumed(self, recorded: dict[str, str]) -> Options:
-        """These options with the target and environment not given taken from ``recorded``."""
+        """These options with the target, environment and shard folders not given taken
+        from ``recorded``."""
         env = self.env if "env" in self.given else recorded.get("env") or self.env
         target = self.target if "target" in self.given else recorded.get("target") or self.target
-        return replace(self, env=env, target=target)
+        merge = self.merge or tuple(filter(None, str(recorded.get("merge", "")).split("\n")))
+        return replace(self, env=env, target=target, merge=merge)
 
 
 @dataclass(frozen=True)
