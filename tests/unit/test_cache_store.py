@@ -19,10 +19,10 @@ from releasekit.core.workspace import SANDBOX_ENV, sandbox_home
     ],
 )
 def test_remote_parses_a_target_registry(registry: str, host: str, namespace: str) -> None:
-    remote = Remote.parse(registry, plain_http=True, username="u", password="p")
+    remote = Remote.parse(registry, plain_http=True, username="u", password="s3cret-pw")
     assert (remote.host, remote.namespace) == (host, namespace)
     assert remote.access.plain_http and remote.access.username == "u"
-    assert "p" not in repr(remote)
+    assert "s3cret-pw" not in repr(remote)
 
 
 @pytest.mark.parametrize(
