@@ -285,7 +285,8 @@ def build_shard(
     registry: images.Source | None = None,
     remote: Remote | None = None,
 ) -> Built:
-    """``build`` of shard ``shard`` (every kind), its files and record written into ``folder``."""
+    """``build`` of shard ``shard`` (every kind), its files and record written into ``folder``
+    and tarred beside it (``<folder>.tar``)."""
     built = build(
         ws,
         progress=progress,
@@ -304,6 +305,7 @@ def build_shard(
         assignment={o.key: shard.index for o in built.outcomes},
         outcomes=built.outcomes,
     )
+    shards.archive(folder)
     return built
 
 

@@ -9,7 +9,9 @@ of another one builds it again, or fetches it from the shared cache, without own
 
 ``write`` puts a shard's files, below ``dist/<version>/`` as they are, into one folder with
 ``shard.json``: the version, the commit, the whole assignment, and per artifact its files
-(sha256 and mode) and, for an image, its digest and repository. ``read`` and ``check_cover``
+(sha256 and mode) and, for an image, its digest and repository; ``archive`` tars that
+folder (``<folder>.tar``, modes kept: an upload of loose files loses them) and ``unpack``
+extracts such a tar. ``read`` and ``check_cover``
 are the merge's side: every artifact of the graph in exactly one shard, every shard of one
 commit and one assignment, every file hashing to its record.
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import tarfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,12 +37,14 @@ __all__ = [
     "Shard",
     "ShardRecord",
     "Unit",
+    "archive",
     "assign",
     "check_cover",
     "needed",
     "read",
     "recorded_times",
     "save_times",
+    "unpack",
     "write",
 ]
 
@@ -256,3 +261,26 @@ def check_cover(
                         "after the shard was built. Build that shard again and merge its folder "
                         "as uploaded."
                     )
+
+
+def archive(folder: Path) -> Path:
+    """``<folder>.tar`` holding ``folder`` (its name at the top), modes kept."""
+    path = folder.with_name(folder.name + ".tar")
+    with tarfile.open(path, "w") as tar:
+        tar.add(folder, arcname=folder.name)
+    return path
+
+
+def unpack(path: Path, dest: Path) -> list[Path]:
+    """Extract the shard tar ``path`` into ``dest``; the shard folders it held."""
+    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        with tarfile.open(path) as tar:
+            tops = {Path(m.name).parts[0] for m in tar.getmembers() if m.name}
+            tar.extractall(dest, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise VerificationError(
+            f"{path} is not a readable shard archive ({exc}). Upload the tar "
+            "`invoke build --shard I/N` wrote, and download it unchanged."
+        ) from None
+    return sorted(dest / top for top in tops if (dest / top / RECORD).is_file())

@@ -233,4 +233,31 @@ def unpack(c: Context) -> None:
         console.print(f"release commit {commit[:12]} checked out; images loaded")
 
 
-ns = Collection("release", release_task, assets, fetch, pack, unpack)
+@task(
+    help={
+        "push": "Push the release commit at HEAD to this branch of the target's git remote "
+        "(e.g. release/123), for the build runners of a split release.",
+        "checkout": "Fetch this branch and check out its release commit on the release branch "
+        "(the merging runner, before `invoke release --merge`).",
+        "target": "Whose git remote (and git token) to use: `sandbox` (default) or a "
+        "[targets.NAME] of release.toml.",
+    }
+)
+def ref(c: Context, push: str = "", checkout: str = "", target: str = "sandbox") -> None:
+    """Hand the release commit of a split release to its runners through a branch."""
+    from releasekit.core.errors import ReleaseError
+    from releasekit.release import release_ref
+
+    with reported():
+        ws = load_workspace()
+        if bool(push) == bool(checkout):
+            raise ReleaseError("Give one of --push REF and --checkout REF.")
+        if push:
+            commit = release_ref.push(ws, target, push)
+            console.print(f"release commit {commit[:12]} -> {push}")
+        else:
+            commit = release_ref.checkout(ws, target, checkout)
+            console.print(f"release commit {commit[:12]} checked out on {ws.manifest.branch}")
+
+
+ns = Collection("release", release_task, assets, fetch, pack, unpack, ref)

@@ -1,12 +1,13 @@
 """The build step of a split release: adopt the shard folders, build nothing.
 
 `invoke release --merge DIR...` at the release commit takes the place of `build` with this
-step. Each DIR is a shard folder (it holds ``shard.json``) or a folder of shard folders (as
-a download of every build job's upload gives). The shards must cover every artifact of the
-release's build exactly once, be built from this commit and version, and every file must
-hash to its record; then the files are copied into ``dist/<version>/`` (with their recorded
-modes), hashed again, recorded in the artifact registry, and SHA256SUMS is written. Images
-were pushed by digest when their shard built them: the record carries the digests.
+step. Each DIR is a shard folder (it holds ``shard.json``), a shard's tar, or a folder of
+shard folders or tars (as a download of every build job's upload gives). The shards must
+cover every artifact of the release's build exactly once, be built from this commit and
+version, and every file must hash to its record; then the files are copied into
+``dist/<version>/`` (with their recorded modes), hashed again, recorded in the artifact
+registry, and SHA256SUMS is written. Images were pushed by digest when their shard built
+them: the record carries the digests.
 """
 
 from __future__ import annotations
@@ -28,14 +29,21 @@ __all__ = ["Merge", "shard_folders"]
 
 
 def shard_folders(given: tuple[str, ...] | list[str], root: Path) -> list[Path]:
-    """The shard folders ``given`` names: each one, or the shard folders inside it."""
+    """The shard folders ``given`` names: each one, a shard tar, or the shard folders and
+    tars inside it (tars are extracted under ``build/shards/merge/``)."""
     found: list[Path] = []
+    unpacked = root / "build" / "shards" / "merge"
     for name in given:
         folder = Path(name) if Path(name).is_absolute() else root / name
         if (folder / shards.RECORD).is_file():
             found.append(folder)
             continue
+        if folder.suffix == ".tar" and folder.is_file():
+            found.extend(shards.unpack(folder, unpacked / folder.stem))
+            continue
         inside = sorted(p.parent for p in folder.glob(f"*/{shards.RECORD}"))
+        for tar in sorted(folder.glob("*.tar")):
+            inside.extend(shards.unpack(tar, unpacked / tar.stem))
         if not inside:
             raise VerificationError(
                 f"{folder} holds no {shards.RECORD}, nor do its sub-folders: it is not a shard "
