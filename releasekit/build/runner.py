@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from releasekit.build import artifacts, binary, checksums, images, site
+from releasekit.build import artifacts, binary, checksums, images, noop, site
 from releasekit.build import python as python_dist
 from releasekit.build import shard as shards
 from releasekit.build.artifacts import Outcome, Progress
@@ -232,6 +232,9 @@ def build(
     the artifacts the shard owns.
     """
     check_toolchain(ws.root)
+    complete = tuple(kinds) == KINDS and not packages and shard is None
+    taken = noop.fingerprint(ws.root) if complete else ""
+    noop.forget(ws.root)
     version = artifacts.dist_version(ws, packages)
     epoch = artifacts.source_date_epoch(ws.root)
     stores = Stores(ws.root, remote, progress)
@@ -265,6 +268,9 @@ def build(
     path = checksums.write(folder)
     status: artifacts.Status = "up to date" if path.read_bytes() == before else "built"
     sums = Outcome(checksums.FILENAME, status, (path,))
+    if complete:
+        rows = artifacts.outcome_rows(ws.root, [*outcomes, sums])
+        noop.write(ws.root, version, taken, rows)
     return Built(version=version, outcomes=tuple(outcomes), checksums=sums)
 
 

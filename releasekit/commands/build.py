@@ -44,17 +44,21 @@ def _size(size: object) -> str:
 
 
 def _report(built: builds.Built, json: bool) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     from releasekit.build import artifacts
 
     ws_root = load_workspace().root
     rows = artifacts.outcome_rows(ws_root, [*built.outcomes, built.checksums])
+    _show(built.version, rows, json)
+
+
+def _show(version: str, rows: list[dict[str, object]], json: bool) -> None:
     if json:
-        emit_json({"version": built.version, "artifacts": rows})
+        emit_json({"version": version, "artifacts": rows})
         return
-    table = Table(title=f"Artifacts {built.version} (dist/{built.version}/)")
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Artifacts {version} (dist/{version}/)")
     for column in ("artifact", "status", "path", "size", "sha256"):
         table.add_column(
             column,
@@ -66,12 +70,30 @@ def _report(built: builds.Built, json: bool) -> None:
         status = str(row["status"])
         colour = "green" if status == "built" else "cyan"
         digest = str(row["sha256"] or "-")[:12]
-        path = str(row["path"]).removeprefix(f"dist/{built.version}/")
+        path = str(row["path"]).removeprefix(f"dist/{version}/")
         table.add_row(
             str(row["artifact"]), f"[{colour}]{status}[/]", path, _size(row["size"]), digest
         )
     out = console if console.is_terminal else Console(width=_LOG_WIDTH, highlight=False)
     out.print(table)
+
+
+def _nothing_to_do(json: bool) -> bool:
+    """Report a no-op build from its stamp (``releasekit.build.noop``); False when it is not."""
+    from releasekit.build import noop
+    from releasekit.commands._common import find_root
+
+    found = noop.check(find_root())
+    if found is None:
+        return False
+    version, rows = found
+    if not json:
+        _progress_console.print(
+            f"[bold]>[/] nothing changed since the last complete build: {len(rows)} files up to "
+            "date (`--force` rebuilds)"
+        )
+    _show(version, rows, json)
+    return True
 
 
 def remote_cache(ws: Workspace, target: str, enabled: bool = True) -> Remote | None:
@@ -212,6 +234,9 @@ def all_(
     if shard:
         _shard(shard, out, jobs, verbose, no_remote_cache, target, json)
         return
+    with reported():
+        if not force and _nothing_to_do(json):
+            return
     _run(None, None, force, json, jobs, verbose, no_remote_cache, target)
 
 

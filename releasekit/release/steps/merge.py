@@ -22,6 +22,7 @@ from releasekit.build.artifacts import Outcome
 from releasekit.core.errors import VerificationError
 from releasekit.core.files import file_sha256
 from releasekit.release.context import Context
+from releasekit.release.state import fault_point
 from releasekit.release.steps.base import Step, check_head
 from releasekit.release.steps.build import package_charts, record_outcome
 
@@ -101,14 +102,16 @@ class Merge(Step):
     def run(self, ctx: Context) -> str:
         check_head(ctx)
         records = [shards.read(folder) for folder in shard_folders(self.folders, ctx.root)]
-        shards.check_cover(records, builds.artifact_keys(ctx.ws), ctx.version, ctx.commit)
+        keys = builds.artifact_keys(ctx.ws)
+        shards.check_cover(records, keys, ctx.version, ctx.commit)
         packaged = package_charts(ctx)
         image_packages = {spec.name: spec.package for spec in images.specs(ctx.ws)}
-        count = 0
+        adopted: dict[str, Outcome] = {}
         for record in records:
-            for outcome in _adopt(ctx, record):
-                record_outcome(ctx, outcome, image_packages)
-                count += 1
+            adopted.update((o.key, o) for o in _adopt(ctx, record))
+            fault_point("merge:adopting")
+        for key in keys:  # in the build's order, as a one-machine release records them
+            record_outcome(ctx, adopted[key], image_packages)
         path = checksums.write(ctx.folder)
         record_outcome(ctx, Outcome(checksums.FILENAME, "built", (path,)), image_packages)
-        return f"{len(packaged)} charts, {count} artifacts adopted from {len(records)} shards"
+        return f"{len(packaged)} charts, {len(keys)} artifacts adopted from {len(records)} shards"
