@@ -44,6 +44,7 @@ __all__ = [
     "file_sha256",
     "inputs_hash",
     "toolchain",
+    "toolkit_hash",
 ]
 
 CACHE_FILE = Path("build/cache/artifacts.json")
@@ -65,7 +66,7 @@ def _listed(root: Path, prefixes: Sequence[str]) -> list[str]:
 
 
 @functools.cache
-def _toolkit_hash() -> str:
+def toolkit_hash() -> str:
     """The hash of the toolkit's own source (every ``.py`` file of the releasekit package)."""
     base = Path(releasekit.__file__).parent
     digest = hashlib.sha256()
@@ -121,7 +122,7 @@ def inputs_hash(
         spec = ws.get(name).spec
         prefixes.update(p.rstrip("/") for p in (spec.path, *spec.paths))
     digest = hashlib.sha256()
-    digest.update(f"releasekit {releasekit.__version__} {_toolkit_hash()}\n".encode())
+    digest.update(f"releasekit {releasekit.__version__} {toolkit_hash()}\n".encode())
     for name, installed in toolchain().items():
         digest.update(f"tool {name}\0{installed}\n".encode())
     digest.update(f"package {package}\n".encode())

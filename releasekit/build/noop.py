@@ -79,10 +79,10 @@ def _bases() -> str:
 def fingerprint(root: Path) -> str:
     """The hash of everything the inputs of the workspace's artifacts depend on."""
     import releasekit
-    from releasekit.build.cache import _toolkit_hash, toolchain
+    from releasekit.build.cache import toolchain, toolkit_hash
 
     digest = hashlib.sha256()
-    digest.update(f"releasekit {releasekit.__version__} {_toolkit_hash()}\n".encode())
+    digest.update(f"releasekit {releasekit.__version__} {toolkit_hash()}\n".encode())
     digest.update(json.dumps(toolchain(), sort_keys=True).encode())
     digest.update(f"python {sys.version} {sys.executable}\n".encode())
     digest.update(_git_state(root))
