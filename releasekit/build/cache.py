@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import releasekit
+from releasekit.build.toolkit import toolkit_hash
 from releasekit.core import files, uvlock
 from releasekit.core.errors import ManifestError
 from releasekit.core.files import file_sha256
@@ -63,16 +64,6 @@ def _listed(root: Path, prefixes: Sequence[str]) -> list[str]:
         hint=f"The build cache lists package files with git; is {root} a git work tree?",
     ).stdout
     return sorted({p for p in out.split("\0") if p})
-
-
-@functools.cache
-def toolkit_hash() -> str:
-    """The hash of the toolkit's own source (every ``.py`` file of the releasekit package)."""
-    base = Path(releasekit.__file__).parent
-    digest = hashlib.sha256()
-    for path in sorted(base.rglob("*.py")):
-        digest.update(f"{path.relative_to(base).as_posix()}\0{file_sha256(path)}\n".encode())
-    return digest.hexdigest()
 
 
 @functools.cache

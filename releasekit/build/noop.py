@@ -11,10 +11,10 @@ else (a changed or new file, another commit, another toolchain or toolkit, other
 images, a touched output) falls through to the full build, which checks every artifact by
 its inputs hash as always.
 
-The fingerprint covers: the toolkit's version and source, the installed versions of the
-artifact-shaping tools, the interpreter, HEAD and every modified or untracked (not
-ignored) file with its content hash, the recorded local base images, and the variables
-that steer a build (``BUILDKIT_HOST``, ``RELEASEKIT_*``).
+The fingerprint covers: the toolkit's version and source, every distribution installed
+beside it (the artifact-shaping tools among them), the interpreter, HEAD and every
+modified or untracked (not ignored) file with its content hash, the recorded local base
+images, and the variables that steer a build (``BUILDKIT_HOST``, ``RELEASEKIT_*``).
 """
 
 from __future__ import annotations
@@ -76,14 +76,26 @@ def _bases() -> str:
     return "none"
 
 
+def _installed() -> str:
+    """Every distribution installed beside the toolkit, by name and version (its folder)."""
+    import sysconfig
+
+    found: set[str] = set()
+    for key in ("purelib", "platlib"):
+        folder = Path(sysconfig.get_paths()[key])
+        if folder.is_dir():
+            found.update(p.name for p in folder.glob("*.dist-info"))
+    return "\n".join(sorted(found))
+
+
 def fingerprint(root: Path) -> str:
     """The hash of everything the inputs of the workspace's artifacts depend on."""
     import releasekit
-    from releasekit.build.cache import toolchain, toolkit_hash
+    from releasekit.build.toolkit import toolkit_hash
 
     digest = hashlib.sha256()
     digest.update(f"releasekit {releasekit.__version__} {toolkit_hash()}\n".encode())
-    digest.update(json.dumps(toolchain(), sort_keys=True).encode())
+    digest.update(_installed().encode())
     digest.update(f"python {sys.version} {sys.executable}\n".encode())
     digest.update(_git_state(root))
     digest.update(f"bases {_bases()}\n".encode())

@@ -79,7 +79,12 @@ def _show(version: str, rows: list[dict[str, object]], json: bool) -> None:
 
 
 def _nothing_to_do(json: bool) -> bool:
-    """Report a no-op build from its stamp (``releasekit.build.noop``); False when it is not."""
+    """Report a no-op build from its stamp (``releasekit.build.noop``); False when it is not.
+
+    Plain lines, no rich: the answer must come before a console library could load.
+    """
+    import sys
+
     from releasekit.build import noop
     from releasekit.commands._common import find_root
 
@@ -87,12 +92,27 @@ def _nothing_to_do(json: bool) -> bool:
     if found is None:
         return False
     version, rows = found
-    if not json:
-        _progress_console.print(
-            f"[bold]>[/] nothing changed since the last complete build: {len(rows)} files up to "
-            "date (`--force` rebuilds)"
+    if json:
+        emit_json({"version": version, "artifacts": rows})
+        return True
+    print(
+        f"> nothing changed since the last complete build: {len(rows)} files up to date "
+        "(`--force` rebuilds)",
+        file=sys.stderr,
+    )
+    cells = [
+        (
+            str(row["artifact"]),
+            str(row["path"]).removeprefix(f"dist/{version}/"),
+            _size(row["size"]),
+            str(row["sha256"] or "-")[:12],
         )
-    _show(version, rows, json)
+        for row in rows
+    ]
+    widths = [max(len(cell[i]) for cell in cells) for i in range(4)]
+    print(f"Artifacts {version} (dist/{version}/): up to date")
+    for cell in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)).rstrip())
     return True
 
 
