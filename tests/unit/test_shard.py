@@ -158,3 +158,23 @@ def test_times_are_recorded_and_merged(tmp_path: Path) -> None:
     shards.save_times(tmp_path, {"wheel:a": 1.234})
     shards.save_times(tmp_path, {"binary:cli": 50})
     assert shards.recorded_times(tmp_path) == {"wheel:a": 1.23, "binary:cli": 50.0}
+
+
+def test_merge_finds_folders_tars_and_folders_of_them(tmp_path: Path) -> None:
+    from releasekit.release.steps.merge import shard_folders
+
+    one = _shard(tmp_path, 1, 2, {"wheel:a": b"a"})
+    two = _shard(tmp_path, 2, 2, {"wheel:b": b"b"})
+    tar = shards.archive(two)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    tar.rename(downloads / tar.name)
+    root = tmp_path / "ws"
+    found = shard_folders([str(one), str(downloads)], root)
+    records = _records(*found)
+    assert sorted(str(r.shard) for r in records) == ["1/2", "2/2"]
+    unpacked = next(r for r in records if str(r.shard) == "2/2")
+    assert (unpacked.folder / "python" / "wheel-b").stat().st_mode & 0o777 == 0o755
+    shards.check_cover(records, ["wheel:a", "wheel:b"], "1.0.0", "c" * 40)
+    with pytest.raises(VerificationError, match=r"holds no shard.json"):
+        shard_folders([str(tmp_path / "empty")], root)
