@@ -12,7 +12,7 @@ Artifacts of a release land in ``dist/<version>/``::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -44,6 +44,8 @@ class Outcome:
 
     For an image, ``digest`` is its OCI index, ``platforms`` the (platform, manifest digest)
     pairs in it and ``destination`` the repository it was pushed to by digest.
+    ``cached_from`` says where an up-to-date artifact was found: ``local`` (the workspace's
+    cache) or ``registry`` (the shared cache).
     """
 
     key: str
@@ -52,6 +54,7 @@ class Outcome:
     digest: str = ""
     destination: str = ""
     platforms: tuple[tuple[str, str], ...] = ()
+    cached_from: str = field(default="", kw_only=True)
 
 
 def dist_version(ws: Workspace, packages: Sequence[str] | None = None) -> str:

@@ -13,6 +13,12 @@ The artifacts form a graph (``schedule``) and build side by side, ``jobs`` at a 
   installs, and ``control-panel-web`` needs the API image its smoke test starts behind it.
 
 ``SHA256SUMS`` is rewritten last, over whatever ``dist/<version>/`` holds.
+
+Every artifact is looked up in the local cache, then in the shared cache of the target's
+registry (``remote``, ``releasekit.build.cache_store``), and built only when neither holds
+it; what is built is pushed to the shared cache. With ``shard``, only the artifacts that
+shard owns (``releasekit.build.shard``) and what they need are built; ``build_shard`` then
+writes them into the shard's folder.
 """
 
 from __future__ import annotations
@@ -23,15 +29,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from releasekit.build import artifacts, binary, checksums, images, site
+from releasekit.build import artifacts, binary, checksums, images, noop, site
 from releasekit.build import python as python_dist
+from releasekit.build import shard as shards
 from releasekit.build.artifacts import Outcome, Progress
 from releasekit.build.board import Board
 from releasekit.build.cache import check_toolchain
+from releasekit.build.cache_store import Remote, Stores
 from releasekit.build.schedule import Job, Node, run_graph
+from releasekit.core import git
 from releasekit.core.workspace import Package, Workspace
 
-__all__ = ["KINDS", "Built", "Kind", "build", "build_images", "default_jobs"]
+__all__ = [
+    "KINDS",
+    "Built",
+    "Kind",
+    "artifact_keys",
+    "build",
+    "build_images",
+    "build_shard",
+    "default_jobs",
+]
 
 Kind = Literal["python", "binary", "site", "images"]
 KINDS: tuple[Kind, ...] = ("python", "binary", "site", "images")
@@ -74,8 +92,27 @@ def _plan(
         client.close()
 
 
+def artifact_keys(ws: Workspace, kinds: Sequence[Kind] = KINDS) -> list[str]:
+    """The key of every artifact a build of ``kinds`` makes, in graph order (no docker)."""
+    keys = []
+    if "python" in kinds:
+        keys += [f"wheel:{p.name}" for p in python_dist.python_packages(ws)]
+    if "binary" in kinds:
+        keys += [f"binary:{p.name}" for p in binary.binary_packages(ws)]
+    if "site" in kinds:
+        keys += [f"site:{p.name}" for p in site.site_packages(ws)]
+    if "images" in kinds:
+        keys += [f"image:{spec.name}" for spec in images.specs(ws)]
+    return keys
+
+
 def _python_nodes(
-    ws: Workspace, version: str, epoch: str, packages: Sequence[str] | None, force: bool
+    ws: Workspace,
+    version: str,
+    epoch: str,
+    packages: Sequence[str] | None,
+    force: bool,
+    stores: Stores,
 ) -> list[Node]:
     nodes = []
     for pkg in python_dist.python_packages(ws, packages):
@@ -83,7 +120,14 @@ def _python_nodes(
         def work(job: Job, pkg: Package = pkg) -> Outcome:
             deps = {k.removeprefix("wheel:"): o for k, o in job.done.items() if k[:6] == "wheel:"}
             return python_dist.build_package(
-                ws, pkg, version, epoch=epoch, deps=deps, force=force, progress=job.say
+                ws,
+                pkg,
+                version,
+                epoch=epoch,
+                deps=deps,
+                force=force,
+                progress=job.say,
+                stores=stores,
             )
 
         needs = tuple(f"wheel:{d}" for d in pkg.deps if "wheel" in ws.get(d).spec.artifacts)
@@ -91,25 +135,29 @@ def _python_nodes(
     return nodes
 
 
-def _binary_nodes(ws: Workspace, version: str, epoch: str, force: bool) -> list[Node]:
+def _binary_nodes(
+    ws: Workspace, version: str, epoch: str, force: bool, stores: Stores
+) -> list[Node]:
     nodes = []
     for pkg in binary.binary_packages(ws):
 
         def work(job: Job, pkg: Package = pkg) -> Outcome:
             return binary.build_package(
-                ws, pkg, version, epoch=epoch, force=force, progress=job.say
+                ws, pkg, version, epoch=epoch, force=force, progress=job.say, stores=stores
             )
 
         nodes.append(Node(f"binary:{pkg.name}", work, cost=40))
     return nodes
 
 
-def _site_nodes(ws: Workspace, version: str, epoch: str, force: bool) -> list[Node]:
+def _site_nodes(ws: Workspace, version: str, epoch: str, force: bool, stores: Stores) -> list[Node]:
     nodes = []
     for pkg in site.site_packages(ws):
 
         def work(job: Job, pkg: Package = pkg) -> Outcome:
-            return site.build_package(ws, pkg, version, epoch=epoch, force=force, progress=job.say)
+            return site.build_package(
+                ws, pkg, version, epoch=epoch, force=force, progress=job.say, stores=stores
+            )
 
         nodes.append(Node(f"site:{pkg.name}", work))
     return nodes
@@ -178,7 +226,8 @@ def build(
     jobs: int | None = None,
     verbose: bool = False,
     registry: images.Source | None = None,
-    remote_cache: bool = True,
+    remote: Remote | None = None,
+    shard: shards.Shard | None = None,
 ) -> Built:
     """Build the artifacts of ``kinds`` (Python ones of ``packages`` only, when given).
 
@@ -186,27 +235,43 @@ def build(
     shows one line per artifact (``board``): live on a terminal, else one line per state
     change through ``progress`` (default stderr); ``verbose`` also prints every log line.
     ``registry`` is where the release publishes its images: each is pushed there by digest
-    when it answers, and ``remote_cache`` shares BuildKit's cache through it.
+    when it answers. ``remote`` is the shared cache (None: the local cache only); BuildKit's
+    cache is shared through the registry with it. With ``shard``, the outcomes are those of
+    the artifacts the shard owns.
     """
     check_toolchain(ws.root)
+    complete = tuple(kinds) == KINDS and not packages and shard is None
+    taken = noop.fingerprint(ws.root) if complete else ""
+    noop.forget(ws.root)
     version = artifacts.dist_version(ws, packages)
     epoch = artifacts.source_date_epoch(ws.root)
+    stores = Stores(ws.root, remote, progress)
     nodes: list[Node] = []
     if "python" in kinds:
-        nodes += _python_nodes(ws, version, epoch, packages, force)
+        nodes += _python_nodes(ws, version, epoch, packages, force, stores)
     if "binary" in kinds:
-        nodes += _binary_nodes(ws, version, epoch, force)
+        nodes += _binary_nodes(ws, version, epoch, force, stores)
     if "site" in kinds:
-        nodes += _site_nodes(ws, version, epoch, force)
+        nodes += _site_nodes(ws, version, epoch, force, stores)
     if "images" in kinds:
         wheels = [n for n in nodes if n.key.startswith("wheel:")]
+        remote_cache = remote is not None
         nodes += _image_nodes(
             ws, version, packages, force, wheels, registry, remote_cache, progress
         )
+    owned = [n.key for n in nodes]
+    if shard is not None:
+        assignment = shard_assignment(ws, nodes, shard.count)
+        owned = [n.key for n in nodes if assignment[n.key] == shard.index]
+        units = [shards.Unit(n.key, n.needs, n.cost) for n in nodes]
+        wanted = shards.needed(owned, units)
+        nodes = [n for n in nodes if n.key in wanted]
     board = Board([n.key for n in nodes], progress=progress, verbose=verbose)
+    seconds: dict[str, float] = {}
     with board.shown():
-        done = run_graph(ws.root, nodes, jobs=jobs or default_jobs(), board=board)
-    outcomes = [done[n.key] for n in nodes]
+        done = run_graph(ws.root, nodes, jobs=jobs or default_jobs(), board=board, seconds=seconds)
+    shards.save_times(ws.root, {k: t for k, t in seconds.items() if done[k].status == "built"})
+    outcomes = [done[key] for key in owned]
     folder = artifacts.dist_dir(ws, version)
     folder.mkdir(parents=True, exist_ok=True)
     previous = folder / checksums.FILENAME
@@ -214,7 +279,51 @@ def build(
     path = checksums.write(folder)
     status: artifacts.Status = "up to date" if path.read_bytes() == before else "built"
     sums = Outcome(checksums.FILENAME, status, (path,))
+    if complete:
+        rows = artifacts.outcome_rows(ws.root, [*outcomes, sums])
+        noop.write(ws.root, version, taken, rows)
     return Built(version=version, outcomes=tuple(outcomes), checksums=sums)
+
+
+def shard_assignment(ws: Workspace, nodes: Sequence[Node], count: int) -> dict[str, int]:
+    """Each node's shard of ``count``, balanced by the recorded build times of ``ws``."""
+    units = [shards.Unit(n.key, n.needs, n.cost) for n in nodes]
+    return shards.assign(units, count, shards.recorded_times(ws.root))
+
+
+def build_shard(
+    ws: Workspace,
+    shard: shards.Shard,
+    folder: Path,
+    *,
+    progress: Progress | None = None,
+    jobs: int | None = None,
+    verbose: bool = False,
+    registry: images.Source | None = None,
+    remote: Remote | None = None,
+) -> Built:
+    """``build`` of shard ``shard`` (every kind), its files and record written into ``folder``
+    and tarred beside it (``<folder>.tar``)."""
+    built = build(
+        ws,
+        progress=progress,
+        jobs=jobs,
+        verbose=verbose,
+        registry=registry,
+        remote=remote,
+        shard=shard,
+    )
+    shards.write(
+        folder,
+        artifacts.dist_dir(ws, built.version),
+        version=built.version,
+        commit=git.head(ws.root),
+        shard=shard,
+        assignment={o.key: shard.index for o in built.outcomes},
+        outcomes=built.outcomes,
+    )
+    shards.archive(folder)
+    return built
 
 
 def build_images(

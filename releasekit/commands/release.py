@@ -19,6 +19,7 @@ __all__ = ["ns"]
 @task(
     name="run",
     default=True,
+    iterable=["merge"],
     help={
         "part": "Bump this part: major, minor, patch, prerelease or release "
         "(default: from conventional commits).",
@@ -40,6 +41,11 @@ __all__ = ["ns"]
         "stop_after": "Stop after this step (preflight, version, prepare, build or verify): "
         "no credential is read; `--resume` (after `release.pack`/`release.unpack` on another "
         "machine) publishes it.",
+        "no_remote_cache": "Build with the local cache only: neither fetch from nor push to "
+        "the shared cache in the target's registry.",
+        "merge": "At the release commit, adopt this shard folder (`invoke build --shard I/N`; "
+        "repeat the flag, or name one folder holding them all) instead of building, then "
+        "verify, tag, publish, sign and deploy.",
     },
 )
 def release_task(
@@ -57,6 +63,8 @@ def release_task(
     jobs: int = 0,
     verbose: bool = False,
     stop_after: str = "",
+    no_remote_cache: bool = False,
+    merge: list[str] | None = None,
 ) -> None:
     """Release: version, build, tag, publish, deploy, health, report; or --resume, --abort."""
     from rich.markup import escape
@@ -81,6 +89,8 @@ def release_task(
             verbose=verbose,
             given=frozenset(k for k, v in (("env", env), ("target", target)) if v),
             stop_after=stop_after or None,
+            remote_cache=not no_remote_cache,
+            merge=tuple(merge or ()),
         )
         timings: list[tuple[str, str, float]] = []
         out = err_console if json else console
@@ -223,4 +233,31 @@ def unpack(c: Context) -> None:
         console.print(f"release commit {commit[:12]} checked out; images loaded")
 
 
-ns = Collection("release", release_task, assets, fetch, pack, unpack)
+@task(
+    help={
+        "push": "Push the release commit at HEAD to this branch of the target's git remote "
+        "(e.g. release/123), for the build runners of a split release.",
+        "checkout": "Fetch this branch and check out its release commit on the release branch "
+        "(the merging runner, before `invoke release --merge`).",
+        "target": "Whose git remote (and git token) to use: `sandbox` (default) or a "
+        "[targets.NAME] of release.toml.",
+    }
+)
+def ref(c: Context, push: str = "", checkout: str = "", target: str = "sandbox") -> None:
+    """Hand the release commit of a split release to its runners through a branch."""
+    from releasekit.core.errors import ReleaseError
+    from releasekit.release import release_ref
+
+    with reported():
+        ws = load_workspace()
+        if bool(push) == bool(checkout):
+            raise ReleaseError("Give one of --push REF and --checkout REF.")
+        if push:
+            commit = release_ref.push(ws, target, push)
+            console.print(f"release commit {commit[:12]} -> {push}")
+        else:
+            commit = release_ref.checkout(ws, target, checkout)
+            console.print(f"release commit {commit[:12]} checked out on {ws.manifest.branch}")
+
+
+ns = Collection("release", release_task, assets, fetch, pack, unpack, ref)

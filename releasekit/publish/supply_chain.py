@@ -29,7 +29,7 @@ from releasekit.core.errors import ConflictError, PreflightError, PublishError, 
 from releasekit.core.files import file_sha256
 from releasekit.core.manifest import load as load_manifest
 from releasekit.core.run import register_secret
-from releasekit.core.workspace import TESTBED_DIR
+from releasekit.core.workspace import sandbox_home
 from releasekit.publish import oci, platform_images, provenance, signing, third_party
 from releasekit.publish.builder import builder, now, stamp
 from releasekit.publish.provenance import Subject
@@ -79,7 +79,7 @@ def signs(target: Target) -> bool:
 def release_key(root: Path, target: Target) -> signing.SigningKey:
     """The release key of ``target``: the sandbox's pair, or the variables its table names."""
     if target.kind == "sandbox":
-        private, pair_public, pair_password = signing.ensure_key_pair(root / TESTBED_DIR / "keys")
+        private, pair_public, pair_password = signing.ensure_key_pair(sandbox_home(root) / "keys")
         return signing.SigningKey(str(private), pair_public, pair_password)
     if not target.signing_key_env:
         raise PreflightError(

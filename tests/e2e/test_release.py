@@ -252,7 +252,8 @@ def _registry_repos(repo: Repo) -> list[str]:
 
 
 def _image_tagged(repo: Repo) -> bool:
-    """True once a version tag names an image (the build pushes them by digest, untagged)."""
+    """True once a version tag names a released image: the build pushes them by digest,
+    untagged, and its shared cache lives under ``ironcage/cache/``, outside ``IMAGES``."""
     for image in IMAGES:
         try:
             if _tags(repo.sandbox_host, f"ironcage/{image}"):

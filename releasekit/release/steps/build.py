@@ -7,6 +7,7 @@ from pathlib import Path
 from releasekit.build import checksums, images
 from releasekit.build import runner as builds
 from releasekit.build.artifacts import Outcome, source_date_epoch
+from releasekit.build.cache_store import Remote
 from releasekit.build.images import platforms
 from releasekit.core.artifact import Artifact, kind_of
 from releasekit.core.errors import ReleaseError
@@ -16,7 +17,7 @@ from releasekit.publish import charts
 from releasekit.release.context import Context
 from releasekit.release.steps.base import Step, check_head
 
-__all__ = ["Build", "Verify", "record_outcome"]
+__all__ = ["Build", "Verify", "package_charts", "record_outcome"]
 
 
 def _relative(path: Path, folder: Path, root: Path) -> str:
@@ -55,6 +56,35 @@ def record_outcome(ctx: Context, outcome: Outcome, image_packages: dict[str, str
         )
 
 
+def package_charts(ctx: Context) -> list[Path]:
+    """Package every chart (reproducible archives) and record them; their paths."""
+    packaged = charts.package(ctx.root, ctx.version, epoch=int(source_date_epoch(ctx.root)))
+    for archive in packaged:
+        rel = archive.relative_to(ctx.folder).as_posix()
+        ctx.record(
+            Artifact(
+                kind="chart",
+                name=archive.name,
+                package=archive.name.removesuffix(f"-{ctx.version}.tgz"),
+                path=rel,
+                sha256=file_sha256(archive),
+                status="packaged",
+            )
+        )
+    return packaged
+
+
+def shared_cache(ctx: Context) -> Remote:
+    """The shared build cache in the target's registry, with the target's credentials."""
+    target = ctx.dest
+    return Remote.parse(
+        target.registry,
+        plain_http=target.plain_http,
+        username=target.registry_username,
+        password=target.registry_password,
+    )
+
+
 class Build(Step):
     """Charts (reproducible archives), every other artifact (cached by inputs), SHA256SUMS."""
 
@@ -64,19 +94,7 @@ class Build(Step):
 
     def run(self, ctx: Context) -> str:
         check_head(ctx)
-        packaged = charts.package(ctx.root, ctx.version, epoch=int(source_date_epoch(ctx.root)))
-        for archive in packaged:
-            rel = archive.relative_to(ctx.folder).as_posix()
-            ctx.record(
-                Artifact(
-                    kind="chart",
-                    name=archive.name,
-                    package=archive.name.removesuffix(f"-{ctx.version}.tgz"),
-                    path=rel,
-                    sha256=file_sha256(archive),
-                    status="packaged",
-                )
-            )
+        packaged = package_charts(ctx)
         target = ctx.dest
         auth = None
         if target.registry_username:
@@ -87,6 +105,7 @@ class Build(Step):
             jobs=ctx.opts.jobs,
             verbose=ctx.opts.verbose,
             registry=images.Source.parse(target.registry, auth),
+            remote=shared_cache(ctx) if ctx.opts.remote_cache else None,
         )
         image_packages = {spec.name: spec.package for spec in images.specs(ctx.ws)}
         for outcome in (*built.outcomes, built.checksums):
