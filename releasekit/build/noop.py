@@ -8,8 +8,11 @@ computes the fingerprint again (one ``git status`` call and a few small reads: n
 no BuildKit, no registry, none of the builder modules) and, when it matches and every
 output is still the file the stamp saw, reports the rows as up to date and stops. Anything
 else (a changed or new file, another commit, another toolchain or toolkit, other base
-images, a touched output) falls through to the full build, which checks every artifact by
-its inputs hash as always.
+images, a touched output or image record) falls through to the full build, which checks
+every artifact by its inputs hash as always. The image records (``build/images/*.json``:
+each image's index and platform digests, where it was pushed, its smoke tests) are seen
+like outputs: another build of an image (``invoke build.images``) rewrites its record, so
+the stamp no longer answers.
 
 The fingerprint covers: the toolkit's version and source, every distribution installed
 beside it (the artifact-shaping tools among them), the interpreter, HEAD and every
@@ -30,7 +33,8 @@ from typing import Any
 __all__ = ["STAMP", "check", "fingerprint", "forget", "write"]
 
 STAMP = Path("build/cache/noop.json")
-_FORMAT = 1
+RECORDS = Path("build/images")
+_FORMAT = 2
 _STEERING = ("BUILDKIT_HOST", "SOURCE_DATE_EPOCH")
 _BASE_RECORD = Path("/var/cache/releasekit/base-images")
 # Porcelain v2: the number of space-separated fields before the path, per entry type.
@@ -111,6 +115,13 @@ def _seen(path: Path) -> list[int]:
     return [stat.st_size, stat.st_mtime_ns, stat.st_ino]
 
 
+def _records(root: Path) -> dict[str, list[int]]:
+    """Each image record (and the smoke record) below ``build/images/``, as seen now."""
+    folder = root / RECORDS
+    found = sorted(folder.glob("*.json")) if folder.is_dir() else []
+    return {p.relative_to(root).as_posix(): _seen(p) for p in found}
+
+
 def write(root: Path, version: str, taken: str, rows: Sequence[dict[str, Any]]) -> None:
     """Stamp a complete build whose fingerprint before it started was ``taken``."""
     from releasekit.core import files
@@ -121,7 +132,13 @@ def write(root: Path, version: str, taken: str, rows: Sequence[dict[str, Any]]) 
         if not path.is_file():
             return
         kept.append({**row, "status": "up to date", "seen": _seen(path)})
-    data = {"format": _FORMAT, "fingerprint": taken, "version": version, "rows": kept}
+    data = {
+        "format": _FORMAT,
+        "fingerprint": taken,
+        "version": version,
+        "rows": kept,
+        "records": _records(root),
+    }
     files.write_json(root / STAMP, data, redacted=False)
 
 
@@ -146,6 +163,11 @@ def check(root: Path) -> tuple[str, list[dict[str, Any]]] | None:
                 return None
         except OSError:
             return None
+    try:
+        if _records(root) != data.get("records"):
+            return None
+    except OSError:
+        return None
     if data.get("fingerprint") != fingerprint(root):
         return None
     return str(data.get("version", "")), [

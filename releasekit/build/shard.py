@@ -175,9 +175,8 @@ def write(
             entry["files"][rel] = {"sha256": file_sha256(path), "mode": mode}
         if outcome.digest:
             entry["digest"], entry["destination"] = outcome.digest, outcome.destination
-        platforms = getattr(outcome, "platforms", ())  # an image's (platform, digest) pairs
-        if platforms:
-            entry["platforms"] = [list(pair) for pair in platforms]
+        if outcome.platforms:  # an image's (platform, manifest digest) pairs
+            entry["platforms"] = [list(pair) for pair in outcome.platforms]
         artifacts[outcome.key] = entry
     record = {
         "format": _FORMAT,

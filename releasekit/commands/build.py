@@ -9,12 +9,11 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
+from releasekit.commands._build_registries import image_registry, remote_cache
 from releasekit.commands._common import console, emit_json, lazy_console, load_workspace, reported
 
 if TYPE_CHECKING:
     from releasekit.build import runner as builds
-    from releasekit.build.cache_store import Remote
-    from releasekit.core.workspace import Workspace
 
 __all__ = ["ns"]
 
@@ -114,33 +113,6 @@ def _nothing_to_do(json: bool) -> bool:
     for cell in cells:
         print("  ".join(c.ljust(w) for c, w in zip(cell, widths, strict=True)).rstrip())
     return True
-
-
-def remote_cache(ws: Workspace, target: str, enabled: bool = True) -> Remote | None:
-    """The shared cache in ``target``'s registry; None when off or the sandbox has none."""
-    import os
-
-    from releasekit.build.cache_store import Remote
-    from releasekit.publish import targets
-
-    if not enabled:
-        return None
-    if target == targets.SANDBOX:
-        from releasekit.deploy import testbed
-
-        host = testbed.recorded_registry(ws.root)
-        return Remote.parse(f"{host}/ironcage", plain_http=True) if host else None
-    chosen = targets.resolve(ws.manifest, target, None, credentials=False)
-    table = ws.manifest.targets.get(target) or {}
-    user_env, password_env = (
-        str(table.get(k, "")) for k in ("registry_username_env", "registry_password_env")
-    )
-    return Remote.parse(
-        chosen.registry,
-        plain_http=chosen.plain_http,
-        username=os.environ.get(user_env, "") if user_env else "",
-        password=os.environ.get(password_env, "") if password_env else "",
-    )
 
 
 def _run(
@@ -281,6 +253,7 @@ def _shard(
             progress=_say,
             jobs=jobs or None,
             verbose=verbose,
+            registry=image_registry(ws, target),
             remote=remote_cache(ws, target, not no_remote),
         )
         _report(built, json)

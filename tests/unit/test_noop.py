@@ -27,6 +27,9 @@ def stamped(tmp_path: Path) -> Path:
     out = root / "dist" / "1.0.0" / "a.whl"
     out.parent.mkdir(parents=True)
     out.write_bytes(b"wheel")
+    record = root / "build" / "images" / "api.json"
+    record.parent.mkdir(parents=True)
+    record.write_text('{"digest": "sha256:1"}\n')
     taken = noop.fingerprint(root)
     row = {"artifact": "wheel:a", "status": "built", "path": "dist/1.0.0/a.whl", "size": 5}
     noop.write(root, "1.0.0", taken, [row])
@@ -51,8 +54,20 @@ def test_an_unchanged_workspace_is_a_no_op(stamped: Path) -> None:
         lambda root: (root / "dist" / "1.0.0" / "a.whl").write_bytes(b"other"),
         lambda root: (root / "dist" / "1.0.0" / "a.whl").unlink(),
         lambda root: os.utime(root / "dist" / "1.0.0" / "a.whl", ns=(1, 1)),
+        lambda root: (root / "build" / "images" / "api.json").write_text('{"digest": "2"}\n'),
+        lambda root: (root / "build" / "images" / "web.json").write_text("{}\n"),
+        lambda root: (root / "build" / "images" / "api.json").unlink(),
     ],
-    ids=["source edited", "file added", "output changed", "output gone", "output touched"],
+    ids=[
+        "source edited",
+        "file added",
+        "output changed",
+        "output gone",
+        "output touched",
+        "image rebuilt",
+        "image recorded",
+        "image record gone",
+    ],
 )
 def test_any_change_falls_through_to_the_build(stamped: Path, change: object) -> None:
     assert callable(change)

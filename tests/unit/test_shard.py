@@ -178,3 +178,23 @@ def test_merge_finds_folders_tars_and_folders_of_them(tmp_path: Path) -> None:
     shards.check_cover(records, ["wheel:a", "wheel:b"], "1.0.0", "c" * 40)
     with pytest.raises(VerificationError, match=r"holds no shard.json"):
         shard_folders([str(tmp_path / "empty")], root)
+
+
+def test_shard_folder_records_an_images_index_and_platforms(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    bom = dist / "sbom" / "api-1.0.0.cdx.json"
+    bom.parent.mkdir(parents=True)
+    bom.write_text("{}")
+    pairs = (("linux/amd64", "sha256:" + "a" * 64), ("linux/arm64", "sha256:" + "b" * 64))
+    image = Outcome(
+        "image:api", "built", (bom,), "sha256:" + "c" * 64, "127.0.0.1:5000/ironcage/api", pairs
+    )
+    folder = tmp_path / "shard"
+    shards.write(
+        folder, dist, version="1.0.0", commit="c" * 40, shard=shards.Shard(1, 1),
+        assignment={"image:api": 1}, outcomes=[image],
+    )  # fmt: skip
+    entry = shards.read(folder).artifacts["image:api"]
+    assert entry["digest"] == image.digest
+    assert entry["destination"] == image.destination
+    assert [tuple(p) for p in entry["platforms"]] == list(pairs)

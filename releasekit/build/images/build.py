@@ -82,6 +82,7 @@ class ImageResult:
     digest: str = ""
     repository: str = ""
     platforms: tuple[tuple[str, str], ...] = ()
+    platform_sboms: tuple[Path, ...] = ()
 
     @property
     def key(self) -> str:
@@ -90,8 +91,9 @@ class ImageResult:
 
     @property
     def outputs(self) -> tuple[Path, ...]:
-        """The files the build left in ``dist/<version>/`` (the image's SBOM)."""
-        return (self.sbom,)
+        """The files the build left in ``dist/<version>/``: the image's SBOM (its host
+        platform's) and one per other platform."""
+        return (self.sbom, *self.platform_sboms)
 
 
 def prepare_context(
@@ -176,7 +178,7 @@ def plan(
     cache = layout.base_cache()
     layouts = {a: layout.base_layout(client, b.ref, b.id, cache) for a, b in bases.items()}
     workers = buildkit.platforms(daemon)
-    held = [set(layout.read_index(b.layout).platforms) for b in layouts.values()]
+    held = [set(b.platforms) for b in layouts.values()]
     can = workers.intersection(*held)
     wanted = ws.manifest.platforms
     platforms = tuple(p for p in wanted if p in can)
@@ -334,12 +336,23 @@ def build_image(
             image.tag(spec.repository, tag)
         write_sbom(client, image, spec.name, version, bom, timestamp=int(epoch))
         size = int(image.attrs["Size"])
+    others = []
+    for platform, _, config in record.platforms:
+        if platform == host:
+            continue
+        others.append(sbom_path(ws.root, spec.name, version, platform))
+        if status == "built" or subject_id(others[-1]) != config:
+            ref = load_platform(ws, planned, spec, record, platform, client, say)
+            say(f"{key} SBOM of {platform}")
+            write_sbom(client, client.images.get(ref), spec.name, version, others[-1],
+                       timestamp=int(epoch))  # fmt: skip
     say(f"{key} {status}")
     repository = planned.registry.repository(spec.name) if planned.registry else ""
     pairs = tuple((p, m) for p, m, _ in record.platforms)
     return ImageResult(
-        spec.name, image_id, full_tags, size, status, bom, record.digest, repository, pairs
-    )
+        spec.name, image_id, full_tags, size, status, bom, record.digest, repository, pairs,
+        tuple(others),
+    )  # fmt: skip
 
 
 def build_images(

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from releasekit.build.images import buildkit, layout
+from releasekit.build.images.bases import LocalBase
 from releasekit.build.images.buildkit import Daemon
-from releasekit.build.images.layout import Index, LocalBase, read_index
+from releasekit.build.images.layout import Index, read_index
 from releasekit.build.images.spec import ImageSpec
 from releasekit.core.errors import ConflictError, ToolError
 from releasekit.core.run import run

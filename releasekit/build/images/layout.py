@@ -2,9 +2,10 @@
 
 BuildKit cannot read Docker Engine's image store, so a base image it builds on is given as
 an OCI layout directory (``--oci-layout``, a named context). ``base_layout`` returns the
-layout of a local base: the one ``bases.local_base`` provides when it knows the image, else
-one written from the Docker engine's image (``docker save``), cached by image id under
-``~/.cache/releasekit/base-layouts/<id>/``.
+layout of a base: a local base's recorded layout (``bases.local_base``, every platform the
+bootstrap made); a base without one (a public base pulled, or one named in the
+environment) is written from the Docker engine's image (``docker save``, its one
+platform), cached by image id under ``~/.cache/releasekit/base-layouts/<id>/``.
 
 ``read_index`` reads a layout's top index: the digest a tag names and, per platform, the
 manifest digest and the config digest (the id Docker Engine gives the image when loaded).
@@ -17,12 +18,12 @@ import io
 import json
 import shutil
 import tarfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from releasekit.build.images import bases
+from releasekit.build.images.bases import LocalBase
 from releasekit.core.errors import PreflightError
 
 if TYPE_CHECKING:
@@ -34,15 +35,6 @@ _INDEX = "application/vnd.oci.image.index.v1+json"
 _MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 _CONFIG = "application/vnd.oci.image.config.v1+json"
 _LAYER = "application/vnd.oci.image.layer.v1.tar"
-
-
-@dataclass(frozen=True)
-class LocalBase:
-    """A base image as an OCI layout: its ref, the layout directory and its index digest."""
-
-    ref: str
-    layout: Path
-    digest: str
 
 
 @dataclass(frozen=True)
@@ -172,13 +164,17 @@ def base_cache() -> Path:
 
 
 def base_layout(client: DockerClient, ref: str, image_id: str, cache: Path) -> LocalBase:
-    """The OCI layout of the base ``ref`` (Docker engine image ``image_id``)."""
-    provided = cast(Callable[[str], Any] | None, getattr(bases, "local_base", None))
-    found = provided(ref) if provided is not None else None
+    """The OCI layout of the base ``ref`` (Docker engine image ``image_id``).
+
+    A local base's recorded layout (PreflightError when it no longer names the recorded
+    index); else the engine's image written as a layout of its one platform.
+    """
+    found = bases.local_base(ref)
     if found is not None:
-        return LocalBase(str(found.ref), Path(found.layout), str(found.digest))
+        return found
     dest = cache / image_id.replace(":", "-")
     if not (dest / "index.json").is_file():
         dest.parent.mkdir(parents=True, exist_ok=True)
         _from_docker(client, ref, image_id, dest)
-    return LocalBase(ref, dest, read_index(dest).digest)
+    index = read_index(dest)
+    return LocalBase(ref, dest, index.digest, index.platforms)

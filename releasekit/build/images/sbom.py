@@ -175,7 +175,7 @@ def require_subject(bom: Path, manifest: dict[str, Any], ref: str) -> None:
     if config and described and described != config:
         raise ConflictError(
             f"{bom} describes the image {described}, but {ref} is the image {config}: the SBOM "
-            "is of a local rebuild, not of what ships, and is never attested onto it. Run "
-            "`invoke release` again without --resume: the build adopts the registry's image, "
-            "smoke-tests it and writes its SBOM."
+            "is of another build, not of what ships, and is never attested onto it. Run "
+            "`invoke release` again without --resume: the build loads each platform's image "
+            "it recorded and writes that image's SBOM."
         )

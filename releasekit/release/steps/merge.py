@@ -84,6 +84,7 @@ def _adopt(ctx: Context, record: shards.ShardRecord) -> list[Outcome]:
                 tuple(outputs),
                 digest=digest,
                 destination=str(entry.get("destination", "")),
+                platforms=tuple((str(p), str(m)) for p, m in entry.get("platforms", ())),
             )
         )
     return outcomes
