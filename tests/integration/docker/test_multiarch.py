@@ -65,6 +65,10 @@ def test_one_index_holds_both_platforms_and_arm64_answers_under_qemu(
         for m in index.body["manifests"]
     }
     assert listed == platforms
+    print(f"multiarch index {result.digest}: {platforms}")
+    arm_bom = images.sbom_path(root, IMAGE, built.version, "linux/arm64")
+    assert arm_bom in result.outputs and arm_bom.is_file()
+    assert images.subject_id(arm_bom) != images.subject_id(result.sbom)
 
     spec = images.specs(ws, images=[IMAGE])
     planned = images.plan(ws, built.version, spec, client, registry=source)
