@@ -9,9 +9,11 @@ result must be the release a single machine makes of the same commit, with its o
 and no shared cache: the same SHA256SUMS and the same image digests. A fourth, fresh clone
 then builds the release commit and finds every artifact in the shared cache.
 
-The workspace is the Python packages and the site (no binary, no image), so the whole
-module stays in minutes; images are pushed by digest when their shard builds them, and the
-merge reads those digests from the shard records.
+The workspace is the Python packages, the site and the site's image (no binary), so the
+whole module stays in minutes; the image is built for linux/amd64 and linux/arm64 and
+pushed by digest when its shard builds it, and the merge reads its index and platform
+digests from the shard records: the merged release names the digests a single machine
+builds.
 """
 
 from __future__ import annotations
@@ -22,26 +24,47 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.conftest import REPO, narrow_platforms
 from tests.integration.python.conftest import git, make_workspace
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
 REF = "release/1"
+IMAGE = "marketing-site"
 VERIFICATION_EXIT = 11
 
 
 def _workspace(path: Path) -> Path:
-    """The trimmed workspace without the binary; the same commit in every clone."""
+    """The trimmed workspace without the binary, with the site's image for both platforms;
+    the same commit in every clone."""
     root = make_workspace(path)
     manifest = root / "release.toml"
-    manifest.write_text(
-        manifest.read_text().replace('["sdist", "wheel", "binary"]', '["sdist", "wheel"]')
+    text = manifest.read_text().replace('["sdist", "wheel", "binary"]', '["sdist", "wheel"]')
+    text = text.replace(
+        'artifacts = ["site"]', 'artifacts = ["site", "image"]\nimages = ["marketing-site"]'
     )
-    git(root, "commit", "-q", "--amend", "-a", "--no-edit")
+    manifest.write_text(text)
+    narrow_platforms(root, '["linux/amd64", "linux/arm64"]')
+    (root / "docker").mkdir()
+    shutil.copy2(REPO / "docker" / f"{IMAGE}.Dockerfile", root / "docker")
+    shutil.copytree(REPO / "docker" / "nginx", root / "docker" / "nginx")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "--amend", "--no-edit")
     return root
+
+
+def _images(root: Path) -> dict[str, dict[str, Any]]:
+    """release.json's image entries without the registry they went to (one per sandbox)."""
+    found = _release_json(root)["images"]
+    assert isinstance(found, dict)
+    return {
+        name: {k: v for k, v in entry.items() if k in ("digest", "platforms")}
+        for name, entry in found.items()
+    }
 
 
 def _env(sandbox: Path | None, buildkit: Path) -> dict[str, str]:
@@ -88,9 +111,10 @@ def _release_json(root: Path) -> dict[str, object]:
     return data
 
 
-# Files of the release that name its destinations (index URL, the sandbox's own key):
-# two sandboxes give two of them; everything else must be the same bytes.
-_PER_SANDBOX = {"RELEASE_NOTES.md", "cosign.pub"}
+# Files of the release that name its destinations (index URL, registry, the sandbox's own
+# key): two sandboxes give two of them; everything else must be the same bytes (the images'
+# digests are compared through release.json).
+_PER_SANDBOX = {"RELEASE_NOTES.md", "cosign.pub", "images.json"}
 
 
 def _sums(root: Path) -> dict[str, str]:
@@ -172,7 +196,11 @@ def test_split_release_equals_one_machine(tmp_path: Path) -> None:
             assert [x.rsplit("->", 1)[0] for x in lines[0]] == [
                 x.rsplit("->", 1)[0] for x in lines[1]
             ]
-            assert _release_json(alone)["images"] == _release_json(merger)["images"]
+            merged = _images(merger)
+            print(f"image digests, merged: {merged}")
+            assert set(merged) == {IMAGE}
+            assert sorted(merged[IMAGE]["platforms"]) == ["linux/amd64", "linux/arm64"]
+            assert _images(alone) == merged
             assert _release_json(alone)["commit"] == _release_json(merger)["commit"] == commit
         finally:
             _invoke(alone, own, "sandbox.down", ok=False)
@@ -183,7 +211,11 @@ def test_split_release_equals_one_machine(tmp_path: Path) -> None:
         _invoke(fresh, shared, "build.clean", "--all")
         built = _invoke(fresh, shared, "build", "--json")
         rows = json.loads(built.stdout)["artifacts"]
-        keys = {r["artifact"] for r in rows if r["artifact"] != "SHA256SUMS"}
+        # Images share BuildKit's registry cache, not the artifact cache: they are rebuilt
+        # from it (no step runs) to the same index.
+        keys = {
+            r["artifact"] for r in rows if r["artifact"] not in ("SHA256SUMS", f"image:{IMAGE}")
+        }
         lines = [line for line in built.stderr.splitlines() if "cached (registry)" in line]
         assert {line.removeprefix("> ").split()[0] for line in lines} == keys
         built_sums = _sums(fresh)
