@@ -22,6 +22,7 @@ from releasekit.publish.record import ImageRecord
 from releasekit.publish.rows import NA, OK, Row
 
 __all__ = [
+    "listed",
     "platform_bom",
     "platform_rows",
     "served_platforms",
@@ -61,6 +62,15 @@ def platform_bom(folder: Path, image: str, version: str, platform: str, config: 
     return own
 
 
+def listed(image: ImageRecord, index: oci.Manifest) -> dict[str, str]:
+    """``{platform: manifest digest}`` of what ``image``'s tag names: an index's entries; a
+    one-platform build's tag names its image manifest itself, which stands for the recorded
+    platform of that digest."""
+    if "manifests" in index.body:
+        return served_platforms(index.body)
+    return {p: d for p, d in image.platforms if d == index.digest}
+
+
 def _platform_manifest(image: ImageRecord, digest: str, how: oci.Access) -> oci.Manifest:
     host, repository = oci.split_ref(image.repository)
     found = oci.fetch_manifest(host, repository, digest, how)
@@ -73,7 +83,7 @@ def _platform_manifest(image: ImageRecord, digest: str, how: oci.Access) -> oci.
 
 
 def _check_listed(image: ImageRecord, index: oci.Manifest) -> None:
-    served = served_platforms(index.body)
+    served = listed(image, index)
     recorded = dict(image.platforms)
     if served != recorded:
         shown = ", ".join(f"{p} {d[:19]}…" for p, d in sorted(served.items())) or "none"
@@ -133,7 +143,7 @@ def platform_rows(
     ``index`` is what the tag names now (None when it names nothing); ``verdict(name,
     digest)`` is the provenance's word on a subject.
     """
-    served = served_platforms(index.body) if index is not None else {}
+    served = listed(image, index) if index is not None else {}
     rows = []
     for platform, digest in image.platforms:
         name, ref = f"{image.name} ({platform})", image.platform_ref(digest)

@@ -88,3 +88,26 @@ def test_the_image_sbom_stands_for_the_platform_it_describes(tmp_path: Path) -> 
     )
     assert host == shared
     assert other == folder / "sbom" / "web-1.0.0-linux-arm64.cdx.json"
+
+
+def test_a_one_platform_image_is_its_own_manifest() -> None:
+    from releasekit.publish import oci
+
+    alone = Record.from_data(
+        {
+            "version": "1.0.0",
+            "images": {
+                "agent-runtime": {
+                    "repository": REPO,
+                    "digest": AMD64,
+                    "tags": ["1.0.0"],
+                    "platforms": {"linux/amd64": AMD64},
+                }
+            },
+        },
+        {},
+    ).images[0]
+    manifest = oci.Manifest(AMD64, "application/vnd.oci.image.manifest.v1+json", {"layers": []})
+    assert platform_images.listed(alone, manifest) == {"linux/amd64": AMD64}
+    other = oci.Manifest(ARM64, manifest.media_type, {"layers": []})
+    assert platform_images.listed(alone, other) == {}
