@@ -4,6 +4,8 @@ socket under a temporary folder, stopped at the end."""
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +22,13 @@ def running_buildkitd(home: Path, registry: str = "") -> Iterator[tuple[str, str
     buildctl = require("buildctl")
     home.mkdir(parents=True, exist_ok=True)
     env = {buildkit.STATE_ENV: str(home / "state")}
-    daemon = buildkit.ensure(home, [registry] if registry else [], environ=env)
+    # The socket lives below a short folder of its own: a unix socket path is short.
+    socket_root = Path(tempfile.mkdtemp(prefix="rk-bk-"))
     try:
-        yield buildctl, daemon.address
+        daemon = buildkit.ensure(socket_root, [registry] if registry else [], environ=env)
+        try:
+            yield buildctl, daemon.address
+        finally:
+            buildkit.stop(env)
     finally:
-        buildkit.stop(env)
+        shutil.rmtree(socket_root, ignore_errors=True)
