@@ -222,3 +222,4 @@ def test_split_release_equals_one_machine(tmp_path: Path) -> None:
         assert built_sums == {k: v for k, v in _sums(merger).items() if k in built_sums}
     finally:
         _invoke(merger, shared, "sandbox.down", ok=False)
+        _invoke(merger, shared, "build.buildkit", "--stop", ok=False)
