@@ -16,7 +16,9 @@ Each comparison is baseline -> subject (ratio = subject / baseline), goal in bra
   and that cold build -> the no-op `invoke build` right after it;
 - change: an image's cold build (Docker layer cache bypassed) -> the same image after a
   source-only change in its package;
-- size: a single-stage build's bytes over its base -> the shipped multi-stage image's (<= 1).
+- size: a single-stage build's bytes over its base -> the shipped multi-stage image's (<= 1);
+- cache, shards, noop, arch: the shared cache, a split build, the no-op build and
+  multi-arch (``scale_bench.py``, which says what each measures).
 
 Baseline and subject alternate (b s, s b, ...) and each side's median is kept. A cold build
 is one in a fresh copy at a version of its own: the engine's caches are empty, Docker keeps
@@ -53,6 +55,7 @@ from releasekit.core.run import require_tool, runner  # noqa: E402
 
 OUT = ROOT / "build" / "bench"
 COMPARISONS = ("python", "jobs", "change", "size")
+SCALE = ("cache", "shards", "noop", "arch")
 CHANGED_IMAGE = "agent-runtime"
 BIN = Path(sys.executable).parent
 
@@ -414,7 +417,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="runs of each cheap side (median)")
     parser.add_argument("--docker-runs", type=int, default=1, help="runs of each Docker side")
     parser.add_argument(
-        "--only", default=",".join(COMPARISONS), help=f"comma-separated: {', '.join(COMPARISONS)}"
+        "--only",
+        default=",".join((*COMPARISONS, *SCALE)),
+        help=f"comma-separated: {', '.join((*COMPARISONS, *SCALE))}",
     )
     args = parser.parse_args(argv)
     only = set(args.only.split(","))
@@ -444,6 +449,12 @@ def main(argv: list[str] | None = None) -> int:
                     )
                 if "size" in only:
                     rows += guarded("size", lambda: size_rows(copies, client))
+        if only & set(SCALE):
+            from scale_bench import rows as scale_rows
+
+            scale = Path(tmp) / "scale"
+            scale.mkdir()
+            rows += guarded("scale", lambda: scale_rows(scale, args.runs, False, only))
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "results.json").write_text(
         json.dumps([row.data() for row in rows], indent=2) + "\n", encoding="utf-8"

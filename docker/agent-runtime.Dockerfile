@@ -6,14 +6,18 @@
 #
 #   docker build -f docker/agent-runtime.Dockerfile --build-arg VERSION=0.1.0 .
 #
-# Valid for the classic builder (no BuildKit features). PYTHON_BASE defaults to the public
-# image; `invoke build.images` passes a local one when the public one cannot be pulled.
+# Built by BuildKit's built-in dockerfile frontend (no `# syntax` line: nothing is pulled to
+# parse it). PYTHON_BASE defaults to the public image; `invoke build.images` passes a local
+# one when the public one cannot be pulled.
 ARG PYTHON_BASE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_BASE} AS builder
 ARG PYTHON_VERSION=0.1.0
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python3 -m venv /opt/venv
+# The commit's time (BuildKit passes it): pip then writes hash-checked .pyc files instead of
+# ones stamped with the install time, so every build gives the same bytes.
+ARG SOURCE_DATE_EPOCH
 COPY build/wheelhouse/agent-runtime/ /wheels/
 RUN /opt/venv/bin/pip install --no-index --find-links /wheels "ironcage-agent-runtime==${PYTHON_VERSION}" \
  && /opt/venv/bin/pip uninstall --yes pip setuptools

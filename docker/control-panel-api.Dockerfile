@@ -7,13 +7,16 @@
 #
 #   docker run -e CONTROL_PANEL_TOKEN=... -v cp-data:/data -p 8000:8000 ironcage/control-panel-api
 #
-# Valid for the classic builder (no BuildKit features).
+# Built by BuildKit's built-in dockerfile frontend (no `# syntax` line).
 ARG PYTHON_BASE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_BASE} AS builder
 ARG PYTHON_VERSION=0.1.0
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 RUN python3 -m venv /opt/venv
+# The commit's time (BuildKit passes it): pip then writes hash-checked .pyc files instead of
+# ones stamped with the install time, so every build gives the same bytes.
+ARG SOURCE_DATE_EPOCH
 COPY build/wheelhouse/control-panel-api/ /wheels/
 RUN /opt/venv/bin/pip install --no-index --find-links /wheels "ironcage-control-panel==${PYTHON_VERSION}" \
  && /opt/venv/bin/pip uninstall --yes pip setuptools

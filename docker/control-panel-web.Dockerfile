@@ -4,7 +4,7 @@
 #
 #   docker run -e API_UPSTREAM=api.internal:8000 -p 8080:8080 ironcage/control-panel-web
 #
-# Build context: the repository root. Valid for the classic builder (no BuildKit features).
+# Build context: the repository root. Built by BuildKit's built-in dockerfile frontend.
 # NGINX_BASE defaults to the public image; `invoke build.images` passes a local one (Debian's
 # nginx-light) when the public one cannot be pulled: the nginx.conf works with both.
 ARG NGINX_BASE=nginx:1.27-bookworm

@@ -2,7 +2,7 @@
 #
 # Build context: the repository root. `invoke build.images` first renders the site on the
 # host (`ironcage-site build --out build/site/marketing-site --version X.Y.Z`); this image
-# only copies that folder. Valid for the classic builder (no BuildKit features).
+# only copies that folder. Built by BuildKit's built-in dockerfile frontend.
 ARG NGINX_BASE=nginx:1.27-bookworm
 
 FROM ${NGINX_BASE}

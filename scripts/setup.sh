@@ -7,8 +7,12 @@
 #   scripts/setup.sh --list                # the parts, one a line
 #
 # Parts (--with takes any of them, comma-separated):
-#   docker     the Docker engine (a running one is kept), docker-compose, base images:
-#              the public ones pulled, or built with debootstrap when they cannot be pulled
+#   docker     the Docker engine (a running one is kept), docker-compose, BuildKit (buildkitd
+#              and buildctl built from the Go module proxy by scripts/build-buildkit.sh, runc),
+#              base images: the public ones pulled, or built with debootstrap when they
+#              cannot be pulled (Docker images for amd64, OCI layouts for amd64 and arm64),
+#              qemu-user-static and its aarch64 handler registered with binfmt_misc
+#              (linux/arm64 builds)
 #   registry   Distribution's registry (docker-registry), the sandbox's OCI registry
 #   helm       helm v4, built with Go unless that version is already on PATH
 #   cosign     cosign, built with Go
@@ -112,12 +116,14 @@ APT_PACKAGES=(git ca-certificates curl python3-venv)
 # A machine whose Docker engine already answers (a CI runner's docker-ce) keeps it.
 if wants docker; then
   docker info >/dev/null 2>&1 || APT_PACKAGES+=(docker.io)
-  APT_PACKAGES+=(docker-compose)
+  APT_PACKAGES+=(docker-compose runc)
 fi
 wants registry && APT_PACKAGES+=(docker-registry)
 wants browser && APT_PACKAGES+=(chromium chromium-driver)
 wants redis && APT_PACKAGES+=(redis-server)
 wants cluster && APT_PACKAGES+=(openssl)
+# QEMU runs the linux/arm64 builds and the arm64 debootstrap of the local bases.
+wants docker && APT_PACKAGES+=(qemu-user-static)
 apt_install "${APT_PACKAGES[@]}"
 say "apt packages present: ${APT_PACKAGES[*]}"
 # The distribution's registry service would take port 5000 and its Redis port 6379; the
@@ -142,6 +148,41 @@ if wants docker && ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || die "dockerd did not start; see /var/log/dockerd.log"
 fi
 wants docker && say "docker engine $(docker version --format '{{.Server.Version}}')"
+
+# 2b. QEMU for linux/arm64 ---------------------------------------------------------------------
+# Without systemd, installing qemu-user-static registers nothing: register its aarch64
+# handler with binfmt_misc here (flag F: the kernel keeps the interpreter open, so it also
+# runs inside BuildKit's containers and debootstrap's chroot). Where that cannot be done
+# (an unprivileged container), builds and local bases are linux/amd64 only.
+register_qemu_arm64() {
+  local misc=/proc/sys/fs/binfmt_misc conf=/usr/lib/binfmt.d/qemu-aarch64.conf
+  if [ "$(dpkg --print-architecture)" = arm64 ]; then
+    say "linux/arm64: the host's own platform"; return
+  fi
+  if [ -r "$misc/qemu-aarch64" ] && grep -qx enabled "$misc/qemu-aarch64"; then
+    say "linux/arm64: QEMU's aarch64 handler is registered ($misc/qemu-aarch64)"; return
+  fi
+  local why=""
+  if [ ! -r "$conf" ]; then
+    why="$conf is missing (apt-get install qemu-user-static)"
+  elif [ ! -w "$misc/register" ] && ! mount -t binfmt_misc binfmt_misc "$misc" 2>/dev/null; then
+    why="binfmt_misc cannot be mounted on $misc (an unprivileged container?)"
+  elif [ -e "$misc/qemu-aarch64" ]; then
+    echo 1 > "$misc/qemu-aarch64" 2>/dev/null || why="$misc/qemu-aarch64 cannot be enabled"
+  elif ! cat "$conf" > "$misc/register" 2>/dev/null; then
+    why="the kernel refused the handler in $conf"
+  fi
+  if [ -z "$why" ] && grep -qx enabled "$misc/qemu-aarch64" 2>/dev/null; then
+    say "linux/arm64: registered QEMU's aarch64 handler ($misc/qemu-aarch64)"
+  else
+    say "warning: linux/arm64 cannot be built here: ${why:-$misc/qemu-aarch64 is not enabled}." \
+        "Images and local bases will be linux/amd64 only, and a release whose release.toml" \
+        "lists linux/arm64 in [release] platforms refuses to publish; run this script as root" \
+        "on a host (or privileged container) where binfmt_misc can be mounted, or narrow" \
+        "platforms to [\"linux/amd64\"]."
+  fi
+}
+wants docker && register_qemu_arm64
 
 # 3. Go tools: helm, actionlint, cosign, the local cluster (pinned, cached) -------------------
 go_tool() {  # name module version ldflags
@@ -178,6 +219,9 @@ go_tools() {
   fi
   if wants act; then
     go_tool act github.com/nektos/act "$ACT_VERSION" "-X main.version=$ACT_VERSION"
+  fi
+  if wants docker; then
+    RELEASEKIT_CACHE="$CACHE" "$ROOT/scripts/build-buildkit.sh"
   fi
   if wants cluster; then
     command -v openssl >/dev/null || die "openssl is missing: apt-get install openssl"
@@ -240,7 +284,8 @@ if wants docker; then
     say "base images pulled: $PYTHON_BASE_PUBLIC, $NGINX_BASE_PUBLIC"
   else
     # The local bases (and the sandbox's Redis): built once, then checked against their
-    # recorded ids on every run.
+    # recorded ids on every run; their OCI layouts add linux/arm64 where QEMU is registered
+    # (debootstrap --arch arm64 under QEMU: a few minutes per base, once).
     apt_install debootstrap
     "$ROOT/docker/base/bootstrap.sh"
   fi

@@ -6,6 +6,7 @@ machine without the tool cannot pass by accident. `scripts/setup.sh` installs th
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -66,6 +67,37 @@ def require(tool: str) -> str:
     if path is None:
         pytest.fail(f"`{tool}` is not installed; run `scripts/setup.sh` as root to install it.")
     return path
+
+
+def narrow_platforms(root: Path, platforms: str = '["linux/amd64"]') -> None:
+    """Build the images of the copy at ``root`` for ``platforms`` only (tests that build often)."""
+    path = root / "release.toml"
+    text = path.read_text()
+    lines = [line for line in text.splitlines() if not line.startswith("platforms =")]
+    at = lines.index("[release]") + 1
+    lines.insert(at, f"platforms = {platforms}")
+    path.write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def buildkit_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path | None]:
+    """A BuildKit state of the session's own; the buildkitd a build starts is stopped at the end."""
+    from releasekit.build.images import buildkit
+
+    if os.environ.get(buildkit.HOST_ENV):
+        yield None
+        return
+    state = tmp_path_factory.mktemp("buildkit")
+    before = os.environ.get(buildkit.STATE_ENV)
+    os.environ[buildkit.STATE_ENV] = str(state)
+    try:
+        yield state
+    finally:
+        buildkit.stop()
+        if before is None:
+            os.environ.pop(buildkit.STATE_ENV, None)
+        else:
+            os.environ[buildkit.STATE_ENV] = before
 
 
 @pytest.fixture(scope="session")

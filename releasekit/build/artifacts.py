@@ -12,7 +12,7 @@ Artifacts of a release land in ``dist/<version>/``::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -42,7 +42,10 @@ Progress = Callable[[str], None]
 class Outcome:
     """One artifact after a build: its cache key, whether it was rebuilt, and its files.
 
-    ``digest`` and ``destination`` name the registry's image an image build adopted.
+    For an image, ``digest`` is its OCI index, ``platforms`` the (platform, manifest digest)
+    pairs in it and ``destination`` the repository it was pushed to by digest.
+    ``cached_from`` says where an up-to-date artifact was found: ``local`` (the workspace's
+    cache) or ``registry`` (the shared cache).
     """
 
     key: str
@@ -50,6 +53,8 @@ class Outcome:
     outputs: tuple[Path, ...]
     digest: str = ""
     destination: str = ""
+    platforms: tuple[tuple[str, str], ...] = ()
+    cached_from: str = field(default="", kw_only=True)
 
 
 def dist_version(ws: Workspace, packages: Sequence[str] | None = None) -> str:

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from releasekit.build import artifacts
 from releasekit.build.artifacts import Outcome, Progress
-from releasekit.build.cache import Cache, inputs_hash
+from releasekit.build.cache import inputs_hash
+from releasekit.build.cache_store import Stores
 from releasekit.core.errors import ManifestError, PublishError
 from releasekit.core.run import require_tool, run
 from releasekit.core.workspace import Package, Workspace
@@ -189,6 +190,7 @@ def build_package(
     force: bool = False,
     progress: Progress | None = None,
     folder: Path | None = None,
+    stores: Stores | None = None,
 ) -> Outcome:
     """Build and smoke-test the binary of ``pkg`` unless its cache entry is fresh.
 
@@ -198,7 +200,7 @@ def build_package(
     say = progress or (lambda _msg: None)
     if not sys.platform.startswith("linux"):
         raise PublishError("The standalone binary is built on Linux only (PyInstaller target).")
-    cache = Cache(ws.root)
+    cache = stores or Stores(ws.root)
     key = f"binary:{pkg.name}"
     extra = {
         "target": binary_name(version),
@@ -209,10 +211,12 @@ def build_package(
     if folder is not None:
         extra["folder"] = folder.name
     inputs = inputs_hash(ws, pkg.name, extra=extra)
-    entry = None if force else cache.fresh(key, inputs)
-    if entry is not None:
-        say(f"{key} up to date")
-        return Outcome(key, "up to date", tuple(ws.root / o for o in entry.outputs))
+    hit = None if force else cache.find(key, inputs)
+    if hit is not None:
+        where = " (registry)" if hit.source == "registry" else ""
+        say(f"{key} up to date{where}")
+        outputs = tuple(ws.root / rel for rel in hit.entry.outputs)
+        return Outcome(key, "up to date", outputs, cached_from=hit.source)
     say(f"{key} building {binary_name(version)} with PyInstaller")
     staged = build(ws, pkg, version, epoch=epoch)
     say(f"{key} smoke test (env -i)")

@@ -2,8 +2,9 @@
 
 On a terminal (stderr) the lines are redrawn in place with ``rich.live``; elsewhere (CI
 logs, a pipe) each state change prints one plain line, through ``progress`` when given.
-States: waiting, building, cached, done, failed, and cancelled (stopped because another
-artifact failed). With ``verbose`` every line of every artifact's log is printed too,
+States: waiting, building, cached (found in the local cache), cached (registry) (fetched
+from the shared cache), done, failed, and cancelled (stopped because another artifact
+failed). With ``verbose`` every line of every artifact's log is printed too,
 prefixed with the artifact's key.
 """
 
@@ -26,11 +27,12 @@ from releasekit.build.artifacts import Progress
 
 __all__ = ["Board", "State", "Timing"]
 
-State = Literal["waiting", "building", "cached", "done", "failed", "cancelled"]
+State = Literal["waiting", "building", "cached", "cached (registry)", "done", "failed", "cancelled"]
 _STYLES: dict[State, str] = {
     "waiting": "dim",
     "building": "yellow",
     "cached": "cyan",
+    "cached (registry)": "blue",
     "done": "green",
     "failed": "bold red",
     "cancelled": "magenta",
@@ -39,6 +41,7 @@ _MARKS: dict[State, str] = {
     "waiting": "·",
     "building": "…",
     "cached": "=",
+    "cached (registry)": "⇣",
     "done": "✓",
     "failed": "✗",
     "cancelled": "-",
@@ -48,6 +51,7 @@ _PLAIN: dict[State, str] = {
     "waiting": "waiting",
     "building": "building",
     "cached": "up to date (cached)",
+    "cached (registry)": "up to date: cached (registry)",
     "done": "built",
     "failed": "failed",
     "cancelled": "cancelled",
@@ -137,7 +141,7 @@ class Board:
             line = self._lines[key]
             if state == "building" and line.started is None:
                 line.started = now
-            if state in ("cached", "done", "failed", "cancelled"):
+            if state in ("cached", "cached (registry)", "done", "failed", "cancelled"):
                 line.started = now if line.started is None else line.started
                 line.ended = now
             line.state = state

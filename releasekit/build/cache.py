@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import releasekit
+from releasekit.build.toolkit import toolkit_hash
 from releasekit.core import files, uvlock
 from releasekit.core.errors import ManifestError
 from releasekit.core.files import file_sha256
@@ -44,6 +45,7 @@ __all__ = [
     "file_sha256",
     "inputs_hash",
     "toolchain",
+    "toolkit_hash",
 ]
 
 CACHE_FILE = Path("build/cache/artifacts.json")
@@ -62,16 +64,6 @@ def _listed(root: Path, prefixes: Sequence[str]) -> list[str]:
         hint=f"The build cache lists package files with git; is {root} a git work tree?",
     ).stdout
     return sorted({p for p in out.split("\0") if p})
-
-
-@functools.cache
-def _toolkit_hash() -> str:
-    """The hash of the toolkit's own source (every ``.py`` file of the releasekit package)."""
-    base = Path(releasekit.__file__).parent
-    digest = hashlib.sha256()
-    for path in sorted(base.rglob("*.py")):
-        digest.update(f"{path.relative_to(base).as_posix()}\0{file_sha256(path)}\n".encode())
-    return digest.hexdigest()
 
 
 @functools.cache
@@ -121,7 +113,7 @@ def inputs_hash(
         spec = ws.get(name).spec
         prefixes.update(p.rstrip("/") for p in (spec.path, *spec.paths))
     digest = hashlib.sha256()
-    digest.update(f"releasekit {releasekit.__version__} {_toolkit_hash()}\n".encode())
+    digest.update(f"releasekit {releasekit.__version__} {toolkit_hash()}\n".encode())
     for name, installed in toolchain().items():
         digest.update(f"tool {name}\0{installed}\n".encode())
     digest.update(f"package {package}\n".encode())

@@ -34,6 +34,7 @@ from typing import TypeVar
 from releasekit.build import artifacts, sbom
 from releasekit.build.artifacts import Outcome, Progress
 from releasekit.build.cache import Cache, inputs_hash
+from releasekit.build.cache_store import Stores
 from releasekit.core.errors import ManifestError, PublishError, ToolError
 from releasekit.core.files import file_sha256
 from releasekit.core.run import require_tool, run
@@ -268,6 +269,7 @@ def build_package(
     force: bool = False,
     progress: Progress | None = None,
     folder: Path | None = None,
+    stores: Stores | None = None,
 ) -> Outcome:
     """Build, check, smoke-test and SBOM ``pkg`` alone unless its cache entry is fresh.
 
@@ -278,15 +280,17 @@ def build_package(
     (default ``dist/<version>/``: a release of packages at several versions names its own).
     """
     say = progress or (lambda _msg: None)
-    cache = Cache(ws.root)
+    cache = stores or Stores(ws.root)
     key = f"wheel:{pkg.name}"
     inputs = cache_inputs(ws, pkg, version, epoch)
     if folder is not None:
         inputs = hashlib.sha256(f"{inputs}\0{folder.name}".encode()).hexdigest()
-    entry = None if force else cache.fresh(key, inputs)
-    if entry is not None:
-        say(f"{key} up to date")
-        return Outcome(key, "up to date", tuple(ws.root / rel for rel in entry.outputs))
+    hit = None if force else cache.find(key, inputs)
+    if hit is not None:
+        where = " (registry)" if hit.source == "registry" else ""
+        say(f"{key} up to date{where}")
+        outputs = tuple(ws.root / rel for rel in hit.entry.outputs)
+        return Outcome(key, "up to date", outputs, cached_from=hit.source)
     dist = folder or artifacts.dist_dir(ws, version)
     staging = ws.root / "build" / "python" / version
     say(f"{key} building {pkg.spec.dist} {version}")

@@ -6,12 +6,19 @@ The artifacts form a graph (``schedule``) and build side by side, ``jobs`` at a 
   the internal packages it depends on (their wheels install beside it in the smoke test);
 - ``binary:<package>``: PyInstaller from the packages' sources; needs nothing;
 - ``site:<package>``: the site tarball; needs nothing;
-- ``image:<image>``: the image, built (or found up to date, or adopted from the release's
-  registry when it already holds it) then started and health-checked, cached or not (what
-  ships is what was seen running); needs the ``wheel:`` nodes of the distributions it
+- ``image:<image>``: the image, built by BuildKit (or found up to date), recorded by digest
+  and pushed by digest to the release's registry, then each platform started and
+  health-checked unless its digest already passed (what ships is what was seen running);
+  needs the ``wheel:`` nodes of the distributions it
   installs, and ``control-panel-web`` needs the API image its smoke test starts behind it.
 
 ``SHA256SUMS`` is rewritten last, over whatever ``dist/<version>/`` holds.
+
+Every artifact is looked up in the local cache, then in the shared cache of the target's
+registry (``remote``, ``releasekit.build.cache_store``), and built only when neither holds
+it; what is built is pushed to the shared cache. With ``shard``, only the artifacts that
+shard owns (``releasekit.build.shard``) and what they need are built; ``build_shard`` then
+writes them into the shard's folder.
 """
 
 from __future__ import annotations
@@ -23,16 +30,28 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
-from releasekit.build import artifacts, binary, checksums, images, site
+from releasekit.build import artifacts, binary, checksums, images, noop, site
 from releasekit.build import python as python_dist
+from releasekit.build import shard as shards
 from releasekit.build.artifacts import Outcome, Progress
 from releasekit.build.board import Board
 from releasekit.build.cache import check_toolchain
+from releasekit.build.cache_store import Remote, Stores
 from releasekit.build.schedule import Job, Node, run_graph
+from releasekit.core import git
 from releasekit.core import version as core_version
 from releasekit.core.workspace import Package, Workspace
 
-__all__ = ["KINDS", "Built", "Kind", "build", "build_images", "default_jobs"]
+__all__ = [
+    "KINDS",
+    "Built",
+    "Kind",
+    "artifact_keys",
+    "build",
+    "build_images",
+    "build_shard",
+    "default_jobs",
+]
 
 Kind = Literal["python", "binary", "site", "images"]
 KINDS: tuple[Kind, ...] = ("python", "binary", "site", "images")
@@ -62,10 +81,20 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _plan(ws: Workspace, version: str, chosen: Sequence[images.ImageSpec]) -> images.ImagePlan:
+def _plan(
+    ws: Workspace,
+    version: str,
+    chosen: Sequence[images.ImageSpec],
+    registry: images.Source | None = None,
+    remote_cache: bool = True,
+    progress: Progress | None = None,
+) -> images.ImagePlan:
     client = images.connect()
     try:
-        return images.plan(ws, version, chosen, client)
+        return images.plan(
+            ws, version, chosen, client, registry=registry, remote_cache=remote_cache,
+            progress=progress,
+        )  # fmt: skip
     finally:
         client.close()
 
@@ -93,8 +122,27 @@ class _Layout:
         return self.support
 
 
+def artifact_keys(ws: Workspace, kinds: Sequence[Kind] = KINDS) -> list[str]:
+    """The key of every artifact a build of ``kinds`` makes, in graph order (no docker)."""
+    keys = []
+    if "python" in kinds:
+        keys += [f"wheel:{p.name}" for p in python_dist.python_packages(ws)]
+    if "binary" in kinds:
+        keys += [f"binary:{p.name}" for p in binary.binary_packages(ws)]
+    if "site" in kinds:
+        keys += [f"site:{p.name}" for p in site.site_packages(ws)]
+    if "images" in kinds:
+        keys += [f"image:{spec.name}" for spec in images.specs(ws)]
+    return keys
+
+
 def _python_nodes(
-    ws: Workspace, layout: _Layout, epoch: str, packages: Sequence[str] | None, force: bool
+    ws: Workspace,
+    layout: _Layout,
+    epoch: str,
+    packages: Sequence[str] | None,
+    force: bool,
+    stores: Stores,
 ) -> list[Node]:
     nodes: list[Node] = []
     if packages is not None and not packages:
@@ -112,6 +160,7 @@ def _python_nodes(
                 force=force,
                 progress=job.say,
                 **_folder(layout, pkg.name),
+                stores=stores,
             )
 
         needs = tuple(f"wheel:{d}" for d in pkg.deps if "wheel" in ws.get(d).spec.artifacts)
@@ -129,7 +178,9 @@ def _chosen(found: Sequence[Package], released: frozenset[str] | None) -> list[P
     return [p for p in found if released is None or p.name in released]
 
 
-def _binary_nodes(ws: Workspace, layout: _Layout, epoch: str, force: bool) -> list[Node]:
+def _binary_nodes(
+    ws: Workspace, layout: _Layout, epoch: str, force: bool, stores: Stores
+) -> list[Node]:
     nodes = []
     for pkg in _chosen(binary.binary_packages(ws), layout.released):
 
@@ -142,13 +193,16 @@ def _binary_nodes(ws: Workspace, layout: _Layout, epoch: str, force: bool) -> li
                 force=force,
                 progress=job.say,
                 **_folder(layout, pkg.name),
+                stores=stores,
             )
 
         nodes.append(Node(f"binary:{pkg.name}", work, cost=40))
     return nodes
 
 
-def _site_nodes(ws: Workspace, layout: _Layout, epoch: str, force: bool) -> list[Node]:
+def _site_nodes(
+    ws: Workspace, layout: _Layout, epoch: str, force: bool, stores: Stores
+) -> list[Node]:
     nodes = []
     for pkg in _chosen(site.site_packages(ws), layout.released):
 
@@ -161,6 +215,7 @@ def _site_nodes(ws: Workspace, layout: _Layout, epoch: str, force: bool) -> list
                 force=force,
                 progress=job.say,
                 **_folder(layout, pkg.name),
+                stores=stores,
             )
 
         nodes.append(Node(f"site:{pkg.name}", work))
@@ -190,6 +245,8 @@ def _image_nodes(
     force: bool,
     wheel_nodes: Sequence[Node],
     registry: images.Source | None = None,
+    remote_cache: bool = True,
+    progress: Progress | None = None,
 ) -> list[Node]:
     if packages is not None and not packages:
         return []
@@ -200,7 +257,8 @@ def _image_nodes(
     for spec in chosen:
         at = layout.version(spec.package)
         if at not in plans:
-            plans[at] = _plan(ws, at, [s for s in chosen if layout.version(s.package) == at])
+            same = [s for s in chosen if layout.version(s.package) == at]
+            plans[at] = _plan(ws, at, same, registry, remote_cache, progress)
     wheel_keys = {n.key for n in wheel_nodes}
     by_dist = {p.spec.dist: p.name for p in ws.packages}
     names = {spec.name for spec in chosen}
@@ -230,16 +288,17 @@ def _image_nodes(
                     wheels=wheels,
                     force=force,
                     progress=job.say,
-                    every_line=True,
-                    registry=registry,
                 )
-                job.say(f"image:{spec.name} smoke test")
-                smoked = images.smoke_image(spec.name, version, client=client)
-                job.say(f"image:{spec.name} started: {', '.join(smoked.checks)}")
+                images.smoke_platforms(ws, plans[version], spec, client, job.say)
             finally:
                 client.close()
             outcome = Outcome(
-                result.key, result.status, result.outputs, result.digest, result.repository
+                result.key,
+                result.status,
+                result.outputs,
+                result.digest,
+                result.repository,
+                result.platforms,
             )
             return _in_folder(outcome, layout.where(spec.package))
 
@@ -259,14 +318,18 @@ def build(
     registry: images.Source | None = None,
     versions: Mapping[str, str] | None = None,
     folder: Path | None = None,
+    remote: Remote | None = None,
+    shard: shards.Shard | None = None,
 ) -> Built:
     """Build the artifacts of ``kinds`` (Python ones of ``packages`` only, when given).
 
     At most ``jobs`` artifacts build at once (default: the number of cores). The console
     shows one line per artifact (``board``): live on a terminal, else one line per state
     change through ``progress`` (default stderr); ``verbose`` also prints every log line.
-    ``registry`` is where the release publishes its images: an image it already holds for
-    this release is adopted, smoke-tested and described instead of a rebuild.
+    ``registry`` is where the release publishes its images: each is pushed there by digest
+    when it answers. ``remote`` is the shared cache (None: the local cache only); BuildKit's
+    cache is shared through the registry with it. With ``shard``, the outcomes are those of
+    the artifacts the shard owns.
 
     ``versions`` (a release of packages at several versions, policy independent) builds
     every artifact of those packages only, each at its package's version, into ``folder``
@@ -275,6 +338,9 @@ def build(
     ``dist/<version>/``.
     """
     check_toolchain(ws.root)
+    complete = tuple(kinds) == KINDS and not packages and shard is None and versions is None
+    taken = noop.fingerprint(ws.root) if complete else ""
+    noop.forget(ws.root)
     chosen, python_names = packages, packages
     if versions is not None:
         if folder is None:
@@ -290,20 +356,33 @@ def build(
         version = artifacts.dist_version(ws, packages)
         layout = _Layout({p.name: version for p in ws.packages})
     epoch = artifacts.source_date_epoch(ws.root)
+    stores = Stores(ws.root, remote, progress)
     nodes: list[Node] = []
     if "python" in kinds:
-        nodes += _python_nodes(ws, layout, epoch, python_names, force)
+        nodes += _python_nodes(ws, layout, epoch, python_names, force, stores)
     if "binary" in kinds:
-        nodes += _binary_nodes(ws, layout, epoch, force)
+        nodes += _binary_nodes(ws, layout, epoch, force, stores)
     if "site" in kinds:
-        nodes += _site_nodes(ws, layout, epoch, force)
+        nodes += _site_nodes(ws, layout, epoch, force, stores)
     if "images" in kinds:
         wheels = [n for n in nodes if n.key.startswith("wheel:")]
-        nodes += _image_nodes(ws, layout, chosen, force, wheels, registry)
+        remote_cache = remote is not None
+        nodes += _image_nodes(
+            ws, layout, chosen, force, wheels, registry, remote_cache, progress
+        )
+    owned = [n.key for n in nodes]
+    if shard is not None:
+        assignment = shard_assignment(ws, nodes, shard.count)
+        owned = [n.key for n in nodes if assignment[n.key] == shard.index]
+        units = [shards.Unit(n.key, n.needs, n.cost) for n in nodes]
+        wanted = shards.needed(owned, units)
+        nodes = [n for n in nodes if n.key in wanted]
     board = Board([n.key for n in nodes], progress=progress, verbose=verbose)
+    seconds: dict[str, float] = {}
     with board.shown():
-        done = run_graph(ws.root, nodes, jobs=jobs or default_jobs(), board=board)
-    outcomes = [done[n.key] for n in nodes]
+        done = run_graph(ws.root, nodes, jobs=jobs or default_jobs(), board=board, seconds=seconds)
+    shards.save_times(ws.root, {k: t for k, t in seconds.items() if done[k].status == "built"})
+    outcomes = [done[key] for key in owned]
     folder = folder or artifacts.dist_dir(ws, version)
     folder.mkdir(parents=True, exist_ok=True)
     previous = folder / checksums.FILENAME
@@ -311,9 +390,53 @@ def build(
     path = checksums.write(folder)
     status: artifacts.Status = "up to date" if path.read_bytes() == before else "built"
     sums = Outcome(checksums.FILENAME, status, (path,))
+    if complete:
+        rows = artifacts.outcome_rows(ws.root, [*outcomes, sums])
+        noop.write(ws.root, version, taken, rows)
     needs = {n.key: list(n.needs) for n in nodes}
     timeline = tuple({**t.to_json(), "needs": needs[t.key]} for t in board.timings())
     return Built(version=version, outcomes=tuple(outcomes), checksums=sums, timeline=timeline)
+
+
+def shard_assignment(ws: Workspace, nodes: Sequence[Node], count: int) -> dict[str, int]:
+    """Each node's shard of ``count``, balanced by the recorded build times of ``ws``."""
+    units = [shards.Unit(n.key, n.needs, n.cost) for n in nodes]
+    return shards.assign(units, count, shards.recorded_times(ws.root))
+
+
+def build_shard(
+    ws: Workspace,
+    shard: shards.Shard,
+    folder: Path,
+    *,
+    progress: Progress | None = None,
+    jobs: int | None = None,
+    verbose: bool = False,
+    registry: images.Source | None = None,
+    remote: Remote | None = None,
+) -> Built:
+    """``build`` of shard ``shard`` (every kind), its files and record written into ``folder``
+    and tarred beside it (``<folder>.tar``)."""
+    built = build(
+        ws,
+        progress=progress,
+        jobs=jobs,
+        verbose=verbose,
+        registry=registry,
+        remote=remote,
+        shard=shard,
+    )
+    shards.write(
+        folder,
+        artifacts.dist_dir(ws, built.version),
+        version=built.version,
+        commit=git.head(ws.root),
+        shard=shard,
+        assignment={o.key: shard.index for o in built.outcomes},
+        outcomes=built.outcomes,
+    )
+    shards.archive(folder)
+    return built
 
 
 def build_images(
@@ -324,6 +447,8 @@ def build_images(
     progress: Progress | None = None,
     jobs: int | None = None,
     verbose: bool = False,
+    registry: images.Source | None = None,
+    remote_cache: bool = True,
 ) -> tuple[str, list[images.ImageResult]]:
     """Build, tag and SBOM the images of ``packages`` (default all) side by side, no smoke test.
 
@@ -331,7 +456,7 @@ def build_images(
     """
     version = artifacts.dist_version(ws, packages)
     chosen = images.specs(ws, packages)
-    planned = _plan(ws, version, chosen)
+    planned = _plan(ws, version, chosen, registry, remote_cache, progress)
     results: dict[str, images.ImageResult] = {}
     nodes = []
     for spec in chosen:
@@ -340,13 +465,7 @@ def build_images(
             client = images.connect()
             try:
                 result = images.build_image(
-                    ws,
-                    planned,
-                    spec,
-                    client=client,
-                    force=force,
-                    progress=job.say,
-                    every_line=True,
+                    ws, planned, spec, client=client, force=force, progress=job.say
                 )
             finally:
                 client.close()

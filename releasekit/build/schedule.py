@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import graphlib
 import threading
+import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -23,7 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from releasekit.build.artifacts import Outcome, Progress
-from releasekit.build.board import Board
+from releasekit.build.board import Board, State
 from releasekit.core.errors import BuildError, Cancelled, ReleaseError
 from releasekit.core.run import captured, redact
 
@@ -105,12 +106,14 @@ class _Run:
         self.cancel = threading.Event()
         self.done: dict[str, Outcome] = {}
         self.tails: dict[str, str] = {}
+        self.seconds: dict[str, float] = {}
         self.lock = threading.Lock()
 
     def work(self, key: str) -> Outcome:
         node = self.nodes[key]
         path = log_path(self.root, key)
         path.parent.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
         with path.open("w", encoding="utf-8") as log:
             say = self._reporter(key, log)
             with self.lock:
@@ -132,6 +135,7 @@ class _Run:
                 raise
         with self.lock:
             self.done[key] = outcome
+            self.seconds[key] = time.monotonic() - started
         return outcome
 
     def _reporter(self, key: str, log: IO[str]) -> Progress:
@@ -148,8 +152,24 @@ class _Run:
         return say
 
 
-def run_graph(root: Path, nodes: Sequence[Node], *, jobs: int, board: Board) -> dict[str, Outcome]:
-    """Run ``nodes`` (at most ``jobs`` at a time); their outcomes by key, or BuildError."""
+def _state(outcome: Outcome) -> State:
+    if outcome.status != "up to date":
+        return "done"
+    return "cached (registry)" if outcome.cached_from == "registry" else "cached"
+
+
+def run_graph(
+    root: Path,
+    nodes: Sequence[Node],
+    *,
+    jobs: int,
+    board: Board,
+    seconds: dict[str, float] | None = None,
+) -> dict[str, Outcome]:
+    """Run ``nodes`` (at most ``jobs`` at a time); their outcomes by key, or BuildError.
+
+    ``seconds`` (when given) receives the wall time of each node that finished.
+    """
     graph = graphlib.TopologicalSorter({n.key: n.needs for n in nodes})
     graph.prepare()
     run = _Run(root, nodes, board)
@@ -175,7 +195,7 @@ def run_graph(root: Path, nodes: Sequence[Node], *, jobs: int, board: Board) -> 
                     error = future.exception()
                     if error is None:
                         outcome = future.result()
-                        board.set(key, "cached" if outcome.status == "up to date" else "done")
+                        board.set(key, _state(outcome))
                         graph.done(key)
                     elif isinstance(error, Cancelled) and failure is not None:
                         board.set(key, "cancelled")
@@ -188,6 +208,8 @@ def run_graph(root: Path, nodes: Sequence[Node], *, jobs: int, board: Board) -> 
             # Interrupted (Ctrl-C): stop the running commands before the pool waits for them.
             run.cancel.set()
             raise
+    if seconds is not None:
+        seconds.update(run.seconds)
     if failure is not None:
         key, error = failure
         path = log_path(root, key)

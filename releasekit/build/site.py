@@ -16,7 +16,8 @@ from pathlib import Path
 
 from releasekit.build import artifacts
 from releasekit.build.artifacts import Outcome, Progress
-from releasekit.build.cache import Cache, inputs_hash
+from releasekit.build.cache import inputs_hash
+from releasekit.build.cache_store import Stores
 from releasekit.core.errors import PublishError
 from releasekit.core.run import run
 from releasekit.core.workspace import Package, Workspace
@@ -90,22 +91,25 @@ def build_package(
     force: bool = False,
     progress: Progress | None = None,
     folder: Path | None = None,
+    stores: Stores | None = None,
 ) -> Outcome:
     """Build the site tarball of ``pkg`` unless its cache entry (``site:<package>``) is fresh.
 
     The tarball lands in ``<folder>/site/``, ``folder`` defaulting to ``dist/<version>/``.
     """
     say = progress or (lambda _msg: None)
-    cache = Cache(ws.root)
+    cache = stores or Stores(ws.root)
     key = f"site:{pkg.name}"
     extra = {"version": version, "source_date_epoch": epoch}
     if folder is not None:
         extra["folder"] = folder.name
     inputs = inputs_hash(ws, pkg.name, extra=extra)
-    entry = None if force else cache.fresh(key, inputs)
-    if entry is not None:
-        say(f"{key} up to date")
-        return Outcome(key, "up to date", tuple(ws.root / o for o in entry.outputs))
+    hit = None if force else cache.find(key, inputs)
+    if hit is not None:
+        where = " (registry)" if hit.source == "registry" else ""
+        say(f"{key} up to date{where}")
+        outputs = tuple(ws.root / rel for rel in hit.entry.outputs)
+        return Outcome(key, "up to date", outputs, cached_from=hit.source)
     say(f"{key} building {tarball_name(pkg, version)}")
     dest = (folder or artifacts.dist_dir(ws, version)) / "site" / tarball_name(pkg, version)
     build(ws, pkg, version, dest, epoch=epoch)

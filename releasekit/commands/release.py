@@ -19,6 +19,7 @@ __all__ = ["ns"]
 @task(
     name="run",
     default=True,
+    iterable=["merge"],
     help={
         "part": "Bump this part: major, minor, patch, prerelease or release "
         "(default: from conventional commits).",
@@ -44,6 +45,11 @@ __all__ = ["ns"]
         "machine) publishes it.",
         "summary": "Append the release's report as Markdown to this file (in GitHub Actions: "
         "$GITHUB_STEP_SUMMARY); the page is dist/<version>/report.html.",
+        "no_remote_cache": "Build with the local cache only: neither fetch from nor push to "
+        "the shared cache in the target's registry.",
+        "merge": "At the release commit, adopt this shard folder (`invoke build --shard I/N`; "
+        "repeat the flag, or name one folder holding them all) instead of building, then "
+        "verify, tag, publish, sign and deploy.",
     },
 )
 def release_task(
@@ -63,6 +69,8 @@ def release_task(
     stop_after: str = "",
     summary: str = "",
     package: str = "",
+    no_remote_cache: bool = False,
+    merge: list[str] | None = None,
 ) -> None:
     """Release: version, build, tag, publish, deploy, health, report; or --resume, --abort."""
     from rich.markup import escape
@@ -88,6 +96,8 @@ def release_task(
             given=frozenset(k for k, v in (("env", env), ("target", target)) if v),
             stop_after=stop_after or None,
             packages=tuple(n.strip() for n in package.split(",") if n.strip()),
+            remote_cache=not no_remote_cache,
+            merge=tuple(merge or ()),
         )
         timings: list[tuple[str, str, float]] = []
         out = err_console if json else console
@@ -258,4 +268,31 @@ def unpack(c: Context) -> None:
         console.print(f"release commit {commit[:12]} checked out; images loaded")
 
 
-ns = Collection("release", release_task, assets, fetch, pack, unpack)
+@task(
+    help={
+        "push": "Push the release commit at HEAD to this branch of the target's git remote "
+        "(e.g. release/123), for the build runners of a split release.",
+        "checkout": "Fetch this branch and check out its release commit on the release branch "
+        "(the merging runner, before `invoke release --merge`).",
+        "target": "Whose git remote (and git token) to use: `sandbox` (default) or a "
+        "[targets.NAME] of release.toml.",
+    }
+)
+def ref(c: Context, push: str = "", checkout: str = "", target: str = "sandbox") -> None:
+    """Hand the release commit of a split release to its runners through a branch."""
+    from releasekit.core.errors import ReleaseError
+    from releasekit.release import release_ref
+
+    with reported():
+        ws = load_workspace()
+        if bool(push) == bool(checkout):
+            raise ReleaseError("Give one of --push REF and --checkout REF.")
+        if push:
+            commit = release_ref.push(ws, target, push)
+            console.print(f"release commit {commit[:12]} -> {push}")
+        else:
+            commit = release_ref.checkout(ws, target, checkout)
+            console.print(f"release commit {commit[:12]} checked out on {ws.manifest.branch}")
+
+
+ns = Collection("release", release_task, assets, fetch, pack, unpack, ref)

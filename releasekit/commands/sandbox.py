@@ -54,14 +54,13 @@ def up(c: Context, json: bool = False, cluster: bool = False) -> None:
 )
 def down(c: Context, purge: bool = False) -> None:
     """Stop the sandbox's servers, the pilot and the local cluster; keep data unless --purge."""
+    from releasekit.core.workspace import sandbox_home
     from releasekit.deploy import testbed
 
     with reported():
         root = find_root()
         testbed.down(root, purge=purge)
-        console.print(
-            f"sandbox stopped{' and purged' if purge else ''} ({root / testbed.TESTBED_DIR})"
-        )
+        console.print(f"sandbox stopped{' and purged' if purge else ''} ({sandbox_home(root)})")
 
 
 @task(help={"json": "Print the sandbox's services and locations as JSON."})

@@ -76,10 +76,13 @@ class Artifact:
     tags: tuple[str, ...] = ()
     destination: str = ""
     status: str = ""
+    platforms: tuple[tuple[str, str], ...] = ()
+    """(platform, manifest digest) of each platform of an image; ``digest`` is its index."""
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["tags"] = list(self.tags)
+        data["platforms"] = [list(p) for p in self.platforms]
         return {k: v for k, v in data.items() if v not in ("", [])}
 
     @classmethod
@@ -101,6 +104,7 @@ class Artifact:
             tags=tuple(str(t) for t in data.get("tags") or ()),
             destination=str(data.get("destination", "")),
             status=str(data.get("status", "")),
+            platforms=tuple((str(p), str(d)) for p, d in data.get("platforms") or ()),
         )
 
 

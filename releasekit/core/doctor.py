@@ -109,6 +109,31 @@ TOOLS: tuple[Tool, ...] = (
         part="docker",
     ),
     Tool(
+        "buildkitd",
+        ("buildkitd", "--version"),
+        "the image builder (BuildKit's daemon; not needed with BUILDKIT_HOST)",
+        f"{_setup('docker')} scripts/build-buildkit.sh (builds buildkitd and buildctl "
+        "v0.34.2 from the Go module proxy).",
+        minimum="0.34.0",
+        part="docker",
+    ),
+    Tool(
+        "buildctl",
+        ("buildctl", "--version"),
+        "the image builds (BuildKit's client)",
+        f"{_setup('docker')} scripts/build-buildkit.sh (builds buildkitd and buildctl "
+        "v0.34.2 from the Go module proxy).",
+        minimum="0.34.0",
+        part="docker",
+    ),
+    Tool(
+        "runc",
+        ("runc", "--version"),
+        "the container runtime buildkitd runs build steps with",
+        f"{_setup('docker')} `apt-get install runc`.",
+        part="docker",
+    ),
+    Tool(
         "docker-compose",
         ("docker-compose", "version", "--short"),
         "the pilot deployment",
@@ -227,12 +252,12 @@ TOOLS: tuple[Tool, ...] = (
 )
 
 _KUBE = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
-_BUILD = ("git", "docker", "helm", "uv", "pyinstaller")
+_BUILD = ("git", "docker", "buildkitd", "buildctl", "runc", "helm", "uv", "pyinstaller")
 # The tools each task drives (the tasks the README and the workflows run).
 TASK_TOOLS: dict[str, tuple[str, ...]] = {
     "release": (*_BUILD, "twine", "cosign"),
     "build": _BUILD,
-    "build.images": ("docker",),
+    "build.images": ("docker", "buildkitd", "buildctl", "runc"),
     "sign.keyless": ("cosign",),
     "verify": ("cosign", "helm"),
     "sandbox": ("docker-registry", "pypi-server", "git"),

@@ -17,6 +17,8 @@ from releasekit.core.policy import DEFAULT_TAG, GroupSpec, parse_groups, parse_t
 __all__ = [
     "ARTIFACT_KINDS",
     "BASE_ARGS",
+    "DEFAULT_PLATFORMS",
+    "KNOWN_PLATFORMS",
     "MANIFEST_NAME",
     "GroupSpec",
     "Manifest",
@@ -49,8 +51,9 @@ _PINNED = re.compile(
     r"^(?:[a-z0-9.-]+(?::[0-9]+)?/)?[a-z0-9]+(?:[._/-][a-z0-9]+)*"
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[0-9a-f]{64}$"
 )
-_RELEASE_KEYS = {"policy", "branch", "changelog", "tag", "groups"}
-
+_RELEASE_KEYS = {"policy", "branch", "changelog", "tag", "groups", "platforms"}
+KNOWN_PLATFORMS = ("linux/amd64", "linux/arm64")
+DEFAULT_PLATFORMS: tuple[str, ...] = ("linux/amd64", "linux/arm64")
 _PACKAGE_KEYS = {"name", "path", "dist", "module", "artifacts", "images", "paths"}
 _SITE_KEYS = {"package", "file", "kind", "pattern"}
 _THIRD_PARTY_KEYS = {"name", "source", "digest", "origin", "local"}
@@ -125,6 +128,7 @@ class Manifest:
     tag: str = DEFAULT_TAG
     """The tag pattern of a package's release under policy independent."""
     groups: tuple[GroupSpec, ...] = ()
+    platforms: tuple[str, ...] = DEFAULT_PLATFORMS
 
     def package(self, name: str) -> PackageSpec:
         """The package called ``name``; ManifestError lists the known ones otherwise."""
@@ -196,6 +200,7 @@ def load(path: Path) -> Manifest:
     branch = r.string(release, "branch", "release", "main")
     changelog = r.string(release, "changelog", "release", "CHANGELOG.md")
     tag = parse_tag_pattern(path, r.string(release, "tag", "release", DEFAULT_TAG))
+    platforms = _platforms(r, release)
 
     packages_raw = raw.get("packages")
     if not isinstance(packages_raw, list) or not packages_raw:
@@ -233,7 +238,22 @@ def load(path: Path) -> Manifest:
         third_party=third_party,
         tag=tag,
         groups=groups,
+        platforms=platforms,
     )
+
+
+def _platforms(r: _Reader, release: dict[str, Any]) -> tuple[str, ...]:
+    """``release.platforms``: the image platforms, ``os/arch`` each, none twice."""
+    if "platforms" not in release:
+        return DEFAULT_PLATFORMS
+    value = release["platforms"]
+    allowed = f"it must be a non-empty list of platforms among {list(KNOWN_PLATFORMS)}"
+    if not isinstance(value, list) or not value:
+        raise r.fail("release.platforms", value, allowed)
+    for item in value:
+        if item not in KNOWN_PLATFORMS or value.count(item) > 1:
+            raise r.fail("release.platforms", value, f"{item!r} is unknown or repeated; {allowed}")
+    return tuple(value)
 
 
 def _base_images(r: _Reader, raw: dict[str, Any]) -> dict[str, str]:

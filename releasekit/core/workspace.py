@@ -6,6 +6,7 @@ distribution of another package of the monorepo is an internal dependency.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass
 from graphlib import CycleError, TopologicalSorter
@@ -18,10 +19,19 @@ from releasekit.core import git
 from releasekit.core.errors import GraphError, ManifestError
 from releasekit.core.manifest import Manifest, PackageSpec
 
-__all__ = ["TESTBED_DIR", "Package", "Workspace", "load"]
+__all__ = ["SANDBOX_ENV", "TESTBED_DIR", "Package", "Workspace", "load", "sandbox_home"]
 
 # The local testbed (registry, index, git remote, cluster) lives here under the root.
 TESTBED_DIR = ".sandbox"
+# Points a clone at another clone's sandbox (registry, index, git remote, keys), so several
+# clones, as several runners, share one.
+SANDBOX_ENV = "RELEASEKIT_SANDBOX"
+
+
+def sandbox_home(root: Path) -> Path:
+    """The sandbox's folder: ``$RELEASEKIT_SANDBOX`` when set, else ``root/.sandbox``."""
+    shared = os.environ.get(SANDBOX_ENV, "").strip()
+    return Path(shared).expanduser().resolve() if shared else root / TESTBED_DIR
 
 
 @dataclass(frozen=True)

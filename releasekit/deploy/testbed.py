@@ -1,6 +1,8 @@
 """The embedded default target: local OCI registry, package index, git remote and pilot.
 
-``up(root)`` starts them under ``ROOT/.sandbox/`` (git-ignored): Debian's docker-registry and
+``up(root)`` starts them under ``ROOT/.sandbox/`` (git-ignored; ``RELEASEKIT_SANDBOX=PATH``
+names another clone's ``.sandbox/`` instead, so clones share one registry, index, git remote
+and release key): Debian's docker-registry and
 pypiserver bound to 127.0.0.1, a bare git remote, and the folder of the pilot deployment
 (``releasekit.deploy.pilot``). ``state.json`` records each server's pid and URL, so ``up`` keeps
 what still runs, restarts what died on its old port and data, and ``down`` stops it all.
@@ -23,7 +25,7 @@ from releasekit.core.errors import ManifestError, PreflightError
 from releasekit.core.files import write_json
 from releasekit.core.net import free_port, port_free
 from releasekit.core.run import register_secret, run
-from releasekit.core.workspace import TESTBED_DIR
+from releasekit.core.workspace import TESTBED_DIR, sandbox_home
 from releasekit.deploy import cluster, git_http, pilot
 from releasekit.deploy.testbed_servers import (
     PROBES,
@@ -48,6 +50,7 @@ __all__ = [
     "credentials",
     "down",
     "free_port",
+    "recorded_registry",
     "running",
     "signing_key",
     "start_pypi",
@@ -131,7 +134,7 @@ def _credentials_path(home: Path) -> Path:
 
 def credentials(root: Path) -> Credentials:
     """The index's upload credentials, generated once into .sandbox/pypi/credentials (0600)."""
-    path = _credentials_path(root / TESTBED_DIR)
+    path = _credentials_path(sandbox_home(root))
     if not path.is_file():
         path.parent.mkdir(parents=True, exist_ok=True)
         data = {"user": PYPI_USER, "password": secrets.token_urlsafe(24)}
@@ -154,7 +157,7 @@ class SigningPair:
 
 def signing_key(root: Path) -> SigningPair:
     """The key pair that signs sandbox releases, made once under .sandbox/keys/ (0600)."""
-    key, public, password = signing.ensure_key_pair(root / TESTBED_DIR / "keys")
+    key, public, password = signing.ensure_key_pair(sandbox_home(root) / "keys")
     return SigningPair(key, public, password)
 
 
@@ -201,7 +204,7 @@ def up(root: Path, with_cluster: bool = False) -> TestbedState:
     ``with_cluster`` also starts the local Kubernetes control plane and Flux
     (``releasekit.deploy.cluster``) and the GitOps repository's server (``git_http``).
     """
-    home = root / TESTBED_DIR
+    home = sandbox_home(root)
     home.mkdir(parents=True, exist_ok=True)
     creds = credentials(root)
     services = _recorded(home)
@@ -229,7 +232,7 @@ def up(root: Path, with_cluster: bool = False) -> TestbedState:
 
 def status(root: Path) -> TestbedState:
     """The recorded sandbox and which of its parts answer right now."""
-    home = root / TESTBED_DIR
+    home = sandbox_home(root)
     services = _recorded(home)
     missing = [name for name in PROBES if name not in services]
     if missing:
@@ -267,6 +270,16 @@ def status(root: Path) -> TestbedState:
     )
 
 
+def recorded_registry(root: Path) -> str:
+    """``host:port`` of the sandbox's registry as ``state.json`` records it ("" when none).
+
+    Nothing is probed: a caller that can do without the registry (the shared build cache)
+    finds out by asking it.
+    """
+    service = _recorded(sandbox_home(root)).get("registry")
+    return service.host if service is not None else ""
+
+
 def running(root: Path) -> TestbedState:
     """The sandbox when its servers and git remote answer; PreflightError naming what is down."""
     state = status(root)
@@ -282,7 +295,7 @@ def running(root: Path) -> TestbedState:
 
 def down(root: Path, purge: bool = False) -> None:
     """Stop every server, the pilot and the local cluster; ``purge`` deletes .sandbox too."""
-    home = root / TESTBED_DIR
+    home = sandbox_home(root)
     cluster.down(root, purge=purge)
     git_http.stop_server(root)
     for service in _recorded(home).values():

@@ -19,7 +19,7 @@ from releasekit.build import checksums
 from releasekit.core.artifact import IMAGES_FILE, read_images
 from releasekit.core.errors import ManifestError
 from releasekit.core.files import file_sha256
-from releasekit.publish import assets, provenance
+from releasekit.publish import assets, platform_images, provenance
 from releasekit.publish.rows import NA, OK, Row, raise_on_failure
 from releasekit.publish.supply_chain import Record, release_record
 
@@ -124,6 +124,11 @@ def covered(record: Record) -> set[str]:
     names = {f"python/{name}" for name in record.python}
     names |= {rel for rel in record.files if Path(rel).name not in provenance.METADATA}
     names |= {image.repository for image in (*record.images, *record.kept)}
+    names |= {
+        platform_images.subject_name(image.repository, platform)
+        for image in (*record.images, *record.kept)
+        for platform, _ in image.platforms
+    }
     names |= {chart.repository for chart in record.charts}
     return names
 
@@ -178,6 +183,11 @@ def verify_record(
     for image in record.images:
         verdict = named(subjects, image.repository, image.digest)
         rows.append(Row(image.name, "release.json", image.digest, NA, NA, NA, verdict))
+        for platform, digest in image.platforms:
+            name = platform_images.subject_name(image.repository, platform)
+            verdict = named(subjects, name, digest)
+            artifact = f"{image.name} ({platform})"
+            rows.append(Row(artifact, "release.json", digest, NA, NA, NA, verdict))
     for chart in record.charts:
         verdict = named(subjects, chart.repository, chart.digest)
         rows.append(Row(chart.archive, "release.json", chart.digest, NA, NA, NA, verdict))

@@ -15,7 +15,11 @@ __all__ = ["ChartRecord", "ImageRecord", "Record"]
 
 @dataclass(frozen=True)
 class ImageRecord:
-    """An image of the release: ``repository`` (``HOST/NAMESPACE/NAME``), digest and tags."""
+    """An image of the release: ``repository`` (``HOST/NAMESPACE/NAME``), digest and tags.
+
+    ``digest`` is what the tags name: an OCI index for a multi-platform image, whose
+    ``platforms`` are (platform, manifest digest) pairs; a single manifest has none.
+    """
 
     name: str
     repository: str
@@ -23,6 +27,7 @@ class ImageRecord:
     tags: tuple[str, ...]
     version: str = ""
     """Its package's version, when the release's packages have their own (its first tag)."""
+    platforms: tuple[tuple[str, str], ...] = ()
 
     @property
     def ref(self) -> str:
@@ -32,6 +37,16 @@ class ImageRecord:
         """The image's version tag: its own (a release of packages at several versions), else
         the release's version."""
         return self.version or release
+
+    def platform_ref(self, digest: str) -> str:
+        """``REPOSITORY@DIGEST`` of one platform's manifest."""
+        return f"{self.repository}@{digest}"
+
+
+def _platforms(value: Any) -> tuple[tuple[str, str], ...]:
+    """release.json's ``platforms``: ``{platform: digest}`` (or ``[[platform, digest]]``)."""
+    pairs = value.items() if isinstance(value, Mapping) else (value or ())
+    return tuple(sorted((str(p), str(d)) for p, d in pairs))
 
 
 @dataclass(frozen=True)
@@ -86,7 +101,8 @@ class Record:
                     str(e["repository"]),
                     str(e["digest"]),
                     tuple(e.get("tags") or ()),
-                    str((e.get("tags") or [""])[0]) if own else "",
+                    version=str((e.get("tags") or [""])[0]) if own else "",
+                    platforms=_platforms(e.get("platforms")),
                 )
                 for name, e in sorted((data.get(key) or {}).items())
             )

@@ -1,38 +1,38 @@
-"""Push the built images to a registry, idempotently, and record their digests.
+"""Publish the built images: tag in the registry the digests the build recorded.
 
-For each image the registry is asked first (through the engine, so its credentials and
-insecure-registry settings apply). The exact version tag already there is accepted when it
-is this release: the local image itself, or an image of the same commit and inputs (labels
-revision and ``io.releasekit.inputs``), so a re-run on another machine publishes nothing
-new; any other content is a ConflictError, since a release never changes what a version
-names. The moving tags (X.Y, X, latest, sha-...) then follow the version tag's digest; the
-version tag is always pushed first. ``dist/<version>/images.json`` is written (atomically)
-only once every push succeeded. The image pushed is the one the build recorded for this
-version (``build/images/<image>.json``: the image it smoke-tested and described), not
-whatever the local tag names by then; without a record, the local tag.
+The build recorded each image's digest (the OCI index its tags name) before anything was
+pushed, and pushed it by digest when the registry answered. Publishing asks the registry
+first: the version tag already there must name that digest (a re-run, or another machine,
+publishes nothing new); any other digest is a ConflictError, since a release never changes
+what a version names. An image the registry lacks is pushed from BuildKit first (a cached
+build of the same request, which must give the recorded digest, else a ConflictError). The
+tags are then pointed at the digest through the registry's API, the version tag first, so
+a machine that never built the image (a merge job) can publish it. ``images.json`` is
+written (atomically) only once every tag is in place.
+
+``push_tag`` and ``remote_digest`` push and ask through Docker Engine, for the third-party
+images the sandbox provides.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from releasekit.build import artifacts
 from releasekit.build.artifacts import Progress
+from releasekit.build.images import buildkit, records
 from releasekit.build.images.adopt import DEFAULT_NAMESPACE, Source
-from releasekit.build.images.spec import INPUTS_LABEL, ImageSpec, connect, specs, tags_for
+from releasekit.build.images.spec import ImageSpec, connect, specs, tags_for
 from releasekit.core import git
-from releasekit.core.artifact import IMAGES_FILE, ImagePin, write_images
+from releasekit.core.artifact import IMAGES_FILE, Artifact, ImagePin, write_images
 from releasekit.core.errors import ConflictError, PreflightError, PublishError
 from releasekit.core.workspace import Workspace
+from releasekit.publish import oci
 
 if TYPE_CHECKING:
     from docker.client import DockerClient
-    from docker.models.images import Image
 
 __all__ = [
     "DEFAULT_NAMESPACE",
@@ -43,18 +43,17 @@ __all__ = [
     "split_registry",
 ]
 
-_LABEL_REVISION = "org.opencontainers.image.revision"
-
 
 @dataclass(frozen=True)
 class PushResult:
-    """One image after a push: where it went, its tags, digest and whether anything moved."""
+    """One image after publishing: where it went, its tags, digests, whether anything moved."""
 
     name: str
     repository: str
     tags: tuple[str, ...]
     digest: str
     status: Literal["pushed", "up to date"]
+    platforms: tuple[tuple[str, str], ...] = ()
 
 
 def split_registry(registry: str) -> tuple[str, str]:
@@ -64,44 +63,6 @@ def split_registry(registry: str) -> tuple[str, str]:
     except PreflightError as exc:
         raise PublishError(str(exc)) from None
     return source.host, source.namespace
-
-
-def _recorded_id(root: Path, spec: ImageSpec, version: str) -> str | None:
-    """The image id the build recorded for ``spec`` at ``version``, None without a record."""
-    try:
-        data = json.loads((root / "build" / "images" / f"{spec.name}.json").read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return str(data["id"]) if data.get("version") == version and data.get("id") else None
-
-
-def _local_image(client: DockerClient, spec: ImageSpec, version: str, root: Path) -> Image:
-    import docker.errors
-
-    ref = f"{spec.repository}:{version}"
-    with contextlib.suppress(docker.errors.ImageNotFound):
-        recorded = _recorded_id(root, spec, version)
-        if recorded:
-            return client.images.get(recorded)
-    try:
-        return client.images.get(ref)
-    except docker.errors.ImageNotFound:
-        raise PublishError(
-            f"The image {ref} does not exist locally, so it cannot be pushed. Build it first: "
-            "`invoke build.images`."
-        ) from None
-
-
-def _tags(image: Image, spec: ImageSpec, version: str, released: Sequence[str]) -> list[str]:
-    """The version's tags, plus the sha tag of the commit it was built at (and any others)."""
-    labels = image.labels or {}
-    revision = str(labels.get(_LABEL_REVISION, ""))
-    tags = tags_for(version, revision[:7] if len(revision) >= 7 else None, released)
-    for ref in image.tags:
-        repo, _, tag = ref.rpartition(":")
-        if repo == spec.repository and tag.startswith("sha-") and tag not in tags:
-            tags.append(tag)
-    return tags
 
 
 def remote_digest(
@@ -163,89 +124,107 @@ def push_tag(
     return digest
 
 
-def _same_release(
-    client: DockerClient, image: Image, repository: str, digest: str, auth: Mapping[str, str] | None
-) -> Any | None:
-    """The registry's image at ``digest`` when it is this release (else None).
+def _record(
+    ws: Workspace, spec: ImageSpec, version: str, given: Mapping[str, Artifact]
+) -> records.ImageRecord:
+    found = records.read_record(ws.root, spec.name, version)
+    known = given.get(spec.name)
+    if known is not None and known.digest:
+        if found is not None and found.digest != known.digest:
+            raise ConflictError(
+                f"The release recorded {spec.name} as {known.digest}, but the last build here "
+                f"({records.record_path(ws.root, spec.name)}) made {found.digest}. Resume the "
+                "release at its commit (`invoke release --resume`), or build again."
+            )
+        if found is None:
+            platforms = tuple((p, m, "") for p, m in known.platforms)
+            found = records.ImageRecord(spec.name, version, known.digest, platforms)
+    if found is None:
+        raise PublishError(
+            f"No build of the image {spec.name} {version} is recorded in "
+            f"{records.record_path(ws.root, spec.name)}, so there is no digest to publish. "
+            "Build it first: `invoke build.images` (or `invoke build`)."
+        )
+    return found
 
-    Its config digest equals the local image id (pushed from here), or it was built from
-    the same commit and the same inputs (labels revision and inputs): a re-run on a machine
-    that never built it recognises it and publishes nothing new.
-    """
-    import docker.errors
 
-    if digest in {d.partition("@")[2] for d in image.attrs.get("RepoDigests") or []}:
-        return image
+def _push_from_buildkit(
+    ws: Workspace, spec: ImageSpec, record: records.ImageRecord, source: Source, say: Progress
+) -> None:
+    """Push the recorded image by digest from BuildKit (a cached build of the same request)."""
+    from releasekit.build import images
+
+    client = connect()
     try:
-        theirs = client.images.pull(f"{repository}@{digest}", auth_config=dict(auth or {}) or None)
-    except docker.errors.APIError:
-        return None
-    if theirs.id == image.id:
-        return image
-    ours_labels, their_labels = image.labels or {}, theirs.labels or {}
-    keys = (_LABEL_REVISION, INPUTS_LABEL)
-    if all(ours_labels.get(k) and ours_labels.get(k) == their_labels.get(k) for k in keys):
-        return theirs
-    return None
+        planned = images.plan(ws, record.version, [spec], client, registry=source, progress=say)
+    finally:
+        client.close()
+    if planned.registry is None:
+        raise PublishError(
+            f"The registry {source.host} does not answer, so {spec.name} cannot be pushed. "
+            "Start it (or fix the target's `registry`) and publish again."
+        )
+    req = images.request_for(ws, planned, spec)
+    if not (ws.root / req.context).is_dir():
+        images.prepare_context(ws, spec, record.version, planned.epoch, say)
+        from releasekit.build.images import buildkit_image, context
+
+        with context.CONTEXT_LOCK:
+            buildkit_image.stage_context(ws.root, spec, ws.root / req.context, planned.epoch)
+    from releasekit.build.images import buildkit_image
+
+    say(f"{source.repository(spec.name)}@{record.digest} pushing from BuildKit")
+    buildkit_image.push_by_digest(
+        planned.daemon, ws.root, req, source.repository(spec.name), record.digest
+    )
 
 
-def _push_image(
-    root: Path,
-    client: DockerClient,
+def _publish_image(
+    ws: Workspace,
     spec: ImageSpec,
     version: str,
-    host: str,
-    namespace: str,
-    auth: Mapping[str, str] | None,
+    source: Source,
+    access: oci.Access,
     say: Progress,
-    released: Sequence[str] = (),
-    layers: bool = False,
+    released: Sequence[str],
+    given: Mapping[str, Artifact],
 ) -> PushResult:
-    image = _local_image(client, spec, version, root)
-    repository = f"{host}/{namespace}/{spec.name}"
-    tags = _tags(image, spec, version, released)
-    digest = remote_digest(client, f"{repository}:{version}", auth, host) or ""
-    if digest:
-        same = _same_release(client, image, repository, digest, auth)
-        if same is None:
-            raise ConflictError(
-                f"{repository}:{version} already exists in {host} with digest {digest}, which "
-                f"is not the local image {image.id} nor built from the same commit and inputs. "
-                "A version is never pushed twice with different content: bump the version "
-                "(`invoke version.bump`) and release that."
-            )
-        image = same
-        say(f"{repository}:{version} already at {digest}")
-    to_push: list[str] = []
-    for tag in tags:
-        if tag == version and digest:
-            continue
-        remote = remote_digest(client, f"{repository}:{tag}", auth, host)
-        if remote is not None and remote == digest:
-            say(f"{repository}:{tag} already at {remote}")
-            continue
-        to_push.append(tag)
-    for tag in [t for t in to_push if t == version] + [t for t in to_push if t != version]:
-        image.tag(repository, tag)
-        pushed = push_tag(client, repository, tag, auth, say, layers)
-        if digest and pushed != digest:
+    record = _record(ws, spec, version, given)
+    repository = f"{source.namespace}/{spec.name}"
+    full = f"{source.host}/{repository}"
+    digest = record.digest
+    current = oci.fetch_manifest(source.host, repository, version, access)
+    if current is not None and current.digest != digest:
+        raise ConflictError(
+            f"{full}:{version} already exists in {source.host} with digest {current.digest}, "
+            f"but this release built {spec.name} as {digest} "
+            f"({records.record_path(ws.root, spec.name)}). A version is never pushed twice "
+            "with different content: bump the version (`invoke version.bump`) and release that."
+        )
+    manifest = current or oci.fetch_manifest(source.host, repository, digest, access)
+    if manifest is None:
+        _push_from_buildkit(ws, spec, record, source, say)
+        manifest = oci.fetch_manifest(source.host, repository, digest, access)
+        if manifest is None:
             raise PublishError(
-                f"{repository}:{tag} was pushed as {pushed}, but the other tags of the same "
-                f"image name {digest}. Push again; if it persists, the registry rewrites "
-                "manifests."
+                f"BuildKit pushed {full}@{digest}, but the registry {source.host} does not "
+                "serve it. Check the registry, then publish again."
             )
-        digest = pushed
-        say(f"{repository}:{tag} pushed {pushed}")
-    if to_push:
-        check = remote_digest(client, f"{repository}:{version}", auth, host)
-        if check != digest:
-            raise PublishError(
-                f"The registry {host} reports {check} for {repository}:{version} right after "
-                f"the push answered {digest}. Push again."
-            )
-    return PushResult(
-        spec.name, repository, tuple(tags), digest, "pushed" if to_push else "up to date"
-    )
+    revision = git.head(ws.root)
+    tags = tags_for(version, revision[:7], released)
+    moved = []
+    for tag in [version, *(t for t in tags if t != version)]:
+        there = manifest if tag == version and current is not None else None
+        there = there or oci.fetch_manifest(source.host, repository, tag, access)
+        if there is not None and there.digest == digest:
+            say(f"{full}:{tag} already at {digest}")
+            continue
+        oci.put_manifest(source.host, repository, tag, manifest, access)
+        moved.append(tag)
+        say(f"{full}:{tag} tagged {digest}")
+    pairs = tuple((p, m) for p, m, _ in record.platforms)
+    status: Literal["pushed", "up to date"] = "pushed" if moved else "up to date"
+    return PushResult(spec.name, full, tuple(tags), digest, status, pairs)
 
 
 def push_images(
@@ -261,24 +240,35 @@ def push_images(
     released: Sequence[str] | None = None,
     layers: bool = False,
     folder: Path | None = None,
+    recorded: Sequence[Artifact] = (),
 ) -> list[PushResult]:
-    """Push every tag of the images of ``packages`` (default all) to ``registry``.
+    """Tag, in ``registry``, the recorded digest of every image of ``packages`` (default all).
 
-    ``progress`` hears one line per tag, and one per layer with ``layers`` (``--verbose``).
-
-    ``registry`` is ``HOST[:PORT][/NAMESPACE]`` (namespace default ``ironcage``); ``auth``
-    is a docker auth config (``username``, ``password``) for registries that need one.
-    Writes ``dist/<version>/images.json`` ({image: {tags, digest, repository}}) after the
-    last push succeeded, keeping the entries of images not pushed this time (in ``folder``
-    instead, the release's folder, when given).
+    ``progress`` hears one line per tag. ``registry`` is ``HOST[:PORT][/NAMESPACE]``
+    (namespace default ``ironcage``); ``auth`` holds ``username`` and ``password`` for
+    registries that need them. Writes ``dist/<version>/images.json`` ({image: {tags, digest,
+    repository}}) after the last tag is in place, keeping the entries of other images (in
+    ``folder`` instead, the release's folder, when given).
+    ``recorded`` are the release's image artifacts: their digests are the ones to publish
+    (a machine that did not build them has no ``build/images/`` record). ``client`` and
+    ``layers`` are accepted for callers of the Docker Engine push.
     """
+    del client, layers
     say = progress or (lambda _msg: None)
-    host, namespace = split_registry(registry)
-    client = client or connect()
+    try:
+        source = Source.parse(registry, auth)
+    except PreflightError as exc:
+        raise PublishError(str(exc)) from None
+    access = oci.Access(
+        plain_http=buildkit.insecure(source.host),
+        username=str((auth or {}).get("username", "")),
+        password=str((auth or {}).get("password", "")),
+    )
     if released is None:
         released = git.released_versions(ws.root)
+    given = {a.name: a for a in recorded if a.kind == "image"}
     results = [
-        _push_image(ws.root, client, spec, version, host, namespace, auth, say, released, layers)
+        _publish_image(ws, spec, version, source, access, say, released, given)
         for spec in specs(ws, packages, images)
     ]
     write_images(

@@ -29,8 +29,8 @@ from releasekit.core.errors import ConflictError, PreflightError, PublishError, 
 from releasekit.core.files import file_sha256
 from releasekit.core.manifest import load as load_manifest
 from releasekit.core.run import register_secret
-from releasekit.core.workspace import TESTBED_DIR
-from releasekit.publish import oci, provenance, signing, third_party
+from releasekit.core.workspace import sandbox_home
+from releasekit.publish import oci, platform_images, provenance, signing, third_party
 from releasekit.publish.builder import builder, now, stamp
 from releasekit.publish.provenance import Subject
 from releasekit.publish.record import ChartRecord, ImageRecord, Record
@@ -79,7 +79,7 @@ def signs(target: Target) -> bool:
 def release_key(root: Path, target: Target) -> signing.SigningKey:
     """The release key of ``target``: the sandbox's pair, or the variables its table names."""
     if target.kind == "sandbox":
-        private, pair_public, pair_password = signing.ensure_key_pair(root / TESTBED_DIR / "keys")
+        private, pair_public, pair_password = signing.ensure_key_pair(sandbox_home(root) / "keys")
         return signing.SigningKey(str(private), pair_public, pair_password)
     if not target.signing_key_env:
         raise PreflightError(
@@ -118,6 +118,13 @@ def subjects(record: Record) -> list[Subject]:
         for i in (*record.images, *record.kept)
     ]
     found += [
+        Subject(
+            platform_images.subject_name(i.repository, platform), digest.removeprefix("sha256:")
+        )
+        for i in record.images
+        for platform, digest in i.platforms
+    ]
+    found += [
         Subject(c.repository, c.digest.removeprefix("sha256:")) for c in record.charts if c.digest
     ]
     return sorted(set(found))
@@ -139,17 +146,19 @@ def chart_digest(chart: ChartRecord, how: oci.Access) -> str:
     return manifest.digest
 
 
-def _check_image(image: ImageRecord, version: str, how: oci.Access, bom: Path) -> None:
+def _check_image(image: ImageRecord, version: str, how: oci.Access, bom: Path) -> oci.Manifest:
+    """What ``image``'s tag names, once it is the recorded digest (and ``bom`` describes it)."""
     host, repository = oci.split_ref(image.repository)
     manifest = oci.fetch_manifest(host, repository, version, how)
-    served = manifest.digest if manifest else "nothing"
-    if served != image.digest:
+    if manifest is None or manifest.digest != image.digest:
         raise ConflictError(
-            f"{image.repository}:{version} names {served}, not {image.digest} that this release "
-            "pushed. Something replaced it: find out what, and release a new version."
+            f"{image.repository}:{version} names {manifest.digest if manifest else 'nothing'}, "
+            f"not {image.digest} that this release pushed. Something replaced it: find out "
+            "what, and release a new version."
         )
-    if manifest is not None:
+    if not image.platforms:
         image_sbom.require_subject(bom, manifest.body, image.ref)
+    return manifest
 
 
 def _copy_if_changed(source: Path, dest: Path) -> None:
@@ -179,14 +188,20 @@ def sign_release(
         say(actions[-1])
     for image in record.images:
         at = image.version_of(record.version)
-        bom = folder / "sbom" / f"{image.name}-{at}.cdx.json"
-        if not bom.is_file():
+        bom = folder / "sbom" / image_sbom.sbom_name(image.name, at)
+        if not bom.is_file() and not image.platforms:
             raise PublishError(
                 f"{bom} is missing, so the SBOM of {image.name} cannot be attested. Build the "
                 "images again (`invoke build.images`), then resume the release."
             )
-        _check_image(image, at, how, bom)
+        served = _check_image(image, at, how, bom)
         status = signing.sign(image.ref, key, how)
+        if image.platforms:
+            actions.append(f"image {image.name} (index): {status}")
+            say(actions[-1])
+            args = (folder, image, at, served, key, how, say)
+            actions += platform_images.sign_platforms(*args)
+            continue
         attested = signing.attest(image.ref, bom, signing.SBOM_TYPE, key, how)
         actions.append(f"image {image.name}: {status}, SBOM {attested}")
         say(actions[-1])

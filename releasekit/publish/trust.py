@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from releasekit.core.errors import PreflightError, VerificationError
-from releasekit.core.workspace import TESTBED_DIR
+from releasekit.core.workspace import sandbox_home
 from releasekit.publish import oci, provenance, signing
 from releasekit.publish.supply_chain import access, release_key
 from releasekit.publish.targets import Target
@@ -61,7 +61,7 @@ def trusted_key(root: Path, target: Target, key: Path | None = None) -> Path | N
             raise PreflightError(f"The public key {key} does not exist: pass the release's key.")
         return key
     if target.kind == "sandbox":
-        public = root / TESTBED_DIR / "keys" / "cosign.pub"
+        public = sandbox_home(root) / "keys" / "cosign.pub"
         if public.is_file():
             return public
     elif not target.signing_key_env:

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
 
+from releasekit.build.images.sbom import sbom_name
 from releasekit.core import http
 from releasekit.core.errors import HttpError, PublishError
 from releasekit.core.files import file_sha256
@@ -32,6 +33,7 @@ from releasekit.publish.agreement import (
     uncovered_rows,
 )
 from releasekit.publish.index import dist_name, index_files
+from releasekit.publish.platform_images import platform_rows
 from releasekit.publish.rows import NA, OK, Row, failures, raise_on_failure
 from releasekit.publish.supply_chain import (
     ChartRecord,
@@ -77,20 +79,38 @@ def _python_row(
     return Row(name, index, shown, check, signed, NA, named(subjects, f"python/{name}", served))
 
 
+def _image_rows(
+    image: ImageRecord,
+    version: str,
+    public: Path | None,
+    how: oci.Access,
+    subjects: dict[str, str] | None,
+    folder: Path,
+) -> list[Row]:
+    """The image's row (what its tag names), then one row per platform of its index."""
+    where = f"{image.repository}:{version}"
+    try:
+        host, repository = oci.split_ref(image.repository)
+        manifest = oci.fetch_manifest(host, repository, version, how)
+    except PublishError as exc:
+        return [Row(image.name, where, "", str(exc))]
+    row = _image_row(image, version, public, how, subjects, folder, manifest)
+    if not image.platforms:
+        return [row]
+    verdict = partial(named, subjects)
+    return [row, *platform_rows(image, version, manifest, public, how, verdict, folder)]
+
+
 def _image_row(
     image: ImageRecord,
     version: str,
     public: Path | None,
     how: oci.Access,
     subjects: dict[str, str] | None,
-    bom: Path,
+    folder: Path,
+    manifest: oci.Manifest | None,
 ) -> Row:
     where = f"{image.repository}:{version}"
-    try:
-        host, repository = oci.split_ref(image.repository)
-        manifest = oci.fetch_manifest(host, repository, version, how)
-    except PublishError as exc:
-        return Row(image.name, where, "", str(exc))
     served = manifest.digest if manifest else ""
     if not served:
         check = "tag not in the registry"
@@ -101,6 +121,10 @@ def _image_row(
     if public is None:
         return Row(image.name, where, served, check)
     why = signing.verify(image.ref, public, how)
+    if image.platforms:  # each platform's SBOM is attested onto its manifest: see its row
+        proven = named(subjects, image.repository, image.digest)
+        return Row(image.name, where, served, check, why or OK, NA, proven)
+    bom = folder / "sbom" / sbom_name(image.name, version)
     predicates, bad = signing.attested_predicates(image.ref, public, signing.SBOM_TYPE, how)
     if bad is None and not predicates:
         bad = "no SBOM attestation"
@@ -193,10 +217,10 @@ def verify_release(
     jobs: list[Callable[[], Row]] = []
     for name, sha256 in sorted(record.python.items()):
         jobs.append(partial(_python_row, name, sha256, index, subjects, signed))
-    for image in record.images:
-        at = image.version_of(record.version)
-        bom = folder / "sbom" / f"{image.name}-{at}.cdx.json"
-        jobs.append(partial(_image_row, image, at, public, how, subjects, bom))
+    image_jobs = [
+        partial(_image_rows, image, image.version_of(record.version), public, how, subjects, folder)
+        for image in record.images
+    ]
     for chart in record.charts:
         jobs.append(partial(_chart_row, chart, public, how, subjects))
     for rel, sha256 in sorted(record.files.items()):
@@ -204,6 +228,7 @@ def verify_release(
             jobs.append(partial(_file_row, rel, sha256, folder, subjects, signed))
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         found_rows = list(pool.map(lambda job: job(), jobs))
+        found_rows += [row for rows_ in pool.map(lambda job: job(), image_jobs) for row in rows_]
     found_rows += images_rows(folder, record, subjects)
     found_rows += uncovered_rows(subjects, covered(record), folder)
     for row in found_rows:

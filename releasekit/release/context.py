@@ -151,6 +151,10 @@ class Context:
         kept = {a.name for a in self.artifacts.of("image") if a.status == "kept"}
         pins = self.artifacts.images()
         images = {name: pin.to_json() for name, pin in pins.items() if name not in kept}
+        for name, entry in images.items():
+            image = self.artifacts.get("image", name)
+            if image is not None and image.platforms:
+                entry["platforms"] = dict(image.platforms)
         declared = {t.name: t for t in self.ws.manifest.third_party}
         third_party = {
             a.name: third_party_entry(a, declared[a.name])

@@ -224,6 +224,8 @@ def run(
                     "Start a release with `invoke release`."
                 )
         state.data["options"] = {**state.data.get("options", {}), **opts.recorded()}
+        if opts.merge and state.steps:
+            state.save()  # a resume after a kill during the merge adopts the same folders
         ctx.state, ctx.resuming = state, bool(state.steps)
         steps = [
             _Confirmed(s, state, confirm, say) if s.name == "version" else s

@@ -14,7 +14,7 @@ from pathlib import Path
 from releasekit.core import changelog, git, version
 from releasekit.core.errors import PreflightError, ReleaseError, ToolError, VersionError
 from releasekit.core.run import run
-from releasekit.core.workspace import TESTBED_DIR, Workspace
+from releasekit.core.workspace import Workspace, sandbox_home
 from releasekit.publish import targets
 
 __all__ = [
@@ -66,6 +66,10 @@ class Options:
     """Stop after this step, leaving the release unfinished for `--resume` (elsewhere)."""
     packages: tuple[str, ...] = ()
     """Under policy independent: release only these packages (their dependents follow)."""
+    remote_cache: bool = True
+    """Fetch built artifacts from, and push them to, the shared cache in the target's registry."""
+    merge: tuple[str, ...] = ()
+    """Shard folders whose artifacts the build step adopts instead of building any."""
 
     @property
     def publishing(self) -> bool:
@@ -74,13 +78,18 @@ class Options:
 
     def recorded(self) -> dict[str, str]:
         """The options a resume must repeat (kept in the state file)."""
-        return {"target": self.target, "env": self.env}
+        kept = {"target": self.target, "env": self.env}
+        if self.merge:
+            kept["merge"] = "\n".join(self.merge)
+        return kept
 
     def resumed(self, recorded: dict[str, str]) -> Options:
-        """These options with the target and environment not given taken from ``recorded``."""
+        """These options with the target, environment and shard folders not given taken
+        from ``recorded``."""
         env = self.env if "env" in self.given else recorded.get("env") or self.env
         target = self.target if "target" in self.given else recorded.get("target") or self.target
-        return replace(self, env=env, target=target)
+        merge = self.merge or tuple(filter(None, str(recorded.get("merge", "")).split("\n")))
+        return replace(self, env=env, target=target, merge=merge)
 
 
 @dataclass(frozen=True)
@@ -142,7 +151,7 @@ def last_release(root: Path, remote: str | None, ref: str = "HEAD") -> str | Non
 def git_remote(ws: Workspace, target: str) -> str | None:
     """The git remote of ``target`` as release.toml names it (None: the sandbox has none yet)."""
     if target == targets.SANDBOX:
-        path = ws.root / TESTBED_DIR / "remote.git"
+        path = sandbox_home(ws.root) / "remote.git"
         return str(path) if path.exists() else None
     table = ws.manifest.targets.get(target) or {}
     remote = table.get("git_remote")

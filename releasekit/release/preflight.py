@@ -23,7 +23,7 @@ from releasekit.core.errors import (
     VersionError,
 )
 from releasekit.core.run import run
-from releasekit.core.workspace import Workspace
+from releasekit.core.workspace import Workspace, sandbox_home
 from releasekit.deploy import testbed
 from releasekit.publish import charts, targets
 from releasekit.publish import index as python_upload
@@ -101,7 +101,7 @@ def _sandbox_as_planned(root: Path) -> Any:
             pypi_url=f"http://127.0.0.1:{testbed.PYPI_PORT}",
             pypi_user=testbed.PYPI_USER,
             pypi_password="",
-            git_remote=root / testbed.TESTBED_DIR / "remote.git",
+            git_remote=sandbox_home(root) / "remote.git",
         )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 import yaml
 
+from releasekit.build.images.buildkit import STATE_ENV as BUILDKIT_STATE
 from releasekit.deploy import cluster, helm_release, kube_env, testbed
 from releasekit.deploy import helm as helm_deploy
 from releasekit.deploy.kube_env import KubeEnv
@@ -31,7 +32,11 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 
 def _invoke(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RELEASEKIT_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("RELEASEKIT_") or k == BUILDKIT_STATE
+    }
     env["PATH"] = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
     env["PILOT_PROJECT"] = f"ironcage-cluster-{testbed.free_port()}"
     proc = subprocess.run(
@@ -111,7 +116,11 @@ def _kill_helm_when_pending(repo: Path, env: KubeEnv) -> str:
     Returns the release's output; the release must fail at its deploy step.
     """
     out = repo.parent / "killed-helm.log"
-    invoke_env = {k: v for k, v in os.environ.items() if not k.startswith("RELEASEKIT_")}
+    invoke_env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("RELEASEKIT_") or k == BUILDKIT_STATE
+    }
     invoke_env["PATH"] = f"{Path(sys.executable).parent}:{os.environ['PATH']}"
     with out.open("w") as handle:
         proc = subprocess.Popen(

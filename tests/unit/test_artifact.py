@@ -102,3 +102,12 @@ def test_images_json_that_is_not_json_names_the_file(tmp_path: Path) -> None:
     path.write_text("{not json")
     with pytest.raises(ManifestError, match=r"images\.json is not valid JSON"):
         read_images(path)
+
+
+def test_an_image_keeps_the_manifest_digest_of_each_platform() -> None:
+    arm = "sha256:" + "b" * 64
+    image = Artifact("image", "api", digest=DIGEST, platforms=(("linux/arm64", arm),))
+    data = json.loads(json.dumps(image.to_json()))
+    assert data["platforms"] == [["linux/arm64", arm]]
+    assert Artifact.from_json(data) == image
+    assert "platforms" not in Artifact("wheel", "x.whl").to_json()

@@ -68,3 +68,14 @@ def test_release_notes_list_where_each_artifact_went(make_repo) -> None:
     assert notes.startswith("## 1.5.0\n\n- fix: a\n\n### Artifacts\n")
     assert "- wheel `a.whl` -> http://i\n" in notes
     assert f"- image api: `r/x/api@{DIGEST}` (1.5.0)\n" in notes
+
+
+def test_published_images_name_their_platforms(make_repo) -> None:
+    ctx = _context(make_repo())
+    ctx.version, ctx.commit = "1.5.0", "abc"
+    arm64, amd64 = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    pairs = (("linux/amd64", amd64), ("linux/arm64", arm64))
+    ctx.record(Artifact("image", "api", digest=DIGEST, destination="r/x/api", platforms=pairs))
+    entry = ctx.published()["images"]["api"]
+    assert entry["digest"] == DIGEST
+    assert entry["platforms"] == {"linux/amd64": amd64, "linux/arm64": arm64}

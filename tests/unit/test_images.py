@@ -294,10 +294,9 @@ def test_image_bom_is_cyclonedx_1_5() -> None:
 
 
 @pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
-def test_dockerfile_fits_the_classic_builder(path: Path) -> None:
+def test_dockerfile_builds_offline_on_the_builtin_frontend(path: Path) -> None:
     text = path.read_text()
-    for feature in ("--mount", "--chmod", "--link", "<<", "# syntax="):
-        assert feature not in text, f"{path.name} uses {feature}, which needs BuildKit"
+    assert not re.search(r"(?im)^#\s*syntax=", text), f"{path.name} would pull its frontend"
     assert re.search(r"(?m)^ARG (PYTHON|NGINX)_BASE=", text)
     assert re.search(r"(?m)^USER 10001:10001$", text)
     assert re.search(r"(?m)^HEALTHCHECK ", text)

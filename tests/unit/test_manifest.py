@@ -205,3 +205,27 @@ def test_tag_pattern_and_groups_load(make_repo) -> None:
     loaded = manifest.load(root)
     assert loaded.tag == "{package}/v{version}"
     assert [(g.name, g.packages) for g in loaded.groups] == [("g", ("app", "site"))]
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("", ("linux/amd64", "linux/arm64")),
+        ('platforms = ["linux/amd64"]', ("linux/amd64",)),
+        ('platforms = ["linux/arm64", "linux/amd64"]', ("linux/arm64", "linux/amd64")),
+        ("platforms = []", r"release\.platforms.*non-empty list"),
+        ('platforms = ["linux/s390x"]', r"release\.platforms.*'linux/s390x' is unknown"),
+        ('platforms = ["linux/amd64", "linux/amd64"]', r"'linux/amd64' is unknown or repeated"),
+        ('platforms = "linux/amd64"', r"release\.platforms.*non-empty list"),
+    ],
+)
+def test_release_platforms(make_repo, line: str, expected: tuple[str, ...] | str) -> None:
+    root = make_repo()
+    path = root / "release.toml"
+    path.write_text(path.read_text().replace("[release]", f"[release]\n{line}", 1))
+    if isinstance(expected, tuple):
+        assert manifest.load(root).platforms == expected
+        return
+    with pytest.raises(ManifestError, match=expected) as info:
+        manifest.load(root)
+    assert str(path) in str(info.value)

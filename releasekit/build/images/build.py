@@ -1,39 +1,40 @@
-"""Build the images through the docker SDK, skipping those whose inputs did not change.
+"""Build the images with BuildKit, skipping those whose inputs did not change.
 
 Before a build the host prepares what the Dockerfile copies (``images.context``): the
 wheels of the image's Python distributions in ``build/wheelhouse/<image>/`` and, for the
 site image, the rendered site in ``build/site/<package>/``. The build itself never reaches
 an index. Cache key ``image:<image>``: the package files (and its internal dependencies'),
-the Dockerfile, the nginx config, the base image id, the version and revision, and the
-sha256 of every wheel taken from the Python build (reproducible, so an unchanged wheel
-keeps the key). The cache output is ``build/images/<image>.json`` (image id and tags),
-valid while the image still exists; without it, a local image labelled with the same
-inputs hash is the same image and is reused.
+the Dockerfile, the nginx config, the base image, the platforms, the version, revision and
+``SOURCE_DATE_EPOCH``, and the sha256 of every wheel taken from the Python build.
 
-Given the release's registry (``registry``), an image the registry already holds for this
-version, commit and inputs is adopted instead (``adopt``): pulled by digest, tagged with
-the release's local tags and described by the SBOM, so the image the release smoke-tests
-is the one it ships, never a rebuild with another id.
+BuildKit builds every platform of release.toml's ``platforms`` that this builder can (a
+platform it cannot is named, and left out) into one OCI index, with ``SOURCE_DATE_EPOCH``
+of the release commit and ``rewrite-timestamp``: the same commit gives the same digest on
+any machine. The digests are recorded (``records``) before anything is pushed; then, with
+the release's registry (``registry``) reachable, the image is pushed there by digest and the
+registry cache (``<registry>/<namespace>/cache/<image>``) is imported and exported
+(``remote_cache``). The host platform's image is loaded into Docker Engine (tagged
+``ironcage/<image>:<tag>``) when its SBOM is to be written; smoke tests load what they start.
 """
 
 from __future__ import annotations
 
-import json
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from releasekit.build import artifacts
 from releasekit.build.artifacts import Progress, Status
 from releasekit.build.cache import Cache, inputs_hash
-from releasekit.build.images import context
-from releasekit.build.images.adopt import Source, released_image
+from releasekit.build.images import buildkit, context, layout, records
+from releasekit.build.images import buildkit_image as bk
+from releasekit.build.images.adopt import Source
+from releasekit.build.images.buildkit import Daemon
 from releasekit.build.images.sbom import sbom_path, subject_id, write_sbom
 from releasekit.build.images.spec import (
-    INPUTS_LABEL,
     BaseArg,
     BaseImage,
     ImageSpec,
@@ -42,35 +43,34 @@ from releasekit.build.images.spec import (
     specs,
     tags_for,
 )
-from releasekit.core import git
-from releasekit.core.errors import ToolError
+from releasekit.core import git, http
+from releasekit.core.errors import HttpError, PreflightError
 from releasekit.core.files import file_sha256
-from releasekit.core.run import check_cancelled
 from releasekit.core.version import python_version
 from releasekit.core.workspace import Workspace
 
 if TYPE_CHECKING:
     from docker.client import DockerClient
-    from docker.models.images import Image
 
 __all__ = [
     "ImagePlan",
     "ImageResult",
     "build_image",
     "build_images",
-    "build_one",
+    "load_platform",
     "plan",
     "prepare_context",
+    "request_for",
 ]
-
-_TAIL = 30
 
 
 @dataclass(frozen=True)
 class ImageResult:
-    """One image after ``build_images``: its id, local tags, size and whether it was rebuilt.
+    """One image after ``build_images``: its digests, local tags, size and whether it was built.
 
-    ``digest`` and ``repository`` are set when the image was adopted from the registry.
+    ``digest`` is the OCI index the tags name, ``platforms`` the (platform, manifest digest)
+    pairs in it, ``image_id`` the host platform's config digest (its Docker Engine id) and
+    ``repository`` where it was pushed by digest ("" when the registry was not reached).
     """
 
     name: str
@@ -81,6 +81,8 @@ class ImageResult:
     sbom: Path
     digest: str = ""
     repository: str = ""
+    platforms: tuple[tuple[str, str], ...] = ()
+    platform_sboms: tuple[Path, ...] = ()
 
     @property
     def key(self) -> str:
@@ -89,8 +91,9 @@ class ImageResult:
 
     @property
     def outputs(self) -> tuple[Path, ...]:
-        """The files the build left in ``dist/<version>/`` (the image's SBOM)."""
-        return (self.sbom,)
+        """The files the build left in ``dist/<version>/``: the image's SBOM (its host
+        platform's) and one per other platform."""
+        return (self.sbom, *self.platform_sboms)
 
 
 def prepare_context(
@@ -101,115 +104,6 @@ def prepare_context(
     wheels, site = context.stage(ws, spec, version, epoch, given, progress)
     with context.CONTEXT_LOCK:
         context.put_in_place(ws, spec, wheels, site)
-
-
-def _equivalent_argv(spec: ImageSpec, tag: str, args: Mapping[str, str]) -> list[str]:
-    argv = ["docker", "build", "-f", spec.dockerfile, "-t", tag]
-    for key, value in sorted(args.items()):
-        argv += ["--build-arg", f"{key}={value}"]
-    if spec.target:
-        argv += ["--target", spec.target]
-    return [*argv, spec.context]
-
-
-def build_one(
-    client: DockerClient,
-    root: Path,
-    spec: ImageSpec,
-    tag: str,
-    args: Mapping[str, str],
-    progress: Progress | None = None,
-    log: Path | None = None,
-    nocache: bool = False,
-    labels: Mapping[str, str] | None = None,
-    every_line: bool = False,
-) -> str:
-    """Build ``spec`` as ``tag`` with the classic builder; the image id.
-
-    The build log streams to ``progress`` (one call per ``Step N/M`` line, or per line with
-    ``every_line``) and to ``log``. The context upload holds ``context.CONTEXT_LOCK``. A
-    failure raises ToolError naming the failing step with the tail of the log.
-    """
-    import docker.errors
-
-    say = progress or (lambda _msg: None)
-    lines: list[str] = []
-    step = "(before the first step)"
-    image_id: str | None = None
-    argv = _equivalent_argv(spec, tag, args)
-    error: str | None = None
-    code: int | None = 1
-    try:
-        with context.CONTEXT_LOCK:
-            stream: Iterable[dict[str, Any]] = client.api.build(
-                path=str(root / spec.context),
-                dockerfile=spec.dockerfile,
-                tag=tag,
-                buildargs=dict(args),
-                target=spec.target,
-                rm=True,
-                forcerm=True,
-                pull=False,
-                nocache=nocache,
-                labels=dict(labels or {}),
-                decode=True,
-            )
-        for chunk in stream:
-            check_cancelled()
-            for line in str(chunk.get("stream", "")).splitlines():
-                if not line.strip():
-                    continue
-                lines.append(line)
-                if line.startswith("Step "):
-                    step = line
-                if every_line or line.startswith("Step "):
-                    say(f"image:{spec.name} {line}")
-            if "aux" in chunk and isinstance(chunk["aux"], dict) and "ID" in chunk["aux"]:
-                image_id = str(chunk["aux"]["ID"])
-            if "error" in chunk:
-                error = str(chunk["error"]).strip()
-                detail = chunk.get("errorDetail") or {}
-                code = int(detail.get("code", 1)) if isinstance(detail, dict) else 1
-                lines.append(error)
-                if every_line:
-                    say(f"image:{spec.name} {error}")
-                break
-    except docker.errors.APIError as exc:
-        error = str(exc.explanation or exc)
-        lines.append(error)
-        if every_line:
-            say(f"image:{spec.name} {error}")
-    finally:
-        if log is not None:
-            log.parent.mkdir(parents=True, exist_ok=True)
-            log.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    if error is None and image_id is None:
-        error = "the build stream ended without an image id"
-    if error is not None:
-        where = f" Full log: {log}." if log is not None else ""
-        raise ToolError(
-            argv,
-            code,
-            "\n".join(lines[-_TAIL:]),
-            f"The image {spec.name} failed at {step}. Fix {spec.dockerfile} (or the files that "
-            f"step copies) and build again.{where}",
-        )
-    return cast(str, image_id)
-
-
-def _record_path(root: Path, name: str) -> Path:
-    return root / "build" / "images" / f"{name}.json"
-
-
-def _cached_image(client: DockerClient, record: Path) -> Image | None:
-    """The local image a cache record names, or None when it is gone."""
-    import docker.errors
-
-    try:
-        image_id = json.loads(record.read_text(encoding="utf-8"))["id"]
-        return client.images.get(image_id)
-    except (OSError, ValueError, KeyError, docker.errors.ImageNotFound):
-        return None
 
 
 def _labels_args(ws: Workspace, spec: ImageSpec, version: str, epoch: str) -> dict[str, str]:
@@ -233,46 +127,152 @@ def _pyproject(path: Path) -> dict[str, Any]:
     return dict(tomllib.loads(path.read_text(encoding="utf-8")).get("project", {}))
 
 
-def _tag_all(image: Image, repository: str, tags: Sequence[str]) -> tuple[str, ...]:
-    for tag in tags:
-        if f"{repository}:{tag}" not in image.tags:
-            image.tag(repository, tag)
-    return tuple(f"{repository}:{t}" for t in tags)
-
-
-def _labelled(client: DockerClient, inputs: str) -> Image | None:
-    """A local image built from ``inputs`` (its INPUTS_LABEL), or None."""
-    import docker.errors
-
-    try:
-        found = client.images.list(filters={"label": f"{INPUTS_LABEL}={inputs}"})
-    except docker.errors.APIError:
-        return None
-    return found[0] if found else None
-
-
 @dataclass(frozen=True)
 class ImagePlan:
-    """What every image of one build shares: version, base images, tags, epoch, revision."""
+    """What every image of one build shares: version, bases, tags, epoch, builder, registry."""
 
     version: str
     bases: Mapping[BaseArg, BaseImage]
     tags: tuple[str, ...]
     epoch: str
     revision: str
+    daemon: Daemon
+    platforms: tuple[str, ...]
+    layouts: Mapping[BaseArg, layout.LocalBase]
+    registry: Source | None = None
+    remote_cache: bool = True
+
+
+def _reachable(source: Source) -> bool:
+    scheme = "http" if buildkit.insecure(source.host) else "https"
+    try:
+        answer = http.get(f"{scheme}://{source.host}/v2/", timeout=3, retries=0)
+    except HttpError:
+        return False
+    return answer.status < 500
 
 
 def plan(
-    ws: Workspace, version: str, chosen: Sequence[ImageSpec], client: DockerClient
+    ws: Workspace,
+    version: str,
+    chosen: Sequence[ImageSpec],
+    client: DockerClient,
+    *,
+    registry: Source | None = None,
+    remote_cache: bool = True,
+    progress: Progress | None = None,
 ) -> ImagePlan:
-    """Resolve the base images of ``chosen`` and the tags of ``version`` at HEAD."""
+    """Resolve bases, tags, the builder and the platforms it can build for ``chosen``."""
+    say = progress or (lambda _msg: None)
     bases = resolve_base_images(
         client, sorted({s.base_arg for s in chosen}), pinned=ws.manifest.base_images
     )
     revision = git.head(ws.root)
     tags = tags_for(version, revision[:7], git.released_versions(ws.root))
     epoch = artifacts.source_date_epoch(ws.root)
-    return ImagePlan(version, dict(bases), tuple(tags), epoch, revision)
+    if registry is not None and not _reachable(registry):
+        say(f"images: the registry {registry.host} does not answer: nothing is pushed or cached")
+        registry = None
+    hosts = [registry.host] if registry is not None else []
+    daemon = buildkit.ensure(ws.root, hosts)
+    cache = layout.base_cache()
+    layouts = {a: layout.base_layout(client, b.ref, b.id, cache) for a, b in bases.items()}
+    workers = buildkit.platforms(daemon)
+    held = [set(b.platforms) for b in layouts.values()]
+    can = workers.intersection(*held)
+    wanted = ws.manifest.platforms
+    platforms = tuple(p for p in wanted if p in can)
+    missing = [p for p in wanted if p not in can]
+    for name in missing:
+        why = (
+            f"BuildKit at {daemon.address} lists only {', '.join(sorted(workers))} (no QEMU "
+            f"binfmt handler for it: /proc/sys/fs/binfmt_misc/qemu-aarch64; scripts/setup.sh "
+            "registers it)"
+            if name not in workers
+            else "a base image lacks it (rebuild the local bases for both platforms)"
+        )
+        say(
+            f"images: cannot build {name} here: {why}; building only "
+            f"{', '.join(platforms) or 'nothing'}"
+        )
+    if not platforms:
+        raise PreflightError(
+            f"No platform of {ws.manifest.path} ({', '.join(wanted)}) can be built here: "
+            "register QEMU's binfmt handlers (scripts/setup.sh as root) or narrow "
+            "`platforms` in [release], or point BUILDKIT_HOST at a builder that can."
+        )
+    return ImagePlan(
+        version, dict(bases), tuple(tags), epoch, revision, daemon, platforms, layouts,
+        registry, remote_cache,
+    )  # fmt: skip
+
+
+def request_for(ws: Workspace, planned: ImagePlan, spec: ImageSpec) -> bk.Request:
+    """The BuildKit request of ``spec`` in ``planned``."""
+    base = planned.bases[spec.base_arg]
+    args = {**_labels_args(ws, spec, planned.version, planned.epoch), **spec.build_args}
+    args[spec.base_arg] = base.ref
+    cache, insecure = "", False
+    if planned.registry is not None and planned.remote_cache:
+        source = planned.registry
+        cache = bk.cache_ref(source.host, source.namespace, spec.name)
+        insecure = buildkit.insecure(source.host)
+    return bk.Request(
+        spec, args, planned.epoch, planned.platforms, (planned.layouts[spec.base_arg],),
+        cache, insecure,
+    )  # fmt: skip
+
+
+def load_platform(
+    ws: Workspace, planned: ImagePlan, spec: ImageSpec, record: records.ImageRecord,
+    platform: str, client: DockerClient, progress: Progress | None = None,
+) -> str:  # fmt: skip
+    """Load ``platform``'s image of ``record`` into Docker Engine; its local ref."""
+    host = platform == buildkit.host_platform()
+    tag = planned.version if host else f"{planned.version}-{platform.rpartition('/')[2]}"
+    ref = f"{spec.repository}:{tag}"
+    config = record.config(platform)
+    import docker.errors
+
+    try:
+        present = client.images.get(ref).id == config
+    except docker.errors.APIError:  # not there (ImageNotFound) or unreadable: load it
+        present = False
+    if not present:
+        if progress is not None:
+            progress(f"image:{spec.name} loading {platform} into Docker Engine")
+        req = request_for(ws, planned, spec)
+        if not (ws.root / req.context).is_dir():
+            prepare_context(ws, spec, planned.version, planned.epoch, progress)
+            with context.CONTEXT_LOCK:
+                bk.stage_context(ws.root, spec, ws.root / req.context, planned.epoch)
+        bk.load(planned.daemon, ws.root, req, platform, ref)
+        loaded = client.images.get(ref).id
+        if loaded != config:
+            raise PreflightError(
+                f"Docker Engine loaded {ref} as {loaded}, but the build recorded {config} for "
+                f"{spec.name} ({platform}) in {records.record_path(ws.root, spec.name)}. Build "
+                "again with `invoke build --force`."
+            )
+    return ref
+
+
+def _inputs(ws: Workspace, planned: ImagePlan, spec: ImageSpec, given: Mapping[str, Path]) -> str:
+    base = planned.layouts[spec.base_arg]
+    return inputs_hash(
+        ws,
+        spec.package,
+        extra_files=spec.input_files(ws.root),
+        extra={
+            "dockerfile": (ws.root / spec.dockerfile).read_text(encoding="utf-8"),
+            "base": base.digest,
+            "platforms": ",".join(planned.platforms),
+            "version": planned.version,
+            "revision": planned.revision,
+            "source_date_epoch": planned.epoch,
+            **{f"wheel {p.name}": file_sha256(p) for p in given.values()},
+        },
+    )
 
 
 def build_image(
@@ -285,83 +285,74 @@ def build_image(
     force: bool = False,
     nocache: bool = False,
     progress: Progress | None = None,
-    every_line: bool = False,
-    registry: Source | None = None,
 ) -> ImageResult:
-    """Build ``spec`` unless its inputs are unchanged; tag it and write its SBOM.
+    """Build ``spec`` unless its inputs are unchanged; record its digests, push, SBOM it.
 
     ``wheels`` are the wheels of ``spec.dists`` the Python build made, by distribution
     (default: the fresh published ones); the image installs those, and builds the others.
-    With ``registry``, the registry's image of this version, commit and inputs is adopted
-    whenever it exists (even with ``force``): nothing is built.
     """
     say = progress or (lambda _msg: None)
-    version, epoch = planned.version, planned.epoch
+    version, epoch, key = planned.version, planned.epoch, f"image:{spec.name}"
     given = context.published_wheels(ws, spec, version, epoch) if wheels is None else wheels
     given = {d: p for d, p in given.items() if d in spec.dists}
-    base: BaseImage = planned.bases[spec.base_arg]
-    key = f"image:{spec.name}"
-    dockerfile = (ws.root / spec.dockerfile).read_text(encoding="utf-8")
-    inputs = inputs_hash(
-        ws,
-        spec.package,
-        extra_files=spec.input_files(ws.root),
-        extra={
-            "dockerfile": dockerfile,
-            "base": base.id,
-            "version": version,
-            "revision": planned.revision,
-            "source_date_epoch": epoch,
-            **{f"wheel {p.name}": file_sha256(p) for p in given.values()},
-        },
-    )
+    inputs = _inputs(ws, planned, spec, given)
     cache = Cache(ws.root)
-    record = _record_path(ws.root, spec.name)
-    image = None
-    adopted = None
-    if registry is not None:
-        adopted = released_image(
-            client, registry, spec, version, revision=planned.revision, inputs=inputs, progress=say
-        )
-    if adopted is not None:
-        image = adopted.image
-        say(f"{key} adopted {adopted.ref} from the registry")
-    elif not (force or nocache):
-        fresh = cache.fresh(key, inputs)
-        image = _cached_image(client, record) if fresh is not None else _labelled(client, inputs)
+    record = records.read_record(ws.root, spec.name, version)
+    fresh = record is not None and cache.fresh(key, inputs) is not None
     status: Status = "up to date"
-    if image is None:
+    req = request_for(ws, planned, spec)
+    if record is None or not fresh or force or nocache:
         status = "built"
-        say(f"{key} building from {spec.dockerfile} on {base.ref}")
+        say(f"{key} building {', '.join(planned.platforms)} from {spec.dockerfile}")
         staged, site = context.stage(ws, spec, version, epoch, given, say)
         with context.CONTEXT_LOCK:
             context.put_in_place(ws, spec, staged, site)
-        args = {**_labels_args(ws, spec, version, epoch), **spec.build_args}
-        args[spec.base_arg] = base.ref
-        log = ws.root / "build" / "images" / f"{spec.name}.log"
-        tag = f"{spec.repository}:{version}"
-        labels = {INPUTS_LABEL: inputs}
-        image_id = build_one(
-            client, ws.root, spec, tag, args, say, log, nocache, labels, every_line
-        )
-        image = client.images.get(image_id)
-    full_tags = _tag_all(image, spec.repository, planned.tags)
+            bk.stage_context(ws.root, spec, ws.root / req.context, planned.epoch)
+        index = bk.build_layout(planned.daemon, ws.root, req, nocache=nocache)
+        say(f"{key} {buildkit.summary((ws.root / req.log).read_text(errors='replace'))}")
+        platforms = tuple((i.platform, i.manifest, i.config) for i in index.images)
+        base = planned.bases[spec.base_arg].ref
+        record = records.ImageRecord(spec.name, version, index.digest, platforms, base)
+        cache.record(key, inputs, [records.write_record(ws.root, record)])
+        say(f"{key} {index.digest}")
+    if planned.registry is not None:
+        repository = planned.registry.repository(spec.name)
+        if repository not in record.pushed:
+            say(f"{key} pushing {repository}@{record.digest}")
+            bk.push_by_digest(planned.daemon, ws.root, req, repository, record.digest)
+            record = records.ImageRecord(
+                record.name, record.version, record.digest, record.platforms, record.base,
+                record.tags, (*record.pushed, repository),
+            )  # fmt: skip
+            cache.record(key, inputs, [records.write_record(ws.root, record)])
+    host = buildkit.host_platform()
     bom = sbom_path(ws.root, spec.name, version)
-    if status == "built" or subject_id(bom) != image.id:
+    full_tags = tuple(f"{spec.repository}:{t}" for t in planned.tags)
+    size, image_id = 0, record.config(host)
+    if image_id and (status == "built" or subject_id(bom) != image_id):
+        ref = load_platform(ws, planned, spec, record, host, client, say)
+        image = client.images.get(ref)
+        for tag in planned.tags:
+            image.tag(spec.repository, tag)
         write_sbom(client, image, spec.name, version, bom, timestamp=int(epoch))
-    if status == "built" or adopted is not None or cache.fresh(key, inputs) is None:
-        record.parent.mkdir(parents=True, exist_ok=True)
-        data = {"id": image.id, "version": version, "base": base.ref, "tags": list(full_tags)}
-        record.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        cache.record(key, inputs, [record])
-    image.reload()
+        size = int(image.attrs["Size"])
+    others = []
+    for platform, _, config in record.platforms:
+        if platform == host:
+            continue
+        others.append(sbom_path(ws.root, spec.name, version, platform))
+        if status == "built" or subject_id(others[-1]) != config:
+            ref = load_platform(ws, planned, spec, record, platform, client, say)
+            say(f"{key} SBOM of {platform}")
+            write_sbom(client, client.images.get(ref), spec.name, version, others[-1],
+                       timestamp=int(epoch))  # fmt: skip
     say(f"{key} {status}")
-    size = int(image.attrs["Size"])
-    if adopted is None:
-        return ImageResult(spec.name, str(image.id), full_tags, size, status, bom)
+    repository = planned.registry.repository(spec.name) if planned.registry else ""
+    pairs = tuple((p, m) for p, m, _ in record.platforms)
     return ImageResult(
-        spec.name, str(image.id), full_tags, size, status, bom, adopted.digest, adopted.repository
-    )
+        spec.name, image_id, full_tags, size, status, bom, record.digest, repository, pairs,
+        tuple(others),
+    )  # fmt: skip
 
 
 def build_images(
@@ -374,16 +365,21 @@ def build_images(
     nocache: bool = False,
     progress: Progress | None = None,
     client: DockerClient | None = None,
+    registry: Source | None = None,
+    remote_cache: bool = True,
 ) -> list[ImageResult]:
-    """Build every image of ``packages`` (default all) whose inputs changed; tag and SBOM it.
+    """Build every image of ``packages`` (default all) whose inputs changed; record and SBOM it.
 
-    Tags: ``ironcage/<image>:<tag>`` for each of ``tags_for(version, HEAD)``. An unchanged
-    image is only re-tagged (a new commit adds its ``sha-`` tag). ``force`` rebuilds all;
-    ``nocache`` also bypasses the engine's layer cache.
+    Tags: ``ironcage/<image>:<tag>`` for each of ``tags_for(version, HEAD)``. ``force``
+    rebuilds all; ``nocache`` also bypasses BuildKit's cache. With ``registry``, each image
+    is pushed there by digest and ``remote_cache`` shares BuildKit's cache through it.
     """
     client = client or connect()
     chosen = specs(ws, packages, images)
-    planned = plan(ws, version, chosen, client)
+    planned = plan(
+        ws, version, chosen, client, registry=registry, remote_cache=remote_cache,
+        progress=progress,
+    )  # fmt: skip
     return [
         build_image(
             ws, planned, spec, client=client, force=force, nocache=nocache, progress=progress

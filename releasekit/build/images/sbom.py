@@ -29,6 +29,7 @@ __all__ = [
     "inventory",
     "parse_inventory",
     "require_subject",
+    "sbom_name",
     "sbom_path",
     "subject_id",
     "write_sbom",
@@ -61,9 +62,16 @@ class Component:
     purl: str
 
 
-def sbom_path(root: Path, image: str, version: str) -> Path:
-    """``dist/<version>/sbom/<image>-<version>.cdx.json``."""
-    return root / "dist" / version / "sbom" / f"{image}-{version}.cdx.json"
+def sbom_name(image: str, version: str, platform: str = "") -> str:
+    """``<image>-<version>.cdx.json``; one platform's image of a multi-platform image has its
+    own, ``<image>-<version>-<os>-<arch>.cdx.json`` (``linux/arm64`` as ``linux-arm64``)."""
+    suffix = f"-{platform.replace('/', '-')}" if platform else ""
+    return f"{image}-{version}{suffix}.cdx.json"
+
+
+def sbom_path(root: Path, image: str, version: str, platform: str = "") -> Path:
+    """``dist/<version>/sbom/`` and :func:`sbom_name`."""
+    return root / "dist" / version / "sbom" / sbom_name(image, version, platform)
 
 
 def _deb_purl(name: str, version: str, arch: str, distro: str) -> str:
@@ -167,7 +175,7 @@ def require_subject(bom: Path, manifest: dict[str, Any], ref: str) -> None:
     if config and described and described != config:
         raise ConflictError(
             f"{bom} describes the image {described}, but {ref} is the image {config}: the SBOM "
-            "is of a local rebuild, not of what ships, and is never attested onto it. Run "
-            "`invoke release` again without --resume: the build adopts the registry's image, "
-            "smoke-tests it and writes its SBOM."
+            "is of another build, not of what ships, and is never attested onto it. Run "
+            "`invoke release` again without --resume: the build loads each platform's image "
+            "it recorded and writes that image's SBOM."
         )

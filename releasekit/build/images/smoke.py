@@ -34,6 +34,7 @@ __all__ = ["SmokeError", "SmokeResult", "smoke_image"]
 _PORTS = {"agent-runtime": 8080, "control-panel-api": 8000}
 _API_ALIAS = "control-panel-api"
 _TIMEOUT = 60.0
+_QEMU_TIMEOUT = 300.0  # an emulated platform starts Python several times slower
 
 
 class SmokeError(ReleaseError):
@@ -91,9 +92,11 @@ def _host_port(container: Container, port: int) -> int:
     raise _fail(tags[0] if tags else "?", f"port {port} unbound")
 
 
-def _wait_healthy(ref: str, container: Container, url: str) -> dict[str, Any]:
+def _wait_healthy(
+    ref: str, container: Container, url: str, timeout: float = _TIMEOUT
+) -> dict[str, Any]:
     """Wait for GET ``url`` 200 and the HEALTHCHECK status healthy; the /health JSON."""
-    deadline = time.monotonic() + _TIMEOUT
+    deadline = time.monotonic() + timeout
     body: dict[str, Any] | None = None
     state = "starting"
     while time.monotonic() < deadline:
@@ -115,7 +118,7 @@ def _wait_healthy(ref: str, container: Container, url: str) -> dict[str, Any]:
             return body
         time.sleep(0.5)
     what = "GET /health never answered 200" if body is None else f"health stayed {state}"
-    raise _fail(ref, f"{what} within {_TIMEOUT:.0f} s", container)
+    raise _fail(ref, f"{what} within {timeout:.0f} s", container)
 
 
 def _check_user(ref: str, image: Image, container: Container) -> tuple[str, int]:
@@ -160,13 +163,24 @@ def _start(
 
 
 def smoke_image(
-    name: str, version: str, *, client: DockerClient | None = None, prefix: str = LOCAL_PREFIX
+    name: str,
+    version: str,
+    *,
+    client: DockerClient | None = None,
+    prefix: str = LOCAL_PREFIX,
+    platform: str | None = None,
 ) -> SmokeResult:
-    """Run the smoke test of image ``name`` (``<prefix>/<name>:<version>``); SmokeError else."""
+    """Run the smoke test of image ``name`` (``<prefix>/<name>:<version>``); SmokeError else.
+
+    ``version`` is the local tag (``<version>-arm64`` for another platform's image, which
+    runs under QEMU with ``platform``).
+    """
     import docker.errors
 
     client = client or connect()
     ref = f"{prefix}/{name}:{version}"
+    kwargs: dict[str, Any] = {"platform": platform} if platform else {}
+    wait = _QEMU_TIMEOUT if platform else _TIMEOUT
     try:
         image = client.images.get(ref)
     except docker.errors.ImageNotFound:
@@ -191,8 +205,9 @@ def smoke_image(
                 _PORTS.get(name, 8080),
                 environment=env,
                 name=f"smoke-{name}-{suffix}",
+                **kwargs,
             )
-            health = _wait_healthy(ref, container, f"{base}/health")
+            health = _wait_healthy(ref, container, f"{base}/health", wait)
             user, uid = _check_user(ref, image, container)
             checks += ["GET /health 200", "healthy", f"uid {uid}"]
             return SmokeResult(name, ref, user, uid, health, tuple(checks))
@@ -209,12 +224,13 @@ def smoke_image(
             name=f"smoke-api-{suffix}",
             network=network.name,
             networking_config={network.name: endpoint},
+            **kwargs,
         )
-        _wait_healthy(api_ref, api, f"{api_base}/health")
+        _wait_healthy(api_ref, api, f"{api_base}/health", wait)
         web, base = _start(
-            stack, client, ref, 8080, name=f"smoke-web-{suffix}", network=network.name
+            stack, client, ref, 8080, name=f"smoke-web-{suffix}", network=network.name, **kwargs
         )
-        health = _wait_healthy(ref, web, f"{base}/health")
+        health = _wait_healthy(ref, web, f"{base}/health", wait)
         user, uid = _check_user(ref, image, web)
         status, kind, page = _get(f"{base}/")
         if status != 200 or "text/html" not in kind or "<html" not in page.lower():

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_BASES",
-    "INPUTS_LABEL",
     "LOCAL_BASES",
     "LOCAL_PREFIX",
     "BaseImage",
@@ -47,11 +46,6 @@ LOCAL_BASES: dict[BaseArg, str] = {
     "NGINX_BASE": "releasekit-base/nginx:bookworm",
 }
 _BASE_ARG = re.compile(r"(?m)^\s*ARG\s+(PYTHON_BASE|NGINX_BASE)\b")
-
-
-INPUTS_LABEL = "io.releasekit.inputs"
-"""Label holding the sha256 of every input of an image (its build-cache key): two images
-with the same revision and inputs are the same release, even when built on two machines."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from releasekit.release.steps.base import Step
 from releasekit.release.steps.build import Build, Verify
 from releasekit.release.steps.deploy import Deploy, Health
 from releasekit.release.steps.describe import describe
+from releasekit.release.steps.merge import Merge
 from releasekit.release.steps.preflight import (
     Preflight,
     Version,
@@ -36,7 +37,7 @@ def steps(ws: Workspace, opts: Options) -> list[Step]:
         Preflight(),
         Version(),
         Prepare(),
-        Build(),
+        Merge(opts.merge) if opts.merge else Build(),
         Verify(),
         Tag(),
         PublishPython(),

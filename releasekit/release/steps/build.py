@@ -7,6 +7,8 @@ from pathlib import Path
 from releasekit.build import checksums, images
 from releasekit.build import runner as builds
 from releasekit.build.artifacts import Outcome, source_date_epoch
+from releasekit.build.cache_store import Remote
+from releasekit.build.images import platforms
 from releasekit.core.artifact import Artifact, kind_of
 from releasekit.core.errors import ReleaseError
 from releasekit.core.files import file_sha256
@@ -16,7 +18,7 @@ from releasekit.release.context import Context
 from releasekit.release.independent import ReleasePlan
 from releasekit.release.steps.base import Step, check_head
 
-__all__ = ["Build", "Verify", "record_outcome"]
+__all__ = ["Build", "Verify", "package_charts", "record_outcome"]
 
 
 def _relative(path: Path, folder: Path, root: Path) -> str:
@@ -50,6 +52,7 @@ def record_outcome(ctx: Context, outcome: Outcome, image_packages: dict[str, str
                 digest=outcome.digest,
                 destination=outcome.destination,
                 status=outcome.status,
+                platforms=outcome.platforms,
             )
         )
 
@@ -90,6 +93,22 @@ def _charts(ctx: Context, planned: ReleasePlan | None) -> list[Path]:
     return packaged
 
 
+def package_charts(ctx: Context) -> list[Path]:
+    """Package the charts of the release (reproducible archives) and record them; their paths."""
+    return _charts(ctx, ReleasePlan.from_context(ctx.plan) if ctx.plan else None)
+
+
+def shared_cache(ctx: Context) -> Remote:
+    """The shared build cache in the target's registry, with the target's credentials."""
+    target = ctx.dest
+    return Remote.parse(
+        target.registry,
+        plain_http=target.plain_http,
+        username=target.registry_username,
+        password=target.registry_password,
+    )
+
+
 class Build(Step):
     """Charts (reproducible archives), every other artifact (cached by inputs), SHA256SUMS."""
 
@@ -100,7 +119,7 @@ class Build(Step):
     def run(self, ctx: Context) -> str:
         check_head(ctx)
         planned = ReleasePlan.from_context(ctx.plan) if ctx.plan else None
-        packaged = _charts(ctx, planned)
+        packaged = package_charts(ctx)
         target = ctx.dest
         auth = None
         if target.registry_username:
@@ -114,6 +133,7 @@ class Build(Step):
             registry=images.Source.parse(target.registry, auth),
             versions=versions,
             folder=None if versions is None else ctx.folder,
+            remote=shared_cache(ctx) if ctx.opts.remote_cache else None,
         )
         ctx.timeline = [dict(t) for t in built.timeline]
         image_packages = {spec.name: spec.package for spec in images.specs(ctx.ws)}
@@ -125,10 +145,13 @@ class Build(Step):
 
 
 class Verify(Step):
-    """SHA256SUMS holds, charts lint strictly (wheels and images were smoke-tested in build)."""
+    """SHA256SUMS holds, charts lint strictly, every image holds release.toml's platforms.
+
+    Wheels and images were smoke-tested in build.
+    """
 
     name = "verify"
-    summary = "checksums and chart lint"
+    summary = "checksums, chart lint, image platforms"
 
     def run(self, ctx: Context) -> str:
         folder = ctx.folder
@@ -139,4 +162,10 @@ class Verify(Step):
         if bad:
             raise ReleaseError(f"{folder / checksums.FILENAME} does not match: {', '.join(bad)}.")
         charts.lint(ctx.root)
-        return f"{len(sums)} checksums, charts lint clean"
+        manifest = ctx.ws.manifest
+        built = {a.name: [p for p, _ in a.platforms] for a in ctx.artifacts.of("image") if a.digest}
+        platforms.require_platforms(manifest.path, manifest.platforms, built)
+        return (
+            f"{len(sums)} checksums, charts lint clean, "
+            f"{len(built)} images of {', '.join(manifest.platforms)}"
+        )

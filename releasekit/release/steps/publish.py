@@ -54,7 +54,7 @@ class PublishPython(Step):
 
 
 class PublishImages(Step):
-    """Push every tag of every image; digests recorded in images.json.
+    """Tag every image's recorded digest in the registry; digests recorded in images.json.
 
     Every third-party image (release.toml [[third_party]]) is then looked up in the target's
     registry by digest (the sandbox pushes its stand-in first) and its pin recorded in
@@ -63,7 +63,7 @@ class PublishImages(Step):
     """
 
     name = "publish-images"
-    summary = "push every image tag"
+    summary = "tag every image digest"
     writes = ("artifacts",)
 
     def run(self, ctx: Context) -> str:
@@ -85,6 +85,7 @@ class PublishImages(Step):
                 progress=ctx.progress,
                 released=sorted(released),
                 layers=ctx.opts.verbose,
+                recorded=ctx.artifacts.of("image"),
             )
         for r in results:
             ctx.artifacts.update(
@@ -94,6 +95,7 @@ class PublishImages(Step):
                 tags=tuple(r.tags),
                 destination=r.repository,
                 status=r.status,
+                platforms=r.platforms,
             )
         written = ctx.folder / IMAGES_FILE
         write_images(written, ctx.artifacts.images())
@@ -157,6 +159,7 @@ def _push_packages(ctx: Context, auth: dict[str, str] | None) -> list[PushResult
             released=sorted(kept.released_versions(ws, target.git_remote, package)),
             layers=ctx.opts.verbose,
             folder=ctx.folder,
+            recorded=ctx.artifacts.of("image"),
         )
     for image in kept.kept_images(ws, target.registry, target.git_remote, moving, auth):
         ctx.record(image)

@@ -23,7 +23,7 @@ from releasekit.build import images
 from releasekit.core import manifest, version, workspace
 from releasekit.deploy import testbed
 from releasekit.publish.registry import push_images
-from tests.conftest import REPO, copy_repo, git, require
+from tests.conftest import REPO, copy_repo, git, narrow_platforms, require
 
 IMAGES = ("control-panel-api", "control-panel-web", "agent-runtime")
 PACKAGES = ["control-panel", "agent-runtime"]
@@ -40,6 +40,7 @@ class PilotImages:
 
 def _release_copy(dest: Path, new: str) -> workspace.Workspace:
     root = copy_repo(dest)
+    narrow_platforms(root)
     ws = workspace.load(manifest.load(root))
     version.apply(ws, version.plan_bump(ws, to=new))
     ws = workspace.load(manifest.load(root))

@@ -19,7 +19,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -28,6 +28,7 @@ import requests
 import yaml
 
 from releasekit.build import checksums
+from releasekit.build.images import sbom as image_sbom
 from releasekit.core import manifest
 from releasekit.deploy import testbed
 from releasekit.publish import charts, oci, signing, supply_chain, targets
@@ -278,6 +279,10 @@ def _add_target(
         )
 
 
+PushImage = Callable[[str, str, str], tuple[str, dict[str, str]]]
+"""Pushes the release's image (host, repository, tag): its digest, {platform: manifest digest}."""
+
+
 def _publish(
     root: Path,
     target: targets.Target,
@@ -285,8 +290,13 @@ def _publish(
     dists: list[Path],
     work: Path,
     auth: tuple[str, str] | None,
+    push: PushImage | None = None,
 ) -> str:
-    """Build, publish and sign release ``version`` to ``target`` as a release does; its wheel."""
+    """Build, publish and sign release ``version`` to ``target`` as a release does; its wheel.
+
+    ``push`` makes the image (default: one random single-platform manifest); a
+    multi-platform one gets an SBOM per platform.
+    """
     folder = root / "dist" / version
     # The artifacts: dists, binary, SBOM, chart archive; SHA256SUMS over them.
     (folder / "python").mkdir(parents=True)
@@ -310,10 +320,20 @@ def _publish(
         index_url=target.pypi_index,
     )
     host, namespace = oci.split_ref(target.registry)
-    digest = push_image(host, f"{namespace}/{IMAGE}", version, os.urandom(32), auth)
-    images = {
+    if push is None:
+        digest = push_image(host, f"{namespace}/{IMAGE}", version, os.urandom(32), auth)
+        platforms: dict[str, str] = {}
+    else:
+        digest, platforms = push(host, f"{namespace}/{IMAGE}", version)
+    images: dict[str, dict[str, object]] = {
         IMAGE: {"repository": f"{target.registry}/{IMAGE}", "digest": digest, "tags": [version]}
     }
+    if platforms:
+        images[IMAGE]["platforms"] = platforms
+        for platform in platforms:
+            own = folder / "sbom" / image_sbom.sbom_name(IMAGE, version, platform)
+            own.write_text(json.dumps(sbom(IMAGE, version, platform), indent=2))
+        checksums.write(folder)
     (folder / "images.json").write_text(json.dumps(images, indent=2))
     chart_ref = f"{target.chart_registry}/{CHART}:{version}"
     if auth:  # helm's own login differs between helm 3 and 4 on plain HTTP
@@ -342,6 +362,12 @@ def _publish(
 
 
 @pytest.fixture
+def push_release_image() -> PushImage | None:
+    """How the release's image is made: the default single manifest (a module may override)."""
+    return None
+
+
+@pytest.fixture
 def released(
     workspace_copy: Path,
     dists: list[Path],
@@ -349,6 +375,7 @@ def released(
     release_registry: testbed.Service,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    push_release_image: PushImage | None,
 ) -> Iterator[Released]:
     """Publish and sign a fresh release (own version, namespace and index)."""
     require("helm")
@@ -366,7 +393,7 @@ def released(
         monkeypatch.setenv(KEY_ENV, keys.key.read_text())
         monkeypatch.setenv(PASSWORD_ENV, KEY_PASSWORD)
         target = targets.resolve(manifest.load(workspace_copy), name)
-        wheel = _publish(workspace_copy, target, version, dists, tmp_path, auth)
+        wheel = _publish(workspace_copy, target, version, dists, tmp_path, auth, push_release_image)
         folder = workspace_copy / "dist" / version
         yield Released(workspace_copy, version, target, folder, pypi, keys, wheel, auth)
     finally:

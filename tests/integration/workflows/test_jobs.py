@@ -1,9 +1,10 @@
 """Each job holds what it needs and nothing more: tools, credentials, secrets, concurrency.
 
-Read from the workflow files: a build holds no secret and no write token; publishing runs
-in the protected `release` environment from the build's artifact; terraform is installed
-where terraform runs; deploy jobs get cloud credentials through OIDC before terraform or
-helm; dry runs and releases never share a concurrency group.
+Read from the workflow files: a build holds no secret and no write token (but the shard
+builds of the release, which push the shared cache and their images by digest: packages
+only); publishing runs in the protected `release` environment from the shards' artifacts;
+terraform is installed where terraform runs; deploy jobs get cloud credentials through OIDC
+before terraform or helm; dry runs and releases never share a concurrency group.
 """
 
 from __future__ import annotations
@@ -47,13 +48,25 @@ def _uses(job: dict[str, Any], prefix: str) -> list[int]:
     return [i for i, step in enumerate(job["steps"]) if step.get("uses", "").startswith(prefix)]
 
 
+# Steps of a release that build nothing: a release stopped after one runs no build backend.
+_NOT_BUILDING = ("preflight", "version", "prepare")
+# Jobs that build and may write packages (the shared build cache, images pushed by digest).
+_PUSH_PACKAGES = {("release.yml", "build")}
+
+
 def _builds(job: dict[str, Any]) -> bool:
-    """The job runs build backends: a nox session, or a release that is not a resume."""
+    """The job runs build backends: a nox session, `invoke build`, or a release that is not
+    a resume, a merge of shards, nor stopped before its build."""
     for argv in _runs(job):
         if argv[0] == ".venv/bin/nox":
             return True
-        if argv[:2] == [".venv/bin/invoke", "release"] and "--resume" not in argv:
+        if argv[:2] == [".venv/bin/invoke", "build"]:
             return True
+        adopting = "--resume" in argv or "--merge" in argv
+        if argv[:2] == [".venv/bin/invoke", "release"] and not adopting:
+            stop = argv[argv.index("--stop-after") + 1] if "--stop-after" in argv else ""
+            if stop not in _NOT_BUILDING:
+                return True
     return False
 
 
@@ -65,8 +78,9 @@ def test_a_job_that_builds_holds_no_secret_and_no_write_token(
     if not _builds(job):
         return
     assert "secrets." not in json.dumps(job), f"{workflow}:{name} builds next to a secret"
-    writes = "write" in job["permissions"].values()
-    assert not writes, f"{workflow}:{name} builds with a write token"
+    allowed = {"packages"} if (workflow, name) in _PUSH_PACKAGES else set()
+    writes = {scope for scope, grant in job["permissions"].items() if grant == "write"}
+    assert writes <= allowed, f"{workflow}:{name} builds with a write token"
     assert "environment" not in job, f"{workflow}:{name} builds inside a protected environment"
 
 
@@ -79,24 +93,46 @@ def test_secrets_are_read_only_in_a_protected_environment(
         assert "environment" in job, f"{workflow}:{name} reads secrets outside an environment"
 
 
-def test_the_release_publishes_the_build_it_receives() -> None:
+def test_the_release_merges_the_shards_it_receives() -> None:
     jobs = _load("release.yml")["jobs"]
-    build, release = jobs["build"], jobs["release"]
-    assert [".venv/bin/invoke", "release.pack"] in _runs(build)
-    stop = next(a for a in _runs(build) if a[:2] == [".venv/bin/invoke", "release"])
-    assert stop[stop.index("--stop-after") + 1] == "verify"
+    prepare, build, release = jobs["prepare"], jobs["build"], jobs["release"]
+    stop = next(a for a in _runs(prepare) if a[:2] == [".venv/bin/invoke", "release"])
+    assert stop[stop.index("--stop-after") + 1] == "prepare"
+    pushed = next(a for a in _runs(prepare) if a[:2] == [".venv/bin/invoke", "release.ref"])
+    assert pushed[2] == "--push"
+    ref = prepare["env"][pushed[3].strip("$")]
+
+    assert build["needs"] == "prepare"
+    checkout = build["steps"][_uses(build, "actions/checkout@")[0]]["with"]
+    assert checkout["ref"] == ref
+    shards = [entry["shard"] for entry in build["strategy"]["matrix"]["include"]]
+    assert shards == [f"{i}/{len(shards)}" for i in range(1, len(shards) + 1)]
+    names = [entry["artifact"] for entry in build["strategy"]["matrix"]["include"]]
+    assert len(set(names)) == len(names)
+    sharding = next(a for a in _runs(build) if a[:2] == [".venv/bin/invoke", "build"])
+    assert sharding[sharding.index("--shard") + 1] == "$SHARD"
     uploaded = build["steps"][_uses(build, "actions/upload-artifact@")[0]]["with"]
-    assert {"dist/", "build/release/"} <= set(uploaded["path"].split())
+    assert uploaded["name"] == "${{ matrix.artifact }}"
+    assert uploaded["path"].endswith(".tar")
 
     assert release["needs"] == "build"
     assert release["environment"] == "release"
     downloaded = release["steps"][_uses(release, "actions/download-artifact@")[0]]["with"]
-    assert downloaded["name"] == uploaded["name"]
+    assert downloaded["merge-multiple"] is True
+    assert all(name.startswith(downloaded["pattern"].rstrip("*")) for name in names)
+    assert release["env"]["RELEASE_REF"] == ref
     runs = _runs(release)
-    unpack = runs.index([".venv/bin/invoke", "release.unpack"])
-    resuming = [".venv/bin/invoke", "release", "--resume"]
-    resume = next(i for i, argv in enumerate(runs) if argv[:3] == resuming)
-    assert unpack < resume
+    adopt = runs.index([".venv/bin/invoke", "release.ref", "--checkout", "$RELEASE_REF",
+                        "--target", "production"])  # fmt: skip
+    merge = next(i for i, argv in enumerate(runs) if argv[:3] == [".venv/bin/invoke", "release",
+                 "--merge"])  # fmt: skip
+    assert runs[merge][3] == downloaded["path"]
+    assert adopt < merge
+    # Nothing is tagged or published before the merge: only the release job may.
+    for name, job in jobs.items():
+        if name != "release":
+            assert "--resume" not in json.dumps(job), name
+            assert "environment" not in job, name
 
 
 def test_keyless_signing_has_the_registry_credentials() -> None:
@@ -135,7 +171,7 @@ def test_terraform_is_installed_where_terraform_runs(
         setup = next(a for a in runs if a[0] == "scripts/setup.sh")
         assert "terraform" in setup[2].split(","), f"{workflow}:{name}"
     for entry in job.get("strategy", {}).get("matrix", {}).get("include", []):
-        if entry["session"] in ("terraform", "e2e"):
+        if entry.get("session") in ("terraform", "e2e"):
             assert entry["terraform"] is True, entry
             assert entry["with"] == "all" or "terraform" in entry["with"].split(","), entry
 

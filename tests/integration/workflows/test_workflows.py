@@ -37,6 +37,8 @@ MATRIX = re.compile(r"^\$\{\{\s*matrix\.(\w+)\s*\}\}$")
 # Permissions each job may hold; every other job reads the repository and nothing more.
 PERMISSIONS = {
     ("release.yml", "release"): {"contents": "write", "packages": "write", "id-token": "write"},
+    ("release.yml", "prepare"): {"contents": "write"},
+    ("release.yml", "build"): {"contents": "read", "packages": "write"},
     ("deploy.yml", "plan"): {"contents": "read", "id-token": "write"},
     ("deploy.yml", "apply"): {"contents": "read", "id-token": "write"},
 }

@@ -1,0 +1,83 @@
+"""Smoke-test every platform of an image once per digest.
+
+Each platform's image is loaded into Docker Engine and started (another platform's under
+QEMU, ``docker run --platform``), unless ``build/images/smoke.json`` records that its
+manifest digest already passed the same smoke definition: then nothing is started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from releasekit.build.artifacts import Progress
+from releasekit.build.images import buildkit, records
+from releasekit.build.images.build import ImagePlan, load_platform
+from releasekit.build.images.smoke import smoke_image
+from releasekit.build.images.spec import ImageSpec, specs
+from releasekit.core.errors import PreflightError
+from releasekit.core.workspace import Workspace
+
+if TYPE_CHECKING:
+    from docker.client import DockerClient
+
+__all__ = ["BESIDE", "Smoked", "smoke_platforms"]
+
+BESIDE = {"control-panel-web": ("control-panel-api",)}
+"""The images a smoke test starts beside the image tested (the web image proxies to the API)."""
+
+
+@dataclass(frozen=True)
+class Smoked:
+    """One platform's smoke outcome: run now, or already passed by the same digest."""
+
+    platform: str
+    digest: str
+    checks: tuple[str, ...]
+    cached: bool
+
+
+def _record(ws: Workspace, name: str, version: str) -> records.ImageRecord:
+    found = records.read_record(ws.root, name, version)
+    if found is None:
+        raise PreflightError(
+            f"No build record of the image {name} {version} in "
+            f"{records.record_path(ws.root, name)}. Build it first: `invoke build.images`."
+        )
+    return found
+
+
+def smoke_platforms(
+    ws: Workspace,
+    planned: ImagePlan,
+    spec: ImageSpec,
+    client: DockerClient,
+    progress: Progress | None = None,
+) -> list[Smoked]:
+    """Smoke-test each platform of ``spec``'s recorded image that has not passed yet."""
+    say = progress or (lambda _msg: None)
+    record = _record(ws, spec.name, planned.version)
+    beside = [s for s in specs(ws) if s.name in BESIDE.get(spec.name, ())]
+    others = {s.name: _record(ws, s.name, planned.version) for s in beside}
+    host = buildkit.host_platform()
+    done = []
+    for platform, manifest, _ in record.platforms:
+        digests = tuple(others[s.name].manifest(platform) for s in beside)
+        definition = records.smoke_definition(spec.name, digests)
+        checks = records.passed(ws.root, manifest, definition)
+        if checks is not None:
+            say(f"image:{spec.name} {platform} {manifest[:19]} already passed its smoke test")
+            done.append(Smoked(platform, manifest, tuple(checks), cached=True))
+            continue
+        for other in beside:
+            load_platform(ws, planned, other, others[other.name], platform, client, say)
+        ref = load_platform(ws, planned, spec, record, platform, client, say)
+        tag = ref.rpartition(":")[2]
+        say(f"image:{spec.name} smoke test ({platform})")
+        result = smoke_image(
+            spec.name, tag, client=client, platform=None if platform == host else platform
+        )
+        records.record_smoke(ws.root, spec.name, platform, manifest, definition, result.checks)
+        say(f"image:{spec.name} {platform} started: {', '.join(result.checks)}")
+        done.append(Smoked(platform, manifest, result.checks, cached=False))
+    return done
