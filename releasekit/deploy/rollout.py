@@ -7,7 +7,7 @@ rolled out: all replicas updated, available, and no old ones left.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,10 +66,20 @@ def _one(
     return ReleaseHealth(name, status, version, revision, tuple(found), tuple(problems))
 
 
-def check(root: Path, env: KubeEnv, expected: str | None = None) -> list[ReleaseHealth]:
-    """The health of every chart's release in ``env``, from helm and the API server."""
+def check(
+    root: Path, env: KubeEnv, expected: str | Mapping[str, str] | None = None
+) -> list[ReleaseHealth]:
+    """The health of every chart's release in ``env``, from helm and the API server.
+
+    ``expected`` is the version every release must run, or one per release (chart name ->
+    version: a partial release's charts run at their own versions).
+    """
     found = helm_deploy.history(root, env)
-    return [_one(env, name, found[name], expected) for name in sorted(found)]
+    return [
+        _one(env, name, found[name], expected.get(name) if isinstance(expected, Mapping)
+             else expected)
+        for name in sorted(found)
+    ]  # fmt: skip
 
 
 def live_images(root: Path, env: KubeEnv, released: Collection[str]) -> dict[str, str]:

@@ -10,6 +10,7 @@ lists both, so the helm pins, the pilot and terraform deploy every image by dige
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 from releasekit.build.images import connect, specs
 from releasekit.core import git
@@ -19,7 +20,7 @@ from releasekit.core.workspace import Workspace
 from releasekit.publish.registry import remote_digest, split_registry
 from releasekit.release.independent import last_package_release
 
-__all__ = ["KEPT", "kept_images", "released_versions"]
+__all__ = ["KEPT", "chart_versions", "kept_images", "released_versions"]
 
 KEPT = "kept"
 """The status of an image an independent release kept from an earlier release."""
@@ -31,6 +32,28 @@ def released_versions(ws: Workspace, remote: str, package: str) -> list[str]:
     if suffix:
         return []  # tags_for only needs them for its moving tags; a suffix pattern has none
     return git.remote_versions(ws.root, remote, prefix)
+
+
+def chart_versions(ws: Workspace, remote: str, released: Mapping[str, str]) -> dict[str, str]:
+    """Chart name -> the version a deploy of this release runs it at.
+
+    A chart follows the package whose ``chart`` version site it is (release.toml): the
+    package's new version when ``released`` (package -> version) holds it, else the version
+    of its last release (its own tag, else the last lockstep tag), whose chart that release
+    published. A chart whose package was never released is left out.
+    """
+    versions = {}
+    for site in ws.manifest.sites:
+        if site.kind != "chart":
+            continue
+        chart = Path(site.file).parent.name
+        if site.package in released:
+            versions[chart] = released[site.package]
+            continue
+        _, last = last_package_release(ws, site.package, remote)
+        if last is not None:
+            versions[chart] = last
+    return versions
 
 
 def kept_images(

@@ -37,6 +37,7 @@ __all__ = [
     "environment",
     "release_remote",
     "restore_interrupted_prepare",
+    "single_version_deploys",
     "tools_present",
 ]
 
@@ -51,6 +52,19 @@ def tools_present() -> None:
             f"Missing tools: {', '.join(missing)}. Run `scripts/setup.sh` as root, or see "
             "`invoke doctor` for how to install each."
         )
+
+
+def single_version_deploys(env: dict[str, Any]) -> list[str]:
+    """The ways environment ``env`` deploys that run one version of everything, so a release
+    of some packages only cannot deploy there: GitOps (its desired state names every chart at
+    the release's version) and the compose pilot (one ``IRONCAGE_VERSION`` for every service).
+    """
+    found = []
+    if env.get("deploy"):
+        found.append(f"{env['deploy']} (every chart at the release's version)")
+    if env.get("compose"):
+        found.append("the compose pilot (docker/compose.yaml: one IRONCAGE_VERSION)")
+    return found
 
 
 def environment(ws: Workspace, name: str) -> dict[str, Any]:

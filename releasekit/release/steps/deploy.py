@@ -6,15 +6,31 @@ from pathlib import Path
 
 from releasekit.core.artifact import IMAGES_FILE
 from releasekit.core.errors import ReleaseError
-from releasekit.deploy import cluster, git_http, gitops, gitops_env, kube_env, pilot, rollout
+from releasekit.deploy import (
+    cluster,
+    git_http,
+    gitops,
+    gitops_env,
+    helm_partial,
+    kube_env,
+    pilot,
+    rollout,
+)
 from releasekit.deploy import helm as helm_deploy
 from releasekit.deploy import terraform as infra
 from releasekit.publish import third_party
 from releasekit.publish.trust import trust_of
+from releasekit.release import kept
 from releasekit.release.context import Context
 from releasekit.release.steps.base import Step, environment
 
 __all__ = ["Deploy", "Health"]
+
+
+def chart_versions(ctx: Context) -> dict[str, str]:
+    """Policy independent: chart -> the version it runs at (released, else last released)."""
+    released = {str(e["package"]): str(e["new"]) for e in ctx.plan}
+    return kept.chart_versions(ctx.ws, ctx.dest.git_remote, released)
 
 
 class Deploy(Step):
@@ -54,7 +70,15 @@ class Deploy(Step):
             kenv = kube_env.resolve(ws.root, ctx.opts.env)
             if kenv.local_root is not None:
                 cluster.up(kenv.local_root)
-            upgrades = helm_deploy.plan(ws.root, kenv, new, target.chart_registry, target.registry)
+            if ctx.plan:
+                upgrades = helm_partial.plan_charts(
+                    ws.root, kenv, new, chart_versions(ctx), target.chart_registry,
+                    target.registry,
+                )  # fmt: skip
+            else:
+                upgrades = helm_deploy.plan(
+                    ws.root, kenv, new, target.chart_registry, target.registry
+                )
             trust = trust_of(ws.root, target)
             outcomes = helm_deploy.deploy(ws.root, kenv, upgrades, say=ctx.progress, trust=trust)
             done.append(
@@ -107,7 +131,8 @@ class Health(Step):
                 genv = gitops_env.resolve(ctx.root, ctx.opts.env)
                 kenv = kube_env.KubeEnv(genv.name, genv.values, genv.namespace, genv.kube,
                                         genv.local_root)  # fmt: skip
-            releases = rollout.check(ctx.root, kenv, ctx.version)
+            expected = chart_versions(ctx) if ctx.plan else ctx.version
+            releases = rollout.check(ctx.root, kenv, expected)
             problems = [p for r in releases for p in r.problems]
             if problems:
                 raise ReleaseError(

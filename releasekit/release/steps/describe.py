@@ -10,6 +10,7 @@ from releasekit.publish import charts
 from releasekit.release.context import Context
 from releasekit.release.independent import PackageRelease
 from releasekit.release.plan import release_message
+from releasekit.release.preflight import single_version_deploys
 from releasekit.release.steps.base import environment
 
 __all__ = ["describe"]
@@ -107,10 +108,16 @@ def _describe_packages(ctx: Context) -> list[str]:
     )
     lines.append(f"report dist/{ctx.version}/release.json, RELEASE_NOTES.md, SHA256SUMS")
     env = environment(ctx)
-    deploys = [k for k in ("helm", "compose") if env.get(k)]
-    if deploys:
+    refused = single_version_deploys(env)
+    if refused:
         lines.append(
-            f"note: environment `{ctx.opts.env}` deploys with {' and '.join(deploys)}: an "
-            "independent release refuses it; release with --env none"
+            f"note: environment `{ctx.opts.env}` deploys with {' and '.join(refused)}: an "
+            "independent release refuses it; release into a helm or terraform-only "
+            "environment, or with --env none"
+        )
+    elif env.get("helm"):
+        lines.append(
+            f"helm {env['helm']}: every chart, each at its package's version (released, else "
+            f"last released), images pinned by dist/{ctx.version}/images.json"
         )
     return lines

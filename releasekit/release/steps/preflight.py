@@ -77,14 +77,14 @@ def _choose_packages(ctx: Context, remote: str | None) -> None:
             "last release (files no package owns, such as uv.lock or CI, release nothing). "
             "Pass --package NAME --part P to release one anyway."
         )
-    deploys = [k for k in ("helm", "compose") if checks.environment(ctx.ws, opts.env).get(k)]
-    if deploys and not opts.dry_run:
+    refused = checks.single_version_deploys(checks.environment(ctx.ws, opts.env))
+    if refused and not opts.dry_run:
         raise ReleaseError(
-            f"Environment `{opts.env}` deploys with {' and '.join(deploys)}, which runs one "
-            f"version of every chart and service; an independent release ({planned.release_id}) "
-            "publishes only what changed. Release with `--env none` (or an environment of "
-            "terraform only): images.json of the release pins every image, the kept ones at "
-            "their last release's digest."
+            f"Environment `{opts.env}` deploys with {' and '.join(refused)}, which "
+            f"runs every image at one version; an independent release ({planned.release_id}) "
+            "has one version per package. Release into an environment that deploys with "
+            "helm (every chart at its package's last released version, every image pinned "
+            "by images.json) or with terraform only, or with `--env none`."
         )
     for release in planned.releases:
         check_tag(ctx.root, release.tag, remote)
