@@ -61,9 +61,9 @@ def single_version_deploys(env: dict[str, Any]) -> list[str]:
     """
     found = []
     if env.get("deploy"):
-        found.append(f"{env['deploy']} (every chart at the release's version)")
+        found.append(f"{env['deploy']} (its desired state: every chart at one version)")
     if env.get("compose"):
-        found.append("the compose pilot (docker/compose.yaml: one IRONCAGE_VERSION)")
+        found.append("compose (the pilot: one IRONCAGE_VERSION for every service)")
     return found
 
 
