@@ -78,7 +78,7 @@ def test_every_chart_deploys_at_its_version_with_every_image_pinned(root: Path) 
 
 def test_a_chart_whose_package_never_released_is_refused(root: Path) -> None:
     env = kube_env.resolve(root, "cluster")
-    with pytest.raises(PublishError, match="control-panel .* has no released version"):
+    with pytest.raises(PublishError, match=r"control-panel .* has no released version"):
         helm_partial.plan_charts(
             root, env, RELEASE, {"agent-runtime": "0.4.1"}, "oci://127.0.0.1:5999/charts"
         )
