@@ -4,11 +4,12 @@ The copy (at 0.1.0) is released once under lockstep (0.2.0: every package, every
 then switched to ``independent``. A ``fix(marketing-site)`` commit then releases only
 marketing-site: its site tarball and image, tagged ``marketing-site-v0.2.1`` with the release
 commit in one atomic push; nothing reaches the index, no other image tag moves, and the
-release's images.json still pins every image (the others at their 0.2.0 digests), so a
-deploy of it runs a complete set. A ``feat(sandbox)`` commit then releases sandbox (minor)
-and its dependents agent-runtime and cli (patch, pins rewritten), killed after every step
-and resumed, then run again without its state: each file reaches the index once, one tag
-per package.
+release's images.json still pins every image (the others at their 0.2.0 digests), and its
+deploy into the local cluster runs a complete set: both charts, at the 0.2.0 their packages
+last released (pulled from the sandbox's chart registry), every image by its digest. A
+``feat(sandbox)`` commit then releases sandbox (minor) and its dependents agent-runtime and
+cli (patch, pins rewritten), killed after every step and resumed, then run again without its
+state: each file reaches the index once, one tag per package.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from releasekit.deploy import kube_env, rollout
 from tests.e2e.test_release import IMAGES, Repo, _index, git, sandbox_repo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
@@ -40,13 +42,13 @@ def _tags(host: str) -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def released(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
     r = sandbox_repo(
-        tmp_path_factory.mktemp("e2e-independent-release"), "docker-registry", "terraform"
+        tmp_path_factory.mktemp("e2e-independent-release"), "docker-registry", "terraform", "helm"
     )
-    r.invoke("sandbox.up")
+    r.invoke("sandbox.up", "--cluster")
     r.invoke("release", "--yes", "--env", "none")
     manifest = r.path / "release.toml"
     text = manifest.read_text().replace('policy = "lockstep"', 'policy = "independent"')
-    manifest.write_text(f'{text}\n[environments.records]\nterraform = "local"\n')
+    manifest.write_text(text)
     git(r.path, "commit", "-qam", "chore: release each package on its own")
     yield r
     r.invoke("sandbox.down", "--purge", ok=False)
@@ -58,7 +60,7 @@ def test_a_fix_of_the_site_releases_only_the_site(released: Repo) -> None:
     before = json.loads((repo.path / "dist/0.2.0/images.json").read_text())
     tags, index = _tags(host), _index(repo)
     repo.commit("packages/marketing-site/README.md", "fix(marketing-site): a typo")
-    out = repo.invoke("release", "--yes", "--env", "records").stdout
+    out = repo.invoke("release", "--yes", "--env", "cluster").stdout
     assert RELEASE_ID in out
 
     remote = repo.path / ".sandbox/remote.git"
@@ -93,6 +95,16 @@ def test_a_fix_of_the_site_releases_only_the_site(released: Repo) -> None:
         cwd=repo.path, check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
     assert json.loads(deployed) == {name: pin["digest"] for name, pin in images.items()}
+    # Every chart runs, each at its package's last release, every image at its digest.
+    env = kube_env.resolve(repo.path, "cluster")
+    health = rollout.check(repo.path, env, {"agent-runtime": "0.2.0", "control-panel": "0.2.0"})
+    assert [(h.release, h.version, h.ok) for h in health] == [
+        ("agent-runtime", "0.2.0", True),
+        ("control-panel", "0.2.0", True),
+    ]
+    charted = {"agent-runtime", "control-panel-api", "control-panel-web"}
+    live = rollout.live_images(repo.path, env, charted)
+    assert live == {name: before[name]["digest"] for name in charted}
 
     record: dict[str, Any] = json.loads((folder / "release.json").read_text())
     assert record["version"] == RELEASE_ID
