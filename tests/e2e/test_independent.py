@@ -94,3 +94,13 @@ def test_an_environment_that_deploys_every_service_is_refused_first(indep: Repo)
     assert (git(indep.path, "rev-parse", "HEAD"), _refs(indep)) == (head, refs)
     assert git(indep.path, "status", "--porcelain") == ""
     assert not (indep.path / "build/release/state.json").exists()
+
+
+def test_a_partial_release_plans_every_chart_for_a_helm_environment(indep: Repo) -> None:
+    out = indep.invoke("release", "--dry-run", "--package", "marketing-site", "--env", "cluster")
+    assert "helm dev: every chart, each at its package's version" in out.stdout
+    head, refs = git(indep.path, "rev-parse", "HEAD"), _refs(indep)
+    proc = indep.invoke("release", "--yes", "--package", "marketing-site", "--env", "dev", ok=False)
+    assert proc.returncode != 0
+    assert "Environment `dev` deploys with gitops" in proc.stdout + proc.stderr
+    assert (git(indep.path, "rev-parse", "HEAD"), _refs(indep)) == (head, refs)
