@@ -122,4 +122,30 @@ def status(c: Context, env: str | None = None, json: bool = False) -> None:
         console.print(table)
 
 
-ns = Collection("gitops", status)
+@task(
+    help={
+        "env": "The environment (a [environments.NAME] of release.toml).",
+        "output": "Also append `deploy=gitops|helm` to this file (GitHub Actions: $GITHUB_OUTPUT).",
+    }
+)
+def route(c: Context, env: str, output: str | None = None) -> None:
+    """How ENV deploys: `gitops` (a commit Flux applies) or `helm` (the charts pushed to it)."""
+    from pathlib import Path
+
+    from releasekit.deploy import gitops_env, kube_env
+
+    with reported():
+        root = find_root()
+        if env in gitops_env.gitops_environments(root):
+            how = gitops_env.GITOPS
+            gitops_env.resolve(root, env)
+        else:
+            how = "helm"
+            kube_env.resolve(root, env)
+        console.print(how)
+        if output:
+            with Path(output).open("a", encoding="utf-8") as sink:
+                sink.write(f"deploy={how}\n")
+
+
+ns = Collection("gitops", status, route)
