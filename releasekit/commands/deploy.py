@@ -24,6 +24,7 @@ from releasekit.commands._common import (
     reported,
     trust,
 )
+from releasekit.commands.gitops import PULL_REQUEST_HELP
 
 if TYPE_CHECKING:
     from releasekit.deploy import helm as helm_deploy
@@ -88,6 +89,19 @@ def _chart_registry(root: Path, env: kube_env.KubeEnv, registry: str | None) -> 
     return None
 
 
+def _charts_at(root: Path, target: str, registry: str | None) -> str:
+    """--registry, else the chart registry of ``target`` (the running sandbox's for sandbox)."""
+    from releasekit.core import manifest
+    from releasekit.deploy import testbed
+    from releasekit.publish import targets
+
+    if registry:
+        return registry
+    if target == targets.SANDBOX:
+        return testbed.running(root).registry_host
+    return targets.resolve(manifest.load(root), target, None, credentials=False).chart_registry
+
+
 @task(
     help={
         "env": "Environment: pilot (default; docker compose on this host), cluster (the "
@@ -104,6 +118,7 @@ def _chart_registry(root: Path, env: kube_env.KubeEnv, registry: str | None) -> 
         "of release.toml; every image digest must be signed by its key.",
         "key": "The release's public key (a file, or env://VAR holding it) to check image "
         "signatures with (default: the sandbox's, or the public half of the target's signing key).",
+        "pull_request": PULL_REQUEST_HELP,
     }
 )
 def deploy(
@@ -116,6 +131,7 @@ def deploy(
     json: bool = False,
     target_: str = "sandbox",
     key: str | None = None,
+    pull_request: bool = False,
 ) -> None:
     """Deploy a released version (a GitOps environment by commit, waited for until Flux runs it)."""
     from releasekit.commands.gitops import show_applied
@@ -131,10 +147,12 @@ def deploy(
         checked = trust(root, target_, key)
         if env in gitops_env.gitops_environments(root):
             genv = gitops_env.resolve(root, env)
-            charts_at = registry or testbed.running(root).registry_host
-            desired = gitops.plan(root, target, charts_at, registry, checked.access)
+            desired = gitops.plan(root, target, _charts_at(root, target_, registry), registry,
+                                  checked.access)  # fmt: skip
             with release_lock(root):
-                show_applied(gitops.release(root, genv, desired, checked, err_console.print), json)
+                applied = gitops.release(root, genv, desired, checked, err_console.print,
+                                         pull_request=pull_request)  # fmt: skip
+            show_applied(applied, json)
             return
         if kenv is None:
             where = registry or testbed.running(root).registry_host
@@ -214,9 +232,13 @@ def health(
         "to": "Version to return to (default: the previous healthy one; on Kubernetes each "
         "release's previous version).",
         "json": "Print the deployment record as JSON.",
+        "pull_request": PULL_REQUEST_HELP,
     }
 )
-def rollback(c: Context, env: str = PILOT, to: str | None = None, json: bool = False) -> None:
+def rollback(
+    c: Context, env: str = PILOT, to: str | None = None, json: bool = False,
+    pull_request: bool = False,
+) -> None:  # fmt: skip
     """Return to the previous healthy version (or --to one); a GitOps environment by commit."""
     from releasekit.commands.gitops import show_applied
     from releasekit.deploy import gitops, gitops_env, pilot
@@ -227,7 +249,8 @@ def rollback(c: Context, env: str = PILOT, to: str | None = None, json: bool = F
         if env in gitops_env.gitops_environments(root):
             genv = gitops_env.resolve(root, env)
             with release_lock(root):
-                applied = gitops.rollback(root, genv, err_console.print, to)
+                applied = gitops.rollback(root, genv, err_console.print, to,
+                                          pull_request=pull_request)  # fmt: skip
             show_applied(applied, json)
             return
         kenv = _kube(root, env)

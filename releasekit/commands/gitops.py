@@ -22,16 +22,29 @@ from releasekit.commands._common import (
 if TYPE_CHECKING:
     from releasekit.deploy import gitops
 
-__all__ = ["ns", "promote", "show_applied"]
+__all__ = ["PULL_REQUEST_HELP", "ns", "promote", "show_applied"]
 
 # A literal copy of releasekit.deploy.gitops.DEFAULT_TIMEOUT (listing tasks imports no engine).
 DEFAULT_TIMEOUT = 300
+PULL_REQUEST_HELP = (
+    "Commit to a branch of its own and open a pull request into the environment's branch "
+    "(GitHub repositories, with the environment's token) instead of pushing; Flux is not "
+    "waited for."
+)
 
 
-def show_applied(applied: gitops.Applied, json: bool) -> None:
-    """The commit Flux applied and each HelmRelease, as a table (or JSON)."""
+def show_applied(applied: gitops.Outcome, json: bool) -> None:
+    """The commit Flux applied and each HelmRelease, as a table (or JSON); or the pull request."""
     from rich.table import Table
 
+    from releasekit.deploy.gitops_pr import Proposal
+
+    if isinstance(applied, Proposal):
+        if json:
+            emit_json(applied.to_json())
+        else:
+            console.print(f"[green]proposed[/] {applied.env} {applied.version}: {applied.url}")
+        return
     if json:
         emit_json({"env": applied.env, "commit": applied.commit, "version": applied.version,
                    "changed": applied.changed, "flux": applied.observed.to_json()})  # fmt: skip
@@ -55,12 +68,13 @@ def show_applied(applied: gitops.Applied, json: bool) -> None:
         "target": "Target whose registry holds the release (default: sandbox).",
         "timeout": "Seconds to wait for Flux to report every HelmRelease Ready.",
         "json": "Print the result as JSON.",
+        "pull_request": PULL_REQUEST_HELP,
     },
 )
 def promote(
     c: Context, from_: str = "", to: str = "", version: str | None = None, yes: bool = False,
     key: str | None = None, target: str = "sandbox", timeout: int = DEFAULT_TIMEOUT,
-    json: bool = False,
+    json: bool = False, pull_request: bool = False,
 ) -> None:  # fmt: skip
     """Copy exactly the versions and digests one environment runs into another, as one commit."""
     from releasekit.deploy import gitops, gitops_env
@@ -75,7 +89,7 @@ def promote(
         with release_lock(root):
             checked = trust(root, target, key)
             applied = gitops.promote(root, source, dest, checked, err_console.print, version,
-                                     timeout)  # fmt: skip
+                                     timeout, pull_request)  # fmt: skip
         show_applied(applied, json)
 
 
@@ -108,4 +122,30 @@ def status(c: Context, env: str | None = None, json: bool = False) -> None:
         console.print(table)
 
 
-ns = Collection("gitops", status)
+@task(
+    help={
+        "env": "The environment (a [environments.NAME] of release.toml).",
+        "output": "Also append `deploy=gitops|helm` to this file (GitHub Actions: $GITHUB_OUTPUT).",
+    }
+)
+def route(c: Context, env: str, output: str | None = None) -> None:
+    """How ENV deploys: `gitops` (a commit Flux applies) or `helm` (the charts pushed to it)."""
+    from pathlib import Path
+
+    from releasekit.deploy import gitops_env, kube_env
+
+    with reported():
+        root = find_root()
+        if env in gitops_env.gitops_environments(root):
+            how = gitops_env.GITOPS
+            gitops_env.resolve(root, env)
+        else:
+            how = "helm"
+            kube_env.resolve(root, env)
+        console.print(how)
+        if output:
+            with Path(output).open("a", encoding="utf-8") as sink:
+                sink.write(f"deploy={how}\n")
+
+
+ns = Collection("gitops", status, route)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 from releasekit.core.errors import PreflightError, ReleaseError
 from releasekit.core.run import run
@@ -49,6 +50,9 @@ class Tool:
     minimum: str | None = None
     part: str = ""
     """The part of `scripts/setup.sh --with` that installs it ("" for the base)."""
+    version_in_name: bool = False
+    """The command has no version flag: ``version_argv`` only shows it runs, and the version
+    is in the name of the file it links to (``<name>-vX.Y.Z``, as its build script names it)."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,12 @@ class Check:
         """Why the tool cannot be used, with the fix; None when it can."""
         if self.path is None:
             return f"`{self.tool.name}` is missing. {self.tool.install}"
+        if self.version is None and self.tool.version_in_name:
+            return (
+                f"`{self.tool.name}` at {self.path} does not tell its version: it neither "
+                f"links to a file named {self.tool.name}-vX.Y.Z nor answers "
+                f"`{' '.join(self.tool.version_argv)}`. {self.tool.install}"
+            )
         if self.version is None:
             asked = " ".join(self.tool.version_argv)
             return (
@@ -95,6 +105,25 @@ def older_than(version: str, minimum: str) -> bool:
         return tuple(int(p) for p in found.group(1).split(".")) if found else (0,)
 
     return parts(version) < parts(minimum)
+
+
+# Flux v2.9.2, as scripts/build-flux.sh pins it: each controller's CRDs are of its version.
+_FLUX = (("source-controller", "1.9.3"), ("kustomize-controller", "1.9.3"),
+         ("helm-controller", "1.6.2"))  # fmt: skip
+
+
+def _flux(name: str, version: str) -> Tool:
+    return Tool(
+        name,
+        (name, "--help"),
+        "GitOps: Flux's controller in the local cluster (invoke cluster.up), applying the "
+        "environments' desired state",
+        f"{_setup('cluster')} scripts/build-flux.sh: it builds Flux v2.9.2's controllers "
+        "from the Go module proxy (about 4 minutes the first time), with their CRDs.",
+        minimum=version,
+        part="cluster",
+        version_in_name=True,
+    )
 
 
 TOOLS: tuple[Tool, ...] = (
@@ -182,6 +211,7 @@ TOOLS: tuple[Tool, ...] = (
     ),
     Tool("kube-scheduler", ("kube-scheduler", "--version"), *_CLUSTER, part="cluster"),
     Tool("kwok", ("kwok", "--version"), *_CLUSTER, part="cluster"),
+    *(_flux(name, version) for name, version in _FLUX),
     Tool(
         "terraform",
         ("terraform", "version"),
@@ -262,7 +292,7 @@ TASK_TOOLS: dict[str, tuple[str, ...]] = {
     "verify": ("cosign", "helm"),
     "sandbox": ("docker-registry", "pypi-server", "git"),
     "deploy": ("docker", "docker-compose", "helm"),
-    "cluster": ("openssl", *_KUBE),
+    "cluster": ("openssl", *_KUBE, *(name for name, _ in _FLUX)),
     "helm.deploy": ("helm",),
     "tf.plan": ("terraform",),
     "tf.apply": ("terraform",),
@@ -291,6 +321,11 @@ def check_tool(tool: Tool) -> Check:
         return Check(tool, path, None)
     if result.returncode != 0:
         return Check(tool, path, None)
+    if tool.version_in_name:
+        named = re.fullmatch(rf"{re.escape(tool.name)}-v?(\d+\.\d+\.\d+\S*)",
+                             Path(path).resolve().name)  # fmt: skip
+        runs = f"Usage of {tool.name}" in result.stdout + result.stderr
+        return Check(tool, path, named.group(1) if named and runs else None)
     text = result.stdout + result.stderr
     match = re.search(r"v?(\d+\.\d+(?:\.\d+)?[^\s,\"]*)", text)
     return Check(tool, path, match.group(1) if match else text.strip().splitlines()[0])

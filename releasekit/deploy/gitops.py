@@ -18,7 +18,7 @@ from pathlib import Path
 
 from releasekit.core import manifest
 from releasekit.core.errors import PreflightError, PublishError
-from releasekit.deploy import cluster, git_http, gitops_flux
+from releasekit.deploy import cluster, git_http, gitops_flux, gitops_pr
 from releasekit.deploy.gitops_env import GitOpsEnv
 from releasekit.deploy.gitops_layout import DESIRED_FILE, ChartPin, Desired, read, render
 from releasekit.deploy.gitops_repo import Checkout, checkout
@@ -28,8 +28,8 @@ from releasekit.publish.charts import chart_repo, find_charts
 from releasekit.publish.trust import Trust, verify_images
 
 __all__ = [
-    "DEFAULT_TIMEOUT", "Applied", "desired_of", "plan", "promote", "release", "repository_url",
-    "rollback", "verify",
+    "DEFAULT_TIMEOUT", "Applied", "Outcome", "desired_of", "plan", "promote", "release",
+    "repository_url", "rollback", "verify",
 ]  # fmt: skip
 
 DEFAULT_TIMEOUT = 300.0
@@ -45,6 +45,10 @@ class Applied:
     version: str
     observed: gitops_flux.Observed
     changed: bool = True
+
+
+Outcome = Applied | gitops_pr.Proposal
+"""Converged in the cluster, or (``pull_request``) proposed as a pull request."""
 
 
 def repository_url(root: Path, env: GitOpsEnv) -> str:
@@ -112,7 +116,9 @@ def _public_key(trust: Trust) -> str:
     return trust.public.read_text(encoding="ascii")
 
 
-def _open(root: Path, env: GitOpsEnv) -> tuple[Checkout, str]:
+def _open(root: Path, env: GitOpsEnv, pull_request: bool = False) -> tuple[Checkout, str]:
+    if pull_request:
+        gitops_pr.github_repository(env)
     _require_flux(env)
     url = repository_url(root, env)
     return checkout(root, url, env.branch, env.token()), url
@@ -122,6 +128,18 @@ def desired_of(copy: Checkout, env: GitOpsEnv, ref: str = "HEAD") -> Desired | N
     """What ``env`` is meant to run at ``ref`` of the repository (None: nothing yet)."""
     text = copy.show(ref, f"{env.path}/{DESIRED_FILE}")
     return read(text) if text is not None else None
+
+
+def _finish(
+    root: Path, env: GitOpsEnv, copy: Checkout, url: str, desired: Desired, commit: str | None,
+    timeout: float, say: Say, proposal: str,
+) -> Outcome:  # fmt: skip
+    """Push and converge the commit, or (a ``proposal`` title) open it as a pull request."""
+    if proposal and commit:
+        made = gitops_pr.propose(copy, env, desired.version, commit, proposal)
+        say(f"{env.name}: pushed {commit[:12]} to {made.branch}; pull request {made.url}")
+        return made
+    return _converge(root, env, copy, url, desired, commit, timeout, say)
 
 
 def _converge(
@@ -139,15 +157,16 @@ def _converge(
 
 def release(
     root: Path, env: GitOpsEnv, desired: Desired, trust: Trust, say: Say,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> Applied:  # fmt: skip
-    """Check, commit, push and converge ``desired`` in ``env``."""
+    timeout: float = DEFAULT_TIMEOUT, pull_request: bool = False,
+) -> Outcome:  # fmt: skip
+    """Check, commit, push and converge ``desired`` in ``env`` (or propose it)."""
+    copy, url = _open(root, env, pull_request)
     verify(root, env, desired, trust, say)
-    copy, url = _open(root, env)
     files = render(root, env, desired, _public_key(trust))
     message = f"deploy({env.name}): ironcage {desired.version}"
     commit = copy.write(env.path, files, message)
-    return _converge(root, env, copy, url, desired, commit, timeout, say)
+    return _finish(root, env, copy, url, desired, commit, timeout, say,
+                   message if pull_request else "")  # fmt: skip
 
 
 def _running(copy: Checkout, env: GitOpsEnv, desired: Desired) -> list[str]:
@@ -169,15 +188,15 @@ def _running(copy: Checkout, env: GitOpsEnv, desired: Desired) -> list[str]:
 
 def promote(
     root: Path, source: GitOpsEnv, dest: GitOpsEnv, trust: Trust, say: Say,
-    version: str | None = None, timeout: float = DEFAULT_TIMEOUT,
-) -> Applied:  # fmt: skip
+    version: str | None = None, timeout: float = DEFAULT_TIMEOUT, pull_request: bool = False,
+) -> Outcome:  # fmt: skip
     """Copy exactly what ``source`` runs into ``dest`` as one commit, then converge it."""
     if source.repository != dest.repository or source.branch != dest.branch:
         raise PreflightError(
             f"{source.describe()} and {dest.describe()} are in different repositories or "
             "branches: promote between environments of one GitOps repository."
         )
-    copy, url = _open(root, dest)
+    copy, url = _open(root, dest, pull_request)
     desired = desired_of(copy, source)
     if desired is None:
         raise PublishError(
@@ -200,15 +219,16 @@ def promote(
                    _public_key(trust))  # fmt: skip
     message = f"promote({dest.name}): ironcage {desired.version} from {source.name}"
     commit = copy.write(dest.path, files, message)
-    return _converge(root, dest, copy, url, desired, commit, timeout, say)
+    return _finish(root, dest, copy, url, desired, commit, timeout, say,
+                   message if pull_request else "")  # fmt: skip
 
 
 def rollback(
     root: Path, env: GitOpsEnv, say: Say, to: str | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
-) -> Applied:  # fmt: skip
+    timeout: float = DEFAULT_TIMEOUT, pull_request: bool = False,
+) -> Outcome:  # fmt: skip
     """Return ``env`` to its state before its last change (or when it ran ``to``), by commit."""
-    copy, url = _open(root, env)
+    copy, url = _open(root, env, pull_request)
     history = copy.log(env.path)
     current = desired_of(copy, env)
     if current is None or not history:
@@ -228,4 +248,5 @@ def rollback(
     commit, subject, state = target
     message = f"rollback({env.name}): ironcage {state.version} (the state of {commit[:12]})"
     made = copy.restore(env.path, commit, message)
-    return _converge(root, env, copy, url, state, made, timeout, say)
+    return _finish(root, env, copy, url, state, made, timeout, say,
+                   message if pull_request else "")  # fmt: skip

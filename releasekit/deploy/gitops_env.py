@@ -9,7 +9,7 @@ An environment deploys by commit when its table says ``deploy = "gitops"``::
     path = "clusters/dev"       # default clusters/<name>
     helm = "dev"                # values file of each chart: helm/<chart>/values-<helm>.yaml
     flux = "local"              # Flux of the sandbox's cluster; leave out for KUBECONFIG's
-    token_env = "GH_TOKEN"      # https only: the variable holding the token that pushes
+    token_env = "ENVIRONMENTS_TOKEN"  # https only: the variable holding the token that pushes
     timeout = "2m"              # how long helm-controller waits for a rollout before remediating
 
 Its charts run in namespace ``ironcage-<name>``; Flux (one GitRepository and one

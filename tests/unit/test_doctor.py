@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,3 +80,73 @@ def test_doctor_for_a_task_lists_only_its_tools(tmp_path: Path) -> None:
     rows = json.loads(result.stdout)
     assert [row["tool"] for row in rows] == ["terraform"]
     assert "scripts/setup.sh --with terraform" in rows[0]["install"]
+
+
+FLUX = ("source-controller", "kustomize-controller", "helm-controller")
+
+
+def _controller(folder: Path, name: str, file_name: str) -> None:
+    """A command ``name`` linked to ``file_name`` that answers --help as the controllers do."""
+    folder.mkdir(exist_ok=True)
+    binary = folder / file_name
+    binary.write_text(f'#!/bin/sh\necho "Usage of {name}:" >&2\n')
+    binary.chmod(0o755)
+    if file_name != name:
+        (folder / name).symlink_to(binary)
+
+
+def _flux_tool(name: str) -> doctor.Tool:
+    return next(t for t in doctor.TOOLS if t.name == name)
+
+
+def test_the_flux_controllers_are_pinned_as_their_build_script_pins_them() -> None:
+    script = (REPO / "scripts" / "build-flux.sh").read_text()
+    pinned = dict(re.findall(r'^\s+"([a-z-]+-controller) (v[\d.]+)"$', script, re.MULTILINE))
+    assert set(pinned) == set(FLUX)
+    for name in FLUX:
+        tool = _flux_tool(name)
+        assert f"v{tool.minimum}" == pinned[name]
+        assert tool.part == "cluster" and "scripts/build-flux.sh" in tool.install
+    assert set(FLUX) <= set(doctor.TASK_TOOLS["cluster"])
+
+
+def test_a_flux_controller_tells_its_version_by_the_file_it_links_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = tmp_path / "cache"
+    _controller(cache, "source-controller", "source-controller-v1.9.3")
+    _controller(cache, "helm-controller", "helm-controller-v1.5.0")
+    _controller(cache, "kustomize-controller", "kustomize-controller")
+    monkeypatch.setenv("PATH", str(cache))
+
+    found = doctor.check_tool(_flux_tool("source-controller"))
+    assert (found.ok, found.version, found.problem) == (True, "1.9.3", None)
+
+    old = doctor.check_tool(_flux_tool("helm-controller"))
+    assert not old.ok and old.too_old and old.version == "1.5.0"
+    assert "older than the 1.6.2" in (old.problem or "")
+
+    unnamed = doctor.check_tool(_flux_tool("kustomize-controller"))
+    assert not unnamed.ok and unnamed.version is None
+    assert "kustomize-controller-vX.Y.Z" in (unnamed.problem or "")
+    assert "scripts/build-flux.sh" in (unnamed.problem or "")
+
+
+def test_a_missing_flux_controller_names_its_build_script(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))
+    missing = doctor.check_tool(_flux_tool("helm-controller"))
+    assert missing.path is None and not missing.ok
+    problem = missing.problem or ""
+    assert "`helm-controller` is missing" in problem
+    assert "scripts/setup.sh --with cluster" in problem and "scripts/build-flux.sh" in problem
+
+
+def test_doctor_lists_the_flux_controllers_with_the_cluster(tmp_path: Path) -> None:
+    result = _doctor(tmp_path, "--task", "cluster", "--json")
+    assert result.returncode != 0
+    rows = {row["tool"]: row for row in json.loads(result.stdout)}
+    for name in FLUX:
+        assert rows[name]["ok"] is False and rows[name]["path"] is None
+        assert "scripts/build-flux.sh" in rows[name]["install"]

@@ -108,6 +108,8 @@ class Deploy(Step):
         desired = gitops.plan(root, ctx.version, target.chart_registry, target.registry,
                               trust.access)  # fmt: skip
         applied = gitops.release(root, genv, desired, trust, ctx.say)
+        if not isinstance(applied, gitops.Applied):
+            raise AssertionError("a release without pull_request converges or raises")
         ready = ", ".join(r.name for r in applied.observed.releases)
         return f"gitops {genv.name}: {applied.commit[:12]} applied by Flux, {ready} Ready"
 

@@ -188,13 +188,14 @@ def test_no_job_builds_the_cluster_unless_its_sessions_start_one() -> None:
     ]
 
 
-@pytest.mark.parametrize("name", ["plan", "apply"])
+@pytest.mark.parametrize("name", ["plan", "apply", "gitops"])
 def test_deploy_jobs_get_cloud_credentials_through_oidc_first(name: str) -> None:
     job = _load("deploy.yml")["jobs"][name]
     assert job["permissions"]["id-token"] == "write"
     (credentials,) = _uses(job, AWS_CREDENTIALS)
     given = job["steps"][credentials]["with"]
-    role = {"plan": "${{ vars.CLOUD_PLAN_ROLE }}", "apply": "${{ vars.CLOUD_ROLE }}"}[name]
+    role = {"plan": "${{ vars.CLOUD_PLAN_ROLE }}", "apply": "${{ vars.CLOUD_ROLE }}",
+            "gitops": "${{ vars.CLOUD_ROLE }}"}[name]  # fmt: skip
     assert given["role-to-assume"] == role
     assert given["aws-region"] == "${{ vars.CLOUD_REGION }}"
     cloud = [
@@ -208,7 +209,9 @@ def test_deploy_jobs_get_cloud_credentials_through_oidc_first(name: str) -> None
 def test_the_plan_role_is_trusted_for_the_branch_and_the_apply_role_for_the_environment() -> None:
     jobs = _load("deploy.yml")["jobs"]
     assert "environment" not in jobs["plan"]
-    assert jobs["plan"]["if"] == "github.ref == 'refs/heads/main'"
+    assert jobs["plan"]["if"].startswith("github.ref == 'refs/heads/main' && ")
+    assert jobs["gitops"]["if"].startswith("github.ref == 'refs/heads/main' && ")
+    assert jobs["gitops"]["environment"]["name"] == "${{ inputs.environment }}"
     assert jobs["apply"]["environment"]["name"] == "${{ inputs.environment }}"
     tasks = [a[1] for a in _runs(jobs["apply"]) if a[0] == ".venv/bin/invoke"]
     assert tasks.index("tf.apply") < tasks.index("tf.kubeconfig") < tasks.index("helm.deploy")
@@ -223,3 +226,24 @@ def test_setup_without_arguments_installs_every_part() -> None:
     text = (REPO / "scripts" / "setup.sh").read_text()
     assert 'selected="${PARTS[*]}"' in text
     assert Path(REPO / "scripts" / "setup.sh").stat().st_mode & 0o111
+
+
+def test_gitops_environments_deploy_by_commit_and_the_others_by_helm() -> None:
+    jobs = _load("deploy.yml")["jobs"]
+    assert jobs["route"]["outputs"]["deploy"] == "${{ steps.route.outputs.deploy }}"
+    assert jobs["plan"]["if"].endswith("needs.route.outputs.deploy == 'helm'")
+    assert jobs["gitops"]["if"].endswith("needs.route.outputs.deploy == 'gitops'")
+    assert "apply" not in jobs["gitops"]["needs"] and jobs["apply"]["needs"] == "plan"
+    steps = jobs["gitops"]["steps"]
+    committing = [s for s in steps if "invoke deploy" in s.get("run", "") or
+                  "invoke promote" in s.get("run", "")]  # fmt: skip
+    assert len(committing) == 4
+    for step in committing:
+        assert step["env"] == {"ENVIRONMENTS_TOKEN": "${{ secrets.ENVIRONMENTS_TOKEN }}"}
+        pull_request = "--pull-request" in step["run"]
+        assert (f"inputs.how == '{'pull-request' if pull_request else 'push'}'") in step["if"]
+        assert "--key env://RELEASE_PUBLIC_KEY" in step["run"]
+    promotes = [s["run"] for s in committing if "invoke promote" in s["run"]]
+    assert all('--from "$FROM" --to "$ENVIRONMENT" --version "$VERSION" --yes' in r
+               for r in promotes)  # fmt: skip
+    assert jobs["gitops"]["env"]["FROM"] == "${{ inputs.promote_from }}"

@@ -41,6 +41,7 @@ PERMISSIONS = {
     ("release.yml", "build"): {"contents": "read", "packages": "write"},
     ("deploy.yml", "plan"): {"contents": "read", "id-token": "write"},
     ("deploy.yml", "apply"): {"contents": "read", "id-token": "write"},
+    ("deploy.yml", "gitops"): {"contents": "read", "id-token": "write"},
 }
 READ_ONLY = {"contents": "read"}
 
