@@ -12,10 +12,12 @@ The servers themselves are started and stopped by ``releasekit.deploy.testbed_se
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -64,6 +66,7 @@ __all__ = [
 PYPI_USER = "releasekit"
 REGISTRY_PORT = 5555
 PYPI_PORT = 5556
+_PORT_LOCK = Path(tempfile.gettempdir()) / "releasekit-sandbox-ports.lock"
 
 
 @dataclass(frozen=True)
@@ -185,10 +188,14 @@ def _ensure(old: Service | None, start: Callable[[int | None], Service], preferr
             return old
         if owns(old):
             stop(old)
-    for port in (old.port if old else None, preferred):
-        if port is not None and port_free(port):
-            return start(port)
-    return start(None)
+    # Sandboxes of several clones may start at once: one at a time checks a port and starts
+    # on it, so two never take the same free port (the second server would die unseen).
+    with _PORT_LOCK.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        for port in (old.port if old else None, preferred):
+            if port is not None and port_free(port):
+                return start(port)
+        return start(None)
 
 
 def _branch(root: Path) -> str:

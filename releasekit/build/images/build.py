@@ -212,14 +212,19 @@ def request_for(ws: Workspace, planned: ImagePlan, spec: ImageSpec) -> bk.Reques
     base = planned.bases[spec.base_arg]
     args = {**_labels_args(ws, spec, planned.version, planned.epoch), **spec.build_args}
     args[spec.base_arg] = base.ref
-    cache, insecure = "", False
-    if planned.registry is not None and planned.remote_cache:
+    cache, insecure, auth = "", False, None
+    if planned.registry is not None:
         source = planned.registry
-        cache = bk.cache_ref(source.host, source.namespace, spec.name)
-        insecure = buildkit.insecure(source.host)
+        login = source.auth or {}
+        if login.get("username"):
+            user, password = str(login["username"]), str(login.get("password", ""))
+            auth = buildkit.Credentials(source.host, user, password)
+        if planned.remote_cache:
+            cache = bk.cache_ref(source.host, source.namespace, spec.name)
+            insecure = buildkit.insecure(source.host)
     return bk.Request(
         spec, args, planned.epoch, planned.platforms, (planned.layouts[spec.base_arg],),
-        cache, insecure,
+        cache, insecure, auth=auth,
     )  # fmt: skip
 
 

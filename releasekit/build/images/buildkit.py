@@ -14,26 +14,30 @@ daemon (nothing is pulled to parse a Dockerfile) and returns the metadata file's
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import platform as host_arch
 import re
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from releasekit.core.errors import PreflightError, ToolError
-from releasekit.core.run import require_tool, run, spawn
+from releasekit.core.run import register_secret, require_tool, run, spawn
 
 __all__ = [
     "HOST_ENV",
     "STATE_ENV",
+    "Credentials",
     "Daemon",
     "build",
     "config_text",
@@ -49,6 +53,7 @@ __all__ = [
 
 HOST_ENV = "BUILDKIT_HOST"
 STATE_ENV = "RELEASEKIT_BUILDKIT_STATE"
+_SOCKET_MAX = 100
 _SETUP = "Run `scripts/setup.sh --with docker` as root (it runs scripts/build-buildkit.sh)"
 _START_TIMEOUT = 30.0
 _BUILD_TIMEOUT = 3600
@@ -214,11 +219,11 @@ def _start(root: Path, state: Path, registries: Sequence[str]) -> Daemon:
     folder = root / "build" / "buildkit"
     folder.mkdir(parents=True, exist_ok=True)
     socket = folder / "buildkitd.sock"
-    if len(str(socket)) > 100:
-        raise PreflightError(
-            f"The BuildKit socket path {socket} is longer than a unix socket allows. Build "
-            f"from a shorter path, or run buildkitd yourself and set {HOST_ENV}."
-        )
+    if len(str(socket)) > _SOCKET_MAX:
+        # A unix socket path holds about 100 bytes: a deep workspace gets one in the temp
+        # folder, named after the workspace so that two workspaces never share it.
+        digest = hashlib.sha256(str(folder).encode()).hexdigest()[:16]
+        socket = Path(tempfile.gettempdir()) / f"releasekit-buildkitd-{digest}.sock"
     socket.unlink(missing_ok=True)
     address = f"unix://{socket}"
     config = folder / "buildkitd.toml"
@@ -284,6 +289,30 @@ def summary(log: str) -> str:
     return f"{len(steps)} steps, {len(cached & steps)} cached"
 
 
+@dataclass(frozen=True)
+class Credentials:
+    """A registry login for buildctl: host, user and password (never written to a log)."""
+
+    host: str
+    username: str
+    password: str = field(repr=False)
+
+
+@contextlib.contextmanager
+def _docker_config(auth: Credentials | None) -> Iterator[dict[str, str] | None]:
+    """``DOCKER_CONFIG`` naming a private folder whose config.json logs in to ``auth.host``."""
+    if auth is None or not auth.username:
+        yield None
+        return
+    register_secret(auth.password)
+    token = base64.b64encode(f"{auth.username}:{auth.password}".encode()).decode()
+    with tempfile.TemporaryDirectory(prefix="releasekit-buildctl-") as folder:
+        path = Path(folder) / "config.json"
+        path.touch(mode=0o600)
+        path.write_text(json.dumps({"auths": {auth.host: {"auth": token}}}), encoding="utf-8")
+        yield {"DOCKER_CONFIG": folder}
+
+
 def build(
     daemon: Daemon,
     argv: Sequence[str],
@@ -292,16 +321,19 @@ def build(
     log: Path,
     what: str,
     hint: str,
+    auth: Credentials | None = None,
 ) -> dict[str, Any]:
     """Run ``buildctl build ARGV`` on ``daemon``; the metadata file's content.
 
     The ``--progress=plain`` output goes to ``log``; a failure raises ToolError with the
-    tail of it, naming ``what`` failed and ``hint``.
+    tail of it, naming ``what`` failed and ``hint``. ``auth`` logs buildctl in to a registry
+    (its cache and pushes) through a Docker config that exists only during the call.
     """
     metadata.unlink(missing_ok=True)
     full = [_buildctl(), "--addr", daemon.address, "build", "--progress=plain", *argv]
     full += ["--metadata-file", str(metadata)]
-    result = run(full, check=False, timeout=_BUILD_TIMEOUT, quiet=True)
+    with _docker_config(auth) as env:
+        result = run(full, check=False, timeout=_BUILD_TIMEOUT, quiet=True, env=env)
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("a", encoding="utf-8") as handle:
         handle.write(f"$ {' '.join(full)}\n{result.stdout}{result.stderr}")

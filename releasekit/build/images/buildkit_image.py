@@ -59,6 +59,8 @@ class Request:
     cache: str = ""
     cache_insecure: bool = False
     folder: Path = field(default=Path("build/images"))
+    auth: buildkit.Credentials | None = field(default=None, repr=False)
+    """The login to the release's registry (its cache and by-digest pushes), when it has one."""
 
     @property
     def context(self) -> Path:
@@ -153,6 +155,7 @@ def build_layout(daemon: Daemon, root: Path, req: Request, *, nocache: bool = Fa
         log=root / req.log,
         what=f"The image {req.spec.name}",
         hint=f"Fix {req.spec.dockerfile} (or the files its failing step copies) and build again.",
+        auth=req.auth,
     )
     index = read_index(dest)
     reported = str(meta.get("containerimage.digest", index.digest))
@@ -185,6 +188,7 @@ def push_by_digest(daemon: Daemon, root: Path, req: Request, repository: str, di
         log=root / req.log,
         what=f"Pushing {req.spec.name} to {repository}",
         hint="Check that the registry runs and accepts pushes (and its credentials).",
+        auth=req.auth,
     )
     pushed = str(meta.get("containerimage.digest", ""))
     if pushed != digest:
