@@ -211,12 +211,9 @@ def build_package(
     if folder is not None:
         extra["folder"] = folder.name
     inputs = inputs_hash(ws, pkg.name, extra=extra)
-    hit = None if force else cache.find(key, inputs)
-    if hit is not None:
-        where = " (registry)" if hit.source == "registry" else ""
-        say(f"{key} up to date{where}")
-        outputs = tuple(ws.root / rel for rel in hit.entry.outputs)
-        return Outcome(key, "up to date", outputs, cached_from=hit.source)
+    cached = cache.up_to_date(key, inputs, say, force=force)
+    if cached is not None:
+        return cached
     say(f"{key} building {binary_name(version)} with PyInstaller")
     staged = build(ws, pkg, version, epoch=epoch)
     say(f"{key} smoke test (env -i)")

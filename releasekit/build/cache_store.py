@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
 
-from releasekit.build.artifacts import Progress
+from releasekit.build.artifacts import Outcome, Progress
 from releasekit.build.cache import Cache, Entry
 from releasekit.core import files, oci
 from releasekit.core.errors import ReleaseError
@@ -248,6 +248,17 @@ class Stores:
                 entry = self.cache.record(key, inputs, [self.cache.root / o for o in entry.outputs])
             return Hit(entry, store.source)
         return None
+
+    def up_to_date(self, key: str, inputs: str, say: Progress, *, force: bool) -> Outcome | None:
+        """The ``up to date`` outcome of ``key`` when a store holds it (never with ``force``),
+        said as ``<key> up to date`` (``(registry)`` when the shared cache had it)."""
+        hit = None if force else self.find(key, inputs)
+        if hit is None:
+            return None
+        where = " (registry)" if hit.source == "registry" else ""
+        say(f"{key} up to date{where}")
+        outputs = tuple(self.cache.root / rel for rel in hit.entry.outputs)
+        return Outcome(key, "up to date", outputs, cached_from=hit.source)
 
     def record(self, key: str, inputs: str, outputs: Sequence[Path]) -> Entry:
         """Remember ``outputs`` built from ``inputs`` in every store; the local entry."""

@@ -285,12 +285,9 @@ def build_package(
     inputs = cache_inputs(ws, pkg, version, epoch)
     if folder is not None:
         inputs = hashlib.sha256(f"{inputs}\0{folder.name}".encode()).hexdigest()
-    hit = None if force else cache.find(key, inputs)
-    if hit is not None:
-        where = " (registry)" if hit.source == "registry" else ""
-        say(f"{key} up to date{where}")
-        outputs = tuple(ws.root / rel for rel in hit.entry.outputs)
-        return Outcome(key, "up to date", outputs, cached_from=hit.source)
+    cached = cache.up_to_date(key, inputs, say, force=force)
+    if cached is not None:
+        return cached
     dist = folder or artifacts.dist_dir(ws, version)
     staging = ws.root / "build" / "python" / version
     say(f"{key} building {pkg.spec.dist} {version}")

@@ -104,12 +104,9 @@ def build_package(
     if folder is not None:
         extra["folder"] = folder.name
     inputs = inputs_hash(ws, pkg.name, extra=extra)
-    hit = None if force else cache.find(key, inputs)
-    if hit is not None:
-        where = " (registry)" if hit.source == "registry" else ""
-        say(f"{key} up to date{where}")
-        outputs = tuple(ws.root / rel for rel in hit.entry.outputs)
-        return Outcome(key, "up to date", outputs, cached_from=hit.source)
+    cached = cache.up_to_date(key, inputs, say, force=force)
+    if cached is not None:
+        return cached
     say(f"{key} building {tarball_name(pkg, version)}")
     dest = (folder or artifacts.dist_dir(ws, version)) / "site" / tarball_name(pkg, version)
     build(ws, pkg, version, dest, epoch=epoch)
