@@ -191,7 +191,7 @@ def test_lockstep_history_passes(make_repo) -> None:
     [
         ("{package}-v{version}", "sandbox", "1.3.0", "sandbox-v1.3.0", "sandbox-v[0-9]*"),
         ("{package}/{version}", "cli", "2.0.0-rc.1", "cli/2.0.0-rc.1", "cli/[0-9]*"),
-        ("{package}@{version}", "web", "0.1.0", "web@0.1.0", "web@[0-9]*"),
+        ("{package}@{version}", "web", "0.4.7", "web@0.4.7", "web@[0-9]*"),
     ],
 )
 def test_tag_pattern(pattern, package, version_, tag, glob) -> None:
