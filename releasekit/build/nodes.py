@@ -8,7 +8,7 @@ it. ``Layout`` says each package's version and the folder its files go to: one v
 from __future__ import annotations
 
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -138,14 +138,23 @@ def _chosen(found: Sequence[Package], released: frozenset[str] | None) -> list[P
     return [p for p in found if released is None or p.name in released]
 
 
-def binary_nodes(
-    ws: Workspace, layout: Layout, epoch: str, force: bool, stores: Stores
+def _package_nodes(
+    kind: str,
+    found: Sequence[Package],
+    builder: Callable[..., Outcome],
+    ws: Workspace,
+    layout: Layout,
+    epoch: str,
+    force: bool,
+    stores: Stores,
+    cost: int = 1,
 ) -> list[Node]:
+    """One ``<kind>:<package>`` node per package of ``found`` the layout builds."""
     nodes = []
-    for pkg in _chosen(binary.binary_packages(ws), layout.released):
+    for pkg in _chosen(found, layout.released):
 
         def work(job: Job, pkg: Package = pkg) -> Outcome:
-            return binary.build_package(
+            return builder(
                 ws,
                 pkg,
                 layout.version(pkg.name),
@@ -156,30 +165,24 @@ def binary_nodes(
                 stores=stores,
             )
 
-        nodes.append(Node(f"binary:{pkg.name}", work, cost=40))
+        nodes.append(Node(f"{kind}:{pkg.name}", work, cost=cost))
     return nodes
+
+
+def binary_nodes(
+    ws: Workspace, layout: Layout, epoch: str, force: bool, stores: Stores
+) -> list[Node]:
+    found = binary.binary_packages(ws)
+    return _package_nodes(
+        "binary", found, binary.build_package, ws, layout, epoch, force, stores, 40
+    )
 
 
 def site_nodes(
     ws: Workspace, layout: Layout, epoch: str, force: bool, stores: Stores
 ) -> list[Node]:
-    nodes = []
-    for pkg in _chosen(site.site_packages(ws), layout.released):
-
-        def work(job: Job, pkg: Package = pkg) -> Outcome:
-            return site.build_package(
-                ws,
-                pkg,
-                layout.version(pkg.name),
-                epoch=epoch,
-                force=force,
-                progress=job.say,
-                **_folder(layout, pkg.name),
-                stores=stores,
-            )
-
-        nodes.append(Node(f"site:{pkg.name}", work))
-    return nodes
+    found = site.site_packages(ws)
+    return _package_nodes("site", found, site.build_package, ws, layout, epoch, force, stores)
 
 
 def _in_folder(outcome: Outcome, folder: Path | None) -> Outcome:
