@@ -160,11 +160,12 @@ def _record(home: Path, state: dict[str, dict[str, int]]) -> None:
 def _ports(recorded: dict[str, int], pids: dict[str, int], home: Path) -> dict[str, int]:
     """The port of each server: the recorded one while it is free or still ours, else a new one."""
     owner = {"etcd-peer": "etcd", **{p: p.rsplit("-", 1)[0] for p in flux.PORTS}}
-    ports = {}
+    ports: dict[str, int] = {}
     for name in (*COMPONENTS, "etcd-peer", *flux.PORTS):
         old = recorded.get(name)
         keep = old is not None and (_owns(pids.get(owner.get(name, name)), home) or port_free(old))
-        ports[name] = old if keep and old is not None else free_port()
+        keep = keep and old not in ports.values()
+        ports[name] = old if keep and old is not None else free_port(ports.values())
     return ports
 
 

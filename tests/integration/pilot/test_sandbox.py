@@ -32,8 +32,9 @@ def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     require("docker-registry")
     require("pypi-server")
     require("git")
-    monkeypatch.setattr(testbed, "REGISTRY_PORT", testbed.free_port())
-    monkeypatch.setattr(testbed, "PYPI_PORT", testbed.free_port())
+    registry_port = testbed.free_port()
+    monkeypatch.setattr(testbed, "REGISTRY_PORT", registry_port)
+    monkeypatch.setattr(testbed, "PYPI_PORT", testbed.free_port([registry_port]))
     home = tmp_path / "repo"
     home.mkdir()
     yield home
