@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from invoke.exceptions import Exit
+from invoke.tasks import Task as _Task
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from releasekit.publish.trust import Trust
 
 __all__ = [
+    "LetterFlagTask",
     "console",
     "emit_json",
     "err_console",
@@ -32,6 +34,19 @@ __all__ = [
     "reported",
     "trust",
 ]
+
+
+class LetterFlagTask(_Task):  # type: ignore[type-arg]
+    """A task whose automatic short flags are letters only.
+
+    invoke gives a flag the first character of its name that no other flag took; for
+    ``no_remote_cache`` that can be the dash, which would print as ``--`` and clash with the
+    end of the options. Such a flag gets no short form."""
+
+    def arg_opts(self, name: str, default: str, taken_names: set[str]) -> dict[str, Any]:
+        opts: dict[str, Any] = super().arg_opts(name, default, taken_names)
+        opts["names"] = [n for n in opts["names"] if len(n) > 1 or n.isalnum()]
+        return opts
 
 
 class _LazyConsole:

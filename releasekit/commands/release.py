@@ -8,7 +8,14 @@ from invoke.collection import Collection
 from invoke.context import Context
 from invoke.tasks import task
 
-from releasekit.commands._common import console, emit_json, err_console, load_workspace, reported
+from releasekit.commands._common import (
+    LetterFlagTask,
+    console,
+    emit_json,
+    err_console,
+    load_workspace,
+    reported,
+)
 
 if TYPE_CHECKING:
     from releasekit.release import pipeline as release
@@ -18,6 +25,7 @@ __all__ = ["ns"]
 
 @task(
     name="run",
+    klass=LetterFlagTask,
     default=True,
     iterable=["merge"],
     help={

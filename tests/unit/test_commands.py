@@ -73,3 +73,26 @@ def test_task_defaults_match_the_engine() -> None:
     assert helm_commands.DEFAULT_TIMEOUT == helm.DEFAULT_TIMEOUT
     assert deploy_commands.DEFAULT_TIMEOUT == helm.DEFAULT_TIMEOUT
     assert deploy_commands.HEALTH_TIMEOUT == pilot.HEALTH_TIMEOUT
+
+
+def _tasks(collection: object) -> list[object]:
+    found = list(getattr(collection, "tasks", {}).values())
+    for sub in getattr(collection, "collections", {}).values():
+        found += _tasks(sub)
+    return found
+
+
+def test_every_short_flag_is_a_letter() -> None:
+    sys.path.insert(0, str(REPO))
+    try:
+        import tasks
+    finally:
+        sys.path.remove(str(REPO))
+    odd = [
+        (getattr(t, "name", "?"), name)
+        for t in _tasks(tasks.ns)
+        for argument in t.get_arguments()  # type: ignore[attr-defined]
+        for name in argument.names
+        if len(name) == 1 and not name.isalnum()
+    ]
+    assert odd == []
