@@ -107,8 +107,8 @@ def _owners(folder: Path, package: str) -> dict[str, str]:
 def collect(folder: Path, package: str | None = None) -> list[Asset]:
     """The assets of one release folder (dist/<version>/), in a stable order.
 
-    With ``package`` (the tag of one package of a release of several), only that package's
-    files (binary, site tarball, wheel, sdist, SBOMs) and the release's ``SHARED`` records.
+    With ``package`` (for that package's own tag, in a release of several packages), only
+    its files (binary, site tarball, wheel, sdist, SBOMs) and the release's ``SHARED`` records.
     Each asset is a file SHA256SUMS lists, hashed again (``rehashed``): one that changed
     since, or one SHA256SUMS does not list, is refused (VerificationError, exit 11).
     SHA256SUMS and release.json, which the release writes last, are the record itself.
