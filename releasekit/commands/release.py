@@ -186,15 +186,17 @@ def _confirm(question: str) -> bool:
     help={
         "tag": "The release tag (default: the v<version> of the current version sites; under "
         "policy independent, every package tag of the release commit at HEAD), e.g. "
-        "sandbox-v1.3.0: its own GitHub release gets its release's assets.",
+        "sandbox-v1.3.0: its own GitHub release gets its package's files (wheel, sdist, "
+        "binary, site, SBOMs) and the release's records (SHA256SUMS, release.json, "
+        "images.json, provenance, key, notes).",
         "dry_run": "List the assets and where they would go; upload nothing.",
     }
 )
 def assets(c: Context, tag: str | None = None, dry_run: bool = False) -> None:
     """Attach binary, SHA256SUMS, SBOMs, site and notes to the GitHub release of the tag."""
-    from releasekit.core import policy, version
+    from releasekit.core import version
     from releasekit.publish import assets as assets_mod
-    from releasekit.release.verify import release_tags, tag_folder
+    from releasekit.release.verify import release_tags, tag_folder, tag_package
 
     with reported():
         ws = load_workspace()
@@ -206,15 +208,18 @@ def assets(c: Context, tag: str | None = None, dry_run: bool = False) -> None:
             names = [f"v{next(iter(version.check(ws).values()))}"]
         for name in names:
             folder = tag_folder(ws, name)
+            owned = tag_package(ws, name)
+            package = owned[0] if owned else None
             notes_file = folder / "RELEASE_NOTES.md"
             if dry_run:
-                for asset in assets_mod.collect(folder):
+                for asset in assets_mod.collect(folder, package):
                     console.print(f"{asset.name}  sha256:{asset.sha256[:12]}  -> release {name}")
                 continue
             notes = notes_file.read_text(encoding="utf-8") if notes_file.is_file() else name
-            owned = (policy.version_of_tag(ws.manifest.tag, pkg, name) for pkg in ws.order())
-            prerelease = "-" in next((v for v in owned if v), name.removeprefix("v"))
-            assets_mod.attach(folder, name, notes, prerelease=prerelease, say=console.print)
+            prerelease = "-" in (owned[1] if owned else name.removeprefix("v"))
+            assets_mod.attach(
+                folder, name, notes, prerelease=prerelease, package=package, say=console.print
+            )
 
 
 @task(

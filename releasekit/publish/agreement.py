@@ -207,7 +207,7 @@ def fetch_verified(
     public: Path | None,
     say: Callable[[str], None] = lambda _line: None,
     *,
-    api: str = assets.API,
+    api: str | None = None,
 ) -> list[Path]:
     """The record of release ``tag`` from its GitHub release, verified, then put in ``dest``.
 

@@ -2,11 +2,15 @@
 
 The binary, SHA256SUMS, the SBOMs, the site tarball, the release notes, the release's
 record (images.json, release.json), the signed provenance and the release's public key of
-``dist/<version>/`` are attached to the GitHub release of tag ``v<version>``; ``fetch``
-brings the record back for a deploy elsewhere, ``download`` every asset for `invoke verify`
-in a clone that built nothing. The token
-comes from GH_TOKEN (or GITHUB_TOKEN) and the repository from GITHUB_REPOSITORY, as in
-GitHub Actions. Every asset is hashed again against SHA256SUMS before it goes. An asset
+``dist/<version>/`` are attached to the GitHub release of tag ``v<version>``. A release of
+several packages (policy independent) gives each package's release (tag
+``<package>-v<version>``) only that package's files (its binary, site tarball, wheel,
+sdist and SBOMs, as release.json's registry assigns them) and the release's shared
+records, which are enough for `invoke verify` from that release alone. ``fetch`` brings the
+record back for a deploy elsewhere, ``download`` every asset for `invoke verify` in a clone
+that built nothing. The token comes from GH_TOKEN (or GITHUB_TOKEN), the repository from
+GITHUB_REPOSITORY and the API from GITHUB_API_URL (default api.github.com), as in GitHub
+Actions. Every asset is hashed again against SHA256SUMS before it goes. An asset
 already attached with the same sha256 is skipped (GitHub's digest, or the attached bytes
 downloaded and hashed when it gives none), as is a provenance stating the same signed
 statement; a different one is refused.
@@ -31,9 +35,10 @@ from releasekit.core.errors import ConflictError, PreflightError, PublishError
 from releasekit.core.files import file_sha256
 from releasekit.core.recorded import check_unknown, rehashed
 
-__all__ = ["API", "RECORD", "Asset", "attach", "collect", "download", "fetch"]
+__all__ = ["API", "RECORD", "SHARED", "Asset", "attach", "collect", "download", "fetch"]
 
 API = "https://api.github.com"
+"""GitHub's API; GITHUB_API_URL (GitHub Enterprise Server, GitHub Actions) replaces it."""
 RECORD = ("images.json", "release.json")
 """The release's record among its assets: what a deploy pins images from."""
 _UNLISTED = ("release.json", checksums.PROVENANCE)
@@ -49,6 +54,17 @@ _PATTERNS = (
     "provenance.intoto.jsonl",
     "cosign.pub",
 )
+_OWN = ("python/*",)
+"""A package's wheel and sdist: attached to its own release only (the index serves them)."""
+SHARED = (
+    checksums.FILENAME,
+    "RELEASE_NOTES.md",
+    *RECORD,
+    checksums.PROVENANCE,
+    "cosign.pub",
+)
+"""The release's records every package's release carries: what `invoke verify` starts from
+(the signed provenance, SHA256SUMS, release.json, images.json) and the notes."""
 
 
 @dataclass(frozen=True)
@@ -60,9 +76,39 @@ class Asset:
     sha256: str
 
 
-def collect(folder: Path) -> list[Asset]:
+def _owners(folder: Path, package: str) -> dict[str, str]:
+    """``{path: package}`` of the files of the release in ``folder`` (release.json's
+    ``registry`` names the package of each file a build made), once release.json's
+    ``packages`` show that the release released ``package``."""
+    path = folder / "release.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PreflightError(
+            f"{path} cannot be read ({exc}): the assets of {package} are told from the other "
+            "packages' by its registry. Finish the release (`invoke release --resume`) first."
+        ) from None
+    registry = data.get("registry") if isinstance(data, dict) else None
+    released = (data.get("packages") or {}) if isinstance(data, dict) else {}
+    if not isinstance(registry, list) or package not in released:
+        raise PreflightError(
+            f"{path} does not record a release of {package} (`packages` names "
+            f"{', '.join(sorted(released)) or 'none'}, and its `registry` gives each file's "
+            f"package): attach it under the tag of a package it released (`invoke "
+            "release.assets --tag PACKAGE-vX.Y.Z`)."
+        )
+    return {
+        str(e["path"]): str(e["package"])
+        for e in registry
+        if isinstance(e, dict) and e.get("path") and e.get("package")
+    }
+
+
+def collect(folder: Path, package: str | None = None) -> list[Asset]:
     """The assets of one release folder (dist/<version>/), in a stable order.
 
+    With ``package`` (for that package's own tag, in a release of several packages), only
+    its files (binary, site tarball, wheel, sdist, SBOMs) and the release's ``SHARED`` records.
     Each asset is a file SHA256SUMS lists, hashed again (``rehashed``): one that changed
     since, or one SHA256SUMS does not list, is refused (VerificationError, exit 11).
     SHA256SUMS and release.json, which the release writes last, are the record itself.
@@ -73,7 +119,16 @@ def collect(folder: Path) -> list[Asset]:
             f"{folder} holds no SHA256SUMS: it is not a finished release. Run `invoke release` "
             "(or `invoke build`) first."
         )
-    files = sorted({p for pattern in _PATTERNS for p in folder.glob(pattern) if p.is_file()})
+    patterns = _PATTERNS if package is None else (*_PATTERNS, *_OWN)
+    files = sorted({p for pattern in patterns for p in folder.glob(pattern) if p.is_file()})
+    if package is not None:
+        owner = _owners(folder, package)
+        files = [
+            p
+            for p in files
+            if p.relative_to(folder).as_posix() in SHARED
+            or owner.get(p.relative_to(folder).as_posix()) == package
+        ]
     listed = [
         Artifact(kind_of(rel), rel, path=rel, sha256=digest)
         for rel, digest in checksums.parse(sums).items()
@@ -126,6 +181,11 @@ class _GitHub:
         return self.request("GET", url, **options)
 
 
+def _api(api: str | None) -> str:
+    """``api``, else GITHUB_API_URL, else GitHub's own API."""
+    return (api or os.environ.get("GITHUB_API_URL") or API).rstrip("/")
+
+
 def _session() -> tuple[_GitHub, str]:
     token = os.environ.get("GH_TOKEN") or os.environ.get("GITHUB_TOKEN") or ""
     repo = os.environ.get("GITHUB_REPOSITORY", "")
@@ -155,13 +215,15 @@ def attach(
     notes: str,
     *,
     prerelease: bool = False,
-    api: str = API,
+    package: str | None = None,
+    api: str | None = None,
     say: Callable[[str], None] = print,
 ) -> list[tuple[Asset, str]]:
-    """Create the release of ``tag`` if missing and attach every asset not attached yet."""
-    assets = collect(folder)
+    """Create the release of ``tag`` if missing and attach every asset not attached yet
+    (with ``package``, that package's assets: see ``collect``)."""
+    assets = collect(folder, package)
     session, repo = _session()
-    base = f"{api}/repos/{repo}/releases"
+    base = f"{_api(api)}/repos/{repo}/releases"
     found = session.get(f"{base}/tags/{quote(tag)}", timeout=30)
     if found.status == 404:
         body = {"tag_name": tag, "name": tag, "body": notes, "prerelease": prerelease}
@@ -214,10 +276,12 @@ def _download(session: _GitHub, url: str, name: str, tag: str) -> bytes:
     return response.body
 
 
-def fetch(tag: str, folder: Path, names: tuple[str, ...] = RECORD, *, api: str = API) -> list[Path]:
+def fetch(
+    tag: str, folder: Path, names: tuple[str, ...] = RECORD, *, api: str | None = None
+) -> list[Path]:
     """Download the assets ``names`` of the GitHub release of ``tag`` into ``folder``."""
     session, repo = _session()
-    found = session.get(f"{api}/repos/{repo}/releases/tags/{quote(tag)}", timeout=30)
+    found = session.get(f"{_api(api)}/repos/{repo}/releases/tags/{quote(tag)}", timeout=30)
     if found.status == 404:
         raise PreflightError(
             f"{repo} has no GitHub release {tag}: nothing records what it shipped. Release it "
@@ -245,11 +309,13 @@ def fetch(tag: str, folder: Path, names: tuple[str, ...] = RECORD, *, api: str =
     return written
 
 
-def download(tag: str, dest: Path, *, api: str = API, say: Callable[[str], None] = print) -> Path:
+def download(
+    tag: str, dest: Path, *, api: str | None = None, say: Callable[[str], None] = print
+) -> Path:
     """Every asset of the GitHub release of ``tag`` into ``dest``, at its SHA256SUMS path."""
     session, repo = _session()
     release = _check(
-        session.get(f"{api}/repos/{repo}/releases/tags/{quote(tag)}", timeout=30),
+        session.get(f"{_api(api)}/repos/{repo}/releases/tags/{quote(tag)}", timeout=30),
         f"read release {tag}",
     )
     found = {str(a["name"]): str(a["url"]) for a in release.get("assets", [])}

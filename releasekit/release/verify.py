@@ -21,7 +21,14 @@ from releasekit.publish.trust import trusted_key
 from releasekit.publish.verify import verify_release
 from releasekit.release.pending import pending_release
 
-__all__ = ["Checked", "package_release", "release_tags", "tag_folder", "verify_version"]
+__all__ = [
+    "Checked",
+    "package_release",
+    "release_tags",
+    "tag_folder",
+    "tag_package",
+    "verify_version",
+]
 
 
 @dataclass(frozen=True)
@@ -72,13 +79,22 @@ def release_tags(ws: Workspace) -> list[str]:
     return [str(entry["tag"]) for entry in found.plan]
 
 
-def tag_folder(ws: Workspace, tag: str) -> Path:
-    """The release folder a release tag's assets come from: ``dist/<version>/`` of a ``v``
-    tag, or (policy independent) the folder of the release that made a package's tag."""
+def tag_package(ws: Workspace, tag: str) -> tuple[str, str] | None:
+    """``(package, version)`` of a package's release tag (``[release].tag``), None for a
+    lockstep ``v`` tag."""
     for pkg in ws.order():
         version = policy.version_of_tag(ws.manifest.tag, pkg, tag)
         if version is not None:
-            return package_release(ws, pkg, version)
+            return pkg, version
+    return None
+
+
+def tag_folder(ws: Workspace, tag: str) -> Path:
+    """The release folder a release tag's assets come from: ``dist/<version>/`` of a ``v``
+    tag, or (policy independent) the folder of the release that made a package's tag."""
+    owned = tag_package(ws, tag)
+    if owned is not None:
+        return package_release(ws, *owned)
     return ws.root / "dist" / tag.removeprefix("v")
 
 

@@ -2,8 +2,9 @@
 
 The copy (pinned to 0.1.0) is released once under lockstep (tag v0.1.0 on the sandbox's
 remote), then switched to ``independent``: each package is planned from its own last
-release, and what changed decides what is released. Nothing here publishes: the dry run
-shows the per-package plan, and a release with nothing to release says so and exits 0.
+release, and what changed decides what is released; a ``[[release.groups]]`` entry moves
+its packages together. Nothing here publishes: the dry run shows the per-package plan, and
+a release with nothing to release says so and exits 0.
 """
 
 from __future__ import annotations
@@ -104,3 +105,60 @@ def test_a_partial_release_plans_every_chart_for_a_helm_environment(indep: Repo)
     assert proc.returncode != 0
     assert "Environment `dev` deploys with gitops" in proc.stdout + proc.stderr
     assert (git(indep.path, "rev-parse", "HEAD"), _refs(indep)) == (head, refs)
+
+
+def test_a_group_releases_its_packages_together(indep: Repo) -> None:
+    """A fix of one package of a group of two releases both at its bump, one tag each."""
+    remote = indep.path / ".sandbox/remote.git"
+    head = git(indep.path, "rev-parse", "HEAD")
+    git(indep.path, "reset", "-q", "--hard", git(remote, "rev-parse", "main"))  # nothing pending
+    try:
+        manifest = indep.path / "release.toml"
+        group = (
+            '\n[[release.groups]]\nname = "web"\npackages = ["control-panel", "marketing-site"]\n'
+        )
+        manifest.write_text(
+            manifest.read_text().replace("\n[[packages]]", group + "\n[[packages]]", 1)
+        )
+        git(indep.path, "commit", "-qam", "chore: release the web packages together")
+        indep.commit("packages/marketing-site/README.md", "fix(marketing-site): a broken link")
+        host = indep.sandbox()["registry_host"]
+        refs = _refs(indep)
+        out = indep.invoke("release", "--dry-run").stdout
+        header = next(line for line in out.splitlines() if line.startswith("release "))
+        assert header.endswith("(independent: 2 of 5 packages):"), header
+        released = sorted(header.split()[1].split("+"))
+        assert released == ["control-panel-0.1.1", "marketing-site-0.1.1"]
+        since = "0.1.0 -> 0.1.1 (patch, since v0.1.0)"
+        assert f"marketing-site {since}: fix(marketing-site): a broken link" in out
+        assert f"control-panel {since}: group web with marketing-site" in out
+        assert "unchanged (keep their last release): sandbox, agent-runtime, cli" in out
+        tags = sorted(line for line in out.splitlines() if line.startswith("$ git tag -a"))
+        assert tags == ["$ git tag -a control-panel-v0.1.1", "$ git tag -a marketing-site-v0.1.1"]
+        for image in ("control-panel-api", "control-panel-web", "marketing-site"):
+            assert f"image {host}/ironcage/{image}: 0.1.1, 0.1, 0, latest" in out
+        assert "ironcage/agent-runtime:" not in out
+        assert "wheel " not in out and "sdist " not in out  # nothing reaches the index
+        pushed = next(line for line in out.splitlines() if line.startswith("$ git push"))
+        assert sorted(word for word in pushed.split() if word.startswith("refs/tags/")) == [
+            "refs/tags/control-panel-v0.1.1",
+            "refs/tags/marketing-site-v0.1.1",
+        ]
+        # The release commit versions both packages, nothing else.
+        indep.invoke("release", "--yes", "--env", "none", "--stop-after", "prepare")
+        subject = git(indep.path, "log", "-1", "--format=%s")
+        assert sorted(subject.removeprefix("chore(release): ").split(", ")) == [
+            "control-panel-v0.1.1",
+            "marketing-site-v0.1.1",
+        ]
+        touched = git(indep.path, "show", "--name-only", "--format=", "HEAD").split()
+        assert {path.split("/")[1] for path in touched if path.startswith("packages/")} == {
+            "control-panel",
+            "marketing-site",
+        }
+        log = (indep.path / "packages/control-panel/CHANGELOG.md").read_text()
+        assert "## 0.1.1" in log and "group web with marketing-site" in log
+        assert _refs(indep) == refs  # nothing is tagged or pushed before the tag step
+    finally:
+        git(indep.path, "reset", "-q", "--hard", head)
+        (indep.path / "build/release/state.json").unlink(missing_ok=True)

@@ -246,3 +246,147 @@ def test_a_provenance_signed_again_with_the_same_statement_is_already_attached(
     provenance.write_text(_envelope(b'{"subject": [1]}', b"sig-3"))
     with pytest.raises(ConflictError, match=r"provenance\.intoto\.jsonl"):
         assets.attach(folder, "v1.2.0", "notes", api=github, say=lambda _: None)
+
+
+_SHARED = [
+    "RELEASE_NOTES.md",
+    "SHA256SUMS",
+    "cosign.pub",
+    "images.json",
+    "provenance.intoto.jsonl",
+    "release.json",
+]
+
+
+def _independent(tmp_path: Path) -> Path:
+    """The folder of a release of sandbox 0.3.0, cli 0.2.1 and marketing-site 0.1.4, with
+    release.json's registry naming each built file's package (as the report step writes it)."""
+    folder = tmp_path / "dist/sandbox-0.3.0+cli-0.2.1+marketing-site-0.1.4"
+    owned = {
+        "python/ironcage_sandbox-0.3.0-py3-none-any.whl": "sandbox",
+        "python/ironcage_sandbox-0.3.0.tar.gz": "sandbox",
+        "sbom/ironcage-sandbox-0.3.0.cdx.json": "sandbox",
+        "python/ironcage_cli-0.2.1-py3-none-any.whl": "cli",
+        "python/ironcage_cli-0.2.1.tar.gz": "cli",
+        "sbom/ironcage-cli-0.2.1.cdx.json": "cli",
+        "bin/ironcage-0.2.1-linux-x86_64": "cli",
+        "site/marketing-site-0.1.4.tar.gz": "marketing-site",
+        "sbom/marketing-site-0.1.4.cdx.json": "marketing-site",
+        "sbom/marketing-site-0.1.4-linux-arm64.cdx.json": "marketing-site",
+        "charts/agent-runtime-0.2.1.tgz": "agent-runtime",
+    }
+    for rel in owned:
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_bytes(f"{rel} bytes".encode())
+    (folder / "RELEASE_NOTES.md").write_text("## sandbox-0.3.0+cli-0.2.1+marketing-site-0.1.4\n")
+    (folder / "images.json").write_text('{"marketing-site": {"digest": "sha256:aa"}}\n')
+    (folder / "third-party.json").write_text("{}\n")
+    (folder / "cosign.pub").write_text("-----BEGIN PUBLIC KEY-----\n")
+    (folder / "provenance.intoto.jsonl").write_text(_envelope(b'{"subject": []}', b"sig-1"))
+    listed = sorted([*owned, "RELEASE_NOTES.md", "images.json", "third-party.json", "cosign.pub"])
+    (folder / "SHA256SUMS").write_text(
+        "".join(
+            f"{hashlib.sha256((folder / rel).read_bytes()).hexdigest()}  {rel}\n" for rel in listed
+        )
+    )
+    packages = {"sandbox": "0.3.0", "cli": "0.2.1", "marketing-site": "0.1.4"}
+    registry = [{"kind": "file", "name": r, "package": p, "path": r} for r, p in owned.items()]
+    registry += [{"kind": "checksums", "name": "SHA256SUMS", "path": "SHA256SUMS"}]
+    record = {
+        "version": folder.name,
+        "packages": {p: {"version": v, "tag": f"{p}-v{v}"} for p, v in packages.items()},
+        "registry": registry,
+    }
+    (folder / "release.json").write_text(json.dumps(record))
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("package", "own"),
+    [
+        (
+            "sandbox",
+            [
+                "ironcage-sandbox-0.3.0.cdx.json",
+                "ironcage_sandbox-0.3.0-py3-none-any.whl",
+                "ironcage_sandbox-0.3.0.tar.gz",
+            ],
+        ),
+        (
+            "cli",
+            [
+                "ironcage-0.2.1-linux-x86_64",
+                "ironcage-cli-0.2.1.cdx.json",
+                "ironcage_cli-0.2.1-py3-none-any.whl",
+                "ironcage_cli-0.2.1.tar.gz",
+            ],
+        ),
+        (
+            "marketing-site",
+            [
+                "marketing-site-0.1.4-linux-arm64.cdx.json",
+                "marketing-site-0.1.4.cdx.json",
+                "marketing-site-0.1.4.tar.gz",
+            ],
+        ),
+    ],
+)
+def test_a_package_release_gets_its_own_files_and_the_shared_records(
+    tmp_path: Path, package: str, own: list[str]
+) -> None:
+    names = sorted(a.name for a in assets.collect(_independent(tmp_path), package))
+    assert names == sorted([*own, *_SHARED])
+
+
+def test_the_whole_release_without_a_package_keeps_the_lockstep_selection(tmp_path: Path) -> None:
+    names = {a.name for a in assets.collect(_independent(tmp_path))}
+    assert "ironcage-0.2.1-linux-x86_64" in names and "marketing-site-0.1.4.tar.gz" in names
+    assert not any(name.endswith((".whl", ".tgz")) for name in names)  # the index, the charts
+
+
+def test_a_package_the_release_did_not_release_is_refused(tmp_path: Path) -> None:
+    folder = _independent(tmp_path)
+    with pytest.raises(PreflightError, match=r"does not record a release of agent-runtime"):
+        assets.collect(folder, "agent-runtime")
+    lockstep = _release(tmp_path)  # a release.json without packages and registry
+    with pytest.raises(PreflightError, match=r"release\.json does not record a release of cli"):
+        assets.collect(lockstep, "cli")
+
+
+def test_a_package_file_changed_since_it_was_recorded_is_refused(tmp_path: Path) -> None:
+    folder = _independent(tmp_path)
+    (folder / "bin/ironcage-0.2.1-linux-x86_64").write_bytes(b"swapped")
+    assert assets.collect(folder, "sandbox")  # not one of sandbox's assets
+    with pytest.raises(VerificationError, match=r"ironcage-0\.2\.1-linux-x86_64"):
+        assets.collect(folder, "cli")
+
+
+def test_each_package_tag_gets_its_own_github_release(
+    tmp_path: Path, github: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_API_URL", github)  # as GitHub Actions and GHES set it
+    folder = _independent(tmp_path)
+    for package, tag in (("sandbox", "sandbox-v0.3.0"), ("cli", "cli-v0.2.1")):
+        assets.attach(folder, tag, "notes", package=package, say=lambda _: None)
+    attached = {
+        tag: sorted(a["name"] for a in release["assets"])
+        for tag, release in _GitHub.releases.items()
+    }
+    assert sorted(attached) == ["cli-v0.2.1", "sandbox-v0.3.0"]
+    assert "ironcage-0.2.1-linux-x86_64" in attached["cli-v0.2.1"]
+    assert "ironcage-0.2.1-linux-x86_64" not in attached["sandbox-v0.3.0"]
+    assert "ironcage_sandbox-0.3.0.tar.gz" not in attached["cli-v0.2.1"]
+    # A clone that built nothing gets cli's files and the records, at their SHA256SUMS paths.
+    fetched = assets.download("cli-v0.2.1", tmp_path / "verify", say=lambda _: None)
+    got = sorted(p.relative_to(fetched).as_posix() for p in fetched.rglob("*") if p.is_file())
+    assert got == sorted(
+        [
+            "bin/ironcage-0.2.1-linux-x86_64",
+            "python/ironcage_cli-0.2.1-py3-none-any.whl",
+            "python/ironcage_cli-0.2.1.tar.gz",
+            "sbom/ironcage-cli-0.2.1.cdx.json",
+            *_SHARED,
+        ]
+    )
+    for rel in got:
+        assert (fetched / rel).read_bytes() == (folder / rel).read_bytes()

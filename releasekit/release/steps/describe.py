@@ -92,8 +92,8 @@ def _describe_packages(ctx: Context) -> list[str]:
         lines.append(f"write {pkg.spec.path}/CHANGELOG.md ({r.package} {r.new})")
         for kind in pkg.spec.artifacts:
             if kind in {"sdist", "wheel"}:
-                python = version.python_version(r.new)
-                lines.append(f"{kind} {pkg.spec.dist} {python} -> {target.pypi_url}")
+                where = f"{target.pypi_url}, release assets of {r.tag}"
+                lines.append(f"{kind} {pkg.spec.dist} {version.python_version(r.new)} -> {where}")
             elif kind in {"binary", "site"}:
                 lines.append(f"{kind} of {r.package} {r.new} -> release assets of {r.tag}")
         for image in pkg.spec.images:

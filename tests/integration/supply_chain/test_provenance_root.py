@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -223,3 +224,53 @@ def test_helm_refuses_an_unsigned_image_digest_before_any_chart_is_touched(
     upgrades = helm_deploy.plan(released.root, env, released.version)
     with pytest.raises(VerificationError, match=rf"{IMAGE} \(.*@{unsigned}\): .*signatures"):
         helm_deploy.deploy(released.root, env, upgrades, trust=trust)
+
+
+def test_a_package_verifies_from_its_own_github_release_alone(
+    released: Released,
+    tmp_path: Path,
+    github: str,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A release of several packages gives each package's GitHub release its own files and
+    the release's records; a clone without the release folder verifies the package from
+    those assets alone, and a swapped asset fails naming it."""
+    version, root = released.version, released.root
+    owner = {"bin": "cli", "python": "sandbox", "sbom": IMAGE, "charts": IMAGE}
+    listed = checksums.parse(released.folder / checksums.FILENAME)
+    owned = {rel: owner[rel.split("/")[0]] for rel in listed if rel.split("/")[0] in owner}
+    path = released.folder / "release.json"
+    record = json.loads(path.read_text())
+    record["packages"] = {p: {"version": version, "tag": f"{p}-v{version}"} for p in owner.values()}
+    record["registry"] = [
+        {"kind": "file", "name": r, "package": p, "path": r} for r, p in owned.items()
+    ]
+    path.write_text(json.dumps(record, indent=2))
+    checksums.write(released.folder)
+    monkeypatch.setenv("GITHUB_API_URL", github)
+    invoke = str(Path(sys.executable).parent / "invoke")
+    for package in ("cli", "sandbox"):
+        done = subprocess.run(
+            [invoke, "release.assets", "--tag", f"{package}-v{version}"],
+            cwd=root, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+    attached = {tag: sorted(a["name"] for a in r["assets"]) for tag, r in _GitHub.releases.items()}
+    records = ["SHA256SUMS", "cosign.pub", "images.json", "provenance.intoto.jsonl", "release.json"]
+    binary = f"ironcage-{version}-linux-x86_64"
+    assert attached[f"cli-v{version}"] == sorted([binary, *records])
+    dists = sorted(Path(rel).name for rel, p in owned.items() if p == "sandbox")
+    assert attached[f"sandbox-v{version}"] == sorted([*dists, *records])
+
+    released.folder.rename(tmp_path / "elsewhere")  # a clone that holds no record of it
+    result = released.invoke_verify("--package", "cli", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = _rows(result)
+    fetched = root / "build" / "verify" / f"cli-v{version}"
+    assert str(rows[f"bin/{binary}"]["destination"]).endswith(str(fetched.relative_to(root)))
+    assert rows[f"bin/{binary}"]["digest_check"] == "ok"
+    assert rows[provenance.FILENAME]["provenance"] == "ok"
+    assert rows[released.wheel]["ok"] and rows[IMAGE]["ok"]  # at the index, in the registry
+    # The binary swapped on GitHub: the signed provenance still names the released one.
+    _GitHub.blobs[binary] = b"\x7fELF" + os.urandom(64)
+    _fails_naming(released.invoke_verify("--package", "cli"), f"bin/{binary}")
