@@ -13,6 +13,7 @@ import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from releasekit.core import git
 from releasekit.core.errors import ReleaseError, ToolError
@@ -57,7 +58,7 @@ def abort(ws: Workspace, say: Callable[[str], None] = print) -> list[str]:
         state = State.load(path)
         if state is not None and state.complete:
             state = None  # the record of a finished release stays as it is
-        version, commit, target = _release_of(ws, state, path)
+        version, commit, target, plan = _release_of(ws, state, path)
         if state is not None:
             published = [step for step in PUBLISHING if state.done(step)]
             if published:
@@ -66,8 +67,10 @@ def abort(ws: Workspace, say: Callable[[str], None] = print) -> list[str]:
                     f"{', '.join(published)} as done, so it is published. A published release "
                     "is finished, never undone: run `invoke release --resume`."
                 )
-        tag = f"v{version}" if version else ""
-        _refuse_when_pushed(ws, target, tag, commit, version)
+        tags = [str(e["tag"]) for e in plan] if plan else ([f"v{version}"] if version else [])
+        message = f"chore(release): {', '.join(tags)}" if plan else release_message(version)
+        for tag in tags:
+            _refuse_when_pushed(ws, target, tag, commit, version)
         done: list[str] = []
         if state is not None and not state.done("prepare"):
             dirty = git.dirty_files(root)
@@ -75,8 +78,10 @@ def abort(ws: Workspace, say: Callable[[str], None] = print) -> list[str]:
             if dirty and not git.dirty_files(root):
                 done.append(f"restored {', '.join(dirty)} (a `prepare` stopped half-way)")
         if commit:
-            done += _drop_commit(root, commit, version)
-        if tag and (local := git.tag_commit(root, tag)) is not None:
+            done += _drop_commit(root, commit, version, message)
+        for tag in tags:
+            if (local := git.tag_commit(root, tag)) is None:
+                continue
             if commit and local != commit:
                 raise ReleaseError(
                     f"The local tag {tag} points at {local[:12]}, not at the release commit "
@@ -96,23 +101,33 @@ def abort(ws: Workspace, say: Callable[[str], None] = print) -> list[str]:
         return done
 
 
-def _release_of(ws: Workspace, state: State | None, path: Path) -> tuple[str, str, str]:
-    """(version, release commit or '', target name) of the release to abort."""
+def _release_of(
+    ws: Workspace, state: State | None, path: Path
+) -> tuple[str, str, str, list[dict[str, Any]]]:
+    """(version, release commit or '', target name, plan) of the release to abort.
+
+    The plan lists each package an independent release releases, with its tag; it is empty
+    under lockstep, whose one tag is ``v<version>``."""
     if state is not None:
         prepare = state.steps.get("prepare", {})
         commit = str(prepare.get("outputs", {}).get("commit", "")) if state.done("prepare") else ""
         target = str(state.data.get("options", {}).get("target", targets.SANDBOX))
-        return state.version, commit, target
-    from releasekit.core import version as versions
+        plan = state.steps.get("preflight", {}).get("outputs", {}).get("plan") or []
+        return state.version, commit, target, [dict(e) for e in plan if isinstance(e, dict)]
+    if ws.manifest.policy == "independent":
+        from releasekit.release import pending as independent_pending
 
-    current = next(iter(versions.check(ws).values()))
-    pending = pending_release(ws, current)
-    if pending is None:
+        found = independent_pending.pending_release(ws, git_remote(ws, targets.SANDBOX))
+    else:
+        from releasekit.core import version as versions
+
+        found = pending_release(ws, next(iter(versions.check(ws).values())))
+    if found is None:
         raise ReleaseError(
             f"Nothing to abort: {path} records no unfinished release and HEAD is not a "
             "release commit."
         )
-    return pending.version, pending.commit, targets.SANDBOX
+    return found.version, found.commit, targets.SANDBOX, [dict(e) for e in found.plan]
 
 
 def _refuse_when_pushed(ws: Workspace, target: str, tag: str, commit: str, version: str) -> None:
@@ -148,10 +163,11 @@ def _refuse_when_pushed(ws: Workspace, target: str, tag: str, commit: str, versi
         )
 
 
-def _drop_commit(root: Path, commit: str, version: str) -> list[str]:
-    """Reset the branch to the commit before the release commit, when HEAD is that commit."""
+def _drop_commit(root: Path, commit: str, version: str, message: str) -> list[str]:
+    """Reset the branch to the commit before the release commit (subject ``message``), when
+    HEAD is that commit."""
     head = git.head(root)
-    if head == commit and git.commit_subject(root) == release_message(version):
+    if head == commit and git.commit_subject(root) == message:
         parent = git.commit_of(root, f"{commit}^")
         git.reset_keep(root, parent)
         return [f"reset the branch to {parent[:12]}, the commit before the release commit "

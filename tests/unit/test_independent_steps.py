@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from releasekit.core.errors import PreflightError
+from releasekit.core.errors import PreflightError, ReleaseError
 from releasekit.publish.record import Record
 from releasekit.publish.targets import Target
-from releasekit.release import independent
+from releasekit.release import independent, plan
+from releasekit.release.abort import abort
 from releasekit.release.context import Context
 from releasekit.release.kept import chart_versions
 from releasekit.release.pending import pending_release
@@ -155,3 +156,67 @@ def test_a_chart_deploys_at_its_package_version_released_or_last_released(repo) 
     assert chart_versions(ws, str(remote), {}) == {"app": "1.4.2"}  # not on the remote: unpublished
     git(root, "push", "-q", str(remote), "app-v1.4.3")
     assert chart_versions(ws, str(remote), {"site": "1.4.3"}) == {"app": "1.4.3"}
+
+
+def _tag_locally(root: Path, ctx: Context) -> None:
+    for entry in ctx.plan:
+        git(root, "tag", "-a", str(entry["tag"]), "-m", str(entry["tag"]))
+
+
+def test_abort_undoes_an_independent_release_commit_and_every_package_tag(repo) -> None:
+    root, remote = repo
+    commit(root, "feat(core): limits", "packages/core/src/demo_core/limits.py")
+    before = git(root, "rev-parse", "HEAD").strip()
+    ctx = _context(root, remote)
+    Prepare().run(ctx)
+    _tag_locally(root, ctx)
+    (root / "dist" / ctx.version).mkdir(parents=True)
+    release_commit = git(root, "rev-parse", "HEAD").strip()
+    finished = {"status": "done", "outputs": {}}
+    plan.state_path(root).parent.mkdir(parents=True, exist_ok=True)
+    plan.state_path(root).write_text(
+        json.dumps({
+            "version": ctx.version,
+            "steps": {
+                "preflight": {**finished, "outputs": {"version": ctx.version, "plan": ctx.plan}},
+                "prepare": {**finished, "outputs": {"commit": release_commit}},
+            },
+            "options": {"target": "sandbox", "env": "none", "version": ctx.version},
+        })
+    )  # fmt: skip
+
+    done = abort(load(root), say=lambda _: None)
+
+    assert git(root, "rev-parse", "HEAD").strip() == before
+    assert git(root, "tag", "--list").split() == ["v1.4.2"]
+    assert not (root / "dist" / ctx.version).exists()
+    assert not plan.state_path(root).exists()
+    assert "deleted the local tag core-v1.5.0" in done
+
+
+def test_abort_without_state_finds_the_independent_release_at_head(repo) -> None:
+    root, remote = repo
+    commit(root, "feat(core): limits", "packages/core/src/demo_core/limits.py")
+    before = git(root, "rev-parse", "HEAD").strip()
+    ctx = _context(root, remote)
+    Prepare().run(ctx)
+    _tag_locally(root, ctx)
+
+    abort(load(root), say=lambda _: None)
+
+    assert git(root, "rev-parse", "HEAD").strip() == before
+    assert git(root, "tag", "--list").split() == ["v1.4.2"]
+
+
+def test_abort_refuses_an_independent_release_whose_tag_is_pushed(repo) -> None:
+    root, _ = repo
+    sandbox = root / ".sandbox" / "remote.git"  # the sandbox target's remote
+    (root / ".git" / "info" / "exclude").write_text(".sandbox/\n")
+    git(root, "init", "-q", "--bare", str(sandbox))
+    git(root, "push", "-q", str(sandbox), "main", "v1.4.2")
+    commit(root, "feat(core): limits", "packages/core/src/demo_core/limits.py")
+    ctx = _context(root, sandbox)
+    Prepare().run(ctx)
+    Tag().run(ctx)
+    with pytest.raises(ReleaseError, match=r"core-v1\.5\.0 is on"):
+        abort(load(root), say=lambda _: None)
