@@ -112,7 +112,7 @@ def _release_of(
         prepare = state.steps.get("prepare", {})
         commit = str(prepare.get("outputs", {}).get("commit", "")) if state.done("prepare") else ""
         target = str(state.data.get("options", {}).get("target", targets.SANDBOX))
-        plan = state.steps.get("preflight", {}).get("outputs", {}).get("plan") or []
+        plan = state.steps.get("version", {}).get("outputs", {}).get("plan") or []
         return state.version, commit, target, [dict(e) for e in plan if isinstance(e, dict)]
     if ws.manifest.policy == "independent":
         from releasekit.release import pending as independent_pending

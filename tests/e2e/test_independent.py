@@ -159,6 +159,12 @@ def test_a_group_releases_its_packages_together(indep: Repo) -> None:
         log = (indep.path / "packages/control-panel/CHANGELOG.md").read_text()
         assert "## 0.1.1" in log and "group web with marketing-site" in log
         assert _refs(indep) == refs  # nothing is tagged or pushed before the tag step
+        # Nothing is published yet, so the release is undone as a whole.
+        before = git(indep.path, "rev-parse", "HEAD^")
+        indep.invoke("release", "--abort")
+        assert git(indep.path, "rev-parse", "HEAD") == before
+        assert not (indep.path / "build/release/state.json").exists()
+        assert _refs(indep) == refs
     finally:
         git(indep.path, "reset", "-q", "--hard", head)
         (indep.path / "build/release/state.json").unlink(missing_ok=True)

@@ -178,7 +178,7 @@ def test_abort_undoes_an_independent_release_commit_and_every_package_tag(repo) 
         json.dumps({
             "version": ctx.version,
             "steps": {
-                "preflight": {**finished, "outputs": {"version": ctx.version, "plan": ctx.plan}},
+                "version": {**finished, "outputs": {"version": ctx.version, "plan": ctx.plan}},
                 "prepare": {**finished, "outputs": {"commit": release_commit}},
             },
             "options": {"target": "sandbox", "env": "none", "version": ctx.version},
