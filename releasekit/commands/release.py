@@ -224,7 +224,8 @@ def assets(c: Context, tag: str | None = None, dry_run: bool = False) -> None:
 
 @task(
     help={
-        "tag": "The release tag whose record to fetch, e.g. v1.4.2.",
+        "tag": "The release tag whose record to fetch, e.g. v1.4.2 (or a package tag, e.g. "
+        "cli-v1.4.3, under policy independent: its release's record).",
         "target": "Where the release was published: `sandbox` (default) or a [targets.NAME] "
         "of release.toml; its key checks the record's signed provenance.",
         "key": "The release's public key, a file or env://VAR (default: the sandbox's key, "
@@ -239,10 +240,11 @@ def fetch(c: Context, tag: str, target: str = "sandbox", key: str | None = None)
     from releasekit.deploy import testbed
     from releasekit.publish import agreement, targets
     from releasekit.publish.trust import key_file, trusted_key
+    from releasekit.release.verify import tag_release
 
     with reported():
         ws = load_workspace()
-        version = tag.removeprefix("v")
+        version = tag_release(ws, tag)
         folder = ws.root / "dist" / version
         state = testbed.running(ws.root) if target == targets.SANDBOX else None
         chosen = targets.resolve(ws.manifest, target, state, credentials=False)

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from releasekit.core import policy
+from releasekit.core import git, policy
 from releasekit.core import version as versions
-from releasekit.core.errors import PreflightError
+from releasekit.core.errors import PreflightError, ToolError
 from releasekit.core.workspace import Workspace
 from releasekit.deploy import testbed
 from releasekit.publish import assets, targets
@@ -27,6 +27,7 @@ __all__ = [
     "release_tags",
     "tag_folder",
     "tag_package",
+    "tag_release",
     "verify_version",
 ]
 
@@ -87,6 +88,30 @@ def tag_package(ws: Workspace, tag: str) -> tuple[str, str] | None:
         if version is not None:
             return pkg, version
     return None
+
+
+def tag_release(ws: Workspace, tag: str) -> str:
+    """The version a release tag's record carries: X of a lockstep ``vX`` tag, or the release
+    id of the independent release whose commit a package tag points at (from its subject)."""
+    if tag_package(ws, tag) is None:
+        return tag.removeprefix("v")
+    try:
+        subject = git.commit_subject(ws.root, f"{tag}^{{commit}}")
+    except ToolError:
+        raise PreflightError(
+            f"The tag {tag} is not in the repository {ws.root}: the release it belongs to is "
+            "named by the commit it tags. Fetch the tags (`git fetch --tags`) and run again."
+        ) from None
+    prefix = "chore(release): "
+    tags = subject.removeprefix(prefix).split(", ") if subject.startswith(prefix) else []
+    parts = [tag_package(ws, t) for t in tags]
+    if tag not in tags or any(p is None for p in parts):
+        raise PreflightError(
+            f"The commit tagged {tag} ({subject!r}) is not the release commit of an "
+            "independent release (`chore(release): <package>-v<version>, ...`). Check the "
+            f"tag (`git show {tag}`)."
+        )
+    return "+".join(f"{p[0]}-{p[1]}" for p in parts if p is not None)
 
 
 def tag_folder(ws: Workspace, tag: str) -> Path:

@@ -19,7 +19,7 @@ from releasekit.release.pending import pending_release
 from releasekit.release.plan import Options
 from releasekit.release.steps.prepare import Prepare
 from releasekit.release.steps.tag import Tag
-from releasekit.release.verify import package_release, release_tags, tag_folder
+from releasekit.release.verify import package_release, release_tags, tag_folder, tag_release
 from tests.unit.conftest import git
 from tests.unit.test_independent import commit, load
 
@@ -220,3 +220,16 @@ def test_abort_refuses_an_independent_release_whose_tag_is_pushed(repo) -> None:
     Tag().run(ctx)
     with pytest.raises(ReleaseError, match=r"core-v1\.5\.0 is on"):
         abort(load(root), say=lambda _: None)
+
+
+def test_a_package_tag_names_the_release_of_its_commit(repo) -> None:
+    root, remote = repo
+    commit(root, "feat(core): limits", "packages/core/src/demo_core/limits.py")
+    ctx = _context(root, remote)
+    Prepare().run(ctx)
+    _tag_locally(root, ctx)
+    ws = load(root)
+    assert tag_release(ws, "app-v1.4.3") == ctx.version == "core-1.5.0+app-1.4.3+tool-1.4.3"
+    assert tag_release(ws, "v1.4.2") == "1.4.2"
+    with pytest.raises(PreflightError, match="not in the repository"):
+        tag_release(ws, "core-v9.9.9")
