@@ -14,6 +14,7 @@ from releasekit.deploy import (
     helm_partial,
     kube_env,
     pilot,
+    pilot_pins,
     rollout,
 )
 from releasekit.deploy import helm as helm_deploy
@@ -91,7 +92,8 @@ class Deploy(Step):
         if env.get("compose"):
             trust = trust_of(ws.root, target)
             deployment = pilot.deploy(ws.root, new, target.registry, trust=trust, say=ctx.say)
-            done.append(f"pilot {deployment.version}")
+            answers = f" (control panel {deployment.app_version})" if deployment.app_version else ""
+            done.append(f"pilot {deployment.version}{answers}")
         ctx.deployed = done
         return ", ".join(done)
 
@@ -143,8 +145,9 @@ class Health(Step):
             rolled = sum(len(r.workloads) for r in releases)
             if not env.get("compose"):
                 return f"{rolled} workloads of {len(releases)} releases rolled out"
-        verdict = pilot.health(ctx.root, ctx.version)
+        expected = pilot_pins.app_version(ctx.root, ctx.version)
+        verdict = pilot.health(ctx.root, expected)
         if not verdict.ok:
             raise ReleaseError(f"The pilot is unhealthy after the deploy: {verdict.detail}")
         ctx.health = verdict.url
-        return f"{verdict.url} answers {ctx.version}"
+        return f"{verdict.url} answers {expected}"
