@@ -441,6 +441,6 @@ def test_a_partial_release_missing_a_digest_is_refused_before_compose_runs(
     with pytest.raises(PublishError, match=rf"{re.escape(PARTIAL)}/images.json records no"):
         _deploy(root, PARTIAL, port)
     _record_partial(root, images=("control-panel-api", "control-panel-web"))
-    with pytest.raises(PublishError, match="pins no digest in .* for agent-runtime"):
+    with pytest.raises(PublishError, match=r"pins no digest in .* for agent-runtime"):
         _deploy(root, PARTIAL, port)
     assert (fake.calls, pilot.history(root)) == ([], [])
