@@ -29,9 +29,15 @@ __all__ = ["Deploy", "Health"]
 
 
 def chart_versions(ctx: Context) -> dict[str, str]:
-    """Policy independent: chart -> the version it runs at (released, else last released)."""
+    """Policy independent: chart -> the chart version it runs at (published now, else last)."""
     released = {str(e["package"]): str(e["new"]) for e in ctx.plan}
     return kept.chart_versions(ctx.ws, ctx.dest.git_remote, released)
+
+
+def app_versions(ctx: Context) -> dict[str, str]:
+    """Policy independent: chart -> its appVersion (its package's: released, else last)."""
+    released = {str(e["package"]): str(e["new"]) for e in ctx.plan}
+    return kept.app_versions(ctx.ws, ctx.dest.git_remote, released)
 
 
 class Deploy(Step):
@@ -135,7 +141,7 @@ class Health(Step):
                 genv = gitops_env.resolve(ctx.root, ctx.opts.env)
                 kenv = kube_env.KubeEnv(genv.name, genv.values, genv.namespace, genv.kube,
                                         genv.local_root)  # fmt: skip
-            expected = chart_versions(ctx) if ctx.plan else ctx.version
+            expected = app_versions(ctx) if ctx.plan else ctx.version
             releases = rollout.check(ctx.root, kenv, expected)
             problems = [p for r in releases for p in r.problems]
             if problems:

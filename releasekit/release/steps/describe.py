@@ -8,6 +8,7 @@ from releasekit.deploy import helm as helm_deploy
 from releasekit.deploy import kube_env
 from releasekit.deploy.pilot_pins import HEALTH_IMAGE
 from releasekit.publish import charts
+from releasekit.release.chart_bumps import chart_bumps
 from releasekit.release.context import Context
 from releasekit.release.independent import PackageRelease
 from releasekit.release.plan import release_message
@@ -99,6 +100,8 @@ def _describe_packages(ctx: Context) -> list[str]:
                 lines.append(f"{kind} of {r.package} {r.new} -> release assets of {r.tag}")
         for image in pkg.spec.images:
             lines.append(f"image {target.registry}/{image}: {', '.join(_tags(ws, r.new))}")
+    for bump in chart_bumps(ws, {r.package: r.new for r in planned}):
+        lines.append(f"{bump.line()} -> {target.chart_registry}")
     tags = [r.tag for r in planned]
     subject = f"chore(release): {', '.join(tags)}"
     lines.append(f"$ git commit -m '{subject}'")
