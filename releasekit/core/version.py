@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
@@ -27,7 +28,7 @@ from typing import Literal, get_args
 import semver
 
 from releasekit.core.errors import VersionError
-from releasekit.core.version_sites import Form, Found, Site, read, rel, sites
+from releasekit.core.version_sites import CHART_VERSION, Form, Found, Site, read, rel, sites
 from releasekit.core.workspace import Workspace
 
 __all__ = [
@@ -178,10 +179,12 @@ def check(ws: Workspace) -> dict[str, str]:
     """
     found = read(ws)
     expected = _expected(ws, found, [_semver(ws, f) for f in found])
+    own = ws.manifest.policy == "independent"  # a chart's `version` is its own there
     drift = [
         (f, _form(expected[f.site.package], f.site.form))
         for f in found
         if f.value != _form(expected[f.site.package], f.site.form)
+        and not (own and f.site.kind == CHART_VERSION)
     ]
     if drift:
         lines = [
@@ -304,19 +307,29 @@ def plan_bump(
     return [bumps[n] for n in ws.order() if n in bumps]
 
 
-def apply(ws: Workspace, bumps: list[Bump]) -> list[Path]:
-    """Write the planned versions to every site; all files are replaced together or none."""
+def apply(ws: Workspace, bumps: list[Bump], charts: Mapping[Path, str] | None = None) -> list[Path]:
+    """Write the planned versions to every site; all files are replaced together or none.
+
+    ``charts`` (Chart.yaml -> version) sets a chart's own ``version`` apart from its
+    package's (policy independent: a chart whose pinned image moved).
+    """
+    own = dict(charts or {})
     new_of = {b.package: b.new for b in bumps}
     by_file: dict[Path, list[Found]] = {}
     for f in read(ws):
-        if f.site.package in new_of:
+        if f.site.package in new_of or (f.site.kind == CHART_VERSION and f.site.file in own):
             by_file.setdefault(f.site.file, []).append(f)
     staged: list[tuple[Path, Path]] = []
     try:
         for path, founds in by_file.items():
             text = path.read_text(encoding="utf-8")
             for f in sorted(founds, key=lambda f: f.start, reverse=True):
-                value = _form(new_of[f.site.package], f.site.form)
+                if f.site.kind == CHART_VERSION and f.site.file in own:
+                    value = own[f.site.file]
+                elif f.site.package in new_of:
+                    value = _form(new_of[f.site.package], f.site.form)
+                else:
+                    continue
                 text = text[: f.start] + value + text[f.end :]
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
             with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -16,10 +16,12 @@ from releasekit.core.errors import ManifestError
 from releasekit.core.uvlock import LOCK_FILE
 from releasekit.core.workspace import Workspace
 
-__all__ = ["Form", "Found", "Site", "read", "rel", "sites"]
+__all__ = ["CHART_VERSION", "Form", "Found", "Site", "read", "rel", "sites"]
 
 _V = r"(?P<version>[0-9A-Za-z.+-]+)"
 Form = Literal["semver", "python"]
+CHART_VERSION = "chart version"
+"""The kind of a Chart.yaml `version` site: the chart's own version under policy independent."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ def sites(ws: Workspace) -> list[Site]:
     for spec in ws.manifest.sites:
         path = ws.root / spec.file
         if spec.kind == "chart":
-            result.append(Site(spec.package, path, "chart version", rf"(?m)^version:\s*{_V}\s*$"))
+            result.append(Site(spec.package, path, CHART_VERSION, rf"(?m)^version:\s*{_V}\s*$"))
             result.append(
                 Site(spec.package, path, "chart appVersion", rf'(?m)^appVersion:\s*"?{_V}"?\s*$')
             )

@@ -3,9 +3,11 @@
 ``docker/compose.yaml`` runs the API and the web front end as compose project
 ``ironcage-pilot``; the version, the registry, the API token and the host port reach it
 through the environment only, each image pinned to its recorded digest (``pilot_pins``).
-Every deployment is health-checked through the web's proxy
-and recorded in ``.sandbox/pilot/history.json``; a deployment that fails its health check
-rolls back to the previous healthy version by itself and is reported as a failure.
+A partial independent release (a release id such as ``marketing-site-0.2.1``) runs every
+image by the digest its images.json records, released or kept, and answers its control
+panel's version. Every deployment is health-checked through the web's proxy and recorded,
+with the digests it ran, in ``.sandbox/pilot/history.json``; a deployment that fails its
+health check rolls back to the previous healthy one by itself and is reported as a failure.
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
 
 from releasekit.core.errors import PreflightError, PublishError, ToolError
 from releasekit.core.files import write_json
@@ -26,6 +27,17 @@ from releasekit.core.run import Result, register_secret, run
 from releasekit.deploy import pilot_images, pilot_pins
 from releasekit.deploy.compose import compose_command, compose_env
 from releasekit.deploy.health import HEALTH_PATHS, Health, ask, judge
+from releasekit.deploy.pilot_history import (
+    Action,
+    Deployment,
+    Status,
+    append,
+    history,
+    history_path,
+    pilot_dir,
+    previous_healthy,
+    rollback_target,
+)
 from releasekit.publish.trust import Trust
 
 __all__ = [
@@ -53,8 +65,6 @@ COMPOSE_FILE = "docker/compose.yaml"
 DEFAULT_PORT = 8088
 NAMESPACE = "ironcage"
 HEALTH_TIMEOUT = 60.0
-Status = Literal["healthy", "failed", "dry-run"]
-Action = Literal["deploy", "rollback", "auto-rollback"]
 
 
 @dataclass(frozen=True)
@@ -65,26 +75,6 @@ class Settings:
     port: int = DEFAULT_PORT
     compose_file: str = COMPOSE_FILE
     up: bool = False
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """One entry of the pilot's history."""
-
-    version: str
-    deployed_at: str
-    status: Status
-    action: Action = "deploy"
-    registry: str = ""
-    detail: str = ""
-
-    def to_json(self) -> dict[str, str]:
-        return asdict(self)
-
-
-def pilot_dir(root: Path) -> Path:
-    """The pilot's folder: settings, token and history."""
-    return root / ".sandbox" / "pilot"
 
 
 def registry_path(registry: str) -> str:
@@ -113,10 +103,6 @@ def _compose(argv: list[str], root: Path, env: dict[str, str], timeout: float) -
 
 def _settings_path(root: Path) -> Path:
     return pilot_dir(root) / "pilot.json"
-
-
-def _history_path(root: Path) -> Path:
-    return pilot_dir(root) / "history.json"
 
 
 def _write(path: Path, data: object) -> None:
@@ -179,26 +165,6 @@ def _secret(root: Path, given: str | None, variable: str, filename: str) -> str:
     return value
 
 
-def history(root: Path) -> list[Deployment]:
-    """Every deployment to the pilot, oldest first."""
-    path = _history_path(root)
-    if not path.is_file():
-        return []
-    return [Deployment(**entry) for entry in json.loads(path.read_text(encoding="utf-8"))]
-
-
-def _append(root: Path, entry: Deployment) -> None:
-    _write(_history_path(root), [e.to_json() for e in [*history(root), entry]])
-
-
-def previous_healthy(entries: Sequence[Deployment], other_than: str) -> Deployment | None:
-    """The latest healthy deployment of a version other than ``other_than``."""
-    for entry in reversed(entries):
-        if entry.status == "healthy" and entry.version != other_than:
-            return entry
-    return None
-
-
 # --- health -------------------------------------------------------------------------------
 
 
@@ -232,6 +198,41 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _variables(
+    root: Path,
+    settings: Settings,
+    version: str,
+    registry: str,
+    token: str,
+    digests: Mapping[str, str] | None = None,
+    before: Deployment | None = None,
+) -> tuple[dict[str, str], str]:
+    """The compose variables of ``version`` and the version its services answer.
+
+    Each image runs by ``digests`` (compose variables), else by the digest ``before`` (an
+    earlier deployment of it) ran, else by the one its release recorded, else by its tag.
+    """
+    if before is not None and before.images:
+        pins, answers = dict(before.images), before.answers
+    else:
+        pins, answers = (
+            pilot_pins.recorded(root, version, registry),
+            pilot_pins.app_version(root, version),
+        )
+    env = compose_env(
+        registry, answers, token, settings.port, runtime_token=_runtime_token(root), digests=pins
+    )
+    env.update({k: v for k, v in (digests or {}).items() if v})
+    pilot_pins.require_every_image(version, registry, _running(env))
+    return env, answers
+
+
+def _running(env: Mapping[str, str]) -> dict[str, str]:
+    """Image -> the digest the compose variables ``env`` pin it to (pinned ones only)."""
+    found = {i: env.get(pilot_pins.digest_variable(i), "") for i in pilot_pins.PILOT_IMAGES}
+    return {image: value.removeprefix("@") for image, value in found.items() if value}
+
+
 def _rollout(
     root: Path,
     settings: Settings,
@@ -241,29 +242,27 @@ def _rollout(
     action: Action,
     timeout: float,
     digests: Mapping[str, str] | None = None,
+    before: Deployment | None = None,
 ) -> Deployment:
-    """``compose up`` of ``version`` (its images by ``digests``), health-checked, recorded."""
-    pins = pilot_pins.recorded(root, version, registry)
-    env = compose_env(
-        registry, version, token, settings.port, runtime_token=_runtime_token(root), digests=pins
-    )
-    env.update(digests or {})
+    """``compose up`` of ``version`` (its images by ``digests``, or as ``before`` ran them),
+    health-checked, recorded."""
+    env, answers = _variables(root, settings, version, registry, token, digests, before)
+    app_version = answers if answers != version else ""
+    ran = Deployment(version, _now(), "dry-run", action, registry, "", app_version, _running(env))
     argv = compose_argv(compose_command(), settings, root, "up", "-d", "--no-build")
     _write(_settings_path(root), asdict(replace(settings, up=True)))
     try:
         result = _compose(argv, root, env, 600)
     except ToolError as exc:
         last = exc.stderr_tail.strip().splitlines()[-2:] or ["no output"]
-        entry = Deployment(
-            version, _now(), "failed", action, registry, "compose up failed: " + " ".join(last)
-        )
+        entry = replace(ran, status="failed", detail="compose up failed: " + " ".join(last))
     else:
         if result.dry_run:
-            return Deployment(version, _now(), "dry-run", action, registry)
-        verdict = health(root, version, timeout)
+            return ran
+        verdict = health(root, answers, timeout)
         status: Status = "healthy" if verdict.ok else "failed"
-        entry = Deployment(version, _now(), status, action, registry, verdict.detail)
-    _append(root, entry)
+        entry = replace(ran, deployed_at=_now(), status=status, detail=verdict.detail)
+    append(root, entry)
     return entry
 
 
@@ -281,16 +280,14 @@ def deploy(
 ) -> Deployment:
     """Run ``version`` of the control panel on the pilot; roll back by itself if unhealthy.
 
-    With ``trust`` every image runs by the digest verified against the release key first.
+    ``version`` is a version or a release id (every image by its recorded digest). With
+    ``trust`` every image runs by the digest verified against the release key first.
     """
     settings = _configure(root, project, port)
     secret = _token(root, token)
     registry = registry_path(registry_host)
     compose = root / settings.compose_file
-    pins = pilot_pins.recorded(root, version, registry)
-    env = compose_env(
-        registry, version, secret, settings.port, runtime_token=_runtime_token(root), digests=pins
-    )
+    env, _ = _variables(root, settings, version, registry, secret)
     digests = pilot_images.check(root, compose, version, registry, trust, say) if trust else {}
     env.update(digests)
     pull = compose_argv(compose_command(), settings, root, "pull", "--quiet")
@@ -310,10 +307,10 @@ def deploy(
         raise PublishError(
             f"Deploying {version} to the pilot failed its health check: {entry.detail}. "
             f"No earlier version was ever healthy there, so nothing was rolled back; fix the "
-            f"release and deploy again (history: {_history_path(root)})."
+            f"release and deploy again (history: {history_path(root)})."
         )
     restored = _rollout(
-        root, settings, back.version, back.registry, secret, "auto-rollback", timeout
+        root, settings, back.version, back.registry, secret, "auto-rollback", timeout, before=back
     )
     if restored.status == "healthy":
         raise PublishError(
@@ -327,28 +324,6 @@ def deploy(
     )
 
 
-def rollback_target(entries: Sequence[Deployment], to: str | None) -> Deployment:
-    """The entry a rollback restores: ``to``'s last healthy one, else the previous healthy."""
-    current = entries[-1]
-    if to is None:
-        target = previous_healthy(entries, current.version)
-        if target is None:
-            ever = {e.version for e in entries} == {current.version}
-            how = "was ever deployed to" if ever else "was ever healthy on"
-            raise PublishError(f"nothing to roll back to: only {current.version} {how} the pilot.")
-        return target
-    healthy = [e for e in entries if e.status == "healthy" and e.version == to]
-    if not healthy:
-        known = sorted({e.version for e in entries if e.status == "healthy"})
-        raise PublishError(
-            f"Cannot roll the pilot back to {to}: it was never healthy there. Healthy "
-            f"versions: {', '.join(known) or 'none'}."
-        )
-    if current.version == to and current.status == "healthy":
-        raise PublishError(f"The pilot already runs {to}: nothing to roll back.")
-    return healthy[-1]
-
-
 def rollback(root: Path, to: str | None = None, timeout: float = HEALTH_TIMEOUT) -> Deployment:
     """Go back to the previous healthy version (or ``to``, which must once have been healthy)."""
     settings = _require_settings(root)
@@ -356,12 +331,13 @@ def rollback(root: Path, to: str | None = None, timeout: float = HEALTH_TIMEOUT)
     if not entries:
         raise PublishError(
             f"nothing to roll back to: nothing was ever deployed to the pilot "
-            f"({_history_path(root)} is empty)."
+            f"({history_path(root)} is empty)."
         )
     current = entries[-1]
     target = rollback_target(entries, to)
+    token = _token(root, None)
     entry = _rollout(
-        root, settings, target.version, target.registry, _token(root, None), "rollback", timeout
+        root, settings, target.version, target.registry, token, "rollback", timeout, before=target
     )
     if entry.status == "failed":
         raise PublishError(

@@ -193,11 +193,10 @@ def template_argv(
     return argv
 
 
-def package_argv(chart: Path, version: str, dest: Path) -> list[str]:
-    return [
-        "helm", "package", str(chart), "--version", version, "--app-version", version,
-        "--destination", str(dest),
-    ]  # fmt: skip
+def package_argv(chart: Path, version: str | None, dest: Path) -> list[str]:
+    """``helm package``: at ``version`` (chart version and appVersion), else as Chart.yaml says."""
+    pinned = ["--version", version, "--app-version", version] if version else []
+    return ["helm", "package", str(chart), *pinned, "--destination", str(dest)]
 
 
 def push_argv(archive: Path, registry: str) -> list[str]:
@@ -310,7 +309,9 @@ def package(
 ) -> list[Path]:
     """Package every chart into dist/<version>/charts/ with version = appVersion = release.
 
-    ``folder`` names the release's folder instead (``<folder>/charts/``).
+    Without ``version`` each chart keeps the ``version`` and ``appVersion`` of its Chart.yaml
+    (policy independent: a chart's own version). ``folder`` names the release's folder
+    instead (``<folder>/charts/``).
 
     The archives are reproducible: helm packages into a scratch folder and ``normalise``
     rewrites each archive with every entry stamped ``epoch`` (default: SOURCE_DATE_EPOCH,
@@ -324,7 +325,7 @@ def package(
         dest = (folder or root / "dist" / v) / "charts"
         dest.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix="releasekit-package-") as tmp:
-            run_helm(package_argv(c.path, v, Path(tmp)), cwd=root)
+            run_helm(package_argv(c.path, version, Path(tmp)), cwd=root)
             name = f"{c.name}-{v}.tgz"
             files.write_bytes(dest / name, normalise(Path(tmp) / name, when), mode=0o644)
         archives.append(dest / name)

@@ -13,14 +13,16 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from releasekit.build.images import connect, specs
-from releasekit.core import git
+from releasekit.core import git, version
 from releasekit.core.artifact import Artifact
 from releasekit.core.errors import PublishError
+from releasekit.core.version_sites import CHART_VERSION
 from releasekit.core.workspace import Workspace
 from releasekit.publish.registry import remote_digest, split_registry
+from releasekit.release.chart_bumps import releasing_charts
 from releasekit.release.independent import last_package_release
 
-__all__ = ["KEPT", "chart_versions", "kept_images", "released_versions"]
+__all__ = ["KEPT", "app_versions", "chart_versions", "kept_images", "released_versions"]
 
 KEPT = "kept"
 """The status of an image an independent release kept from an earlier release."""
@@ -35,12 +37,30 @@ def released_versions(ws: Workspace, remote: str, package: str) -> list[str]:
 
 
 def chart_versions(ws: Workspace, remote: str, released: Mapping[str, str]) -> dict[str, str]:
-    """Chart name -> the version a deploy of this release runs it at.
+    """Chart name -> the chart version a deploy of this release installs.
 
-    A chart follows the package whose ``chart`` version site it is (release.toml): the
-    package's new version when ``released`` (package -> version) holds it, else the version
-    of its last release (its own tag, else the last lockstep tag), whose chart that release
-    published. A chart whose package was never released is left out.
+    Its Chart.yaml's ``version`` once the release is prepared: the release commit wrote the
+    new version of every chart it publishes (``release.chart_bumps``), and every other chart
+    holds the version its last release published. A chart this release does not publish and
+    whose package was never released is left out.
+    """
+    moving = releasing_charts(ws, released)
+    apps = app_versions(ws, remote, released)
+    return {
+        f.site.file.parent.name: f.value
+        for f in version.read(ws)
+        if f.site.kind == CHART_VERSION
+        and (f.site.file in moving or f.site.file.parent.name in apps)
+    }
+
+
+def app_versions(ws: Workspace, remote: str, released: Mapping[str, str]) -> dict[str, str]:
+    """Chart name -> the appVersion a deploy of this release runs it at.
+
+    A chart's appVersion follows the package whose ``chart`` version site it is
+    (release.toml): the package's new version when ``released`` (package -> version) holds
+    it, else the version of its last release (its own tag, else the last lockstep tag). A
+    chart whose package was never released is left out.
     """
     versions = {}
     for site in ws.manifest.sites:

@@ -9,7 +9,9 @@ deploy into the local cluster runs a complete set: both charts, at the 0.2.0 the
 last released (pulled from the sandbox's chart registry), every image by its digest. A
 ``feat(sandbox)`` commit then releases sandbox (minor) and its dependents agent-runtime and
 cli (patch, pins rewritten), killed after every step and resumed, then run again without its
-state: each file reaches the index once, one tag per package.
+state into the compose pilot: each file reaches the index once, one tag per package, and the
+pilot runs agent-runtime's new image beside the control panel's kept ones, each by its
+digest, its API answering the 0.2.0 the control panel last released.
 """
 
 from __future__ import annotations
@@ -22,11 +24,24 @@ from typing import Any
 import pytest
 
 from releasekit.deploy import kube_env, rollout
+from releasekit.deploy.pilot_pins import PILOT_IMAGES
 from tests.e2e.test_release import IMAGES, Repo, _index, git, sandbox_repo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
 
 RELEASE_ID = "marketing-site-0.2.1"
+
+
+def _pilot_digests(repo: Repo) -> dict[str, str]:
+    """Service -> the digest its container of the repository's pilot runs."""
+    import docker
+
+    label = f"com.docker.compose.project={repo.env()['PILOT_PROJECT']}"
+    running = docker.from_env().containers.list(filters={"label": label})
+    return {
+        c.labels["com.docker.compose.service"]: c.attrs["Config"]["Image"].split("@", 1)[1]
+        for c in running
+    }
 
 
 def _tags(host: str) -> dict[str, list[str]]:
@@ -42,8 +57,9 @@ def _tags(host: str) -> dict[str, list[str]]:
 @pytest.fixture(scope="module")
 def released(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Repo]:
     r = sandbox_repo(
-        tmp_path_factory.mktemp("e2e-independent-release"), "docker-registry", "terraform", "helm"
-    )
+        tmp_path_factory.mktemp("e2e-independent-release"),
+        "docker-registry", "terraform", "helm", "docker-compose",
+    )  # fmt: skip
     r.invoke("sandbox.up", "--cluster")
     r.invoke("release", "--yes", "--env", "none")
     manifest = r.path / "release.toml"
@@ -143,7 +159,7 @@ def test_a_feature_of_the_sandbox_releases_its_dependents(released: Repo) -> Non
         assert killed.returncode == -9, killed.stderr
         assert step in repo.state()["steps"]
     (repo.path / "build/release/state.json").unlink()
-    again = repo.invoke("release", "--yes", "--env", "none")
+    again = repo.invoke("release", "--yes", "--env", "pilot")
     assert "finishing that release" in again.stdout + again.stderr
     assert repo.state()["complete"] is True
 
@@ -174,6 +190,9 @@ def test_a_feature_of_the_sandbox_releases_its_dependents(released: Repo) -> Non
     for image in ("control-panel-api", "control-panel-web", "marketing-site"):
         assert images[image]["digest"] == site[image]["digest"]
     assert images["agent-runtime"]["tags"][0] == "0.2.1"
+    verdict = json.loads(repo.invoke("health", "--env", "pilot", "--json").stdout)
+    assert (verdict["ok"], verdict["version"]) == (True, "0.2.0")  # the control panel kept
+    assert _pilot_digests(repo) == {name: images[name]["digest"] for name in PILOT_IMAGES}
     for package in ("control-panel", "marketing-site"):
         assert not (repo.path / "packages" / package / "CHANGELOG.md").exists() or (
             "0.3.0" not in (repo.path / "packages" / package / "CHANGELOG.md").read_text()

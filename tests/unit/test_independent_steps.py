@@ -14,7 +14,7 @@ from releasekit.publish.targets import Target
 from releasekit.release import independent, plan
 from releasekit.release.abort import abort
 from releasekit.release.context import Context
-from releasekit.release.kept import chart_versions
+from releasekit.release.kept import app_versions
 from releasekit.release.pending import pending_release
 from releasekit.release.plan import Options
 from releasekit.release.steps.prepare import Prepare
@@ -147,15 +147,15 @@ def test_an_image_names_its_own_version(packages, tags, expected: str) -> None:
     assert image.version_of("1.4.2") == expected
 
 
-def test_a_chart_deploys_at_its_package_version_released_or_last_released(repo) -> None:
+def test_a_chart_runs_its_package_version_released_or_last_released(repo) -> None:
     root, remote = repo
     ws = load(root)
-    assert chart_versions(ws, str(remote), {"site": "1.4.3"}) == {"app": "1.4.2"}  # lockstep tag
-    assert chart_versions(ws, str(remote), {"app": "1.5.0"}) == {"app": "1.5.0"}
+    assert app_versions(ws, str(remote), {"site": "1.4.3"}) == {"app": "1.4.2"}  # lockstep tag
+    assert app_versions(ws, str(remote), {"app": "1.5.0"}) == {"app": "1.5.0"}
     git(root, "tag", "-a", "app-v1.4.3", "-m", "app-v1.4.3")
-    assert chart_versions(ws, str(remote), {}) == {"app": "1.4.2"}  # not on the remote: unpublished
+    assert app_versions(ws, str(remote), {}) == {"app": "1.4.2"}  # not on the remote: unpublished
     git(root, "push", "-q", str(remote), "app-v1.4.3")
-    assert chart_versions(ws, str(remote), {"site": "1.4.3"}) == {"app": "1.4.3"}
+    assert app_versions(ws, str(remote), {"site": "1.4.3"}) == {"app": "1.4.3"}
 
 
 def _tag_locally(root: Path, ctx: Context) -> None:

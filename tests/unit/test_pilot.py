@@ -384,3 +384,63 @@ def test_the_pilot_runs_the_digests_recorded_for_its_registry(tmp_path: Path) ->
         "CONTROL_PANEL_WEB_DIGEST": "",
         "AGENT_RUNTIME_DIGEST": "",
     }
+
+
+PARTIAL = "agent-runtime-1.1.0+cli-1.0.1"
+DIGESTS = {
+    "control-panel-api": "sha256:" + "a" * 64,
+    "control-panel-web": "sha256:" + "b" * 64,
+    "agent-runtime": "sha256:" + "c" * 64,
+}
+
+
+def _record_partial(root: Path, images: Sequence[str] = tuple(DIGESTS)) -> None:
+    """dist/<PARTIAL>/images.json: agent-runtime released at 1.1.0, the control panel kept."""
+    from releasekit.core.artifact import IMAGES_FILE, ImagePin, write_images
+
+    tags = {"agent-runtime": ("1.1.0", "1.1", "1", "latest")}
+    write_images(
+        root / "dist" / PARTIAL / IMAGES_FILE,
+        {
+            name: ImagePin(f"127.0.0.1:5000/ironcage/{name}", tags.get(name, ("1.0.0",)), digest)
+            for name, digest in DIGESTS.items()
+            if name in images
+        },
+    )
+
+
+def test_a_partial_release_runs_every_image_by_digest_and_answers_the_control_panel(
+    root: Path, port: int, fake: FakePilot
+) -> None:
+    _deploy(root, "1.0.0", port)
+    _record_partial(root)
+    entry = _deploy(root, PARTIAL, port)
+    assert (entry.status, entry.answers, fake.version) == ("healthy", "1.0.0", "1.0.0")
+    assert entry.images == DIGESTS
+    env = fake.calls[-1][1]
+    assert env["IRONCAGE_VERSION"] == "1.0.0"  # a release id is no image tag
+    for name, digest in DIGESTS.items():
+        assert env[pilot_pins.digest_variable(name)] == f"@{digest}"
+    _deploy(root, "1.1.0", port)
+    for path in (root / "dist" / PARTIAL).iterdir():
+        path.unlink()  # the rollback runs what the record says it ran
+    back = pilot.rollback(root, PARTIAL, timeout=0)
+    assert (back.status, back.answers, back.images) == ("healthy", "1.0.0", DIGESTS)
+    assert fake.calls[-1][1]["AGENT_RUNTIME_DIGEST"] == f"@{DIGESTS['agent-runtime']}"
+    assert [(e.version, e.app_version) for e in pilot.history(root)] == [
+        ("1.0.0", ""),
+        (PARTIAL, "1.0.0"),
+        ("1.1.0", ""),
+        (PARTIAL, "1.0.0"),
+    ]
+
+
+def test_a_partial_release_missing_a_digest_is_refused_before_compose_runs(
+    root: Path, port: int, fake: FakePilot
+) -> None:
+    with pytest.raises(PublishError, match=rf"{re.escape(PARTIAL)}/images.json records no"):
+        _deploy(root, PARTIAL, port)
+    _record_partial(root, images=("control-panel-api", "control-panel-web"))
+    with pytest.raises(PublishError, match=r"pins no digest in .* for agent-runtime"):
+        _deploy(root, PARTIAL, port)
+    assert (fake.calls, pilot.history(root)) == ([], [])

@@ -14,6 +14,7 @@ from releasekit.core.errors import ReleaseError
 from releasekit.core.files import file_sha256
 from releasekit.core.recorded import rehashed
 from releasekit.publish import charts
+from releasekit.release.chart_bumps import releasing_charts
 from releasekit.release.context import Context
 from releasekit.release.independent import ReleasePlan
 from releasekit.release.steps.base import Step, check_head
@@ -58,24 +59,19 @@ def record_outcome(ctx: Context, outcome: Outcome, image_packages: dict[str, str
 
 
 def _charts(ctx: Context, planned: ReleasePlan | None) -> list[Path]:
-    """Package the charts: every one at the release's version, or (policy independent) the
-    charts of the released packages, each at its package's version; each recorded."""
+    """Package the charts: every one at the release's version, or (policy independent) each
+    chart the release moves (``release.chart_bumps``) at the version its Chart.yaml holds
+    once prepared; each recorded."""
     epoch = int(source_date_epoch(ctx.root))
     batches: list[tuple[str, list[Path]]] = []
     if planned is None:
         batches.append((ctx.version, charts.package(ctx.root, ctx.version, epoch=epoch)))
     else:
-        owners = {
-            Path(site.file).parent.name: site.package
-            for site in ctx.ws.manifest.sites
-            if site.kind == "chart"
-        }
-        new = planned.versions
+        moving = {file.parent.name for file in releasing_charts(ctx.ws, planned.versions)}
         for chart in charts.find_charts(ctx.root):
-            if owners.get(chart.name) in new:
-                at = new[owners[chart.name]]
-                made = charts.package(ctx.root, at, chart.name, epoch=epoch, folder=ctx.folder)
-                batches.append((at, made))
+            if chart.name in moving:
+                made = charts.package(ctx.root, None, chart.name, epoch=epoch, folder=ctx.folder)
+                batches.append((chart.version, made))
     packaged: list[Path] = []
     for version, archives in batches:
         for archive in archives:

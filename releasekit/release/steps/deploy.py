@@ -14,6 +14,7 @@ from releasekit.deploy import (
     helm_partial,
     kube_env,
     pilot,
+    pilot_pins,
     rollout,
 )
 from releasekit.deploy import helm as helm_deploy
@@ -28,9 +29,15 @@ __all__ = ["Deploy", "Health"]
 
 
 def chart_versions(ctx: Context) -> dict[str, str]:
-    """Policy independent: chart -> the version it runs at (released, else last released)."""
+    """Policy independent: chart -> the chart version it runs at (published now, else last)."""
     released = {str(e["package"]): str(e["new"]) for e in ctx.plan}
     return kept.chart_versions(ctx.ws, ctx.dest.git_remote, released)
+
+
+def app_versions(ctx: Context) -> dict[str, str]:
+    """Policy independent: chart -> its appVersion (its package's: released, else last)."""
+    released = {str(e["package"]): str(e["new"]) for e in ctx.plan}
+    return kept.app_versions(ctx.ws, ctx.dest.git_remote, released)
 
 
 class Deploy(Step):
@@ -91,7 +98,8 @@ class Deploy(Step):
         if env.get("compose"):
             trust = trust_of(ws.root, target)
             deployment = pilot.deploy(ws.root, new, target.registry, trust=trust, say=ctx.say)
-            done.append(f"pilot {deployment.version}")
+            answers = f" (control panel {deployment.app_version})" if deployment.app_version else ""
+            done.append(f"pilot {deployment.version}{answers}")
         ctx.deployed = done
         return ", ".join(done)
 
@@ -133,7 +141,7 @@ class Health(Step):
                 genv = gitops_env.resolve(ctx.root, ctx.opts.env)
                 kenv = kube_env.KubeEnv(genv.name, genv.values, genv.namespace, genv.kube,
                                         genv.local_root)  # fmt: skip
-            expected = chart_versions(ctx) if ctx.plan else ctx.version
+            expected = app_versions(ctx) if ctx.plan else ctx.version
             releases = rollout.check(ctx.root, kenv, expected)
             problems = [p for r in releases for p in r.problems]
             if problems:
@@ -143,8 +151,9 @@ class Health(Step):
             rolled = sum(len(r.workloads) for r in releases)
             if not env.get("compose"):
                 return f"{rolled} workloads of {len(releases)} releases rolled out"
-        verdict = pilot.health(ctx.root, ctx.version)
+        expected = pilot_pins.app_version(ctx.root, ctx.version)
+        verdict = pilot.health(ctx.root, expected)
         if not verdict.ok:
             raise ReleaseError(f"The pilot is unhealthy after the deploy: {verdict.detail}")
         ctx.health = verdict.url
-        return f"{verdict.url} answers {ctx.version}"
+        return f"{verdict.url} answers {expected}"

@@ -6,7 +6,9 @@ from releasekit.core import version
 from releasekit.core.workspace import Workspace
 from releasekit.deploy import helm as helm_deploy
 from releasekit.deploy import kube_env
+from releasekit.deploy.pilot_pins import HEALTH_IMAGE
 from releasekit.publish import charts
+from releasekit.release.chart_bumps import chart_bumps
 from releasekit.release.context import Context
 from releasekit.release.independent import PackageRelease
 from releasekit.release.plan import release_message
@@ -98,6 +100,8 @@ def _describe_packages(ctx: Context) -> list[str]:
                 lines.append(f"{kind} of {r.package} {r.new} -> release assets of {r.tag}")
         for image in pkg.spec.images:
             lines.append(f"image {target.registry}/{image}: {', '.join(_tags(ws, r.new))}")
+    for bump in chart_bumps(ws, {r.package: r.new for r in planned}):
+        lines.append(f"{bump.line()} -> {target.chart_registry}")
     tags = [r.tag for r in planned]
     subject = f"chore(release): {', '.join(tags)}"
     lines.append(f"$ git commit -m '{subject}'")
@@ -119,5 +123,13 @@ def _describe_packages(ctx: Context) -> list[str]:
         lines.append(
             f"helm {env['helm']}: every chart, each at its package's version (released, else "
             f"last released), images pinned by dist/{ctx.version}/images.json"
+        )
+    if env.get("compose") and not refused:
+        owner = next((p.name for p in ws.packages if HEALTH_IMAGE in p.spec.images), "")
+        ran = {r.package: r.new for r in planned}
+        answers = f"{owner} {ran[owner]}" if owner in ran else f"{owner}'s last release"
+        lines.append(
+            f"$ compose up: pilot runs every image by its digest in dist/{ctx.version}/images.json "
+            f"(released, else kept) from {target.registry}; health answers {answers}"
         )
     return lines

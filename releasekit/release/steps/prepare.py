@@ -6,6 +6,7 @@ from pathlib import Path
 
 from releasekit.core import git, version
 from releasekit.release import independent
+from releasekit.release.chart_bumps import chart_bumps
 from releasekit.release.context import Context
 from releasekit.release.plan import release_message
 from releasekit.release.state import fault_point
@@ -44,7 +45,8 @@ class Prepare(Step):
             written = version.apply(ws, version.plan_bump(ws, to=new))
             logs = []
         else:
-            written = version.apply(ws, planned.bumps())
+            moved = chart_bumps(ws, planned.versions)
+            written = version.apply(ws, planned.bumps(), {b.file: b.new for b in moved})
             logs = [ws.get(r.package).dir / "CHANGELOG.md" for r in planned.releases]
             for release, path in zip(planned.releases, logs, strict=True):
                 _prepend(path, independent.package_notes(ws, release))

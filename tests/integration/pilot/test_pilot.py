@@ -166,3 +166,33 @@ def test_a_recorded_release_runs_by_digest(
     assert sorted(c.attrs["Config"]["Image"] for c in running) == sorted(
         f"{registry}/{n}:{b}@{d}" for n, d in digests.items()
     )
+
+
+def test_a_partial_release_runs_kept_and_released_images_by_digest(
+    root: Path, port: int, project: str, pilot_images: PilotImages
+) -> None:
+    import docker
+
+    a, b = pilot_images.good
+    registry = pilot.registry_path(pilot_images.registry)
+    client = docker.from_env()
+    kept = {n: a for n in ("control-panel-api", "control-panel-web")}
+    at = {**kept, "agent-runtime": b}  # agent-runtime released at b, the control panel kept at a
+    digests = {
+        name: str(client.images.get_registry_data(f"{registry}/{name}:{tag}").id)
+        for name, tag in at.items()
+    }
+    release_id = f"agent-runtime-{b}+cli-{b}"
+    write_images(
+        root / "dist" / release_id / IMAGES_FILE,
+        {n: ImagePin(f"{registry}/{n}", (at[n],), d) for n, d in digests.items()},
+    )
+    entry = pilot.deploy(root, release_id, pilot_images.registry, project=project, port=port)
+    assert (entry.status, entry.version, entry.answers, entry.images) == (
+        "healthy", release_id, a, digests,
+    )  # fmt: skip
+    assert pilot.health(root, a).ok  # the API answers its kept version
+    running = client.containers.list(filters={"label": f"com.docker.compose.project={project}"})
+    assert sorted(c.attrs["Config"]["Image"] for c in running) == sorted(
+        f"{registry}/{n}:{a}@{d}" for n, d in digests.items()
+    )
