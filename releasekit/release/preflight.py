@@ -56,12 +56,10 @@ def tools_present() -> None:
 
 def single_version_deploys(env: dict[str, Any]) -> list[str]:
     """The ways environment ``env`` deploys that run one version of everything, so a release
-    of some packages only cannot deploy there: GitOps (its desired state names every chart at
-    the release's version) and the compose pilot (one ``IRONCAGE_VERSION`` for every service).
+    of some packages only cannot deploy there: the compose pilot (one ``IRONCAGE_VERSION`` for
+    every service). GitOps pins each chart at its own version, like helm.
     """
     found = []
-    if env.get("deploy"):
-        found.append(f"{env['deploy']} (its desired state: every chart at one version)")
     if env.get("compose"):
         found.append("compose (the pilot: one IRONCAGE_VERSION for every service)")
     return found

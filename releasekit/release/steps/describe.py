@@ -115,6 +115,12 @@ def _describe_packages(ctx: Context) -> list[str]:
             "independent release refuses it; release into a helm or terraform-only "
             "environment, or with --env none"
         )
+    elif env.get("deploy") == "gitops":
+        lines.append(
+            f"gitops {ctx.opts.env}: commit {env.get('path', '')}, every chart at its package's "
+            f"version (released, else last released), images pinned by "
+            f"dist/{ctx.version}/images.json"
+        )
     elif env.get("helm"):
         lines.append(
             f"helm {env['helm']}: every chart, each at its package's version (released, else "
