@@ -28,7 +28,7 @@ from releasekit.deploy.gitops_layout import DESIRED_FILE, ChartPin, Desired, rea
 from releasekit.deploy.gitops_repo import Checkout, checkout
 from releasekit.deploy.helm_pins import chart_images, image_sets, pinned_refs
 from releasekit.publish import oci
-from releasekit.publish.charts import chart_repo, find_charts
+from releasekit.publish.charts import Chart, chart_repo, find_charts
 from releasekit.publish.trust import Trust, verify_images
 
 __all__ = [
@@ -79,17 +79,33 @@ def _released(root: Path) -> frozenset[str]:
     return frozenset(i for p in manifest.load(root).packages for i in p.images)
 
 
-def _listed(images: Path, release: str, versions: Mapping[str, str] | None) -> set[str]:
-    """The images a partial release's images.json pins (none asked of a lockstep one)."""
-    if versions is None:
-        return set()
+def _check_partial(
+    root: Path, charts: list[Chart], release: str, versions: Mapping[str, str], images: Path
+) -> None:
+    """A partial release names every chart's version and lists every image, kept ones too."""
     if not images.is_file():
         raise PublishError(
             f"{images} is missing: a deploy of {release} pins every image from it, the kept "
             "ones at their last release's digests. Publish the release's images first "
             "(`invoke release --resume`)."
         )
-    return {name.rsplit("/", 1)[-1] for name in read_images(images)}
+    listed = {name.rsplit("/", 1)[-1] for name in read_images(images)}
+    ours = _released(root)
+    for chart in charts:
+        if chart.name not in versions:
+            raise PublishError(
+                f"Chart {chart.name} ({chart.path}) has no released version to deploy with "
+                f"{release}: its package was never released. Release it too "
+                "(`invoke release --package PACKAGE --part patch`)."
+            )
+        unpinned = [i for i in chart_images(chart) if i in ours and i not in listed]
+        if unpinned:
+            raise PublishError(
+                f"{images} lists no digest of {', '.join(unpinned)} (chart {chart.name}), so "
+                f"{release} would run it unpinned: a partial release lists every image, the "
+                "kept ones at their last release's digests. Publish the release's images "
+                "again (`invoke release --resume`)."
+            )
 
 
 def plan(
@@ -101,27 +117,15 @@ def plan(
 
     Each chart runs at ``version``, or with ``versions`` (chart -> version: a partial
     independent release, ``version`` its release id) at its own. PublishError names a chart
-    without a version or not in the registry, and a missing images.json.
+    without a version or not in the registry, a missing images.json and an image it lacks.
     """
     pins = []
     images = root / "dist" / version / IMAGES_FILE
-    listed, ours = _listed(images, version, versions), _released(root)
-    for chart in find_charts(root):
-        at = version if versions is None else versions.get(chart.name)
-        if at is None:
-            raise PublishError(
-                f"Chart {chart.name} ({chart.path}) has no released version to deploy with "
-                f"{version}: its package was never released. Release it too "
-                "(`invoke release --package PACKAGE --part patch`)."
-            )
-        unpinned = [i for i in chart_images(chart) if i in ours and i not in listed]
-        if versions is not None and unpinned:
-            raise PublishError(
-                f"{images} lists no digest of {', '.join(unpinned)} (chart {chart.name}), so "
-                f"{version} would run it unpinned: a partial release lists every image, the "
-                "kept ones at their last release's digests. Publish the release's images "
-                "again (`invoke release --resume`)."
-            )
+    charts = find_charts(root)
+    if versions is not None:
+        _check_partial(root, charts, version, versions, images)
+    for chart in charts:
+        at = version if versions is None else versions[chart.name]
         url = f"{chart_repo(chart_registry)}/{chart.name}"
         host, path = oci.split_ref(url)
         found = oci.fetch_manifest(host, path, at, access)
@@ -130,7 +134,7 @@ def plan(
                 f"Chart {chart.name} {at} is not in {url}: publish the release first "
                 "(`invoke release`), or pass the chart registry that holds it."
             )
-        sets = image_sets(chart, images, image_registry, ours)
+        sets = image_sets(chart, images, image_registry, _released(root))
         pins.append(ChartPin(chart.name, url, at, found.digest, tuple(sets)))
     return Desired(version, tuple(pins))
 
