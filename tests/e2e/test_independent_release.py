@@ -9,7 +9,9 @@ deploy into the local cluster runs a complete set: both charts, at the 0.2.0 the
 last released (pulled from the sandbox's chart registry), every image by its digest. A
 ``feat(sandbox)`` commit then releases sandbox (minor) and its dependents agent-runtime and
 cli (patch, pins rewritten), killed after every step and resumed, then run again without its
-state: each file reaches the index once, one tag per package.
+state: each file reaches the index once, one tag per package. A ``fix(agent-runtime)``
+released into the GitOps environment dev runs agent-runtime's chart at 0.2.2 and
+control-panel's at 0.2.0, and is promoted to staging as is.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from releasekit.deploy import kube_env, rollout
+from releasekit.deploy import gitops_env, kube_env, rollout
 from tests.e2e.test_release import IMAGES, Repo, _index, git, sandbox_repo
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1800)]
@@ -185,3 +187,32 @@ def test_a_feature_of_the_sandbox_releases_its_dependents(released: Repo) -> Non
     for tag in ("sandbox-v0.3.0", "agent-runtime-v0.2.1", "cli-v0.2.1"):
         assert "SHA256SUMS  sha256:" in listed and f"-> release {tag}" in listed
     assert "ironcage-0.2.1-linux" in listed  # cli's binary, at its package's version
+
+
+def _live(repo: Repo, name: str) -> dict[str, str]:
+    env = gitops_env.resolve(repo.path, name)
+    kenv = kube_env.KubeEnv(env.name, env.values, env.namespace, env.kube, env.local_root)
+    return rollout.live_images(repo.path, kenv, set(IMAGES))
+
+
+def test_a_partial_release_deploys_through_gitops_and_promotes_as_is(released: Repo) -> None:
+    repo = released
+    repo.commit("packages/agent-runtime/README.md", "fix(agent-runtime): a typo")
+    out = repo.invoke("release", "--yes", "--env", "dev").stdout
+    assert "agent-runtime-0.2.2" in out and "gitops dev:" in out
+    images = json.loads((repo.path / "dist/agent-runtime-0.2.2/images.json").read_text())
+    charted = ("agent-runtime", "control-panel-api", "control-panel-web")
+    pinned = {name: images[name]["digest"] for name in charted}
+    assert _live(repo, "dev") == pinned
+    assert images["control-panel-api"]["status"] == "kept"
+    rows = {r["env"]: r for r in json.loads(repo.invoke("gitops.status", "--json").stdout)}
+    assert (rows["dev"]["desired_version"], rows["dev"]["ready"]) == ("agent-runtime-0.2.2", True)
+    running = {"agent-runtime": "0.2.2", "control-panel": "0.2.0"}
+    assert {r["name"]: r["running"] for r in rows["dev"]["releases"]} == running
+
+    promoted = json.loads(
+        repo.invoke("promote", "--from", "dev", "--to", "staging", "--yes", "--json").stdout
+    )
+    assert promoted["version"] == "agent-runtime-0.2.2"
+    assert {r["name"]: r["running"] for r in promoted["flux"]["releases"]} == running
+    assert _live(repo, "staging") == pinned
