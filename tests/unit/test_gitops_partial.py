@@ -9,10 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from releasekit.core import manifest
 from releasekit.core.errors import PublishError
 from releasekit.deploy import gitops, gitops_env, gitops_layout
 from releasekit.deploy.gitops_flux import Observed, ReleaseState
 from releasekit.publish import oci
+from releasekit.release.preflight import single_version_deploys
 from tests.conftest import REPO
 
 NEW, KEPT = "sha256:" + "1" * 64, "sha256:" + "2" * 64
@@ -111,3 +113,9 @@ def test_flux_is_converged_when_each_chart_runs_its_own_version() -> None:
     assert behind.problems("abc", VERSIONS) == [
         "HelmRelease agent-runtime: Ready at 1.0.0 (desired 1.0.0)"
     ]
+
+
+def test_a_gitops_environment_takes_a_partial_release() -> None:
+    dev = manifest.load(REPO).environments["dev"]
+    assert dev["deploy"] == "gitops"
+    assert single_version_deploys(dev) == []

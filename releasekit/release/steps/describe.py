@@ -117,9 +117,9 @@ def _describe_packages(ctx: Context) -> list[str]:
         )
     elif env.get("deploy") == "gitops":
         lines.append(
-            f"gitops {ctx.opts.env}: commit {env.get('path', '')}, every chart at its package's "
-            f"version (released, else last released), images pinned by "
-            f"dist/{ctx.version}/images.json"
+            f"gitops {ctx.opts.env}: commit {env.get('path') or f'clusters/{ctx.opts.env}'}, "
+            "every chart at its package's version (released, else last released), images "
+            f"pinned by dist/{ctx.version}/images.json"
         )
     elif env.get("helm"):
         lines.append(
