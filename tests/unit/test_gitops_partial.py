@@ -34,9 +34,9 @@ def root(tmp_path: Path) -> Path:
         "agent-runtime": {"repository": "r:5000/ironcage/agent-runtime", "digest": NEW,
                           "tags": ["1.0.1"]},
         "control-panel-api": {"repository": "r:5000/ironcage/control-panel-api",
-                              "digest": KEPT, "tags": ["1.0.0"], "status": "kept"},
+                              "digest": KEPT, "tags": ["1.0.0"]},
         "control-panel-web": {"repository": "r:5000/ironcage/control-panel-web",
-                              "digest": KEPT, "tags": ["1.0.0"], "status": "kept"},
+                              "digest": KEPT, "tags": ["1.0.0"]},
     }  # fmt: skip
     (tmp_path / "dist" / RELEASE).mkdir(parents=True)
     (tmp_path / "dist" / RELEASE / "images.json").write_text(json.dumps(images))

@@ -75,8 +75,7 @@ class World:
         for chart in charts.find_charts(self.root):
             at = versions[chart.name]
             if at == kept:
-                entries |= {i: {**last[i], "status": "kept"} for i in chart_images(chart)
-                            if i in IMAGES}  # fmt: skip
+                entries |= {i: last[i] for i in chart_images(chart) if i in IMAGES}
                 continue
             for archive in charts.package(self.root, at, chart.name, epoch=0):
                 charts.push(archive, self.registry)
