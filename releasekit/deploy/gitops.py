@@ -6,9 +6,9 @@
 that commit and every HelmRelease is Ready at its chart's version. A lockstep release runs
 every chart at its version; a partial independent release runs each chart at its package's
 version (released, else last released) with every image, kept ones included, pinned by the
-release's images.json. ``promote`` copies exactly what
-one environment runs (read back from its ``desired.json``) into another as one commit, after
-checking that the source really runs it; nothing is rebuilt and no digest changes.
+release's images.json. ``promote`` copies exactly what one environment runs, each chart's
+version and every digest (read back from its ``desired.json``), into another as one commit,
+after checking that the source really runs it; nothing is rebuilt and no digest changes.
 ``rollback`` is a commit too: the environment's folder as it was before its last change, or
 as it was when it ran a named version.
 """
