@@ -1,30 +1,34 @@
 """Deploy by commit: an environment's desired state in git, converged by Flux.
 
-``release`` pins every chart of a version (chart digest in the registry, image digests from
-``dist/<version>/images.json``), checks each digest's signature by the release key, commits
+``release`` pins every chart of a release (chart digest in the registry, image digests from
+``dist/<release>/images.json``), checks each digest's signature by the release key, commits
 ``clusters/<env>/`` with a message naming the release, pushes, and waits until Flux applied
-that commit and every HelmRelease is Ready at that version. ``promote`` copies exactly what
-one environment runs (read back from its ``desired.json``) into another as one commit, after
-checking that the source really runs it; nothing is rebuilt and no digest changes.
+that commit and every HelmRelease is Ready at its chart's version. A lockstep release runs
+every chart at its version; a partial independent release runs each chart at its package's
+version (released, else last released) with every image, kept ones included, pinned by the
+release's images.json. ``promote`` copies exactly what one environment runs, each chart's
+version and every digest (read back from its ``desired.json``), into another as one commit,
+after checking that the source really runs it; nothing is rebuilt and no digest changes.
 ``rollback`` is a commit too: the environment's folder as it was before its last change, or
 as it was when it ran a named version.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from releasekit.core import manifest
+from releasekit.core.artifact import IMAGES_FILE, read_images
 from releasekit.core.errors import PreflightError, PublishError
 from releasekit.deploy import cluster, git_http, gitops_flux, gitops_pr
 from releasekit.deploy.gitops_env import GitOpsEnv
 from releasekit.deploy.gitops_layout import DESIRED_FILE, ChartPin, Desired, read, render
 from releasekit.deploy.gitops_repo import Checkout, checkout
-from releasekit.deploy.helm_pins import image_sets, pinned_refs
+from releasekit.deploy.helm_pins import chart_images, image_sets, pinned_refs
 from releasekit.publish import oci
-from releasekit.publish.charts import chart_repo, find_charts
+from releasekit.publish.charts import Chart, chart_repo, find_charts
 from releasekit.publish.trust import Trust, verify_images
 
 __all__ = [
@@ -75,23 +79,63 @@ def _released(root: Path) -> frozenset[str]:
     return frozenset(i for p in manifest.load(root).packages for i in p.images)
 
 
+def _check_partial(
+    root: Path, charts: list[Chart], release: str, versions: Mapping[str, str], images: Path
+) -> None:
+    """A partial release names every chart's version and lists every image, kept ones too."""
+    if not images.is_file():
+        raise PublishError(
+            f"{images} is missing: a deploy of {release} pins every image from it, the kept "
+            "ones at their last release's digests. Publish the release's images first "
+            "(`invoke release --resume`)."
+        )
+    listed = {name.rsplit("/", 1)[-1] for name in read_images(images)}
+    ours = _released(root)
+    for chart in charts:
+        if chart.name not in versions:
+            raise PublishError(
+                f"Chart {chart.name} ({chart.path}) has no released version to deploy with "
+                f"{release}: its package was never released. Release it too "
+                "(`invoke release --package PACKAGE --part patch`)."
+            )
+        unpinned = [i for i in chart_images(chart) if i in ours and i not in listed]
+        if unpinned:
+            raise PublishError(
+                f"{images} lists no digest of {', '.join(unpinned)} (chart {chart.name}), so "
+                f"{release} would run it unpinned: a partial release lists every image, the "
+                "kept ones at their last release's digests. Publish the release's images "
+                "again (`invoke release --resume`)."
+            )
+
+
 def plan(
-    root: Path, version: str, chart_registry: str, image_registry: str | None, access: oci.Access
-) -> Desired:
-    """Every chart at ``version``: its digest in ``chart_registry`` and its images' pins."""
+    root: Path, version: str, chart_registry: str, image_registry: str | None,
+    access: oci.Access, versions: Mapping[str, str] | None = None,
+) -> Desired:  # fmt: skip
+    """Every chart pinned: its digest in ``chart_registry`` and its images' digests from
+    ``dist/<version>/images.json``.
+
+    Each chart runs at ``version``, or with ``versions`` (chart -> version: a partial
+    independent release, ``version`` its release id) at its own. PublishError names a chart
+    without a version or not in the registry, a missing images.json and an image it lacks.
+    """
     pins = []
-    images = root / "dist" / version / "images.json"
-    for chart in find_charts(root):
+    images = root / "dist" / version / IMAGES_FILE
+    charts = find_charts(root)
+    if versions is not None:
+        _check_partial(root, charts, version, versions, images)
+    for chart in charts:
+        at = version if versions is None else versions[chart.name]
         url = f"{chart_repo(chart_registry)}/{chart.name}"
         host, path = oci.split_ref(url)
-        found = oci.fetch_manifest(host, path, version, access)
+        found = oci.fetch_manifest(host, path, at, access)
         if found is None:
             raise PublishError(
-                f"Chart {chart.name} {version} is not in {url}: publish the release first "
+                f"Chart {chart.name} {at} is not in {url}: publish the release first "
                 "(`invoke release`), or pass the chart registry that holds it."
             )
         sets = image_sets(chart, images, image_registry, _released(root))
-        pins.append(ChartPin(chart.name, url, version, found.digest, tuple(sets)))
+        pins.append(ChartPin(chart.name, url, at, found.digest, tuple(sets)))
     return Desired(version, tuple(pins))
 
 
@@ -114,6 +158,13 @@ def _public_key(trust: Trust) -> str:
             "release's public key with --key."
         )
     return trust.public.read_text(encoding="ascii")
+
+
+def _body(desired: Desired) -> str:
+    """A partial release's commit names each chart's version below its subject."""
+    if not desired.partial():
+        return ""
+    return "\n\n" + "\n".join(f"{c.name} {c.version}" for c in desired.charts)
 
 
 def _open(root: Path, env: GitOpsEnv, pull_request: bool = False) -> tuple[Checkout, str]:
@@ -149,9 +200,8 @@ def _converge(
     pushed = copy.push(env.path) if commit else copy.head()
     say(f"{env.name}: {'pushed' if commit else 'already at'} {pushed[:12]}; waiting for Flux")
     gitops_flux.connect(env, url)
-    charts = [c.name for c in desired.charts]
-    gitops_flux.reconcile(env, charts)
-    observed = gitops_flux.wait(env, pushed, desired.version, charts, timeout, say)
+    gitops_flux.reconcile(env, [c.name for c in desired.charts])
+    observed = gitops_flux.wait(env, pushed, desired.version, desired.versions(), timeout, say)
     return Applied(env.name, pushed, desired.version, observed, changed=bool(commit))
 
 
@@ -164,7 +214,7 @@ def release(
     verify(root, env, desired, trust, say)
     files = render(root, env, desired, _public_key(trust))
     message = f"deploy({env.name}): ironcage {desired.version}"
-    commit = copy.write(env.path, files, message)
+    commit = copy.write(env.path, files, message + _body(desired))
     return _finish(root, env, copy, url, desired, commit, timeout, say,
                    message if pull_request else "")  # fmt: skip
 
@@ -177,9 +227,10 @@ def _running(copy: Checkout, env: GitOpsEnv, desired: Desired) -> list[str]:
     problems = [] if same and observed.kustomization_ready else [
         f"Flux applied {observed.applied or 'nothing'} to {env.name}, not its desired state"
     ]  # fmt: skip
-    names = {c.name for c in desired.charts}
+    versions = desired.versions()
+    names = set(versions)
     for r in observed.releases:
-        if r.name in names and not (r.converged and r.running == desired.version):
+        if r.name in names and not (r.converged and r.running == versions[r.name]):
             problems.append(f"{r.name} runs {r.running or 'nothing'} ({r.reason or 'not Ready'})")
     missing = names - {r.name for r in observed.releases}
     problems += [f"{name} is not deployed" for name in sorted(missing)]
@@ -218,7 +269,7 @@ def promote(
     files = render(root, dest, Desired(desired.version, desired.charts, source.name),
                    _public_key(trust))  # fmt: skip
     message = f"promote({dest.name}): ironcage {desired.version} from {source.name}"
-    commit = copy.write(dest.path, files, message)
+    commit = copy.write(dest.path, files, message + _body(desired))
     return _finish(root, dest, copy, url, desired, commit, timeout, say,
                    message if pull_request else "")  # fmt: skip
 

@@ -4,14 +4,15 @@
 environment's branch and the Kustomization that applies its folder. ``reconcile`` asks Flux
 to look now (the ``reconcile.fluxcd.io/requestedAt`` annotation, as ``flux reconcile``
 does). ``observe`` reads what Flux applied and whether every HelmRelease is Ready, and
-``wait`` polls it until the environment runs a given commit and version, or says why not:
-the conditions' reasons and messages, as Flux wrote them.
+``wait`` polls it until the environment runs a given commit with each chart at its version
+(one version for all, or each chart's own in a partial release), or says why not: the
+conditions' reasons and messages, as Flux wrote them.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -61,7 +62,9 @@ class Observed:
     def at(self, commit: str) -> bool:
         return self.applied.endswith(commit) and self.kustomization_ready
 
-    def problems(self, commit: str, version: str) -> list[str]:
+    def problems(self, commit: str, versions: Mapping[str, str]) -> list[str]:
+        """Why the environment does not run ``commit`` with each chart (name -> version) at
+        its version; HelmReleases of other charts are left to the Kustomization's prune."""
         found = []
         if not self.at(commit):
             found.append(
@@ -70,7 +73,7 @@ class Observed:
                 f"{f' ({self.kustomization_reason})' if self.kustomization_reason else ''}"
             )
         for r in self.releases:
-            if not (r.converged and r.desired == version):
+            if r.name in versions and not (r.converged and r.desired == versions[r.name]):
                 found.append(
                     f"HelmRelease {r.name}: {'Ready' if r.ready else 'not Ready'} at "
                     f"{r.running or 'no version'} (desired {r.desired or '?'})"
@@ -216,11 +219,12 @@ def _stalled(observed: Observed, charts: list[str]) -> str:
 
 
 def wait(
-    env: GitOpsEnv, commit: str, version: str, charts: list[str], timeout: float,
+    env: GitOpsEnv, commit: str, version: str, charts: Mapping[str, str], timeout: float,
     say: Callable[[str], None] = lambda _line: None,
 ) -> Observed:  # fmt: skip
-    """Until Flux applied ``commit`` and every HelmRelease of ``charts`` is Ready at
-    ``version``; PublishError naming what is not, and why, after ``timeout`` seconds."""
+    """Until Flux applied ``commit`` and the HelmRelease of every chart of ``charts`` (name
+    -> version) is Ready at its version; PublishError naming what is not, and why, after
+    ``timeout`` seconds. ``version`` names the release in the messages."""
     deadline = time.monotonic() + timeout
     last: list[str] = []
     observed = observe(env)
@@ -228,12 +232,12 @@ def wait(
         observed = observe(env)
         mine = [r for r in observed.releases if r.name in charts]
         missing = sorted(set(charts) - {r.name for r in mine})
-        problems = observed.problems(commit, version)
+        problems = observed.problems(commit, charts)
         problems += [f"HelmRelease {name}: not created yet" for name in missing]
         if not problems:
             return observed
         if observed.at(commit):
-            unverified = _unverified(env, charts)
+            unverified = _unverified(env, list(charts))
             if unverified:
                 raise PublishError(
                     f"{env.describe()} cannot run {version} (commit {commit[:12]}): Flux refused "
@@ -241,7 +245,7 @@ def wait(
                     "it ran before; publish charts signed by the release key, or roll back "
                     f"(`invoke rollback --env {env.name}`)."
                 )
-            stalled = _stalled(observed, charts)
+            stalled = _stalled(observed, list(charts))
             if stalled:
                 raise PublishError(
                     f"{env.describe()} did not become ready at {version} (commit "
@@ -256,6 +260,6 @@ def wait(
     raise PublishError(
         f"{env.describe()} did not converge to {version} (commit {commit[:12]}) within "
         f"{timeout:.0f} s:\n- "
-        + "\n- ".join(last or observed.problems(commit, version))
+        + "\n- ".join(last or observed.problems(commit, charts))
         + "\nIs Flux running (`invoke cluster.status`)? Its logs are in .sandbox/cluster/logs/."
     )

@@ -5,8 +5,10 @@ For every chart an OCIRepository (the chart in the OCI registry by tag and diges
 release's public key held in the Secret ``cosign-pub``) and a HelmRelease (``chartRef`` to
 it, the environment's values with every image pinned by digest, drift detection on, a failed
 upgrade rolled back). Beside them the namespace, the Secret, a ``kustomization.yaml`` listing
-them, and ``desired.json``: the version, the chart digests and the image pins, from which
-``read`` gives back what a promotion copies.
+them, and ``desired.json``: the release, each chart's version and digest and the image pins,
+from which ``read`` gives back what a promotion copies. Each chart has a version of its own:
+a lockstep release runs every chart at its version, a partial independent release runs each
+chart at its package's version (the HelmRelease's version annotation is the chart's).
 """
 
 from __future__ import annotations
@@ -43,7 +45,8 @@ class ChartPin:
 
 @dataclass(frozen=True)
 class Desired:
-    """What an environment should run: the release's version and every chart pinned."""
+    """What an environment should run: the release (its version, or an independent release's
+    id) and every chart pinned, each at its own version."""
 
     version: str
     charts: tuple[ChartPin, ...]
@@ -52,6 +55,14 @@ class Desired:
     def to_json(self) -> dict[str, Any]:
         return {"version": self.version, "source": self.source,
                 "charts": [asdict(c) for c in self.charts]}  # fmt: skip
+
+    def versions(self) -> dict[str, str]:
+        """Chart name -> the version it runs at."""
+        return {c.name: c.version for c in self.charts}
+
+    def partial(self) -> bool:
+        """Whether some chart runs at another version than the release's."""
+        return any(c.version != self.version for c in self.charts)
 
     def images(self) -> dict[str, str]:
         """Values path -> digest of every image the charts pin (``api.image.digest``)."""
@@ -100,14 +111,14 @@ def _oci_repository(env: GitOpsEnv, pin: ChartPin) -> dict[str, Any]:
     }
 
 
-def _helm_release(env: GitOpsEnv, pin: ChartPin, version: str, values: Path) -> dict[str, Any]:
+def _helm_release(env: GitOpsEnv, pin: ChartPin, values: Path) -> dict[str, Any]:
     return {
         "apiVersion": "helm.toolkit.fluxcd.io/v2",
         "kind": "HelmRelease",
         "metadata": {
             "name": pin.name,
             "namespace": env.namespace,
-            "annotations": {VERSION_ANNOTATION: version},
+            "annotations": {VERSION_ANNOTATION: pin.version},
         },
         "spec": {
             "interval": _RECONCILE,
@@ -143,7 +154,7 @@ def render(root: Path, env: GitOpsEnv, desired: Desired, public_key: str) -> dic
     for pin in desired.charts:
         values = charts[pin.name].values(env.values)
         files[f"{pin.name}.yaml"] = _yaml(
-            _oci_repository(env, pin), _helm_release(env, pin, desired.version, values)
+            _oci_repository(env, pin), _helm_release(env, pin, values)
         )
     files["kustomization.yaml"] = _yaml(
         {

@@ -19,7 +19,9 @@ from releasekit.publish.charts import Chart
 from releasekit.publish.registry import split_registry
 from releasekit.publish.trust import Trust, verify_images
 
-__all__ = ["check_pins", "image_pins", "image_sets", "pinned_refs", "user_values"]
+__all__ = [
+    "chart_images", "check_pins", "image_pins", "image_sets", "pinned_refs", "user_values",
+]  # fmt: skip
 
 
 def _image_keys(values: Any, prefix: str = "") -> dict[str, str]:
@@ -33,6 +35,14 @@ def _image_keys(values: Any, prefix: str = "") -> dict[str, str]:
             found[value["repository"].rsplit("/", 1)[-1]] = path
         found.update(_image_keys(value, f"{path}."))
     return found
+
+
+def chart_images(chart: Chart) -> list[str]:
+    """The image names (last path part) the chart's values.yaml declares an ``image`` for."""
+    import yaml
+
+    defaults = yaml.safe_load((chart.dir / "values.yaml").read_text(encoding="utf-8")) or {}
+    return sorted(_image_keys(defaults))
 
 
 def image_pins(images_json: Path) -> dict[str, tuple[str, str]]:

@@ -37,7 +37,6 @@ __all__ = [
     "environment",
     "release_remote",
     "restore_interrupted_prepare",
-    "single_version_deploys",
     "tools_present",
 ]
 
@@ -52,18 +51,6 @@ def tools_present() -> None:
             f"Missing tools: {', '.join(missing)}. Run `scripts/setup.sh` as root, or see "
             "`invoke doctor` for how to install each."
         )
-
-
-def single_version_deploys(env: dict[str, Any]) -> list[str]:
-    """The ways environment ``env`` deploys that run one version of everything, so a release
-    of some packages only cannot deploy there: GitOps (its desired state names every chart at
-    the release's version). The compose pilot runs every image by the digest images.json
-    records, released or kept.
-    """
-    found = []
-    if env.get("deploy"):
-        found.append(f"{env['deploy']} (its desired state: every chart at one version)")
-    return found
 
 
 def environment(ws: Workspace, name: str) -> dict[str, Any]:

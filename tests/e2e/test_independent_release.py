@@ -11,7 +11,9 @@ last released (pulled from the sandbox's chart registry), every image by its dig
 cli (patch, pins rewritten), killed after every step and resumed, then run again without its
 state into the compose pilot: each file reaches the index once, one tag per package, and the
 pilot runs agent-runtime's new image beside the control panel's kept ones, each by its
-digest, its API answering the 0.2.0 the control panel last released.
+digest, its API answering the 0.2.0 the control panel last released. A
+``fix(agent-runtime)`` released into the GitOps environment dev runs agent-runtime's chart
+at 0.2.2 and control-panel's at 0.2.0, and is promoted to staging as is.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from typing import Any
 
 import pytest
 
-from releasekit.deploy import kube_env, rollout
+from releasekit.deploy import gitops_env, kube_env, rollout
 from releasekit.deploy.pilot_pins import PILOT_IMAGES
 from tests.e2e.test_release import IMAGES, Repo, _index, git, sandbox_repo
 
@@ -204,3 +206,35 @@ def test_a_feature_of_the_sandbox_releases_its_dependents(released: Repo) -> Non
     for tag in ("sandbox-v0.3.0", "agent-runtime-v0.2.1", "cli-v0.2.1"):
         assert "SHA256SUMS  sha256:" in listed and f"-> release {tag}" in listed
     assert "ironcage-0.2.1-linux" in listed  # cli's binary, at its package's version
+
+
+def _live(repo: Repo, name: str) -> dict[str, str]:
+    env = gitops_env.resolve(repo.path, name)
+    kenv = kube_env.KubeEnv(env.name, env.values, env.namespace, env.kube, env.local_root)
+    return rollout.live_images(repo.path, kenv, set(IMAGES))
+
+
+def test_a_partial_release_deploys_through_gitops_and_promotes_as_is(released: Repo) -> None:
+    repo = released
+    repo.commit("packages/agent-runtime/README.md", "fix(agent-runtime): a typo")
+    out = repo.invoke("release", "--yes", "--env", "dev").stdout
+    assert "agent-runtime-0.2.2" in out and "gitops dev:" in out
+    images = json.loads((repo.path / "dist/agent-runtime-0.2.2/images.json").read_text())
+    charted = ("agent-runtime", "control-panel-api", "control-panel-web")
+    pinned = {name: images[name]["digest"] for name in charted}
+    assert _live(repo, "dev") == pinned
+    last = json.loads((repo.path / "dist/sandbox-0.3.0+agent-runtime-0.2.1+cli-0.2.1/images.json")
+                      .read_text())  # fmt: skip
+    for kept in ("control-panel-api", "control-panel-web"):
+        assert images[kept]["digest"] == last[kept]["digest"]
+    rows = {r["env"]: r for r in json.loads(repo.invoke("gitops.status", "--json").stdout)}
+    assert (rows["dev"]["desired_version"], rows["dev"]["ready"]) == ("agent-runtime-0.2.2", True)
+    running = {"agent-runtime": "0.2.2", "control-panel": "0.2.0"}
+    assert {r["name"]: r["running"] for r in rows["dev"]["releases"]} == running
+
+    promoted = json.loads(
+        repo.invoke("promote", "--from", "dev", "--to", "staging", "--yes", "--json").stdout
+    )
+    assert promoted["version"] == "agent-runtime-0.2.2"
+    assert {r["name"]: r["running"] for r in promoted["flux"]["releases"]} == running
+    assert _live(repo, "staging") == pinned

@@ -114,7 +114,7 @@ class Deploy(Step):
             git_http.up(root)
         trust = trust_of(root, target)
         desired = gitops.plan(root, ctx.version, target.chart_registry, target.registry,
-                              trust.access)  # fmt: skip
+                              trust.access, chart_versions(ctx) if ctx.plan else None)  # fmt: skip
         applied = gitops.release(root, genv, desired, trust, ctx.say)
         if not isinstance(applied, gitops.Applied):
             raise AssertionError("a release without pull_request converges or raises")

@@ -12,7 +12,6 @@ from releasekit.release.chart_bumps import chart_bumps
 from releasekit.release.context import Context
 from releasekit.release.independent import PackageRelease
 from releasekit.release.plan import release_message
-from releasekit.release.preflight import single_version_deploys
 from releasekit.release.steps.base import environment
 
 __all__ = ["describe"]
@@ -112,19 +111,18 @@ def _describe_packages(ctx: Context) -> list[str]:
     )
     lines.append(f"report dist/{ctx.version}/release.json, RELEASE_NOTES.md, SHA256SUMS")
     env = environment(ctx)
-    refused = single_version_deploys(env)
-    if refused:
+    if env.get("deploy") == "gitops":
         lines.append(
-            f"note: environment `{ctx.opts.env}` deploys with {' and '.join(refused)}: an "
-            "independent release refuses it; release into a helm or terraform-only "
-            "environment, or with --env none"
+            f"gitops {ctx.opts.env}: commit {env.get('path') or f'clusters/{ctx.opts.env}'}, "
+            "every chart at its package's version (released, else last released), images "
+            f"pinned by dist/{ctx.version}/images.json"
         )
     elif env.get("helm"):
         lines.append(
             f"helm {env['helm']}: every chart, each at its package's version (released, else "
             f"last released), images pinned by dist/{ctx.version}/images.json"
         )
-    if env.get("compose") and not refused:
+    if env.get("compose"):
         owner = next((p.name for p in ws.packages if HEALTH_IMAGE in p.spec.images), "")
         ran = {r.package: r.new for r in planned}
         answers = f"{owner} {ran[owner]}" if owner in ran else f"{owner}'s last release"

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from releasekit.core import changelog
-from releasekit.core.errors import ReleaseError
 from releasekit.release import independent
 from releasekit.release import preflight as checks
 from releasekit.release.context import Context
@@ -76,15 +75,6 @@ def _choose_packages(ctx: Context, remote: str | None) -> None:
             f"nothing to release: no package{only} has a feat, fix or breaking commit since its "
             "last release (files no package owns, such as uv.lock or CI, release nothing). "
             "Pass --package NAME --part P to release one anyway."
-        )
-    refused = checks.single_version_deploys(checks.environment(ctx.ws, opts.env))
-    if refused and not opts.dry_run:
-        raise ReleaseError(
-            f"Environment `{opts.env}` deploys with {' and '.join(refused)}, which "
-            f"runs every image at one version; an independent release ({planned.release_id}) "
-            "has one version per package. Release into an environment that deploys with "
-            "helm (every chart at its package's last released version, every image pinned "
-            "by images.json) or with terraform only, or with `--env none`."
         )
     for release in planned.releases:
         check_tag(ctx.root, release.tag, remote)

@@ -5,6 +5,9 @@ sandbox's GitOps repository served over smart HTTP, a registry on a free port, t
 control plane with source-, kustomize- and helm-controller, and a cosign key pair. ``World.
 publish`` makes a release's artifacts real: each chart packaged, pushed and signed, and a
 small image per image name pushed and signed, recorded in dist/<version>/images.json.
+``World.publish_partial`` does the same for a partial independent release: only the charts
+it releases, each at its own version, and an images.json that lists the other charts'
+images as kept, at the digests of the release that last pushed them.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from releasekit.deploy import cluster, git_http, gitops, gitops_env, testbed_servers
+from releasekit.deploy.helm_pins import chart_images
 from releasekit.publish import charts, oci, signing
 from releasekit.publish.trust import Trust
 from tests.conftest import REPO, require
@@ -61,6 +65,33 @@ class World:
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "images.json").write_text(json.dumps(entries), encoding="utf-8")
         return gitops.plan(self.root, version, self.registry, None, access)
+
+    def publish_partial(self, release: str, versions: dict[str, str], kept: str) -> gitops.Desired:
+        """Push and sign the charts of ``versions`` (chart -> version) not at ``kept`` and
+        their images; the other charts' images keep the digests of release ``kept``."""
+        access = oci.Access(plain_http=True)
+        last = json.loads((self.root / "dist" / kept / "images.json").read_text())
+        entries = {}
+        for chart in charts.find_charts(self.root):
+            at = versions[chart.name]
+            if at == kept:
+                entries |= {i: last[i] for i in chart_images(chart) if i in IMAGES}
+                continue
+            for archive in charts.package(self.root, at, chart.name, epoch=0):
+                charts.push(archive, self.registry)
+            host, path = oci.split_ref(f"{charts.chart_repo(self.registry)}/{chart.name}")
+            found = oci.fetch_manifest(host, path, at, access)
+            assert found is not None
+            signing.sign(f"{host}/{path}@{found.digest}", self.key, access)
+            for image in (i for i in chart_images(chart) if i in IMAGES):
+                digest = _push_image(self.registry, f"ironcage/{image}", at, image)
+                signing.sign(f"{self.registry}/ironcage/{image}@{digest}", self.key, access)
+                entries[image] = {"repository": f"{self.registry}/ironcage/{image}",
+                                  "digest": digest, "tags": [at]}  # fmt: skip
+        folder = self.root / "dist" / release
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "images.json").write_text(json.dumps(entries), encoding="utf-8")
+        return gitops.plan(self.root, release, self.registry, None, access, versions)
 
 
 def _put(url: str, data: bytes, media: str) -> None:

@@ -1,7 +1,8 @@
 """Release, promote, roll back and drift, by commit, with the real Flux controllers.
 
 One control plane, one registry and one git server serve the module (``world``); the tests
-run in order, each starting from what the one before left in the environments.
+run in order, each starting from what the one before left in the environments. The last
+one deploys a partial independent release: each chart at its own version.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ import pytest
 from kubernetes import client as k8s
 
 from releasekit.core.errors import PreflightError, PublishError, VerificationError
-from releasekit.deploy import cluster, gitops, gitops_status, kube
+from releasekit.deploy import cluster, gitops, gitops_status, kube, rollout
 from releasekit.deploy.gitops_layout import render
 from releasekit.deploy.gitops_repo import checkout
+from releasekit.deploy.kube_env import KubeEnv
 from releasekit.publish import signing
-from tests.integration.gitops.conftest import TIMEOUT, World
+from tests.integration.gitops.conftest import IMAGES, TIMEOUT, World
 
 pytestmark = pytest.mark.integration
 
@@ -161,3 +163,61 @@ def test_a_chart_signed_by_another_key_committed_anyway_is_refused_by_flux(
         gitops._converge(world.root, env, copy, copy.url, desired, commit, TIMEOUT, print)
     after = {r.name: r.running for r in gitops_status.status(world.root, "dev")[0].releases}
     assert after == before
+
+
+def _ours(world: World, env: str) -> set[str]:
+    """The digests the live workloads of ``env`` run for the release's own images."""
+    return {
+        ref.partition("@")[2] for ref in _images(world, env)
+        if ref.partition("@")[0].rsplit("/", 1)[-1] in IMAGES
+    }  # fmt: skip
+
+
+def test_a_partial_release_runs_each_chart_at_its_version_and_promotes_as_is(
+    world: World,
+) -> None:
+    versions = {"agent-runtime": "1.0.1", "control-panel": "1.0.0"}
+    desired = world.publish_partial("agent-runtime-1.0.1", versions, kept="1.0.0")
+    kept = json.loads((world.root / "dist/1.0.0/images.json").read_text())
+    new = json.loads((world.root / "dist/agent-runtime-1.0.1/images.json").read_text())
+    assert new["agent-runtime"]["digest"] != kept["agent-runtime"]["digest"]
+    expected = {new["agent-runtime"]["digest"], kept["control-panel-api"]["digest"],
+                kept["control-panel-web"]["digest"]}  # fmt: skip
+    assert (desired.versions(), set(desired.images().values())) == (versions, expected)
+
+    applied = gitops.release(world.root, world.env("dev"), desired, world.trust, print, TIMEOUT)
+    assert _commits(world)[0] == f"{applied.commit} deploy(dev): ironcage agent-runtime-1.0.1"
+    copy = checkout(world.root, gitops.repository_url(world.root, world.env("dev")), "main")
+    assert copy.git("log", "-1", "--format=%b").split() == [
+        "agent-runtime", "1.0.1", "control-panel", "1.0.0",
+    ]  # fmt: skip
+    assert applied.observed.at(applied.commit)
+    assert {r.name: (r.running, r.ready) for r in applied.observed.releases} == {
+        "agent-runtime": ("1.0.1", True), "control-panel": ("1.0.0", True),
+    }  # fmt: skip
+    assert _ours(world, "dev") == expected
+    dev = world.env("dev")
+    kenv = KubeEnv(dev.name, dev.values, dev.namespace, dev.kube, dev.local_root)
+    health = rollout.check(world.root, kenv, versions)
+    assert [(r.release, r.version, r.problems) for r in health] == [
+        ("agent-runtime", "1.0.1", ()), ("control-panel", "1.0.0", ()),
+    ]  # fmt: skip
+    rows = {r.env: r for r in gitops_status.status(world.root)}
+    assert (rows["dev"].desired_version, rows["dev"].ready) == ("agent-runtime-1.0.1", True)
+
+    before = _commits(world)
+    promoted = gitops.promote(world.root, dev, world.env("staging"), world.trust, print,
+                              "agent-runtime-1.0.1", TIMEOUT)  # fmt: skip
+    after = _commits(world)
+    assert after[1:] == before
+    assert after[0] == (
+        f"{promoted.commit} promote(staging): ironcage agent-runtime-1.0.1 from dev"
+    )
+    assert {r.name: (r.running, r.ready) for r in promoted.observed.releases} == {
+        "agent-runtime": ("1.0.1", True), "control-panel": ("1.0.0", True),
+    }  # fmt: skip
+    staging = gitops.desired_of(copy, world.env("staging"), promoted.commit)
+    assert staging is not None
+    assert (staging.versions(), staging.images()) == (versions, desired.images())
+    assert [c.digest for c in staging.charts] == [c.digest for c in desired.charts]
+    assert _ours(world, "staging") == expected
