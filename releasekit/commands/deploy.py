@@ -89,6 +89,19 @@ def _chart_registry(root: Path, env: kube_env.KubeEnv, registry: str | None) -> 
     return None
 
 
+def _recorded_versions(root: Path, version: str, target: str) -> dict[str, str] | None:
+    """For a release id (policy independent): each chart's version in that release."""
+    from releasekit.deploy.pilot_pins import is_release_id
+
+    if not is_release_id(version):
+        return None
+    from releasekit.release.kept import recorded_chart_versions
+    from releasekit.release.plan import git_remote
+
+    ws = load_workspace()
+    return recorded_chart_versions(ws, version, git_remote(ws, target) or "")
+
+
 def _charts_at(root: Path, target: str, registry: str | None) -> str:
     """--registry, else the chart registry of ``target`` (the running sandbox's for sandbox)."""
     from releasekit.core import manifest
@@ -106,7 +119,9 @@ def _charts_at(root: Path, target: str, registry: str | None) -> str:
     help={
         "env": "Environment: pilot (default; docker compose on this host), cluster (the "
         "sandbox's Kubernetes cluster), dev, staging or prod (the cluster of KUBECONFIG).",
-        "version": "Version to deploy (default: the workspace's current version).",
+        "version": "Version to deploy (default: the workspace's current version), or the "
+        "release id of an independent release (`sandbox-0.3.0+cli-0.2.1`: each chart at its "
+        "version).",
         "registry": "Registry host[:port][/namespace] holding the images (and charts) "
         "(default: the running sandbox's for the pilot and the local cluster; the local "
         "charts and the registry images.json records otherwise).",
@@ -147,8 +162,9 @@ def deploy(
         checked = trust(root, target_, key)
         if env in gitops_env.gitops_environments(root):
             genv = gitops_env.resolve(root, env)
+            versions = _recorded_versions(root, target, target_)
             desired = gitops.plan(root, target, _charts_at(root, target_, registry), registry,
-                                  checked.access)  # fmt: skip
+                                  checked.access, versions)  # fmt: skip
             with release_lock(root):
                 applied = gitops.release(root, genv, desired, checked, err_console.print,
                                          pull_request=pull_request)  # fmt: skip

@@ -9,20 +9,28 @@ lists both, so the helm pins, the pilot and terraform deploy every image by dige
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from releasekit.build.images import connect, specs
 from releasekit.core import git, version
 from releasekit.core.artifact import Artifact
-from releasekit.core.errors import PublishError
+from releasekit.core.errors import PreflightError, PublishError
 from releasekit.core.version_sites import CHART_VERSION
 from releasekit.core.workspace import Workspace
 from releasekit.publish.registry import remote_digest, split_registry
 from releasekit.release.chart_bumps import releasing_charts
 from releasekit.release.independent import last_package_release
 
-__all__ = ["KEPT", "app_versions", "chart_versions", "kept_images", "released_versions"]
+__all__ = [
+    "KEPT",
+    "app_versions",
+    "chart_versions",
+    "kept_images",
+    "recorded_chart_versions",
+    "released_versions",
+]
 
 KEPT = "kept"
 """The status of an image an independent release kept from an earlier release."""
@@ -52,6 +60,28 @@ def chart_versions(ws: Workspace, remote: str, released: Mapping[str, str]) -> d
         if f.site.kind == CHART_VERSION
         and (f.site.file in moving or f.site.file.parent.name in apps)
     }
+
+
+def recorded_chart_versions(ws: Workspace, release_id: str, remote: str) -> dict[str, str]:
+    """Chart name -> version for a deploy of the recorded independent release ``release_id``.
+
+    The released packages come from ``dist/<release id>/release.json`` (``packages``); the
+    charts' versions are those of the checked-out release commit (``chart_versions``).
+    PreflightError names a missing record.
+    """
+    path = ws.root / "dist" / release_id / "release.json"
+    try:
+        packages = json.loads(path.read_text(encoding="utf-8")).get("packages") or {}
+    except (OSError, ValueError, AttributeError):
+        packages = {}
+    if not packages:
+        raise PreflightError(
+            f"{path} is missing or names no packages, so the chart versions of release "
+            f"{release_id} are unknown. Fetch its record first (`invoke release.fetch --tag "
+            "<package>-v<version>`) at its release commit, or deploy a version instead."
+        )
+    released = {str(name): str(entry.get("version")) for name, entry in packages.items()}
+    return chart_versions(ws, remote, released)
 
 
 def app_versions(ws: Workspace, remote: str, released: Mapping[str, str]) -> dict[str, str]:

@@ -14,7 +14,7 @@ from releasekit.publish.targets import Target
 from releasekit.release import independent, plan
 from releasekit.release.abort import abort
 from releasekit.release.context import Context
-from releasekit.release.kept import app_versions
+from releasekit.release.kept import app_versions, recorded_chart_versions
 from releasekit.release.pending import pending_release
 from releasekit.release.plan import Options
 from releasekit.release.steps.prepare import Prepare
@@ -233,3 +233,18 @@ def test_a_package_tag_names_the_release_of_its_commit(repo) -> None:
     assert tag_release(ws, "v1.4.2") == "1.4.2"
     with pytest.raises(PreflightError, match="not in the repository"):
         tag_release(ws, "core-v9.9.9")
+
+
+def test_a_recorded_release_names_each_chart_version_for_a_later_deploy(repo) -> None:
+    root, remote = repo
+    commit(root, "feat(core): limits", "packages/core/src/demo_core/limits.py")
+    ctx = _context(root, remote)
+    Prepare().run(ctx)
+    ws = load(root)
+    with pytest.raises(PreflightError, match=r"release\.json is missing"):
+        recorded_chart_versions(ws, ctx.version, str(remote))
+    record = root / "dist" / ctx.version / "release.json"
+    record.parent.mkdir(parents=True)
+    packages = {e["package"]: {"version": e["new"], "tag": e["tag"]} for e in ctx.plan}
+    record.write_text(json.dumps({"version": ctx.version, "packages": packages}))
+    assert recorded_chart_versions(ws, ctx.version, str(remote)) == {"app": "1.4.3"}
