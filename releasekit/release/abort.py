@@ -82,12 +82,13 @@ def abort(ws: Workspace, say: Callable[[str], None] = print) -> list[str]:
         for tag in tags:
             if (local := git.tag_commit(root, tag)) is None:
                 continue
-            if commit and local != commit:
-                raise ReleaseError(
-                    f"The local tag {tag} points at {local[:12]}, not at the release commit "
-                    f"{commit[:12]} recorded in {path}: it is not this release's. Check it "
-                    f"(`git show {tag}`), delete it by hand if it is stray, then abort again."
+            if local != commit:
+                done.append(
+                    f"left the local tag {tag}: it points at {local[:12]}, not at this "
+                    "release's commit, so it is not this release's (a stray tag never blocks "
+                    f"a release; `git tag -d {tag}` removes it)"
                 )
+                continue
             git.delete_tag(root, tag)
             done.append(f"deleted the local tag {tag}")
         folder = dist_dir(root, version) if version else None

@@ -248,3 +248,19 @@ def test_a_recorded_release_names_each_chart_version_for_a_later_deploy(repo) ->
     packages = {e["package"]: {"version": e["new"], "tag": e["tag"]} for e in ctx.plan}
     record.write_text(json.dumps({"version": ctx.version, "packages": packages}))
     assert recorded_chart_versions(ws, ctx.version, str(remote)) == {"app": "1.4.3"}
+
+
+def test_abort_leaves_a_stray_tag_that_is_not_the_release_commits(repo) -> None:
+    root, remote = repo
+    commit(root, "feat(core): limits", "packages/core/src/demo_core/limits.py")
+    before = git(root, "rev-parse", "HEAD").strip()
+    git(root, "tag", "-a", "core-v1.5.0", "-m", "left by a failed release")
+    ctx = _context(root, remote)
+    Prepare().run(ctx)
+    git(root, "tag", "-a", "app-v1.4.3", "-m", "app-v1.4.3")
+
+    done = abort(load(root), say=lambda _: None)
+
+    assert git(root, "rev-parse", "HEAD").strip() == before
+    assert sorted(git(root, "tag", "--list").split()) == ["core-v1.5.0", "v1.4.2"]
+    assert any(line.startswith("left the local tag core-v1.5.0") for line in done)
