@@ -158,18 +158,20 @@ def test_a_chart_runs_its_package_version_released_or_last_released(repo) -> Non
     assert app_versions(ws, str(remote), {"site": "1.4.3"}) == {"app": "1.4.3"}
 
 
-def _tag_locally(root: Path, ctx: Context) -> None:
-    for entry in ctx.plan:
-        git(root, "tag", "-a", str(entry["tag"]), "-m", str(entry["tag"]))
-
-
-def test_abort_undoes_an_independent_release_commit_and_every_package_tag(repo) -> None:
-    root, remote = repo
+def _prepared(root: Path, remote: Path) -> tuple[str, Context]:
+    """(the commit before it, its context) of a release of core prepared and tagged here."""
     commit(root, "feat(core): limits", "packages/core/src/demo_core/limits.py")
     before = git(root, "rev-parse", "HEAD").strip()
     ctx = _context(root, remote)
     Prepare().run(ctx)
-    _tag_locally(root, ctx)
+    for entry in ctx.plan:
+        git(root, "tag", "-a", str(entry["tag"]), "-m", str(entry["tag"]))
+    return before, ctx
+
+
+def test_abort_undoes_an_independent_release_commit_and_every_package_tag(repo) -> None:
+    root, remote = repo
+    before, ctx = _prepared(root, remote)
     (root / "dist" / ctx.version).mkdir(parents=True)
     release_commit = git(root, "rev-parse", "HEAD").strip()
     finished = {"status": "done", "outputs": {}}
@@ -196,11 +198,7 @@ def test_abort_undoes_an_independent_release_commit_and_every_package_tag(repo) 
 
 def test_abort_without_state_finds_the_independent_release_at_head(repo) -> None:
     root, remote = repo
-    commit(root, "feat(core): limits", "packages/core/src/demo_core/limits.py")
-    before = git(root, "rev-parse", "HEAD").strip()
-    ctx = _context(root, remote)
-    Prepare().run(ctx)
-    _tag_locally(root, ctx)
+    before, _ = _prepared(root, remote)
 
     abort(load(root), say=lambda _: None)
 
@@ -224,10 +222,7 @@ def test_abort_refuses_an_independent_release_whose_tag_is_pushed(repo) -> None:
 
 def test_a_package_tag_names_the_release_of_its_commit(repo) -> None:
     root, remote = repo
-    commit(root, "feat(core): limits", "packages/core/src/demo_core/limits.py")
-    ctx = _context(root, remote)
-    Prepare().run(ctx)
-    _tag_locally(root, ctx)
+    _, ctx = _prepared(root, remote)
     ws = load(root)
     assert tag_release(ws, "app-v1.4.3") == ctx.version == "core-1.5.0+app-1.4.3+tool-1.4.3"
     assert tag_release(ws, "v1.4.2") == "1.4.2"
