@@ -90,7 +90,12 @@ def bump(
         if dry_run:
             console.print("[yellow]dry run[/]: no file written")
             return
-        written = version.apply(ws, bumps)
+        from releasekit.release.chart_bumps import chart_versions_of
+
+        charts = chart_versions_of(ws, bumps)
+        for chart, chart_version in charts.items():
+            console.print(f"chart {chart.parent.name}: -> {chart_version}")
+        written = version.apply(ws, bumps, charts)
         version.check(ws)
         console.print(f"[green]wrote[/] {len(written)} files")
 

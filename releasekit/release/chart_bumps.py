@@ -23,7 +23,7 @@ from releasekit.core import version
 from releasekit.core.version_sites import CHART_VERSION
 from releasekit.core.workspace import Workspace
 
-__all__ = ["ChartBump", "chart_bumps", "pinned_images", "releasing_charts"]
+__all__ = ["ChartBump", "chart_bumps", "chart_versions_of", "pinned_images", "releasing_charts"]
 
 
 @dataclass(frozen=True)
@@ -112,3 +112,15 @@ def chart_bumps(ws: Workspace, released: Mapping[str, str]) -> list[ChartBump]:
             ChartBump(file.parent.name, file, site.package, old, new, app, tuple(moving[file]))
         )
     return bumps
+
+
+def chart_versions_of(ws: Workspace, bumps: list[version.Bump]) -> dict[Path, str]:
+    """Chart.yaml -> its new ``version`` for ``bumps`` written by hand (`version.bump`).
+
+    Under policy independent a chart moves by the same rule as in a release, so a bump never
+    lowers or reuses a chart's version; under lockstep every chart follows the one version
+    (empty: ``version.apply`` writes it with its package).
+    """
+    if ws.manifest.policy != "independent":
+        return {}
+    return {b.file: b.new for b in chart_bumps(ws, {b.package: b.new for b in bumps})}

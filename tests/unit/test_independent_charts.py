@@ -14,7 +14,12 @@ import pytest
 from releasekit.core import version
 from releasekit.core.errors import VersionError
 from releasekit.release import independent
-from releasekit.release.chart_bumps import ChartBump, chart_bumps, pinned_images
+from releasekit.release.chart_bumps import (
+    ChartBump,
+    chart_bumps,
+    chart_versions_of,
+    pinned_images,
+)
 from releasekit.release.kept import app_versions, chart_versions
 from releasekit.release.plan import Options
 from releasekit.release.steps.describe import describe
@@ -126,3 +131,15 @@ def test_a_chart_version_apart_from_its_package_is_drift_under_lockstep(repo) ->
     manifest.write_text(manifest.read_text().replace('"independent"', '"lockstep"'))
     with pytest.raises(VersionError, match=r"charts/app/Chart.yaml:\d+ \(chart version of app\)"):
         version.check(load(root))
+
+
+def test_a_bump_by_hand_never_lowers_a_chart_bumped_ahead_of_its_package(repo) -> None:
+    root, _ = repo
+    ws = load(root)
+    version.apply(ws, [], {root / "charts/app/Chart.yaml": "1.4.5"})  # moved by a site release
+    bumps = version.plan_bump(load(root), part="patch", package="app")
+    assert [(b.package, b.new) for b in bumps] == [("app", "1.4.3")]
+    charts = chart_versions_of(load(root), bumps)
+    assert charts == {root / "charts/app/Chart.yaml": "1.4.6"}
+    version.apply(load(root), bumps, charts)
+    assert _chart(root) == ("1.4.6", "1.4.3")
