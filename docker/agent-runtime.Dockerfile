@@ -11,18 +11,25 @@
 # one when the public one cannot be pulled.
 ARG PYTHON_BASE=python:3.11-slim-bookworm
 
-FROM ${PYTHON_BASE} AS builder
+# The wheels are pure Python: the virtualenv is made on the build platform (natively, not
+# under emulation) and copied into each target platform's image, where its interpreter
+# path is the same.
+FROM --platform=$BUILDPLATFORM ${PYTHON_BASE} AS builder
 ARG PYTHON_VERSION=0.1.0
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
-RUN python3 -m venv /opt/venv
-# The commit's time (BuildKit passes it): pip then writes hash-checked .pyc files instead of
-# ones stamped with the install time, so every build gives the same bytes.
+# The commit's time (BuildKit passes it), declared before every RUN. pip then writes
+# hash-checked .pyc files instead of ones stamped with the install time; and a RUN step
+# cached from another commit would keep files stamped older than this commit, which
+# rewrite-timestamp leaves alone, so the digest would depend on the builder's cache.
 ARG SOURCE_DATE_EPOCH
+RUN python3 -m venv /opt/venv
 COPY build/wheelhouse/agent-runtime/ /wheels/
 RUN /opt/venv/bin/pip install --no-index --find-links /wheels "ironcage-agent-runtime==${PYTHON_VERSION}" \
  && /opt/venv/bin/pip uninstall --yes pip setuptools
 
 FROM ${PYTHON_BASE}
+# As in the builder: RUN steps are cached per commit time.
+ARG SOURCE_DATE_EPOCH
 RUN groupadd --system --gid 10001 ironcage \
  && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
       --shell /usr/sbin/nologin ironcage

@@ -6,6 +6,10 @@
 ARG NGINX_BASE=nginx:1.27-bookworm
 
 FROM ${NGINX_BASE}
+# The commit's time (BuildKit passes it), declared before every RUN: a RUN step cached from
+# another commit would keep files stamped older than this commit, which
+# rewrite-timestamp leaves alone, so the digest would depend on the builder's cache.
+ARG SOURCE_DATE_EPOCH
 RUN groupadd --system --gid 10001 ironcage \
  && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \
       --shell /usr/sbin/nologin ironcage

@@ -308,7 +308,8 @@ def test_python_dockerfiles_install_from_the_wheelhouse_only(path: Path) -> None
     text = path.read_text()
     if "PYTHON_BASE" not in text:
         return
-    assert re.search(r"(?m)^FROM \$\{PYTHON_BASE\} AS builder$", text)
+    # The venv of pure-Python wheels is made natively, then copied into each platform.
+    assert re.search(r"(?m)^FROM --platform=\$BUILDPLATFORM \$\{PYTHON_BASE\} AS builder$", text)
     assert "--no-index --find-links /wheels" in text
     assert f"COPY build/wheelhouse/{path.name.removesuffix('.Dockerfile')}/ /wheels/" in text
     assert "COPY --from=builder /opt/venv /opt/venv" in text
@@ -345,3 +346,13 @@ def test_moving_tags_move_only_to_the_highest_of_their_line(
     version: str, released: list[str], expected: list[str]
 ) -> None:
     assert images.tags_for(version, None, released) == expected
+
+
+@pytest.mark.parametrize("path", DOCKERFILES, ids=lambda p: p.name)
+def test_every_stage_declares_source_date_epoch_before_its_first_run(path: Path) -> None:
+    """A RUN step is then cached per commit time: one reused from an older commit would
+    keep file times older than SOURCE_DATE_EPOCH, which rewrite-timestamp does not clamp."""
+    for stage in re.split(r"(?m)^FROM ", path.read_text())[1:]:
+        before_run = stage.split("\nRUN ", 1)[0]
+        if "\nRUN " in stage:
+            assert re.search(r"(?m)^ARG SOURCE_DATE_EPOCH$", before_run), stage.splitlines()[0]

@@ -2,7 +2,9 @@
 
 Each service image starts on a random port of 127.0.0.1. The check passes when
 ``GET /health`` answers 200 with JSON, the engine reports the container ``healthy``, the
-image's configured user is not root and ``id -u`` inside the container is not 0. The
+image's configured user is not root and ``id -u`` inside the container is not 0. The engine
+runs the image's own HEALTHCHECK command, every second instead of at the image's interval
+(which suits a running service, not a test waiting for its first probe). The
 control-panel-web image is started with the API on a user-defined network (the API aliased
 ``control-panel-api``, the upstream the web image proxies to by default): its ``/`` must
 serve the front end and ``/api/health`` must come back from the API through the proxy.
@@ -35,6 +37,7 @@ _PORTS = {"agent-runtime": 8080, "control-panel-api": 8000}
 _API_ALIAS = "control-panel-api"
 _TIMEOUT = 60.0
 _QEMU_TIMEOUT = 300.0  # an emulated platform starts Python several times slower
+_PROBE_EVERY = 1_000_000_000  # ns: the smoke test's HEALTHCHECK interval
 
 
 class SmokeError(ReleaseError):
@@ -148,6 +151,9 @@ def _running(client: DockerClient, ref: str, **kwargs: Any) -> Iterator[Any]:
     import docker.errors
 
     try:
+        check = probed_often(client.images.get(ref))
+        if check:
+            kwargs["healthcheck"] = check
         container = client.containers.run(ref, detach=True, **kwargs)
     except docker.errors.ImageNotFound:
         raise SmokeError(
@@ -160,6 +166,22 @@ def _running(client: DockerClient, ref: str, **kwargs: Any) -> Iterator[Any]:
     finally:
         with suppress(docker.errors.APIError):
             container.remove(force=True, v=True)
+
+
+def probed_often(image: Image) -> dict[str, Any]:
+    """The image's HEALTHCHECK (its command, timeout, retries), probed every second.
+
+    Empty when the image has none: the engine then reports no health at all."""
+    check = dict(image.attrs["Config"].get("Healthcheck") or {})
+    if not check.get("Test") or check["Test"] == ["NONE"]:
+        return {}
+    return {
+        "test": list(check["Test"]),
+        "interval": _PROBE_EVERY,
+        "timeout": int(check.get("Timeout") or 3_000_000_000),
+        "retries": int(check.get("Retries") or 3),
+        "start_period": int(check.get("StartPeriod") or 0),
+    }
 
 
 def _start(
@@ -235,10 +257,10 @@ def smoke_image(
             networking_config={network.name: endpoint},
             **kwargs,
         )
-        _wait_healthy(api_ref, api, f"{api_base}/health", wait)
         web, base = _start(
             stack, client, ref, 8080, name=f"smoke-web-{suffix}", network=network.name, **kwargs
         )
+        _wait_healthy(api_ref, api, f"{api_base}/health", wait)
         health = _wait_healthy(ref, web, f"{base}/health", wait)
         user, uid = _check_user(ref, image, web)
         status, kind, page = _get(f"{base}/")

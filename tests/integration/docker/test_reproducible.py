@@ -1,4 +1,4 @@
-"""Reproducible digests: the same commit from an empty BuildKit state gives the same images."""
+"""Reproducible digests: the same commit gives the same images whatever BuildKit's cache holds."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import shutil
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +17,16 @@ from releasekit.build.images import buildkit
 from releasekit.core import manifest, workspace
 from releasekit.deploy import testbed
 from releasekit.publish import oci
+from tests.conftest import git
 from tests.integration.docker.conftest import IMAGES, Built
 
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def other_state(tmp_path: Path) -> Iterator[Path]:
-    """An empty BuildKit state of this test's own (a second daemon), stopped afterwards."""
+@contextmanager
+def _empty_state(state: Path) -> Iterator[Path]:
+    """An empty BuildKit state at ``state`` (a second daemon), stopped afterwards."""
     before = os.environ.get(buildkit.STATE_ENV)
-    state = tmp_path / "state"
     os.environ[buildkit.STATE_ENV] = str(state)
     try:
         yield state
@@ -35,6 +36,13 @@ def other_state(tmp_path: Path) -> Iterator[Path]:
             os.environ.pop(buildkit.STATE_ENV, None)
         else:
             os.environ[buildkit.STATE_ENV] = before
+
+
+@pytest.fixture
+def other_state(tmp_path: Path) -> Iterator[Path]:
+    """An empty BuildKit state of this test's own, stopped afterwards."""
+    with _empty_state(tmp_path / "state") as state:
+        yield state
 
 
 def _touched_copy(built: Built, dest: Path) -> workspace.Workspace:
@@ -69,3 +77,29 @@ def test_an_empty_state_and_touched_inputs_give_identical_digests(
             registry.host, f"repro/{result.name}", result.digest, oci.Access(plain_http=True)
         )
         assert served is not None and served.digest == result.digest
+
+
+def test_a_cache_of_an_older_commit_gives_the_digests_of_an_empty_state(
+    built: Built, client: Any, tmp_path: Path
+) -> None:
+    """The next commit, built by the session's daemon (its cache holds every step of the
+    session's commit) and by an empty one, gives the same digests. A RUN step reused from
+    the older commit would keep the times of files it wrote then, older than the new
+    commit, which rewrite-timestamp does not clamp."""
+    root = tmp_path / "repo"
+    shutil.copytree(built.ws.root, root, ignore=shutil.ignore_patterns("dist", "build"))
+    time.sleep(1.1)  # the next commit is later than every file the session's build wrote
+    git(root, "-c", "user.email=t@example.com", "-c", "user.name=T", "commit", "-q",
+        "--allow-empty", "-m", "fix: the next commit")  # fmt: skip
+    chosen = ["control-panel-api", "control-panel-web"]  # a venv and a nginx RUN step
+    ws = workspace.load(manifest.load(root))
+    warm = images.build_images(ws, built.version, images=chosen, client=client)
+    shutil.rmtree(root / "build")
+    with _empty_state(tmp_path / "state") as state:
+        empty = images.build_images(ws, built.version, images=chosen, client=client)
+        assert (state / "root").is_dir()
+    print(f"warm state: {[(r.name, r.digest) for r in warm]}")
+    print(f"empty state: {[(r.name, r.digest) for r in empty]}")
+    assert all(r.status == "built" for r in (*warm, *empty))
+    assert {r.name: r.digest for r in warm} == {r.name: r.digest for r in empty}
+    assert {r.name: r.digest for r in warm} != {n: built.results[n].digest for n in chosen}
