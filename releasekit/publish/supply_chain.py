@@ -17,6 +17,7 @@ import os
 import platform
 import shutil
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from importlib import metadata
 from pathlib import Path
@@ -54,6 +55,8 @@ __all__ = [
     "stamp",
     "subjects",
 ]
+
+_SIGNERS = 4  # cosign calls at once while signing
 
 
 @dataclass(frozen=True)
@@ -176,17 +179,14 @@ def sign_release(
     say: Callable[[str], None] = lambda _line: None,
 ) -> Signed:
     """Sign images and charts, attest image SBOMs, write provenance and public key."""
-    actions: list[str] = []
-    charts: dict[str, dict[str, str]] = {}
-    resolved: list[ChartRecord] = []
-    for chart in record.charts:
-        digest = chart_digest(chart, how)
-        resolved.append(ChartRecord(chart.archive, chart.ref, chart.sha256, digest))
-        charts[chart.archive] = {**resolved[-1].to_json()}
-        status = signing.sign(f"{chart.repository}@{digest}", key, how)
-        actions.append(f"chart {chart.archive}: {status}")
-        say(actions[-1])
-    for image in record.images:
+
+    def one_chart(chart: ChartRecord) -> tuple[ChartRecord, str]:
+        done = ChartRecord(chart.archive, chart.ref, chart.sha256, chart_digest(chart, how))
+        status = signing.sign(f"{chart.repository}@{done.digest}", key, how)
+        say(f"chart {chart.archive}: {status}")
+        return done, f"chart {chart.archive}: {status}"
+
+    def one_image(image: ImageRecord) -> list[str]:
         at = image.version_of(record.version)
         bom = folder / "sbom" / image_sbom.sbom_name(image.name, at)
         if not bom.is_file() and not image.platforms:
@@ -197,14 +197,23 @@ def sign_release(
         served = _check_image(image, at, how, bom)
         status = signing.sign(image.ref, key, how)
         if image.platforms:
-            actions.append(f"image {image.name} (index): {status}")
-            say(actions[-1])
+            say(f"image {image.name} (index): {status}")
             args = (folder, image, at, served, key, how, say)
-            actions += platform_images.sign_platforms(*args)
-            continue
+            return [f"image {image.name} (index): {status}", *platform_images.sign_platforms(*args)]
         attested = signing.attest(image.ref, bom, signing.SBOM_TYPE, key, how)
-        actions.append(f"image {image.name}: {status}, SBOM {attested}")
-        say(actions[-1])
+        say(f"image {image.name}: {status}, SBOM {attested}")
+        return [f"image {image.name}: {status}, SBOM {attested}"]
+
+    # Every cosign call waits on the registry: the charts and images are signed side by
+    # side, and the lines keep the record's order.
+    with ThreadPoolExecutor(max_workers=_SIGNERS) as pool:
+        chart_jobs = [pool.submit(one_chart, chart) for chart in record.charts]
+        image_jobs = [pool.submit(one_image, image) for image in record.images]
+        done = [job.result() for job in chart_jobs]
+        image_lines = [line for job in image_jobs for line in job.result()]
+    resolved = [chart for chart, _ in done]
+    charts = {chart.archive: {**chart.to_json()} for chart in resolved}
+    actions = [line for _, line in done] + image_lines
     public = folder / provenance.PUBLIC_KEY
     _copy_if_changed(key.public, public)
     full = replace(record, charts=tuple(resolved))
