@@ -46,7 +46,14 @@ def _chosen(session: nox.Session, *defaults: str) -> list[str]:
     return [*defaults, *session.posargs]
 
 
-def _pytest(session: nox.Session, *paths: str, options: tuple[str, ...] = ()) -> None:
+# pytest-xdist: one worker per core. Most tests wait on servers, containers or a control
+# plane more than they compute. Each test module goes to one worker (`loadfile`) with its
+# own session fixtures (a BuildKit state, a registry, a cluster), so no test waits for or
+# depends on another module's.
+SIDE_BY_SIDE = ("--numprocesses", "auto", "--dist", "loadfile")
+
+
+def _pytest(session: nox.Session, *paths: str, options: tuple[str, ...] = SIDE_BY_SIDE) -> None:
     argv = [*options, *_chosen(session, *paths)]
     session.run("pytest", *argv, env={"PYTHONDONTWRITEBYTECODE": "1"})
 
@@ -141,7 +148,8 @@ def cluster(session: nox.Session) -> None:
 def gitops(session: nox.Session) -> None:
     """Flux's controllers against the local control plane: release, promote, roll back and drift by commit."""  # noqa: E501
     _install_toolkit(session, "test")
-    _pytest(session, "tests/integration/gitops")
+    # One module over one control plane with Flux: a second worker would only start another.
+    _pytest(session, "tests/integration/gitops", options=())
 
 
 @nox.session(python=PYTHON, tags=["tools"])
@@ -186,8 +194,8 @@ def security(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """The whole `invoke release` into sandboxes; install, pull, browse, release, roll back."""
     _install_toolkit(session, "test", "e2e")
-    # Each module has a sandbox of its own: one worker per module, side by side.
-    _pytest(session, "tests/e2e", options=("--numprocesses", "auto", "--dist", "loadfile"))
+    # Each module has a sandbox of its own.
+    _pytest(session, "tests/e2e")
 
 
 @nox.session(python=PYTHON, tags=["bench"], default=False)

@@ -36,7 +36,7 @@ GITOPS = "gitops"
 SANDBOX = "sandbox"
 _KEYS = {
     "deploy", "repository", "branch", "path", "helm", "flux", "context", "token_env",
-    "timeout", "terraform", "compose",
+    "timeout", "reconcile", "terraform", "compose",
 }  # fmt: skip
 _URL = re.compile(r"^(https?://[^\s/]+/\S+|ssh://\S+|[\w.-]+@[\w.-]+:\S+)$")
 _PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
@@ -58,6 +58,8 @@ class GitOpsEnv:
     local_root: Path | None = None
     token_env: str = ""
     timeout: str = "2m"
+    reconcile: str = "1m"
+    """How often helm-controller compares the cluster with the release (drift put back)."""
 
     @property
     def sandbox(self) -> bool:
@@ -144,6 +146,9 @@ def resolve(root: Path, name: str) -> GitOpsEnv:
     timeout = _text(root, table, name, "timeout", "2m")
     if not _DURATION.match(timeout):
         raise _fail(root, f"{name}.timeout", timeout, "it must be a duration such as 90s or 2m")
+    reconcile = _text(root, table, name, "reconcile", "1m")
+    if not _DURATION.match(reconcile):
+        raise _fail(root, f"{name}.reconcile", reconcile, "it must be a duration such as 30s or 5m")
     target = table.get("flux")
     if target not in (None, "local"):
         raise _fail(
@@ -154,10 +159,12 @@ def resolve(root: Path, name: str) -> GitOpsEnv:
     if target == "local":
         kube = Kube(cluster.kubeconfig_path(root), cluster.CONTEXT)
         return GitOpsEnv(
-            name, repository, branch, path, values, namespace, kube, root, token_env, timeout
-        )
+            name, repository, branch, path, values, namespace, kube, root, token_env, timeout,
+            reconcile,
+        )  # fmt: skip
     context = table.get("context")
     kube = Kube(None, str(context) if context else None)
     return GitOpsEnv(
-        name, repository, branch, path, values, namespace, kube, None, token_env, timeout
-    )
+        name, repository, branch, path, values, namespace, kube, None, token_env, timeout,
+        reconcile,
+    )  # fmt: skip

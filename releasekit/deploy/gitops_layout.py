@@ -29,7 +29,6 @@ KEY_SECRET = "cosign-pub"
 CHART_LAYER = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 VERSION_ANNOTATION = "releasekit.ironcage.dev/version"
 _INTERVAL = "10m"  # the chart is pinned by digest: its source seldom needs a look
-_RECONCILE = "1m"  # how soon helm-controller puts a hand-edited object back
 
 
 @dataclass(frozen=True)
@@ -121,7 +120,7 @@ def _helm_release(env: GitOpsEnv, pin: ChartPin, values: Path) -> dict[str, Any]
             "annotations": {VERSION_ANNOTATION: pin.version},
         },
         "spec": {
-            "interval": _RECONCILE,
+            "interval": env.reconcile,  # how soon helm-controller puts drift back
             "timeout": env.timeout,
             "releaseName": pin.name,
             "chartRef": {"kind": "OCIRepository", "name": pin.name},

@@ -66,6 +66,7 @@ def test_a_real_repository_pushes_with_the_token_of_its_variable(
         ('deploy = "gitops"\nrepository = "sandbox"\ntoken_env = "T"\n', "https repositories"),
         ('deploy = "gitops"\nrepository = "sandbox"\nrepo = "x"\n', "allowed keys"),
         ('deploy = "gitops"\nrepository = "sandbox"\ntimeout = "soon"\n', "duration such as"),
+        ('deploy = "gitops"\nrepository = "sandbox"\nreconcile = "0s"\n', "30s or 5m"),
     ],
 )
 def test_bad_environments_are_refused_naming_the_key(
@@ -112,3 +113,10 @@ def test_the_desired_state_pins_every_digest_and_reads_back() -> None:
         if not isinstance(value, dict):
             assert release["spec"]["values"][key] == value
     assert json.loads(files[gitops_layout.DESIRED_FILE])["version"] == "1.2.0-rc.1"
+
+
+def test_reconcile_sets_how_often_helm_controller_puts_drift_back(tmp_path: Path) -> None:
+    root = _root(tmp_path, 'deploy = "gitops"\nrepository = "sandbox"\nreconcile = "15s"\n')
+    env = gitops_env.resolve(root, "dev")
+    assert env.reconcile == "15s"
+    assert gitops_env.resolve(REPO, "staging").reconcile == "1m"

@@ -23,7 +23,7 @@ from tests.integration.cluster.conftest import kube_env, release
 pytestmark = pytest.mark.integration
 
 CHARTS = ("agent-runtime", "control-panel")
-FAIL_FAST = "25s"
+FAIL_FAST = "12s"
 
 
 def _deploy(root: Path, env: KubeEnv, version: str, **kwargs: str) -> list[helm_deploy.Outcome]:

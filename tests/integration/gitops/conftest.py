@@ -131,7 +131,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         require(tool)
     root = tmp_path_factory.mktemp("gitops-root")
     manifest = (REPO / "release.toml").read_text(encoding="utf-8")
-    fail_fast = 'path = "clusters/dev"\ntimeout = "20s"\n'
+    fail_fast = 'path = "clusters/dev"\ntimeout = "20s"\nreconcile = "10s"\n'
     (root / "release.toml").write_text(manifest.replace('path = "clusters/dev"\n', fail_fast))
     shutil.copytree(REPO / "helm", root / "helm")
     for folder in ("packages", "docker", "terraform"):
