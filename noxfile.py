@@ -194,8 +194,8 @@ def security(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """The whole `invoke release` into sandboxes; install, pull, browse, release, roll back."""
     _install_toolkit(session, "test", "e2e")
-    # Each module has a sandbox of its own; tests/e2e/conftest.py puts them in two groups.
-    _pytest(session, "tests/e2e", options=("--numprocesses", "auto", "--dist", "loadgroup"))
+    # Each module has a sandbox of its own.
+    _pytest(session, "tests/e2e")
 
 
 @nox.session(python=PYTHON, tags=["bench"], default=False)

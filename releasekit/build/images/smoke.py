@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -200,20 +200,23 @@ def smoke_image(
     client: DockerClient | None = None,
     prefix: str = LOCAL_PREFIX,
     platform: str | None = None,
+    ids: Mapping[str, str] | None = None,
 ) -> SmokeResult:
     """Run the smoke test of image ``name`` (``<prefix>/<name>:<version>``); SmokeError else.
 
     ``version`` is the local tag (``<version>-arm64`` for another platform's image, which
-    runs under QEMU with ``platform``).
+    runs under QEMU with ``platform``). ``ids`` (image name -> Docker image id) runs those
+    images by id rather than by tag: another checkout at the same version may move the tag.
     """
     import docker.errors
 
     client = client or connect()
+    run_as = dict(ids or {})
     ref = f"{prefix}/{name}:{version}"
     kwargs: dict[str, Any] = {"platform": platform} if platform else {}
     wait = _QEMU_TIMEOUT if platform else _TIMEOUT
     try:
-        image = client.images.get(ref)
+        image = client.images.get(run_as.get(name, ref))
     except docker.errors.ImageNotFound:
         raise SmokeError(
             f"The image {ref} does not exist locally. Build it first: `invoke build.images`."
@@ -232,7 +235,7 @@ def smoke_image(
             container, base = _start(
                 stack,
                 client,
-                ref,
+                run_as.get(name, ref),
                 _PORTS.get(name, 8080),
                 environment=env,
                 name=f"smoke-{name}-{suffix}",
@@ -249,7 +252,7 @@ def smoke_image(
         api, api_base = _start(
             stack,
             client,
-            api_ref,
+            run_as.get("control-panel-api", api_ref),
             8000,
             environment=api_env,
             name=f"smoke-api-{suffix}",
@@ -258,7 +261,13 @@ def smoke_image(
             **kwargs,
         )
         web, base = _start(
-            stack, client, ref, 8080, name=f"smoke-web-{suffix}", network=network.name, **kwargs
+            stack,
+            client,
+            run_as.get(name, ref),
+            8080,
+            name=f"smoke-web-{suffix}",
+            network=network.name,
+            **kwargs,
         )
         _wait_healthy(api_ref, api, f"{api_base}/health", wait)
         health = _wait_healthy(ref, web, f"{base}/health", wait)

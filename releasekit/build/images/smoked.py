@@ -74,9 +74,14 @@ def smoke_platforms(
         ref = load_platform(ws, planned, spec, record, platform, client, say)
         tag = ref.rpartition(":")[2]
         say(f"image:{spec.name} smoke test ({platform})")
+        # Run by id: another checkout at the same version may move the tag meanwhile.
+        configs = {spec.name: record.config(platform)}
+        configs.update({s.name: others[s.name].config(platform) for s in beside})
+        ids = {image: config for image, config in configs.items() if config}
         result = smoke_image(
-            spec.name, tag, client=client, platform=None if platform == host else platform
-        )
+            spec.name, tag, client=client, platform=None if platform == host else platform,
+            ids=ids,
+        )  # fmt: skip
         records.record_smoke(ws.root, spec.name, platform, manifest, definition, result.checks)
         say(f"image:{spec.name} {platform} started: {', '.join(result.checks)}")
         done.append(Smoked(platform, manifest, result.checks, cached=False))

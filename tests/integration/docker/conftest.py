@@ -8,6 +8,7 @@ a release version does move, is put back at the end, and every tag made here is 
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +84,10 @@ def built(
 ) -> Iterator[Built]:
     """Build every image once from a bumped copy of the repository; clean up the tags after."""
     current = next(iter(version.check(workspace.load(manifest.load(REPO))).values()))
-    new = f"{version.parse(current).major + 80}.3.1"
+    # A version per pytest-xdist worker: each builds its own copy, and Docker Engine's local
+    # tags (which smoke tests run) must never name another worker's image.
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    new = f"{version.parse(current).major + 80}.3.{1 + worker}"
     root = copy_repo(tmp_path_factory.mktemp("docker-repo"))
     narrow_platforms(root)  # this session builds many times; test_multiarch builds arm64
     ws = workspace.load(manifest.load(root))
