@@ -120,7 +120,7 @@ def workflows(session: nox.Session) -> None:
     _install_toolkit(session, "test", "workflows")
     session.run("actionlint", external=True)
     session.run("zizmor", "--offline", "--no-progress", ".github/workflows")
-    _pytest(session, "tests/integration/workflows")
+    _pytest(session, "tests/integration/workflows", options=())  # seconds: no workers
 
 
 @nox.session(name="workflows-run", python=PYTHON, tags=["workflows"], default=False)
@@ -134,7 +134,7 @@ def workflows_run(session: nox.Session) -> None:
 def helm(session: nox.Session) -> None:
     """Lint, render and schema-validate every chart for every environment; package and push to a local registry."""  # noqa: E501
     _install_toolkit(session, "test")
-    _pytest(session, "tests/integration/helm")
+    _pytest(session, "tests/integration/helm", options=())  # seconds: no workers
 
 
 @nox.session(python=PYTHON, tags=["tools"])
@@ -156,7 +156,7 @@ def gitops(session: nox.Session) -> None:
 def terraform(session: nox.Session) -> None:
     """terraform fmt, validate, plan and apply the local environment; static checks on the cloud environments."""  # noqa: E501
     _install_toolkit(session, "test")
-    _pytest(session, "tests/integration/terraform")
+    _pytest(session, "tests/integration/terraform", options=())  # seconds: no workers
 
 
 @nox.session(name="supply-chain", python=PYTHON, tags=["tools"])
