@@ -213,10 +213,11 @@ def smoke_image(
     client = client or connect()
     run_as = dict(ids or {})
     ref = f"{prefix}/{name}:{version}"
+    target = run_as.get(name, ref)  # what runs: the recorded id when given, else the tag
     kwargs: dict[str, Any] = {"platform": platform} if platform else {}
     wait = _QEMU_TIMEOUT if platform else _TIMEOUT
     try:
-        image = client.images.get(run_as.get(name, ref))
+        image = client.images.get(target)
     except docker.errors.ImageNotFound:
         raise SmokeError(
             f"The image {ref} does not exist locally. Build it first: `invoke build.images`."
@@ -235,7 +236,7 @@ def smoke_image(
             container, base = _start(
                 stack,
                 client,
-                run_as.get(name, ref),
+                target,
                 _PORTS.get(name, 8080),
                 environment=env,
                 name=f"smoke-{name}-{suffix}",
@@ -263,7 +264,7 @@ def smoke_image(
         web, base = _start(
             stack,
             client,
-            run_as.get(name, ref),
+            target,
             8080,
             name=f"smoke-web-{suffix}",
             network=network.name,
