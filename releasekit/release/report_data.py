@@ -153,10 +153,16 @@ def build_bars(timeline: Sequence[Mapping[str, Any]]) -> list[BuildBar]:
 
 
 def _signature(a: Artifact, signed: Sequence[str], provenance: str, listed: set[str]) -> str:
-    prefix = {"image": f"image {a.name}: ", "chart": f"chart {a.name}: "}.get(a.kind)
-    if prefix:
-        found = next((s.removeprefix(prefix) for s in signed if s.startswith(prefix)), "")
-        return f"cosign: {found}" if found else "unsigned"
+    """What signs ``a``: its cosign lines (a multi-platform image's index, then each
+    platform's manifest), the signed provenance, or nothing."""
+    if a.kind in ("image", "chart"):
+        head = f"{a.kind} {a.name}"
+        found = [
+            line[len(head) :].lstrip(": ").replace("(index)", "index", 1)
+            for line in signed
+            if line.startswith((f"{head}: ", f"{head} "))
+        ]
+        return f"cosign: {'; '.join(found)}" if found else "unsigned"
     if a.path in listed and provenance:
         return "in the signed provenance"
     return "unsigned"

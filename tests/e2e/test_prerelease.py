@@ -158,3 +158,9 @@ def _report_renders_and_the_summary_lists_the_same_artifacts(
         r"^\| (?:sdist|wheel|binary|site|image|chart|third-party) \| (\S+) \|", text, re.M
     )
     assert sorted(listed) == sorted(shipped)
+    # The sandbox signs every image (its index and each platform) and every chart.
+    signatures = re.findall(
+        r"^\| (?:image|chart) \| \S+ \| [^|]* \| [^|]* \| ([^|]*) \|", text, re.M
+    )
+    assert len(signatures) == len(record["images"]) + len(record["charts"])
+    assert all(cell.startswith("cosign: ") for cell in signatures), signatures

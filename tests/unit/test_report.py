@@ -120,6 +120,21 @@ def test_each_shipped_artifact_has_its_digest_destination_signature_and_sbom(ctx
     assert rows["bin/ironcage-0.2.0-linux-x86_64"].destination == "release asset"
 
 
+def test_a_multi_platform_image_shows_its_index_and_each_platform_signed(ctx: Context) -> None:
+    ctx.signed = [
+        "image agent-runtime (index): signed",
+        "image agent-runtime linux/amd64: signed, SBOM attested",
+        "image agent-runtime linux/arm64: already signed, SBOM attested",
+        "image agent-runtime-extra: signed",
+    ]
+    rows = {r.name: r for r in _data(ctx).artifacts}
+    assert rows["agent-runtime"].signature == (
+        "cosign: index: signed; linux/amd64: signed, SBOM attested; "
+        "linux/arm64: already signed, SBOM attested"
+    )
+    assert rows["bin/ironcage-0.2.0-linux-x86_64"].destination == "release asset"
+
+
 class _Page(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
