@@ -51,6 +51,12 @@ def test_binary_prints_version_without_python_or_path(exe: Path) -> None:
         ("import xml.etree.ElementTree as E\nprint(E.fromstring('<a>x</a>').text)\n", 0, "x\n"),
         ("import decimal, zoneinfo, asyncio, csv, email\nprint('ok')\n", 0, "ok\n"),
         ("raise SystemExit(3)\n", 3, ""),
+        (  # the standard library's own test suites are left out
+            "import unittest, ctypes\ntry:\n    import unittest.test\n"
+            "except ImportError:\n    print('no test suites')\n",
+            0,
+            "no test suites\n",
+        ),
     ],
 )
 def test_binary_runs_scripts_in_its_sandbox(
