@@ -11,6 +11,11 @@
 # one when the public one cannot be pulled.
 ARG PYTHON_BASE=python:3.11-slim-bookworm
 
+# pip itself, in a virtualenv of its own: a tool of the build that never reaches the image
+# (the builder mounts it), so its step is cached across commits.
+FROM --platform=$BUILDPLATFORM ${PYTHON_BASE} AS pip
+RUN python3 -m venv /opt/pip
+
 # The wheels are pure Python: the virtualenv is made on the build platform (natively, not
 # under emulation) and copied into each target platform's image, where its interpreter
 # path is the same.
@@ -22,10 +27,11 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 # cached from another commit would keep files stamped older than this commit, which
 # rewrite-timestamp leaves alone, so the digest would depend on the builder's cache.
 ARG SOURCE_DATE_EPOCH
-RUN python3 -m venv /opt/venv
+RUN python3 -m venv --without-pip /opt/venv
 COPY build/wheelhouse/agent-runtime/ /wheels/
-RUN /opt/venv/bin/pip install --no-index --find-links /wheels "ironcage-agent-runtime==${PYTHON_VERSION}" \
- && /opt/venv/bin/pip uninstall --yes pip setuptools
+RUN --mount=type=bind,from=pip,source=/opt/pip,target=/opt/pip \
+    /opt/pip/bin/pip --python /opt/venv/bin/python install --no-index --find-links /wheels \
+      "ironcage-agent-runtime==${PYTHON_VERSION}"
 
 FROM ${PYTHON_BASE}
 # As in the builder: RUN steps are cached per commit time.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,6 +103,9 @@ def smoke_definition(name: str, beside: tuple[str, ...] = ()) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+_SMOKE_LOCK = threading.Lock()
+
+
 def _smoke_file(root: Path) -> Path:
     return root / "build" / "images" / "smoke.json"
 
@@ -124,6 +128,8 @@ def record_smoke(
     root: Path, name: str, platform: str, digest: str, definition: str, checks: tuple[str, ...]
 ) -> None:
     """Record that ``name`` (``platform``, manifest ``digest``) passed ``definition``."""
-    data = _smoke_data(root)
-    data[f"{digest} {definition}"] = {"image": name, "platform": platform, "checks": list(checks)}
-    files.write_json(_smoke_file(root), data)
+    with _SMOKE_LOCK:  # images are smoke-tested side by side
+        data = _smoke_data(root)
+        entry = {"image": name, "platform": platform, "checks": list(checks)}
+        data[f"{digest} {definition}"] = entry
+        files.write_json(_smoke_file(root), data)

@@ -7,13 +7,14 @@ manifest digest already passed the same smoke definition: then nothing is starte
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from releasekit.build.artifacts import Progress
 from releasekit.build.images import buildkit, records
 from releasekit.build.images.build import ImagePlan, load_platform
-from releasekit.build.images.smoke import smoke_image
+from releasekit.build.images.smoke import SmokeResult, smoke_image
 from releasekit.build.images.spec import ImageSpec, specs
 from releasekit.core.errors import PreflightError
 from releasekit.core.workspace import Workspace
@@ -60,29 +61,39 @@ def smoke_platforms(
     beside = [s for s in specs(ws) if s.name in BESIDE.get(spec.name, ())]
     others = {s.name: _record(ws, s.name, planned.version) for s in beside}
     host = buildkit.host_platform()
-    done = []
+    done: dict[str, Smoked] = {}
+    pending: list[tuple[str, str, str, dict[str, str]]] = []
     for platform, manifest, _ in record.platforms:
         digests = tuple(others[s.name].manifest(platform) for s in beside)
         definition = records.smoke_definition(spec.name, digests)
         checks = records.passed(ws.root, manifest, definition)
         if checks is not None:
             say(f"image:{spec.name} {platform} {manifest[:19]} already passed its smoke test")
-            done.append(Smoked(platform, manifest, tuple(checks), cached=True))
+            done[platform] = Smoked(platform, manifest, tuple(checks), cached=True)
             continue
         for other in beside:
             load_platform(ws, planned, other, others[other.name], platform, client, say)
         ref = load_platform(ws, planned, spec, record, platform, client, say)
-        tag = ref.rpartition(":")[2]
-        say(f"image:{spec.name} smoke test ({platform})")
         # Run by id: another checkout at the same version may move the tag meanwhile.
         configs = {spec.name: record.config(platform)}
         configs.update({s.name: others[s.name].config(platform) for s in beside})
         ids = {image: config for image, config in configs.items() if config}
-        result = smoke_image(
+        pending.append((platform, ref.rpartition(":")[2], definition, ids))
+
+    def run(platform: str, tag: str, ids: dict[str, str]) -> SmokeResult:
+        say(f"image:{spec.name} smoke test ({platform})")
+        return smoke_image(
             spec.name, tag, client=client, platform=None if platform == host else platform,
             ids=ids,
         )  # fmt: skip
-        records.record_smoke(ws.root, spec.name, platform, manifest, definition, result.checks)
-        say(f"image:{spec.name} {platform} started: {', '.join(result.checks)}")
-        done.append(Smoked(platform, manifest, result.checks, cached=False))
-    return done
+
+    # The platforms' containers start side by side: a smoke test mostly waits for health.
+    with ThreadPoolExecutor(max_workers=max(1, len(pending))) as pool:
+        started = [(p, d, pool.submit(run, p, tag, ids)) for p, tag, d, ids in pending]
+        for platform, definition, future in started:
+            result = future.result()
+            manifest = record.manifest(platform)
+            records.record_smoke(ws.root, spec.name, platform, manifest, definition, result.checks)
+            say(f"image:{spec.name} {platform} started: {', '.join(result.checks)}")
+            done[platform] = Smoked(platform, manifest, result.checks, cached=False)
+    return [done[platform] for platform, _, _ in record.platforms]
