@@ -148,8 +148,8 @@ def cluster(session: nox.Session) -> None:
 def gitops(session: nox.Session) -> None:
     """Flux's controllers against the local control plane: release, promote, roll back and drift by commit."""  # noqa: E501
     _install_toolkit(session, "test")
-    # One module over one control plane with Flux: a second worker would only start another.
-    _pytest(session, "tests/integration/gitops", options=())
+    # Each module has its own control plane with Flux; the tests mostly wait for it.
+    _pytest(session, "tests/integration/gitops")
 
 
 @nox.session(python=PYTHON, tags=["tools"])

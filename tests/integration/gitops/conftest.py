@@ -22,7 +22,8 @@ from pathlib import Path
 
 import pytest
 
-from releasekit.deploy import cluster, git_http, gitops, gitops_env, testbed_servers
+from releasekit.deploy import cluster, git_http, gitops, gitops_env, kube, testbed_servers
+from releasekit.deploy.gitops_repo import checkout
 from releasekit.deploy.helm_pins import chart_images
 from releasekit.publish import charts, oci, signing
 from releasekit.publish.trust import Trust
@@ -94,6 +95,18 @@ class World:
         return gitops.plan(self.root, release, self.registry, None, access, versions)
 
 
+def running_images(world: World, env: str) -> set[str]:
+    """The image references the live workloads of ``env`` run."""
+    target = world.env(env)
+    return {ref for w in kube.workloads(target.kube, target.namespace) for ref in w.images}
+
+
+def commits(world: World) -> list[str]:
+    """``<commit> <subject>`` of the GitOps repository's main branch, newest first."""
+    copy = checkout(world.root, gitops.repository_url(world.root, world.env("dev")), "main")
+    return copy.git("log", "--format=%H %s").splitlines()
+
+
 def _put(url: str, data: bytes, media: str) -> None:
     request = urllib.request.Request(url, data=data, method="PUT", headers={"Content-Type": media})
     urllib.request.urlopen(request, timeout=30).close()
@@ -126,12 +139,13 @@ def _push_image(registry: str, repository: str, tag: str, name: str) -> str:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    """One control plane with Flux, one registry and one git server for the whole module."""
+    """One control plane with Flux, one registry and one git server for the whole module
+    (each module has its own, so the modules run side by side)."""
     for tool in ("git", "helm", "cosign", "openssl", *cluster.COMPONENTS):
         require(tool)
     root = tmp_path_factory.mktemp("gitops-root")
     manifest = (REPO / "release.toml").read_text(encoding="utf-8")
-    fail_fast = 'path = "clusters/dev"\ntimeout = "20s"\nreconcile = "10s"\n'
+    fail_fast = 'path = "clusters/dev"\ntimeout = "15s"\nreconcile = "10s"\n'
     (root / "release.toml").write_text(manifest.replace('path = "clusters/dev"\n', fail_fast))
     shutil.copytree(REPO / "helm", root / "helm")
     for folder in ("packages", "docker", "terraform"):

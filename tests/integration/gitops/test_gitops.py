@@ -3,41 +3,26 @@
 One control plane, one registry and one git server serve the module (``world``); the tests
 run in order, each starting from what the one before left in the environments. The last
 one deploys a partial independent release: each chart at its own version.
+test_gitops_faults.py runs beside it on a world of its own.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
 import time
-from pathlib import Path
 
 import pytest
 from kubernetes import client as k8s
 
-from releasekit.core.errors import PreflightError, PublishError, VerificationError
-from releasekit.deploy import cluster, gitops, gitops_status, kube, rollout
-from releasekit.deploy.gitops_layout import render
+from releasekit.core.errors import PublishError
+from releasekit.deploy import gitops, gitops_status, rollout
 from releasekit.deploy.gitops_repo import checkout
 from releasekit.deploy.kube_env import KubeEnv
-from releasekit.publish import signing
-from tests.integration.gitops.conftest import IMAGES, TIMEOUT, World
+from tests.integration.gitops.conftest import IMAGES, TIMEOUT, World, commits, running_images
 
 pytestmark = pytest.mark.integration
 
 DRIFT_BOUND = 150.0
-
-
-def _images(world: World, env: str) -> set[str]:
-    target = world.env(env)
-    return {ref for w in kube.workloads(target.kube, target.namespace) for ref in w.images}
-
-
-def _commits(world: World) -> list[str]:
-    copy = checkout(world.root, gitops.repository_url(world.root, world.env("dev")), "main")
-    return copy.git("log", "--format=%H %s").splitlines()
 
 
 def test_a_release_to_dev_converges_at_its_commit(world: World) -> None:
@@ -45,26 +30,26 @@ def test_a_release_to_dev_converges_at_its_commit(world: World) -> None:
     start = time.monotonic()
     applied = gitops.release(world.root, world.env("dev"), desired, world.trust, print, TIMEOUT)
     print(f"pushed to Ready: {time.monotonic() - start:.1f} s")
-    assert _commits(world)[0] == f"{applied.commit} deploy(dev): ironcage 1.0.0"
+    assert commits(world)[0] == f"{applied.commit} deploy(dev): ironcage 1.0.0"
     assert applied.observed.applied.endswith(applied.commit)
     assert {r.name: (r.running, r.ready) for r in applied.observed.releases} == {
         "agent-runtime": ("1.0.0", True), "control-panel": ("1.0.0", True),
     }  # fmt: skip
-    running = _images(world, "dev")
+    running = running_images(world, "dev")
     for digest in desired.images().values():
         assert any(ref.endswith(f"@{digest}") for ref in running), (digest, running)
 
 
 def test_promote_copies_exactly_the_digests_dev_runs_as_one_commit(world: World) -> None:
-    before = _commits(world)
+    before = commits(world)
     applied = gitops.promote(
         world.root, world.env("dev"), world.env("staging"), world.trust, print, "1.0.0", TIMEOUT
     )
-    after = _commits(world)
+    after = commits(world)
     assert after[1:] == before
     assert after[0] == f"{applied.commit} promote(staging): ironcage 1.0.0 from dev"
-    pinned = {ref.partition("@")[2] for ref in _images(world, "dev")}
-    assert {ref.partition("@")[2] for ref in _images(world, "staging")} == pinned
+    pinned = {ref.partition("@")[2] for ref in running_images(world, "dev")}
+    assert {ref.partition("@")[2] for ref in running_images(world, "staging")} == pinned
 
 
 def test_promote_refuses_what_the_source_does_not_run(world: World) -> None:
@@ -76,11 +61,11 @@ def test_promote_refuses_what_the_source_does_not_run(world: World) -> None:
 
 
 def test_a_pre_release_to_dev_leaves_staging_untouched(world: World) -> None:
-    staging = _images(world, "staging")
+    staging = running_images(world, "staging")
     desired = world.publish("1.1.0-rc.1")
     applied = gitops.release(world.root, world.env("dev"), desired, world.trust, print, TIMEOUT)
     assert {r.running for r in applied.observed.releases} == {"1.1.0-rc.1"}
-    assert _images(world, "staging") == staging
+    assert running_images(world, "staging") == staging
     rows = {r.env: r for r in gitops_status.status(world.root)}
     assert (rows["dev"].desired_version, rows["dev"].ready) == ("1.1.0-rc.1", True)
     assert (rows["staging"].desired_version, rows["staging"].ready) == ("1.0.0", True)
@@ -89,7 +74,7 @@ def test_a_pre_release_to_dev_leaves_staging_untouched(world: World) -> None:
 def test_rollback_is_a_commit_back_to_the_previous_state(world: World) -> None:
     applied = gitops.rollback(world.root, world.env("dev"), print, timeout=TIMEOUT)
     assert applied.version == "1.0.0"
-    assert _commits(world)[0].startswith(f"{applied.commit} rollback(dev): ironcage 1.0.0")
+    assert commits(world)[0].startswith(f"{applied.commit} rollback(dev): ironcage 1.0.0")
     assert {r.running for r in applied.observed.releases} == {"1.0.0"}
 
 
@@ -108,67 +93,10 @@ def test_a_deployment_scaled_by_hand_is_put_back(world: World) -> None:
     assert gitops_status.drift(env, ["agent-runtime", "control-panel"]) == []
 
 
-def test_a_chart_signed_by_another_key_is_refused_by_name(world: World, tmp_path: Path) -> None:
-    other, public, password = signing.ensure_key_pair(tmp_path / "other")
-    desired = world.publish("1.2.0", key=signing.SigningKey(str(other), public, password))
-    with pytest.raises(VerificationError, match="chart control-panel"):
-        gitops.release(world.root, world.env("dev"), desired, world.trust, print, TIMEOUT)
-
-
-def test_a_stopped_controller_is_named_and_after_cluster_up_nothing_is_lost(world: World) -> None:
-    home = world.root / cluster.CLUSTER_DIR
-    pid = json.loads((home / "state.json").read_text())["pids"]["helm-controller"]
-    os.killpg(pid, signal.SIGKILL)
-    with contextlib.suppress(ChildProcessError):
-        os.waitpid(pid, 0)
-    with pytest.raises(
-        PreflightError,
-        match=r"helm-controller of the local cluster is not running.*invoke cluster.up",
-    ):
-        gitops.promote(world.root, world.env("dev"), world.env("prod"), world.trust, print,
-                       timeout=TIMEOUT)  # fmt: skip
-    cluster.up(world.root)
-    rows = {r.env: r for r in gitops_status.status(world.root)}
-    assert (rows["dev"].desired_version, rows["dev"].ready) == ("1.0.0", True)
-    applied = gitops.promote(world.root, world.env("dev"), world.env("prod"), world.trust, print,
-                             timeout=TIMEOUT)  # fmt: skip
-    assert {r.running for r in applied.observed.releases} == {"1.0.0"}
-
-
-def test_an_upgrade_that_never_becomes_ready_is_remediated_and_named(world: World) -> None:
-    desired = world.publish("1.3.0", never_ready=("control-panel-api",))
-    with pytest.raises(PublishError, match=r"remediated it\. HelmRelease control-panel: .*"
-                       r"it runs 1\.0\.0, desired 1\.3\.0") as caught:  # fmt: skip
-        gitops.release(world.root, world.env("dev"), desired, world.trust, print, TIMEOUT)
-    print(caught.value)
-    rows = {r.env: r for r in gitops_status.status(world.root, "dev")}
-    assert rows["dev"].desired_version == "1.3.0"
-    assert not rows["dev"].ready
-    running = {r.name: r.running for r in rows["dev"].releases}
-    assert running["control-panel"] == "1.0.0"
-
-
-def test_a_chart_signed_by_another_key_committed_anyway_is_refused_by_flux(
-    world: World, tmp_path: Path
-) -> None:
-    env = world.env("dev")
-    before = {r.name: r.running for r in gitops_status.status(world.root, "dev")[0].releases}
-    other, public, password = signing.ensure_key_pair(tmp_path / "other")
-    desired = world.publish("1.5.0", key=signing.SigningKey(str(other), public, password))
-    copy = checkout(world.root, gitops.repository_url(world.root, env), "main")
-    files = render(world.root, env, desired, world.trust.public.read_text())
-    commit = copy.write(env.path, files, "deploy(dev): ironcage 1.5.0 (not checked)")
-    with pytest.raises(PublishError, match=r"Flux refused the chart's signature: OCIRepository "
-                       r"ironcage-dev/agent-runtime: .*no matching signatures"):  # fmt: skip
-        gitops._converge(world.root, env, copy, copy.url, desired, commit, TIMEOUT, print)
-    after = {r.name: r.running for r in gitops_status.status(world.root, "dev")[0].releases}
-    assert after == before
-
-
 def _ours(world: World, env: str) -> set[str]:
     """The digests the live workloads of ``env`` run for the release's own images."""
     return {
-        ref.partition("@")[2] for ref in _images(world, env)
+        ref.partition("@")[2] for ref in running_images(world, env)
         if ref.partition("@")[0].rsplit("/", 1)[-1] in IMAGES
     }  # fmt: skip
 
@@ -186,7 +114,7 @@ def test_a_partial_release_runs_each_chart_at_its_version_and_promotes_as_is(
     assert (desired.versions(), set(desired.images().values())) == (versions, expected)
 
     applied = gitops.release(world.root, world.env("dev"), desired, world.trust, print, TIMEOUT)
-    assert _commits(world)[0] == f"{applied.commit} deploy(dev): ironcage agent-runtime-1.0.1"
+    assert commits(world)[0] == f"{applied.commit} deploy(dev): ironcage agent-runtime-1.0.1"
     copy = checkout(world.root, gitops.repository_url(world.root, world.env("dev")), "main")
     assert copy.git("log", "-1", "--format=%b").split() == [
         "agent-runtime", "1.0.1", "control-panel", "1.0.0",
@@ -205,10 +133,10 @@ def test_a_partial_release_runs_each_chart_at_its_version_and_promotes_as_is(
     rows = {r.env: r for r in gitops_status.status(world.root)}
     assert (rows["dev"].desired_version, rows["dev"].ready) == ("agent-runtime-1.0.1", True)
 
-    before = _commits(world)
+    before = commits(world)
     promoted = gitops.promote(world.root, dev, world.env("staging"), world.trust, print,
                               "agent-runtime-1.0.1", TIMEOUT)  # fmt: skip
-    after = _commits(world)
+    after = commits(world)
     assert after[1:] == before
     assert after[0] == (
         f"{promoted.commit} promote(staging): ironcage agent-runtime-1.0.1 from dev"
