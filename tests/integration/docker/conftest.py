@@ -84,10 +84,12 @@ def built(
 ) -> Iterator[Built]:
     """Build every image once from a bumped copy of the repository; clean up the tags after."""
     current = next(iter(version.check(workspace.load(manifest.load(REPO))).values()))
-    # A version per pytest-xdist worker: each builds its own copy, and Docker Engine's local
-    # tags (which smoke tests run) must never name another worker's image.
+    # A version per run and pytest-xdist worker: each builds its own copy, and Docker
+    # Engine's local tags (which smoke tests run) must never name the image of another
+    # worker, nor of another run on the same engine (a second checkout's nox).
     worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
-    new = f"{version.parse(current).major + 80}.3.{1 + worker}"
+    run = int(os.environ.get("PYTEST_XDIST_TESTRUNUID", "")[:6] or str(os.getpid()), 16) % 1000
+    new = f"{version.parse(current).major + 80}.{run}.{1 + worker}"
     root = copy_repo(tmp_path_factory.mktemp("docker-repo"))
     narrow_platforms(root)  # this session builds many times; test_multiarch builds arm64
     ws = workspace.load(manifest.load(root))
