@@ -62,7 +62,7 @@ def smoke_platforms(
     others = {s.name: _record(ws, s.name, planned.version) for s in beside}
     host = buildkit.host_platform()
     done: dict[str, Smoked] = {}
-    pending: list[tuple[str, str, str, dict[str, str]]] = []
+    pending: list[tuple[str, str, str, str, dict[str, str]]] = []
     for platform, manifest, _ in record.platforms:
         digests = tuple(others[s.name].manifest(platform) for s in beside)
         definition = records.smoke_definition(spec.name, digests)
@@ -78,7 +78,7 @@ def smoke_platforms(
         configs = {spec.name: record.config(platform)}
         configs.update({s.name: others[s.name].config(platform) for s in beside})
         ids = {image: config for image, config in configs.items() if config}
-        pending.append((platform, ref.rpartition(":")[2], definition, ids))
+        pending.append((platform, manifest, definition, ref.rpartition(":")[2], ids))
 
     def run(platform: str, tag: str, ids: dict[str, str]) -> SmokeResult:
         say(f"image:{spec.name} smoke test ({platform})")
@@ -89,10 +89,9 @@ def smoke_platforms(
 
     # The platforms' containers start side by side: a smoke test mostly waits for health.
     with ThreadPoolExecutor(max_workers=max(1, len(pending))) as pool:
-        started = [(p, d, pool.submit(run, p, tag, ids)) for p, tag, d, ids in pending]
-        for platform, definition, future in started:
+        started = [(p, m, d, pool.submit(run, p, tag, ids)) for p, m, d, tag, ids in pending]
+        for platform, manifest, definition, future in started:
             result = future.result()
-            manifest = record.manifest(platform)
             records.record_smoke(ws.root, spec.name, platform, manifest, definition, result.checks)
             say(f"image:{spec.name} {platform} started: {', '.join(result.checks)}")
             done[platform] = Smoked(platform, manifest, result.checks, cached=False)
