@@ -32,8 +32,8 @@
 # 3. the Go tools, pinned and cached by version under ~/.cache/releasekit/bin; 4. checks
 # terraform; 5. the Python environment .venv: uv at the version uv.lock pins, then
 # `uv sync --locked` (the toolkit, the five packages, the test, lint and typecheck groups);
-# 6. base images. Run through sudo, the files the calling user works with afterwards (.venv,
-# the tool cache) are given back to that user.
+# 6. base images; 7. BuildKit primed with them. Run through sudo, the files the calling user
+# works with afterwards (.venv, the tool cache) are given back to that user.
 set -euo pipefail
 
 HELM_VERSION="v4.3.2"
@@ -293,6 +293,20 @@ fi
 
 if ! wait "$GO_TOOLS"; then
   die "building the pinned Go tools failed (see the lines above); run scripts/setup.sh again"
+fi
+
+# 7. the builder -------------------------------------------------------------------------------
+# BuildKit imports every base (each platform) and builds the stages no commit changes once
+# here, so the first release starts where any later one does. Through sudo for another user
+# the builder's state would be root's: that user primes their own.
+if wants docker; then
+  if [ -n "${SUDO_UID:-}" ] && [ "${SUDO_UID}" != 0 ]; then
+    say "BuildKit not primed for the calling user: run '.venv/bin/invoke build.buildkit --prime'"
+  else
+    say "priming BuildKit: the base images and the stages no commit changes"
+    (cd "$ROOT" && "$VENV/bin/invoke" build.buildkit --prime) \
+      || die "priming BuildKit failed (above); run scripts/setup.sh again"
+  fi
 fi
 
 say "done: run '.venv/bin/invoke doctor' to see every tool"

@@ -340,14 +340,28 @@ def images(
         out.print(table)
 
 
-@task(help={"stop": "Stop the toolkit's own buildkitd (its state stays for the next build)."})
-def buildkit(c: Context, stop: bool = False) -> None:
-    """Show (or --stop) the BuildKit daemon the image builds use."""
+@task(
+    help={
+        "stop": "Stop the toolkit's own buildkitd (its state stays for the next build).",
+        "prime": "Import every base image and build the stages no commit changes, ahead of "
+        "the first build (scripts/setup.sh runs it).",
+    }
+)
+def buildkit(c: Context, stop: bool = False, prime: bool = False) -> None:
+    """Show, --prime or --stop the BuildKit daemon the image builds use."""
     import os
 
     from releasekit.build.images import buildkit as bk
 
     with reported():
+        if prime:
+            from releasekit.build.images.prime import prime as prime_builder
+
+            done = prime_builder(load_workspace(), progress=console.print)
+            console.print(
+                f"BuildKit primed ({len(done)} bases and stages); state in {bk.state_dir()}"
+            )
+            return
         if stop:
             pid = bk.stop()
             console.print(f"stopped buildkitd (pid {pid})" if pid else "no buildkitd was running")

@@ -5,9 +5,10 @@ remembers, so manifests are read straight from ``/v2/<repository>/manifests/<ref
 The build's shared cache stores files as OCI artifacts: ``push_blob`` uploads a blob
 (monolithic ``POST`` then ``PUT ?digest=``), ``push_manifest`` puts a manifest under a tag,
 ``fetch_blob`` reads a blob back, ``put_manifest`` tags a manifest the registry already
-holds (its exact bytes, so its digest stays). Anonymous first; on a 401 the challenge is
-answered with basic auth or a bearer token fetched with the target's credentials (as
-docker, helm and cosign do).
+holds (its exact bytes, so its digest stays). ``push_layout`` uploads an image of an OCI
+layout directory as its bytes are (the digest stays the layout's). Anonymous first; on a
+401 the challenge is answered with basic auth or a bearer token fetched with the target's
+credentials (as docker, helm and cosign do).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from releasekit.core import http
@@ -31,6 +33,7 @@ __all__ = [
     "fetch_blob",
     "fetch_manifest",
     "push_blob",
+    "push_layout",
     "push_manifest",
     "put_manifest",
     "split_ref",
@@ -236,3 +239,37 @@ def put_manifest(host: str, repository: str, tag: str, manifest: Manifest, acces
             f"{manifest.digest} (it names {served}): {response.text()[:200]}. Check that the "
             "target's registry credentials may push, then publish again."
         )
+
+
+def _layout_blob(layout: Path, digest: str) -> bytes:
+    algorithm, _, hexdigest = digest.partition(":")
+    data = (layout / "blobs" / algorithm / hexdigest).read_bytes()
+    if blob_digest(data) != digest:
+        raise PublishError(
+            f"{layout}/blobs/{algorithm}/{hexdigest} does not hash to its name: the layout is "
+            "damaged. Write it again."
+        )
+    return data
+
+
+def push_layout(
+    host: str, repository: str, layout: Path, digest: str, tag: str, access: Access
+) -> str:
+    """Upload the image ``digest`` (an index or a manifest) of the OCI layout ``layout`` to
+    ``repository`` as its bytes are, blobs the registry holds kept; tag it ``tag``.
+
+    Nothing is recompressed, so the registry serves ``digest``, which is returned.
+    """
+    top = _layout_blob(layout, digest)
+    body = json.loads(top)
+    children = [
+        (str(c["digest"]), str(c["mediaType"]), _layout_blob(layout, str(c["digest"])))
+        for c in body.get("manifests") or []
+    ]
+    for image in [json.loads(content) for _, _, content in children] or [body]:
+        for blob in (image["config"], *image.get("layers", [])):
+            push_blob(host, repository, _layout_blob(layout, str(blob["digest"])), access)
+    for child, media_type, content in children:
+        push_manifest(host, repository, child, content, access, media_type)
+    media_type = str(body.get("mediaType") or "application/vnd.oci.image.index.v1+json")
+    return push_manifest(host, repository, tag, top, access, media_type)

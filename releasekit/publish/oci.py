@@ -8,6 +8,7 @@ from releasekit.core.oci import (
     Access,
     Manifest,
     fetch_manifest,
+    push_layout,
     put_manifest,
     split_ref,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "Access",
     "Manifest",
     "fetch_manifest",
+    "push_layout",
     "put_manifest",
     "split_ref",
 ]

@@ -1,14 +1,16 @@
 """Third-party images ([[third_party]] of release.toml) in the target's registry, by digest.
 
-A chart may run an image the monorepo does not build (the agent-runtime chart's Redis).
-It runs from the target's registry, pinned by digest, never by a moving tag:
+A chart may run an image the monorepo does not build (the agent-runtime chart's Redis). It
+runs from the target's registry, pinned by digest, never by a moving tag:
 ``<registry>/<name>@<digest>``. For a real target the digest is the one release.toml pins
 (the source's), and the image must be there before anything deploys it (copied with a tool
 that keeps the digest, `crane copy` or `skopeo copy --all`): ``missing`` names those that
 are not, and ``require`` (every deploy) refuses them. The sandbox cannot pull from the
 source, so ``provide`` pushes the image release.toml names as ``local`` and pins the digest
-its registry serves. ``third-party.json`` in ``dist/<version>/`` records
-the pins a release deploys ({name: {source, origin, repository, digest, pinned, local}}).
+its registry serves: from its recorded OCI layout (``docker/base/bootstrap.sh`` writes one)
+as its bytes are, when that holds this machine's platform, else with ``docker push``.
+``third-party.json`` in ``dist/<version>/`` records the pins a release deploys ({name:
+{source, origin, repository, digest, pinned, local}}).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from releasekit.build.images import bases, buildkit
 from releasekit.build.images.spec import connect
 from releasekit.core import files, manifest
 from releasekit.core.artifact import Artifact
@@ -124,6 +127,20 @@ def _push_local(
     return pushed
 
 
+def _push_layout(
+    local: bases.LocalBase, repository: str, how: oci.Access, say: Callable[[str], None]
+) -> str:
+    """Upload the stand-in's OCI layout as it is; the digest (the layout's index)."""
+    host, path = oci.split_ref(repository)
+    served = oci.fetch_manifest(host, path, SANDBOX_TAG, how)
+    if served is not None and served.digest == local.digest:
+        say(f"{repository}:{SANDBOX_TAG} already at {local.digest}")
+        return local.digest
+    pushed = oci.push_layout(host, path, local.layout, local.digest, SANDBOX_TAG, how)
+    say(f"{repository}:{SANDBOX_TAG} pushed {pushed} from {local.layout} (stand-in of {local.ref})")
+    return pushed
+
+
 def _present(pin: ThirdPartyPin, how: oci.Access) -> bool:
     host, path = oci.split_ref(pin.repository)
     return oci.fetch_manifest(host, path, pin.digest, how) is not None
@@ -159,8 +176,12 @@ def provide(
                     f"`local` image, and the sandbox cannot pull {image.source}. Add "
                     '`local = "<image>"` naming the local image that stands in for it.'
                 )
-            client = client or connect()
-            digest = _push_local(client, image, repository, say)
+            local = bases.local_base(image.local)
+            if local is not None and buildkit.host_platform() in local.platforms:
+                digest = _push_layout(local, repository, _access(target), say)
+            else:
+                client = client or connect()
+                digest = _push_local(client, image, repository, say)
         pin = ThirdPartyPin(
             image.name, image.source, image.origin, repository, digest, image.digest, image.local
         )

@@ -11,6 +11,7 @@ import pytest
 
 from releasekit.build import images
 from releasekit.build.images import bases, sbom
+from releasekit.build.images.prime import commit_free_stages
 from releasekit.core import manifest, workspace
 from releasekit.core.errors import ManifestError, PreflightError, PublishError, VersionError
 from releasekit.publish.registry import split_registry
@@ -364,3 +365,30 @@ def test_every_stage_declares_source_date_epoch_before_its_first_run(path: Path)
         before_run = stage.split("\nRUN ", 1)[0]
         if "\nRUN " in stage:
             assert re.search(r"(?m)^ARG SOURCE_DATE_EPOCH$", before_run), stage.splitlines()[0]
+
+
+@pytest.mark.parametrize(
+    ("dockerfile", "expected"),
+    [
+        ("control-panel-api.Dockerfile", ["pip"]),
+        ("agent-runtime.Dockerfile", ["pip"]),
+        ("control-panel-web.Dockerfile", []),
+        ("marketing-site.Dockerfile", []),
+    ],
+)
+def test_commit_free_stages_of_the_dockerfiles(dockerfile: str, expected: list[str]) -> None:
+    """What priming builds ahead: the stages that copy nothing and ignore the commit time."""
+    text = (REPO / "docker" / dockerfile).read_text()
+    assert commit_free_stages(text) == expected
+
+
+def test_a_stage_that_copies_or_reads_the_commit_time_is_not_commit_free() -> None:
+    text = (
+        "ARG BASE=python\n"
+        "FROM --platform=$BUILDPLATFORM ${BASE} AS tools\nRUN make-tools\n"
+        "FROM ${BASE} AS stamped\nARG SOURCE_DATE_EPOCH\nRUN date\n"
+        "FROM ${BASE} AS copied\nCOPY . /src\n"
+        "from ${BASE} as lower\nrun true\n"
+        "FROM ${BASE}\nRUN true\n"
+    )
+    assert commit_free_stages(text) == ["tools", "lower"]

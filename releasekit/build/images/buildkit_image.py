@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Request",
+    "build_argv",
     "build_layout",
     "build_one",
     "cache_ref",
@@ -110,11 +111,21 @@ def stage_context(
     return dest
 
 
-def _argv(root: Path, req: Request, platforms: Sequence[str]) -> list[str]:
+def build_argv(
+    root: Path,
+    req: Request,
+    platforms: Sequence[str],
+    *,
+    context: Path | None = None,
+    target: str = "",
+) -> list[str]:
+    """The ``buildctl build`` arguments of ``req`` for ``platforms`` (no output): its
+    Dockerfile and build arguments, its bases as named OCI layout contexts; ``context``
+    replaces the staged build context, ``target`` the stage built."""
     dockerfile = root / req.spec.dockerfile
     argv = [
         "--frontend", "dockerfile.v0",
-        "--local", f"context={root / req.context}",
+        "--local", f"context={context or root / req.context}",
         "--local", f"dockerfile={dockerfile.parent}",
         "--opt", f"filename={dockerfile.name}",
         "--opt", f"platform={','.join(platforms)}",
@@ -122,8 +133,8 @@ def _argv(root: Path, req: Request, platforms: Sequence[str]) -> list[str]:
     ]  # fmt: skip
     for key, value in sorted(req.args.items()):
         argv += ["--opt", f"build-arg:{key}={value}"]
-    if req.spec.target:
-        argv += ["--opt", f"target={req.spec.target}"]
+    if target or req.spec.target:
+        argv += ["--opt", f"target={target or req.spec.target}"]
     for number, base in enumerate(req.bases):
         name = f"base{number}"
         argv += ["--oci-layout", f"{name}={base.layout}"]
@@ -141,7 +152,7 @@ def build_layout(daemon: Daemon, root: Path, req: Request, *, nocache: bool = Fa
     if dest.exists():
         shutil.rmtree(dest)
     (root / req.log).unlink(missing_ok=True)
-    argv = _argv(root, req, req.platforms)
+    argv = build_argv(root, req, req.platforms)
     argv += ["--output", f"type=oci,dest={dest},tar=false,rewrite-timestamp=true"]
     if req.cache:
         argv += ["--import-cache", f"type=registry,ref={req.cache}{_insecure(req)}"]
@@ -173,7 +184,7 @@ def build_layout(daemon: Daemon, root: Path, req: Request, *, nocache: bool = Fa
 def push_by_digest(daemon: Daemon, root: Path, req: Request, repository: str, digest: str) -> None:
     """Push the built image, untagged, to ``repository``; ConflictError on another digest."""
     insecure = ",registry.insecure=true" if buildkit.insecure(repository.split("/")[0]) else ""
-    argv = _argv(root, req, req.platforms)
+    argv = build_argv(root, req, req.platforms)
     argv += [
         "--output",
         f"type=image,name={repository},push=true,push-by-digest=true,"
@@ -203,7 +214,7 @@ def push_by_digest(daemon: Daemon, root: Path, req: Request, repository: str, di
 def load(daemon: Daemon, root: Path, req: Request, platform: str, name: str) -> None:
     """Load ``platform``'s image into Docker Engine as ``name`` (a Docker archive)."""
     archive = root / req.folder / req.spec.name / f"{platform.replace('/', '-')}.tar"
-    argv = _argv(root, req, [platform])
+    argv = build_argv(root, req, [platform])
     argv += ["--output", f"type=docker,name={name},dest={archive},rewrite-timestamp=true"]
     try:
         buildkit.build(

@@ -14,6 +14,7 @@ import pytest
 
 from releasekit.build import images
 from releasekit.build.images import buildkit
+from releasekit.build.images.prime import prime
 from releasekit.core import manifest, workspace
 from releasekit.deploy import testbed
 from releasekit.publish import oci
@@ -55,16 +56,27 @@ def _touched_copy(built: Built, dest: Path) -> workspace.Workspace:
     return workspace.load(manifest.load(dest))
 
 
-def test_an_empty_state_and_touched_inputs_give_identical_digests(
+def test_a_primed_state_and_touched_inputs_give_identical_digests(
     built: Built, client: Any, registry: testbed.Service, tmp_path: Path, other_state: Path
 ) -> None:
+    """The session built from an empty state; a second state, primed as scripts/setup.sh
+    primes the machine's (the bases imported, the commit-free stages built), gives the same
+    digests from the same commit with every input touched."""
     ws = _touched_copy(built, tmp_path / "repo")
+    primed = prime(ws)
+    assert {line.partition(": ")[0]: line.endswith(" built") for line in primed} == {
+        "NGINX_BASE": False,
+        "PYTHON_BASE": False,
+        "agent-runtime": True,
+        "control-panel-api": True,
+    }
+    assert all(" imported for linux/amd64" in line for line in primed if "_BASE: " in line)
     source = images.Source(registry.host, "repro")
     again = images.build_images(ws, built.version, client=client, registry=source)
     first = {name: r.digest for name, r in built.results.items()}
     second = {r.name: r.digest for r in again}
     print(f"index digests, first build: {first}")
-    print(f"index digests, second build from an empty state: {second}")
+    print(f"index digests, second build from a primed state: {second}")
     assert (other_state / "root").is_dir()
     assert sorted(second) == sorted(IMAGES)
     assert second == first

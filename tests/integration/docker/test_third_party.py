@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from releasekit.core import manifest
+from releasekit.build.images import bases
+from releasekit.core import manifest, oci
 from releasekit.core.errors import PreflightError
 from releasekit.deploy import testbed
 from releasekit.publish import third_party
@@ -16,8 +18,6 @@ from releasekit.publish.targets import Target
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.integration
-
-MANIFEST_V2 = "application/vnd.docker.distribution.manifest.v2+json"
 
 
 def _target(registry: str, kind: Any = "sandbox") -> Target:
@@ -28,44 +28,72 @@ def _served(host: str, repository: str, reference: str) -> str:
     request = urllib.request.Request(
         f"http://{host}/v2/{repository}/manifests/{reference}",
         method="HEAD",
-        headers={"Accept": MANIFEST_V2},
+        headers={"Accept": ", ".join(oci.MANIFEST_TYPES)},
     )
     with urllib.request.urlopen(request, timeout=5) as r:
         return str(r.headers["Docker-Content-Digest"])
 
 
-def test_the_sandbox_pushes_its_stand_in_and_pins_the_served_digest(
+def test_the_sandbox_uploads_its_stand_in_from_its_layout_as_it_is(
     client: Any, registry: testbed.Service
 ) -> None:
+    """The recorded OCI layout is uploaded without recompressing: the registry serves the
+    layout's own index digest, and nothing goes through Docker Engine."""
     (redis,) = manifest.load(REPO).third_party
-    target = _target(f"{registry.host}/third")
+    local = bases.local_base(redis.local)
+    assert local is not None, f"no recorded OCI layout of {redis.local}: run scripts/setup.sh"
+    target = _target(f"{registry.host}/layout")
     lines: list[str] = []
+    pin = _provide_twice(registry, target, redis, lines)
+    assert pin.digest == local.digest
+    assert any(f"from {local.layout}" in line for line in lines)
+    served = oci.fetch_manifest(registry.host, "layout/redis", pin.digest, oci.Access(True))
+    assert (
+        served is not None
+        and served.content
+        == (local.layout / "blobs" / "sha256" / local.digest.removeprefix("sha256:")).read_bytes()
+    )
+
+
+def test_the_sandbox_pushes_its_stand_in_with_docker_without_a_layout(
+    client: Any, registry: testbed.Service, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (redis,) = manifest.load(REPO).third_party
+    record = bases.record_path()
+    lines = [x for x in record.read_text().splitlines() if not x.startswith(f"oci:{redis.local} ")]
+    (tmp_path / "base-images").write_text("\n".join(lines) + "\n")
+    monkeypatch.setenv(bases.RECORD_ENV, str(tmp_path / "base-images"))
+    monkeypatch.setenv(bases.LAYOUTS_ENV, str(record.parent / "oci"))
+    assert bases.local_base(redis.local) is None
+    target = _target(f"{registry.host}/third")
+    said: list[str] = []
     try:
-        _provide_twice(client, registry, target, redis, lines)
+        pin = _provide_twice(registry, target, redis, said)
+        local = client.images.get(redis.local)
+        assert f"{pin.repository}@{pin.digest}" in local.attrs["RepoDigests"]
     finally:
         client.images.remove(f"{registry.host}/third/redis:{third_party.SANDBOX_TAG}")
 
 
 def _provide_twice(
-    client: Any,
     registry: testbed.Service,
     target: Target,
     redis: manifest.ThirdPartyImage,
     lines: list[str],
-) -> None:
-    (pin,) = third_party.provide(REPO, target, client=client, say=lines.append)
-    assert pin.repository == f"{registry.host}/third/redis"
-    assert pin.digest == _served(registry.host, "third/redis", third_party.SANDBOX_TAG)
+) -> third_party.ThirdPartyPin:
+    (pin,) = third_party.provide(REPO, target, say=lines.append)
+    namespace = target.registry.rpartition("/")[2]
+    assert pin.repository == f"{registry.host}/{namespace}/redis"
+    assert pin.digest == _served(registry.host, f"{namespace}/redis", third_party.SANDBOX_TAG)
     assert (pin.pinned, pin.source, pin.local) == (redis.digest, redis.source, redis.local)
-    local = client.images.get(redis.local)
-    assert f"{pin.repository}@{pin.digest}" in local.attrs["RepoDigests"]
 
-    (again,) = third_party.provide(REPO, target, client=client, say=lines.append)
+    (again,) = third_party.provide(REPO, target, say=lines.append)
     assert again == pin
     assert any("already at" in line for line in lines)
     third_party.require([pin], target)
-    with urllib.request.urlopen(f"http://{registry.host}/v2/third/redis/tags/list") as r:
+    with urllib.request.urlopen(f"http://{registry.host}/v2/{namespace}/redis/tags/list") as r:
         assert json.load(r)["tags"] == [third_party.SANDBOX_TAG]
+    return pin
 
 
 def test_a_real_target_without_the_pinned_image_is_refused(registry: testbed.Service) -> None:
