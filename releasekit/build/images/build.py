@@ -247,11 +247,12 @@ def load_platform(
         if progress is not None:
             progress(f"image:{spec.name} loading {platform} into Docker Engine")
         req = request_for(ws, planned, spec)
-        if not (ws.root / req.context).is_dir():
-            prepare_context(ws, spec, planned.version, planned.epoch, progress)
-            with context.CONTEXT_LOCK:
-                bk.stage_context(ws.root, spec, ws.root / req.context, planned.epoch)
-        bk.load(planned.daemon, ws.root, req, platform, ref)
+        if not bk.load_layout(ws.root, req, config, ref):  # the build's layout is gone
+            if not (ws.root / req.context).is_dir():
+                prepare_context(ws, spec, planned.version, planned.epoch, progress)
+                with context.CONTEXT_LOCK:
+                    bk.stage_context(ws.root, spec, ws.root / req.context, planned.epoch)
+            bk.load(planned.daemon, ws.root, req, platform, ref)
         loaded = client.images.get(ref).id
         if loaded != config:
             raise PreflightError(

@@ -8,7 +8,8 @@ An image is built three times from the same request, each after the first fully 
 2. ``push_by_digest``: the same image to ``<registry>/<namespace>/<image>``, untagged; the
    registry then holds it for any machine to tag.
 3. ``load``: one platform as a Docker archive into Docker Engine, for a smoke test or
-   compose; the loaded image's id is that platform's config digest.
+   compose; the loaded image's id is that platform's config digest. ``load_layout`` does
+   the same from the layout of step 1 without BuildKit, while that layout is there.
 
 The build context is a folder of its own per image (``build/images/<image>/context``), so
 builds of several images run side by side without one reading what another rewrites.
@@ -41,6 +42,7 @@ __all__ = [
     "build_one",
     "cache_ref",
     "load",
+    "load_layout",
     "push_by_digest",
     "stage_context",
 ]
@@ -232,6 +234,24 @@ def load(daemon: Daemon, root: Path, req: Request, platform: str, name: str) -> 
         )
     finally:
         archive.unlink(missing_ok=True)
+
+
+def load_layout(root: Path, req: Request, config: str, name: str) -> bool:
+    """Load the image of the build's OCI layout whose config is ``config`` into Docker
+    Engine as ``name``, without BuildKit; False when the layout does not hold it."""
+    folder = root / req.folder / req.spec.name
+    archive = folder / f"load-{config.removeprefix('sha256:')[:12]}.tar"
+    try:
+        if not layout.docker_archive(folder / "oci", config, name, archive):
+            return False
+        run(
+            ["docker", "load", "-i", str(archive)],
+            quiet=True,
+            hint=f"Docker Engine refused the archive of {name}; check `docker info`.",
+        )
+    finally:
+        archive.unlink(missing_ok=True)
+    return True
 
 
 def build_one(

@@ -9,6 +9,8 @@ platform), cached by image id under ``~/.cache/releasekit/base-layouts/<id>/``.
 
 ``read_index`` reads a layout's top index: the digest a tag names and, per platform, the
 manifest digest and the config digest (the id Docker Engine gives the image when loaded).
+``docker_archive`` writes one platform's image of a layout as an archive ``docker load``
+reads, its blobs as they are (Docker Engine unpacks compressed layers itself).
 """
 
 from __future__ import annotations
@@ -29,7 +31,15 @@ from releasekit.core.errors import PreflightError
 if TYPE_CHECKING:
     from docker.client import DockerClient
 
-__all__ = ["Index", "LocalBase", "PlatformImage", "base_cache", "base_layout", "read_index"]
+__all__ = [
+    "Index",
+    "LocalBase",
+    "PlatformImage",
+    "base_cache",
+    "base_layout",
+    "docker_archive",
+    "read_index",
+]
 
 _INDEX = "application/vnd.oci.image.index.v1+json"
 _MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -95,6 +105,34 @@ def read_index(layout: Path) -> Index:
             name = f"{data.get('os', 'linux')}/{data.get('architecture', '')}"
         images.append(PlatformImage(name, str(child["digest"]), config))
     return Index(digest, tuple(images))
+
+
+def _blob_path(digest: str) -> str:
+    algo, _, hexa = digest.partition(":")
+    return f"blobs/{algo}/{hexa}"
+
+
+def docker_archive(layout: Path, config: str, name: str, dest: Path) -> bool:
+    """Write the image of ``layout`` whose config digest is ``config`` to ``dest`` as a
+    Docker archive tagged ``name``; False (nothing written) when the layout lacks it."""
+    try:
+        found = [i for i in read_index(layout).images if i.config == config]
+        layers = [str(item["digest"]) for item in _blob(layout, found[0].manifest)["layers"]]
+    except (OSError, ValueError, KeyError, IndexError, TypeError, PreflightError):
+        return False
+    entry = {
+        "Config": _blob_path(config),
+        "RepoTags": [name],
+        "Layers": [_blob_path(digest) for digest in layers],
+    }
+    data = json.dumps([entry]).encode()
+    with tarfile.open(dest, "w") as tar:
+        for digest in dict.fromkeys([config, *layers]):
+            tar.add(layout / _blob_path(digest), arcname=_blob_path(digest))
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    return True
 
 
 def _write_blob(layout: Path, data: bytes) -> tuple[str, int]:
