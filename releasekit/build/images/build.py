@@ -32,6 +32,7 @@ from releasekit.build.cache import Cache, inputs_hash
 from releasekit.build.images import buildkit, context, layout, records
 from releasekit.build.images import buildkit_image as bk
 from releasekit.build.images.adopt import Source
+from releasekit.build.images.builder import builder
 from releasekit.build.images.buildkit import Daemon
 from releasekit.build.images.sbom import sbom_path, subject_id, write_sbom
 from releasekit.build.images.spec import (
@@ -39,7 +40,6 @@ from releasekit.build.images.spec import (
     BaseImage,
     ImageSpec,
     connect,
-    resolve_base_images,
     specs,
     tags_for,
 )
@@ -164,9 +164,6 @@ def plan(
 ) -> ImagePlan:
     """Resolve bases, tags, the builder and the platforms it can build for ``chosen``."""
     say = progress or (lambda _msg: None)
-    bases = resolve_base_images(
-        client, sorted({s.base_arg for s in chosen}), pinned=ws.manifest.base_images
-    )
     revision = git.head(ws.root)
     tags = tags_for(version, revision[:7], git.released_versions(ws.root))
     epoch = artifacts.source_date_epoch(ws.root)
@@ -174,36 +171,10 @@ def plan(
         say(f"images: the registry {registry.host} does not answer: nothing is pushed or cached")
         registry = None
     hosts = [registry.host] if registry is not None else []
-    daemon = buildkit.ensure(ws.root, hosts)
-    cache = layout.base_cache()
-    layouts = {a: layout.base_layout(client, b.ref, b.id, cache) for a, b in bases.items()}
-    workers = buildkit.platforms(daemon)
-    held = [set(b.platforms) for b in layouts.values()]
-    can = workers.intersection(*held)
-    wanted = ws.manifest.platforms
-    platforms = tuple(p for p in wanted if p in can)
-    missing = [p for p in wanted if p not in can]
-    for name in missing:
-        why = (
-            f"BuildKit at {daemon.address} lists only {', '.join(sorted(workers))} (no QEMU "
-            f"binfmt handler for it: /proc/sys/fs/binfmt_misc/qemu-aarch64; scripts/setup.sh "
-            "registers it)"
-            if name not in workers
-            else "a base image lacks it (rebuild the local bases for both platforms)"
-        )
-        say(
-            f"images: cannot build {name} here: {why}; building only "
-            f"{', '.join(platforms) or 'nothing'}"
-        )
-    if not platforms:
-        raise PreflightError(
-            f"No platform of {ws.manifest.path} ({', '.join(wanted)}) can be built here: "
-            "register QEMU's binfmt handlers (scripts/setup.sh as root) or narrow "
-            "`platforms` in [release], or point BUILDKIT_HOST at a builder that can."
-        )
+    found = builder(ws, chosen, client, hosts, say)
     return ImagePlan(
-        version, dict(bases), tuple(tags), epoch, revision, daemon, platforms, layouts,
-        registry, remote_cache,
+        version, dict(found.bases), tuple(tags), epoch, revision, found.daemon, found.platforms,
+        found.layouts, registry, remote_cache,
     )  # fmt: skip
 
 

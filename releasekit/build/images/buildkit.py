@@ -55,7 +55,7 @@ HOST_ENV = "BUILDKIT_HOST"
 STATE_ENV = "RELEASEKIT_BUILDKIT_STATE"
 _SOCKET_MAX = 100
 _SETUP = "Run `scripts/setup.sh --with docker` as root (it runs scripts/build-buildkit.sh)"
-_START_TIMEOUT = 30.0
+_START_TIMEOUT = 60.0  # a loaded machine (two builds beside it) starts it slowly
 _BUILD_TIMEOUT = 3600
 _LOCK = threading.Lock()
 _LOOPBACK = re.compile(r"^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?$")
@@ -240,12 +240,18 @@ def _start(root: Path, state: Path, registries: Sequence[str]) -> Daemon:
             (state / "daemon.json").write_text(json.dumps(record) + "\n", encoding="utf-8")
             return Daemon(address, own=True, pid=proc.pid)
         time.sleep(0.2)
-    if proc.poll() is None:
+    code = proc.poll()
+    if code is None:
         _terminate(proc.pid)
+    how = (
+        f"exited with status {code}"
+        if code is not None
+        else f"did not answer on {address} within {_START_TIMEOUT:.0f} s"
+    )
     tail = "\n".join(log.read_text(errors="replace").splitlines()[-15:]) if log.is_file() else ""
     raise PreflightError(
-        f"buildkitd did not start within {_START_TIMEOUT:.0f} s (log {log}). It runs as root "
-        f"with runc; check `invoke doctor`, or set {HOST_ENV} to a running builder.\n{tail}"
+        f"buildkitd {how} (log {log}, state {state}). It runs as root with runc; check "
+        f"`invoke doctor`, or set {HOST_ENV} to a running builder.\n{tail or '(its log is empty)'}"
     )
 
 

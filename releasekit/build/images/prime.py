@@ -21,7 +21,7 @@ from pathlib import Path
 
 from releasekit.build.artifacts import Progress
 from releasekit.build.images import buildkit
-from releasekit.build.images.build import plan
+from releasekit.build.images.builder import builder
 from releasekit.build.images.buildkit_image import Request, build_argv
 from releasekit.build.images.spec import ImageSpec, connect, specs
 from releasekit.core.workspace import Workspace
@@ -58,21 +58,19 @@ def prime(
     chosen = list(images if images is not None else specs(ws))
     if not chosen:
         return []
-    client = connect()
-    version = "0.0.0"  # tags are not used: nothing here is exported
-    planned = plan(ws, version, chosen, client, progress=say)
+    found = builder(ws, chosen, connect(), say=say)  # no git: nothing here is tagged
     done: list[str] = []
     folder = ws.root / "build" / "buildkit" / "prime"
     folder.mkdir(parents=True, exist_ok=True)
-    platforms = ",".join(planned.platforms)
+    platforms = ",".join(found.platforms)
 
     def solve(scratch: str, argv: list[str], what: str, hint: str) -> None:
         buildkit.build(
-            planned.daemon, argv, metadata=Path(scratch) / "metadata.json",
+            found.daemon, argv, metadata=Path(scratch) / "metadata.json",
             log=folder / "prime.log", what=what, hint=hint,
         )  # fmt: skip
 
-    for arg, local in sorted(planned.layouts.items()):
+    for arg, local in sorted(found.layouts.items()):
         say(f"prime: importing {local.ref} ({platforms})")
         with tempfile.TemporaryDirectory(dir=folder) as scratch:
             (Path(scratch) / "Dockerfile").write_text(_base_dockerfile(local.ref))
@@ -90,12 +88,12 @@ def prime(
     for spec in chosen:
         text = (ws.root / spec.dockerfile).read_text(encoding="utf-8")
         for stage in commit_free_stages(text):
-            args = {**spec.build_args, spec.base_arg: planned.bases[spec.base_arg].ref}
-            req = Request(spec, args, "0", planned.platforms, (planned.layouts[spec.base_arg],))
+            args = {**spec.build_args, spec.base_arg: found.bases[spec.base_arg].ref}
+            req = Request(spec, args, "0", found.platforms, (found.layouts[spec.base_arg],))
             say(f"prime: {spec.name} stage {stage}")
             with tempfile.TemporaryDirectory(dir=folder) as scratch:
                 argv = build_argv(
-                    ws.root, req, planned.platforms, context=Path(scratch), target=stage
+                    ws.root, req, found.platforms, context=Path(scratch), target=stage
                 )
                 what = f"The stage {stage} of {spec.dockerfile}"
                 solve(scratch, argv, what, f"Fix {spec.dockerfile} and run again.")

@@ -52,7 +52,9 @@ def test_without_the_layout_the_image_loads_through_buildkit(
 ) -> None:
     """A release finished on another machine has the build's record but not its layout."""
     root = tmp_path / "repo"
-    shutil.copytree(built.ws.root, root, ignore=shutil.ignore_patterns("oci", "context", "buildkit"))
+    shutil.copytree(
+        built.ws.root, root, ignore=shutil.ignore_patterns("oci", "context", "buildkit")
+    )
     name = "marketing-site"
     (root / f"build/images/{name}.log").unlink(missing_ok=True)
     ws = workspace.load(manifest.load(root))
