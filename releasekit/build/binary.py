@@ -13,6 +13,7 @@ exercises the frozen binary's re-execution of itself as the sandboxed interprete
 
 from __future__ import annotations
 
+import importlib.machinery
 import importlib.metadata
 import importlib.util
 import platform
@@ -67,6 +68,7 @@ _STDLIB_SKIPPED = {*_STDLIB_EXCLUDED, "antigravity", "this"}
 # Test suites inside standard library packages (``unittest.test``, ``ctypes.test``): some
 # interpreters ship them and some do not, so they are left out for the same bytes on both.
 _TEST_PACKAGES = ("test", "tests", "idle_test")
+_MODULE_SUFFIXES = (".py", *importlib.machinery.EXTENSION_SUFFIXES)
 # zlib level of PyInstaller's archives. Its default for the outer archive is 9, which takes
 # a third of the build for half a percent of size; 6 is its default for the module archive.
 ZLIB_LEVEL = "6"
@@ -99,7 +101,12 @@ def _entry_script(pkg: Package) -> Path:
 
 
 def stdlib_args() -> list[str]:
-    """PyInstaller flags bundling this interpreter's standard library (see module doc)."""
+    """PyInstaller flags bundling this interpreter's standard library (see module doc).
+
+    A package's modules are listed from its folders (``_submodules``), nothing imported:
+    PyInstaller's ``--collect-submodules`` starts an interpreter per package to import it,
+    seconds of every build, and would list the test suites this leaves out.
+    """
     args: list[str] = []
     excluded = list(_STDLIB_EXCLUDED)
     for name in sorted(sys.stdlib_module_names):
@@ -108,13 +115,44 @@ def stdlib_args() -> list[str]:
         spec = importlib.util.find_spec(name)
         if spec is None:
             continue
-        package = spec.submodule_search_locations is not None
-        args += ["--collect-submodules" if package else "--hidden-import", name]
-        if package:
-            excluded += _test_packages(name, spec.submodule_search_locations or ())
+        locations = list(spec.submodule_search_locations or ())
+        if not locations:
+            args += ["--hidden-import", name]
+            continue
+        tests = _test_packages(name, locations)
+        excluded += tests
+        for module in _submodules(name, locations):
+            if not any(module == t or module.startswith(f"{t}.") for t in tests):
+                args += ["--hidden-import", module]
     for name in sorted(excluded):
         args += ["--exclude-module", name]
     return args
+
+
+def _submodules(package: str, locations: Iterable[str]) -> list[str]:
+    """``package`` and the modules and packages below it, from its folders: a module is a
+    ``.py`` file or an extension in a folder that is a package (has ``__init__.py``)."""
+    found = {package}
+    for location in locations:
+        root = Path(location)
+        for init in root.rglob("__init__.py"):
+            folder = init.parent
+            parts = folder.relative_to(root).parts
+            if not all(
+                (root.joinpath(*parts[:i]) / "__init__.py").is_file() for i in range(1, len(parts))
+            ):
+                continue
+            prefix = ".".join((package, *parts))
+            found.add(prefix)
+            for path in folder.iterdir():
+                stem = path.name.split(".", 1)[0]
+                if (
+                    path.name.endswith(_MODULE_SUFFIXES)
+                    and stem != "__init__"
+                    and stem.isidentifier()
+                ):
+                    found.add(f"{prefix}.{stem}")
+    return sorted(found)
 
 
 def _test_packages(package: str, locations: Iterable[str]) -> list[str]:

@@ -72,8 +72,13 @@ def test_binary_runs_scripts_in_its_sandbox(
 def test_stdlib_is_bundled_without_gui_and_tests() -> None:
     args = binary.stdlib_args()
     pairs = list(zip(args[::2], args[1::2], strict=True))
-    assert ("--collect-submodules", "xml") in pairs
-    assert ("--hidden-import", "sqlite3") in pairs or ("--collect-submodules", "sqlite3") in pairs
+    assert ("--hidden-import", "xml.etree.ElementTree") in pairs
+    assert ("--hidden-import", "sqlite3") in pairs and (
+        "--hidden-import",
+        "sqlite3.dbapi2",
+    ) in pairs
+    assert ("--exclude-module", "unittest.test") in pairs
+    assert not any(flag == "--hidden-import" and ".test." in name for flag, name in pairs)
     assert ("--exclude-module", "tkinter") in pairs
     assert not any(flag != "--exclude-module" and name == "tkinter" for flag, name in pairs)
 
