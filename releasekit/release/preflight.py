@@ -24,7 +24,7 @@ from releasekit.core.errors import (
 )
 from releasekit.core.run import run
 from releasekit.core.workspace import Workspace, sandbox_home
-from releasekit.deploy import testbed
+from releasekit.deploy import gitops_env, testbed
 from releasekit.publish import charts, targets
 from releasekit.publish import index as python_upload
 from releasekit.release import independent
@@ -64,6 +64,8 @@ def environment(ws: Workspace, name: str) -> dict[str, Any]:
             f"Unknown environment `{name}`: {ws.manifest.path} defines {known}. Pass one of "
             f"those to --env, or add an [environments.{name}] table."
         )
+    if table.get("deploy") == gitops_env.GITOPS:  # refused now, not after publishing
+        gitops_env.resolve(ws.root, name)
     return table
 
 

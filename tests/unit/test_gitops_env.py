@@ -120,3 +120,15 @@ def test_reconcile_sets_how_often_helm_controller_puts_drift_back(tmp_path: Path
     env = gitops_env.resolve(root, "dev")
     assert env.reconcile == "15s"
     assert gitops_env.resolve(REPO, "staging").reconcile == "1m"
+
+
+def test_the_release_preflight_refuses_a_bad_gitops_environment(tmp_path: Path) -> None:
+    """Before anything is built or published, not at the deploy step."""
+    from releasekit.core import manifest, workspace
+    from releasekit.release import preflight
+
+    root = _root(tmp_path, 'deploy = "gitops"\nrepository = "sandbox"\nreconcile = "soon"\n')
+    ws = workspace.load(manifest.load(root))
+    with pytest.raises(ManifestError, match=r"environments.dev.reconcile` is 'soon'.*30s or 5m"):
+        preflight.environment(ws, "dev")
+    assert preflight.environment(ws, "pilot") == ws.manifest.environments["pilot"]
