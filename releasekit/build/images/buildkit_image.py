@@ -227,13 +227,17 @@ def load(daemon: Daemon, root: Path, req: Request, platform: str, name: str) -> 
             what=f"Exporting {req.spec.name} ({platform}) for Docker",
             hint="Build again; the image itself built.",
         )
-        run(
-            ["docker", "load", "-i", str(archive)],
-            quiet=True,
-            hint=f"Docker Engine refused the archive of {name}; check `docker info`.",
-        )
+        _docker_load(archive, name)
     finally:
         archive.unlink(missing_ok=True)
+
+
+def _docker_load(archive: Path, name: str) -> None:
+    run(
+        ["docker", "load", "-i", str(archive)],
+        quiet=True,
+        hint=f"Docker Engine refused the archive of {name}; check `docker info`.",
+    )
 
 
 def load_layout(root: Path, req: Request, config: str, name: str) -> bool:
@@ -244,11 +248,7 @@ def load_layout(root: Path, req: Request, config: str, name: str) -> bool:
     try:
         if not layout.docker_archive(folder / "oci", config, name, archive):
             return False
-        run(
-            ["docker", "load", "-i", str(archive)],
-            quiet=True,
-            hint=f"Docker Engine refused the archive of {name}; check `docker info`.",
-        )
+        _docker_load(archive, name)
     finally:
         archive.unlink(missing_ok=True)
     return True
