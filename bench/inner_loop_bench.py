@@ -8,8 +8,8 @@ marketing-site). `nox --install-only` first makes every session's virtualenv, so
 measured warm. Then the full `nox` runs once on `main` and `nox -s affected` ``--runs``
 times on `fix` (the median is kept). While the full `nox` runs, the machine's CPU is read
 from ``/proc/stat`` at each session's start and end: for each session its wall time, the
-CPU seconds the machine spent (every process, the Docker daemon and the servers the tests start
-included), and how busy the cores were. The CPU seconds divided by the cores are the least
+CPU seconds the machine spent (every process, the Docker daemon and the servers the tests
+start included), and how busy the cores were. The CPU seconds divided by the cores are the least
 wall time any ordering or parallelism of the same work could reach on this machine.
 
 Results go to ``build/bench/inner-loop.json`` and ``build/bench/inner-loop.md`` (printed
