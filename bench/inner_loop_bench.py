@@ -9,8 +9,8 @@ measured warm. Then the full `nox` runs once on `main` and `nox -s affected` ``-
 times on `fix` (the median is kept). While the full `nox` runs, the machine's CPU is read
 from ``/proc/stat`` at each session's start and end: for each session its wall time, the
 CPU seconds the machine spent (every process, the Docker daemon and the servers the tests
-start included), and how busy the cores were. The CPU seconds divided by the cores are the least
-wall time any ordering or parallelism of the same work could reach on this machine.
+start included), and how busy the cores were. The CPU seconds divided by the cores are the
+least wall time any ordering or parallelism of the same work could reach on this machine.
 
 Results go to ``build/bench/inner-loop.json`` and ``build/bench/inner-loop.md`` (printed
 too); the full run's nox log to ``build/bench/inner-loop-nox.log``.
@@ -125,8 +125,12 @@ def main(argv: list[str] | None = None) -> int:
             full = nox(root, log=OUT / "inner-loop-nox.log")
             _git(root, "checkout", "-q", "fix")
         print("nox -s affected", flush=True)
-        runs = [nox(root, "-s", "affected") for _ in range(max(1, args.runs))]
-    walls = sorted(sum(s[1] for s in run) for run in runs)
+        runs, walls = [], []
+        for _ in range(max(1, args.runs)):
+            started = time.monotonic()
+            runs.append(nox(root, "-s", "affected"))
+            walls.append(time.monotonic() - started)  # the whole command, as a developer waits
+    walls.sort()
     affected = walls[len(walls) // 2]
     result: dict[str, object] = {
         "cores": cores,
@@ -151,7 +155,10 @@ def main(argv: list[str] | None = None) -> int:
             sessions={n: {"wall_s": round(w, 1), "busy_cpu_s": round(c, 1)} for n, w, c in full},
         )
         rows += [
-            ("full `nox`, warm", f"{wall:.0f} s = {wall / 60:.1f} min (goal <= 10 min)"),
+            (
+                "full `nox`, warm",
+                f"{wall:.0f} s = {wall / 60:.1f} min (goal <= {GOAL_FULL_S / 60:.0f} min)",
+            ),
             ("affected / full", f"{affected / wall:.3f} (goal <= {GOAL_RATIO})"),
             (f"CPU the machine spent during the full `nox` ({cores} cores)", f"{cpu:.0f} s"),
             (
